@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Each creates .venv if needed,
+# installs the project, and makes sure a MariaDB server binary exists.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench bench-quick prereqs clean
+
+prereqs:
+	@bash scripts/ensure-prereqs.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: prereqs $(STAMP)
+	$(BIN)/aesthetic-inventory demo
+
+test: prereqs $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check module jobs tests bench
+
+bench: prereqs $(STAMP)
+	$(BIN)/python -m bench --scale full
+
+bench-quick: prereqs $(STAMP)
+	$(BIN)/python -m bench --scale quick
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,2 @@
+"""Aesthetic Inventory for OpenEMR."""
+__version__ = "0.1.0"

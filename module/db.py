@@ -1,0 +1,184 @@
+"""Database engine, URL masking, error translation and OpenEMR preconditions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from .errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    NotOpenEMRError,
+    UnsupportedEngineError,
+)
+
+# Tables any OpenEMR 7 database has; missing ones mean "this is not OpenEMR".
+OPENEMR_CORE_TABLES: tuple[str, ...] = (
+    "drugs",
+    "drug_inventory",
+    "drug_sales",
+    "billing",
+    "codes",
+    "code_types",
+    "form_encounter",
+    "background_services",
+    "globals",
+    "version",
+)
+
+# Tables whose rows move stock: they must honour transactions and row locks.
+STOCK_TABLES: tuple[str, ...] = ("drugs", "drug_inventory", "drug_sales", "billing")
+
+# MySQL/MariaDB error numbers.
+ER_ACCESS_DENIED = 1045
+ER_BAD_DB = 1049
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
+CR_CONN_HOST_ERROR = 2003
+CR_SERVER_GONE = 2006
+CR_SERVER_LOST = 2013
+CONNECTION_ERRORS = frozenset({2002, CR_CONN_HOST_ERROR, 2005, CR_SERVER_GONE, CR_SERVER_LOST})
+
+
+def parse_database_url(url: str | URL) -> URL:
+    """Parse and validate a SQLAlchemy MySQL/MariaDB URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            "database URL is malformed; expected e.g. "
+            "mysql+pymysql://openemr:secret@127.0.0.1:3306/openemr"
+        ) from None
+    if parsed.get_backend_name() not in ("mysql", "mariadb"):
+        raise ConfigurationError(
+            f"database URL must use a MySQL/MariaDB driver (mysql+pymysql://...), "
+            f"got {parsed.drivername}://"
+        )
+    if parsed.get_driver_name() in ("mysqldb", "default", "") or parsed.drivername in (
+        "mysql",
+        "mariadb",
+    ):
+        parsed = parsed.set(drivername="mysql+pymysql")
+    return parsed
+
+
+def mask_url(url: str | URL | None) -> str:
+    """Render a URL with its password replaced by ``***`` (safe to print or log)."""
+    if url is None:
+        return "(none)"
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(malformed URL)"
+
+
+def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4.
+
+    READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
+    lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
+    the explicit ``SELECT ... FOR UPDATE`` of the rows each reconcile depends on.
+    """
+    parsed = parse_database_url(url)
+    query = dict(parsed.query)
+    query.setdefault("charset", "utf8mb4")
+    parsed = parsed.set(query=query)
+    connect_args = {"connect_timeout": 10}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    try:
+        return create_engine(
+            parsed,
+            isolation_level="READ COMMITTED",
+            pool_pre_ping=True,
+            pool_recycle=3600,
+            connect_args=connect_args,
+            **kwargs,
+        )
+    except NoSuchModuleError:
+        raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+
+
+def mysql_error_code(exc: BaseException) -> int | None:
+    """The MySQL error number carried by a DBAPI error, if any."""
+    orig = getattr(exc, "orig", exc)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """True for a deadlock or a lock wait timeout: the transaction may be retried."""
+    return mysql_error_code(exc) in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the server is unreachable or the connection was lost."""
+    return mysql_error_code(exc) in CONNECTION_ERRORS
+
+
+def translate_connect_error(exc: DBAPIError, url: str | URL | None) -> DatabaseUnavailableError:
+    """Turn a driver error on connect into a one-line, password-free message."""
+    code = mysql_error_code(exc)
+    where = mask_url(url)
+    if code == ER_ACCESS_DENIED:
+        return DatabaseUnavailableError(f"access denied to {where}: check user and password")
+    if code == ER_BAD_DB:
+        return DatabaseUnavailableError(f"database does not exist at {where}")
+    if code in CONNECTION_ERRORS:
+        return DatabaseUnavailableError(f"cannot reach the database server at {where}")
+    return DatabaseUnavailableError(f"cannot use the database at {where} (MySQL error {code})")
+
+
+def connect(engine: Engine) -> Connection:
+    """Open a connection, translating connection failures into our errors."""
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        raise translate_connect_error(exc, engine.url) from None
+
+
+def existing_tables(conn: Connection, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` exist as tables in the current database."""
+    wanted = list(names)
+    rows = conn.execute(
+        text(
+            "SELECT TABLE_NAME FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+        ).bindparams(bindparam("names", expanding=True)),
+        {"names": wanted},
+    )
+    return {row[0] for row in rows}
+
+
+def require_openemr(conn: Connection) -> None:
+    """Refuse a database that lacks OpenEMR's core tables."""
+    if conn.execute(text("SELECT DATABASE()")).scalar() is None:
+        raise NotOpenEMRError("no database selected: put the database name in the URL")
+    missing = sorted(set(OPENEMR_CORE_TABLES) - existing_tables(conn, OPENEMR_CORE_TABLES))
+    if missing:
+        raise NotOpenEMRError(
+            "this is not an OpenEMR database: missing tables " + ", ".join(missing)
+        )
+
+
+def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
+    """Refuse to move stock when a stock table ignores transactions (MyISAM...)."""
+    names = list(tables)
+    rows = conn.execute(
+        text(
+            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+        ).bindparams(bindparam("names", expanding=True)),
+        {"names": names},
+    )
+    bad = sorted(f"{name} ({engine})" for name, engine in rows if str(engine).lower() != "innodb")
+    if bad:
+        raise UnsupportedEngineError(
+            "stock tables must be InnoDB for transactions and row locks; convert with "
+            "ALTER TABLE ... ENGINE=InnoDB: " + ", ".join(bad)
+        )

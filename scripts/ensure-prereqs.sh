@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Make sure this machine can run the project: a Python venv module and a MariaDB
+# server binary (the tests and the demo start their own throwaway server).
+# As root with apt-get, install what is missing; otherwise say what to install.
+set -euo pipefail
+
+have_server() {
+  command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 ||
+    [ -x /usr/sbin/mariadbd ] || [ -x /usr/sbin/mysqld ]
+}
+have_client() { command -v mariadb >/dev/null 2>&1 || command -v mysql >/dev/null 2>&1; }
+have_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
+
+missing=()
+have_server || missing+=(mariadb-server)
+have_client || missing+=(mariadb-client)
+have_venv || missing+=(python3-venv)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing ${missing[*]} with apt-get ..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  exit 0
+fi
+echo "Missing: ${missing[*]}. Install them (e.g. 'sudo apt-get install ${missing[*]}') and run make again." >&2
+exit 1
