@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
-FIXTURE_SCHEMA = TESTS_DIR / "fixtures" / "openemr_fixture.sql"
+FIXTURE_SCHEMA = REPO_DIR / "sql" / "fixtures" / "openemr_fixture.sql"
 OPENEMR_SCHEMA = Path(
     os.environ.get("AESTHETIC_INVENTORY_OPENEMR_SCHEMA", REPO_DIR.parent / "shared" / "openemr" / "database.sql")
 )
