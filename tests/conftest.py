@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import pytest
-from sqlalchemy.engine import Engine, make_url
-
-from aesthetic_inventory.db import create_db_engine
-from aesthetic_inventory.private_server import PrivateServer
-
 import dbtools
+import pytest
+from aesthetic_inventory.db import create_db_engine
+from aesthetic_inventory.migrations.service import migrate
+from aesthetic_inventory.private_server import PrivateServer
+from sqlalchemy.engine import Engine, make_url
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -26,7 +25,9 @@ def mysql_server() -> Iterator[dbtools.ServerInfo]:
     """The test server: configured by URL, or a private one for this run."""
     configured = os.environ.get("AESTHETIC_INVENTORY_TEST_DATABASE_URL")
     if configured:
-        info = dbtools.ServerInfo(url=make_url(configured).set(database=None).render_as_string(hide_password=False))
+        info = dbtools.ServerInfo(
+            url=make_url(configured).set(database=None).render_as_string(hide_password=False)
+        )
         yield info
         for name in info.created:
             info.drop_database(name)
@@ -54,6 +55,28 @@ def fixture_db_url(mysql_server: dbtools.ServerInfo) -> Iterator[str]:
 def engine(fixture_db_url: str) -> Iterator[Engine]:
     """An engine on a fresh fixture database (not yet migrated)."""
     eng = create_db_engine(fixture_db_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def migrated_db_url(fixture_db_url: str) -> str:
+    """URL of a fresh fixture database with every upgrade file applied (and the
+    billing triggers, where the consumption engine installs them)."""
+    eng = create_db_engine(fixture_db_url)
+    try:
+        migrate(eng)
+    finally:
+        eng.dispose()
+    return fixture_db_url
+
+
+@pytest.fixture
+def migrated_engine(migrated_db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh, migrated fixture database."""
+    eng = create_db_engine(migrated_db_url)
     try:
         yield eng
     finally:

@@ -1,0 +1,244 @@
+"""Schema service: migrate, status and sample data, on top of the runner.
+
+Functions take an engine and return frozen reports; they never print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from ..consumption import triggers
+from ..db import connect, existing_tables, require_innodb, require_openemr
+from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
+from ..resources import sql_dir
+from . import runner
+from .directives import parse_sql
+
+SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
+MODULE_DIRECTORY = "aesthetic_inventory"
+SERVICE_NAME = "AestheticInventoryAlerts"
+# Serialises concurrent migrations of one database (two admins, or a service start).
+_LOCK_TIMEOUT_SECONDS = 30
+
+
+class SchemaNotMigratedError(AestheticInventoryError):
+    """The module's schema is missing: run ``aesthetic-inventory migrate`` first."""
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What migrate did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    files: tuple[runner.FileReport, ...]
+    already_applied: tuple[str, ...]
+    triggers: triggers.TriggerReport | None
+
+    @property
+    def changed(self) -> bool:
+        """True when at least one file was (or would be) applied."""
+        return bool(self.files)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Applied/pending/changed files, versions, triggers and the service row."""
+
+    files: tuple[runner.FilePlan, ...]
+    module_version: str | None
+    openemr_version: str | None
+    openemr_database_version: int | None
+    triggers: triggers.TriggerReport | None
+    service: dict[str, object] | None = field(default=None)
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.files if f.state == runner.PENDING)
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.files if f.state == runner.APPLIED)
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.files if f.state == runner.CHANGED)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (used by ``status --json``)."""
+        return {
+            "files": [
+                {
+                    "name": f.name,
+                    "state": f.state,
+                    "checksum": f.checksum,
+                    "applied_at": f.applied_at,
+                }
+                for f in self.files
+            ],
+            "applied": list(self.applied),
+            "pending": list(self.pending),
+            "changed": list(self.changed),
+            "module_version": self.module_version,
+            "openemr_version": self.openemr_version,
+            "openemr_database_version": self.openemr_database_version,
+            "triggers": None
+            if self.triggers is None
+            else {
+                "installed": self.triggers.installed,
+                "mode": self.triggers.mode,
+                "message": self.triggers.message,
+            },
+            "service": self.service,
+        }
+
+
+@contextmanager
+def _autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection in autocommit mode: DDL commits implicitly anyway, so each
+    guarded statement stands on its own (as with OpenEMR's own upgrader)."""
+    conn = connect(engine)
+    try:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _migration_lock(conn: Connection) -> Iterator[None]:
+    name = "aesthetic_inventory_migrate:" + str(conn.execute(text("SELECT DATABASE()")).scalar())
+    name = name[:64]
+    got = conn.execute(
+        text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": _LOCK_TIMEOUT_SECONDS}
+    ).scalar()
+    if got != 1:
+        raise AestheticInventoryError(
+            "another migration of this database is running; try again later"
+        )
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+
+
+def migrate(
+    engine: Engine, *, dry_run: bool = False, directory: Path | None = None
+) -> MigrationReport:
+    """Apply pending upgrade files, then make sure the billing triggers exist.
+
+    Refuses (writing nothing) a database without OpenEMR's core tables or with
+    non-InnoDB stock tables, and an applied file whose checksum changed. A dry run
+    writes nothing at all, not even the record table, and returns the plan.
+    """
+    files = runner.discover(directory)
+    # Parse everything first: a malformed file stops the run before any write.
+    for f in files:
+        parse_sql(f.text, f.name)
+    with _autocommit(engine) as conn:
+        require_openemr(conn)
+        require_innodb(conn)
+        with _migration_lock(conn):
+            plans = runner.plan(conn, files)
+            changed = [p for p in plans if p.state == runner.CHANGED]
+            if changed:
+                names = ", ".join(p.name for p in changed)
+                raise ChecksumMismatchError(
+                    f"applied upgrade file(s) changed since they were applied: {names}; "
+                    "restore the original file(s) and put changes in a new file"
+                )
+            pending = {p.name for p in plans if p.state == runner.PENDING}
+            already = tuple(p.name for p in plans if p.state == runner.APPLIED)
+            if not dry_run and pending:
+                runner.ensure_record_table(conn)
+            reports = tuple(
+                runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
+            )
+            trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+    return MigrationReport(
+        dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
+    )
+
+
+def _openemr_version(conn: Connection) -> tuple[str | None, int | None]:
+    row = conn.execute(
+        text("SELECT v_major, v_minor, v_patch, v_tag, v_database FROM version LIMIT 1")
+    ).first()
+    if row is None:
+        return None, None
+    return f"{row[0]}.{row[1]}.{row[2]}{row[3] or ''}", int(row[4])
+
+
+def _module_version(conn: Connection) -> str | None:
+    if not existing_tables(conn, ["modules"]):
+        return None
+    return conn.execute(
+        text("SELECT sql_version FROM modules WHERE mod_directory = :d LIMIT 1"),
+        {"d": MODULE_DIRECTORY},
+    ).scalar()
+
+
+def _service_row(conn: Connection) -> dict[str, object] | None:
+    row = (
+        conn.execute(
+            text(
+                "SELECT name, active, running, next_run, execute_interval FROM background_services "
+                "WHERE name = :n"
+            ),
+            {"n": SERVICE_NAME},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        "name": row["name"],
+        "active": int(row["active"]),
+        "running": int(row["running"]),
+        "next_run": None if row["next_run"] is None else str(row["next_run"]),
+        "execute_interval": int(row["execute_interval"]),
+    }
+
+
+def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
+    """Read-only view of the schema state of the module in this database."""
+    files = runner.discover(directory)
+    with _autocommit(engine) as conn:
+        require_openemr(conn)
+        plans = runner.plan(conn, files)
+        version, db_version = _openemr_version(conn)
+        return StatusReport(
+            files=tuple(plans),
+            module_version=_module_version(conn),
+            openemr_version=version,
+            openemr_database_version=db_version,
+            triggers=triggers.trigger_status(conn),
+            service=_service_row(conn),
+        )
+
+
+def require_migrated(conn: Connection) -> None:
+    """Refuse when the 518 foundation is not in place."""
+    needed = ["procedure_products", runner.RECORD_TABLE]
+    if len(existing_tables(conn, needed)) < len(needed):
+        raise SchemaNotMigratedError(
+            "the Aesthetic Inventory schema is not installed in this database: "
+            "run 'aesthetic-inventory migrate' first"
+        )
+
+
+def load_sample(engine: Engine, *, path: Path | None = None) -> runner.FileReport:
+    """Load the sample data (idempotent) through the same parser and executor."""
+    sample = path if path is not None else sql_dir() / SAMPLE_DATA_FILE
+    if not sample.is_file():
+        raise MigrationError("sample data file not found", filename=str(sample), line=0)
+    parsed = parse_sql(sample.read_text(encoding="utf-8"), sample.name)
+    with _autocommit(engine) as conn:
+        require_openemr(conn)
+        require_migrated(conn)
+        return runner.apply_parsed(conn, parsed)
