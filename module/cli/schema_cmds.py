@@ -1,7 +1,81 @@
-"""Commands of this concern (registered by ``aesthetic_inventory.cli``)."""
+"""Schema commands: ``migrate``, ``status``, ``load-sample``."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..migrations import service
+from ..migrations.runner import FileReport
+
+
+def _echo_file(report: FileReport) -> None:
+    click.echo(report.name)
+    for step in report.steps:
+        click.echo(f"  line {step.line}: {step.message}")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would run; write nothing.")
+@click.pass_obj
+def migrate(state: object, dry_run: bool) -> None:
+    """Apply pending upgrade files (and the billing triggers)."""
+    app = state.app  # type: ignore[attr-defined]
+    report = service.migrate(app.engine, dry_run=dry_run)
+    for file_report in report.files:
+        _echo_file(file_report)
+    if report.triggers is not None:
+        click.echo(f"triggers: {report.triggers.message} (mode: {report.triggers.mode})")
+    if dry_run:
+        click.echo(f"Dry run: {len(report.files)} file(s) would be applied; nothing was written.")
+    elif report.files:
+        click.echo(f"Applied {len(report.files)} file(s) to {app.database_url_masked}.")
+    else:
+        click.echo(f"Nothing to do: all {len(report.already_applied)} upgrade file(s) are applied.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(state: object, as_json: bool) -> None:
+    """Applied and pending files, versions, triggers and service state."""
+    app = state.app  # type: ignore[attr-defined]
+    report = service.status(app.engine)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    click.echo(f"database: {app.database_url_masked}")
+    click.echo(
+        f"OpenEMR {report.openemr_version or '?'} "
+        f"(database version {report.openemr_database_version})"
+    )
+    click.echo(f"module version: {report.module_version or 'not installed'}")
+    for plan in report.files:
+        when = f" at {plan.applied_at}" if plan.applied_at else ""
+        note = " (CHANGED since it was applied)" if plan.state == "changed" else ""
+        click.echo(f"  {plan.state:8} {plan.name}{when}{note}")
+    if report.triggers is not None:
+        click.echo(f"triggers: {report.triggers.message} (mode: {report.triggers.mode})")
+    if report.service is None:
+        click.echo("service: AestheticInventoryAlerts row missing (run migrate)")
+    else:
+        svc = report.service
+        click.echo(
+            f"service: {svc['name']} active={svc['active']} running={svc['running']} "
+            f"next_run={svc['next_run']} every {svc['execute_interval']} min"
+        )
+
+
+@click.command("load-sample")
+@click.pass_obj
+def load_sample(state: object) -> None:
+    """Load the sample products, lots, codes and mappings (idempotent)."""
+    app = state.app  # type: ignore[attr-defined]
+    report = service.load_sample(app.engine)
+    for step in report.steps:
+        click.echo(f"  line {step.line}: {step.message}")
+    click.echo("Sample data loaded.")
+
+
+COMMANDS: list[click.Command] = [migrate, status, load_sample]
