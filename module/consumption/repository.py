@@ -1,0 +1,371 @@
+"""All SQL of the consumption engine (SQLAlchemy Core, bound parameters only).
+
+Every read of a reconcile is one statement for the whole visit (never one per line,
+mapping or lot), and every kind of write is one statement for all its rows, so the
+number of statements of a reconcile does not grow with the size of the fee sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, case, column, table, text
+from sqlalchemy.engine import Connection
+
+from .domain import SELECTOR_PREFIX, HeldSale, Lot, parse_selector
+
+_drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
+_drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
+
+
+@dataclass(frozen=True)
+class Visit:
+    pid: int
+    encounter: int
+    visit_date: date
+
+
+@dataclass(frozen=True)
+class MappedLine:
+    """A live billing line joined to one of its mappings and its product."""
+
+    line_id: int
+    units: int | None
+    mapping_id: int
+    drug_id: int
+    code_type: str
+    code: str
+    per_unit: Decimal
+    allow_combining: bool
+    dispensable: bool
+    username: str | None
+    default_warehouse: str
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    mapping_id: int
+    drug_id: int
+    planned_quantity: Decimal
+    required_units: int
+    allocated_units: int
+    shortage_units: int
+
+
+@dataclass(frozen=True)
+class NewSale:
+    drug_id: int
+    inventory_id: int
+    pid: int
+    encounter: int
+    user: str
+    sale_date: date
+    quantity: int
+    selector: str
+
+
+class ConsumptionRepository:
+    """SQL of one reconcile, on the connection of the caller's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- reads -----------------------------------------------------------------
+
+    def lock_visit(self, pid: int, encounter: int) -> Visit | None:
+        """Lock the visit's encounter row first: concurrent reconciles of one visit queue here."""
+        row = self.conn.execute(
+            text(
+                "SELECT DATE(date) FROM form_encounter WHERE pid = :pid AND encounter = :enc "
+                "ORDER BY id LIMIT 1 FOR UPDATE"
+            ),
+            {"pid": pid, "enc": encounter},
+        ).first()
+        if row is None:
+            return None
+        return Visit(pid, encounter, row[0] or date.today())
+
+    def mapped_lines(self, pid: int, encounter: int) -> list[MappedLine]:
+        """All live lines of the visit that have a mapping, in one query."""
+        rows = self.conn.execute(
+            text(
+                "SELECT b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, pp.quantity, "
+                "d.allow_combining, d.dispensable, u.username, u.default_warehouse "
+                "FROM billing b "
+                "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+                "JOIN drugs d ON d.drug_id = pp.drug_id "
+                "LEFT JOIN users u ON u.id = b.user "
+                "WHERE b.pid = :pid AND b.encounter = :enc AND b.activity = 1 "
+                "ORDER BY b.id, pp.id"
+            ),
+            {"pid": pid, "enc": encounter},
+        )
+        return [
+            MappedLine(
+                line_id=r[0],
+                units=r[1],
+                mapping_id=int(r[2]),
+                drug_id=int(r[3]),
+                code_type=r[4] or "",
+                code=r[5] or "",
+                per_unit=Decimal(r[6]),
+                allow_combining=bool(r[7]),
+                dispensable=bool(r[8]),
+                username=r[9] or None,
+                default_warehouse=r[10] or "",
+            )
+            for r in rows
+        ]
+
+    def held_sales(self, pid: int, encounter: int) -> list[HeldSale]:
+        """The visit's AUTO_PROC rows, locked (FOR UPDATE) in sale_id order."""
+        rows = self.conn.execute(
+            text(
+                "SELECT sale_id, selector, drug_id, inventory_id, quantity, billed "
+                "FROM drug_sales WHERE pid = :pid AND encounter = :enc "
+                "AND selector LIKE :prefix ORDER BY sale_id FOR UPDATE"
+            ),
+            {"pid": pid, "enc": encounter, "prefix": SELECTOR_PREFIX + "%"},
+        )
+        held = []
+        for r in rows:
+            mapping_id = parse_selector(r[1])
+            if mapping_id is None:
+                continue  # not ours (a hand-edited selector): leave it alone
+            held.append(
+                HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))
+            )
+        return held
+
+    def usage_rows(self, pid: int, encounter: int) -> dict[int, UsageRow]:
+        rows = self.conn.execute(
+            text(
+                "SELECT mapping_id, drug_id, planned_quantity, required_units, allocated_units, "
+                "shortage_units FROM aesthetic_inventory_usage "
+                "WHERE pid = :pid AND encounter = :enc"
+            ),
+            {"pid": pid, "enc": encounter},
+        )
+        return {
+            int(r[0]): UsageRow(
+                int(r[0]), int(r[1]), Decimal(r[2]), int(r[3]), int(r[4]), int(r[5])
+            )
+            for r in rows
+        }
+
+    def lock_lots(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]) -> list[Lot]:
+        """Lock the candidate lots of all needed products (and the lots returns go to)
+        in one statement, ordered by inventory_id so every reconcile locks in the same
+        order. Warehouse seqs are read separately: a locking join would lock the shared
+        list_options rows and serialise every reconcile of the clinic."""
+        drugs = sorted(set(drug_ids))
+        extra = sorted(set(extra_lot_ids)) or [-1]
+        if not drugs:
+            drugs = [-1]
+        rows = self.conn.execute(
+            text(
+                "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
+                "destroy_date IS NOT NULL FROM drug_inventory "
+                "WHERE (drug_id IN :drugs AND destroy_date IS NULL AND on_hand <> 0) "
+                "OR inventory_id IN :extra ORDER BY inventory_id FOR UPDATE"
+            ).bindparams(bindparam("drugs", expanding=True), bindparam("extra", expanding=True)),
+            {"drugs": drugs, "extra": extra},
+        ).all()
+        seqs = self.warehouse_seqs({r[3] or "" for r in rows})
+        return [
+            Lot(
+                inventory_id=int(r[0]),
+                drug_id=int(r[1]),
+                on_hand=int(r[2]),
+                warehouse_id=r[3] or "",
+                warehouse_seq=seqs.get(r[3] or ""),
+                expiration=r[4],
+                lot_number=r[5],
+                destroyed=bool(r[6]),
+            )
+            for r in rows
+        ]
+
+    def warehouse_seqs(self, warehouse_ids: set[str]) -> dict[str, int | None]:
+        """``list_options.seq`` of the active warehouses (LEFT JOIN semantics of sellDrug)."""
+        if not warehouse_ids:
+            return {}
+        rows = self.conn.execute(
+            text(
+                "SELECT option_id, seq FROM list_options WHERE list_id = 'warehouse' "
+                "AND activity = 1 AND option_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": sorted(warehouse_ids)},
+        )
+        return {r[0]: (None if r[1] is None else int(r[1])) for r in rows}
+
+    # -- writes (one statement per kind) -----------------------------------------
+
+    def adjust_lots(self, deltas: dict[int, int]) -> int:
+        """``on_hand += delta`` for many lots in one UPDATE (negative delta = taken)."""
+        deltas = {k: v for k, v in deltas.items() if v and k}
+        if not deltas:
+            return 0
+        stmt = (
+            _drug_inventory.update()
+            .where(_drug_inventory.c.inventory_id.in_(sorted(deltas)))
+            .values(
+                on_hand=_drug_inventory.c.on_hand
+                + case(deltas, value=_drug_inventory.c.inventory_id, else_=0)
+            )
+        )
+        self.conn.execute(stmt)
+        return 1
+
+    def insert_sales(self, sales: Sequence[NewSale]) -> int:
+        """Consumption rows as SPEC section 2 defines them, one multi-row INSERT."""
+        if not sales:
+            return 0
+        self.conn.execute(
+            text(
+                "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
+                "user, sale_date, quantity, fee, billed, pricelevel, selector, trans_type) "
+                "VALUES (:drug_id, :inventory_id, 0, :pid, :encounter, :user, :sale_date, "
+                ":quantity, 0, 0, '', :selector, 1)"
+            ),
+            [s.__dict__ for s in sales],
+        )
+        return 1
+
+    def shrink_sales(self, quantities: dict[int, int]) -> int:
+        """Set new quantities of partly returned rows in one UPDATE."""
+        if not quantities:
+            return 0
+        stmt = (
+            _drug_sales.update()
+            .where(_drug_sales.c.sale_id.in_(sorted(quantities)))
+            .values(quantity=case(quantities, value=_drug_sales.c.sale_id))
+        )
+        self.conn.execute(stmt)
+        return 1
+
+    def delete_sales(self, sale_ids: Iterable[int]) -> int:
+        ids = sorted(set(sale_ids))
+        if not ids:
+            return 0
+        self.conn.execute(
+            text("DELETE FROM drug_sales WHERE sale_id IN :ids AND billed = 0").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": ids},
+        )
+        return 1
+
+    def upsert_usage(
+        self, pid: int, encounter: int, rows: Sequence[tuple[UsageRow, str, str]], now: datetime
+    ) -> int:
+        """Write changed usage records (row, code_type, code) in one INSERT ... ON DUPLICATE."""
+        if not rows:
+            return 0
+        self.conn.execute(
+            text(
+                "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
+                "code_type, code, planned_quantity, required_units, allocated_units, "
+                "shortage_units, updated_at) VALUES (:pid, :enc, :mapping_id, :drug_id, "
+                ":code_type, :code, :planned, :required, :allocated, :shortage, :now) "
+                "ON DUPLICATE KEY UPDATE drug_id = VALUES(drug_id), "
+                "code_type = IF(VALUES(code_type) = '', code_type, VALUES(code_type)), "
+                "code = IF(VALUES(code) = '', code, VALUES(code)), "
+                "planned_quantity = VALUES(planned_quantity), "
+                "required_units = VALUES(required_units), "
+                "allocated_units = VALUES(allocated_units), "
+                "shortage_units = VALUES(shortage_units), updated_at = VALUES(updated_at)"
+            ),
+            [
+                {
+                    "pid": pid,
+                    "enc": encounter,
+                    "mapping_id": u.mapping_id,
+                    "drug_id": u.drug_id,
+                    "code_type": code_type,
+                    "code": code,
+                    "planned": u.planned_quantity,
+                    "required": u.required_units,
+                    "allocated": u.allocated_units,
+                    "shortage": u.shortage_units,
+                    "now": now,
+                }
+                for u, code_type, code in rows
+            ],
+        )
+        return 1
+
+    def lot_numbers(self, lots: Iterable[Lot]) -> dict[int, str | None]:
+        return {lot.inventory_id: lot.lot_number for lot in lots}
+
+
+class QueueRepository:
+    """SQL of the change queue fed by the billing triggers."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def pending_visits(self, limit: int) -> list[tuple[int, int]]:
+        """Distinct queued visits, oldest first (a plain read: cheap when empty)."""
+        rows = self.conn.execute(
+            text(
+                "SELECT pid, encounter FROM aesthetic_inventory_change_queue "
+                "GROUP BY pid, encounter ORDER BY MIN(id) LIMIT :n"
+            ),
+            {"n": limit},
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def claim(self, pid: int, encounter: int) -> list[int]:
+        """Lock this visit's queue rows; rows another worker holds are skipped."""
+        rows = self.conn.execute(
+            text(
+                "SELECT id FROM aesthetic_inventory_change_queue "
+                "WHERE pid = :pid AND encounter = :enc ORDER BY id FOR UPDATE SKIP LOCKED"
+            ),
+            {"pid": pid, "enc": encounter},
+        )
+        return [int(r[0]) for r in rows]
+
+    def delete(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.conn.execute(
+                text("DELETE FROM aesthetic_inventory_change_queue WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": list(ids)},
+            )
+
+    def delete_visit(self, pid: int, encounter: int) -> None:
+        """Drop queue rows of a visit just reconciled in this transaction (fee-sheet API)."""
+        self.conn.execute(
+            text(
+                "DELETE FROM aesthetic_inventory_change_queue WHERE pid = :pid AND encounter = :enc"
+            ),
+            {"pid": pid, "enc": encounter},
+        )
+
+
+def sweep_candidates(conn: Connection, since: date) -> list[tuple[int, int]]:
+    """Visits the sweep reconciles: mapped billing lines dated on/after ``since``, AUTO_PROC
+    rows sold on/after it, open shortages, and unbilled AUTO_PROC rows whose mapping
+    vanished (any date)."""
+    rows = conn.execute(
+        text(
+            "SELECT b.pid, b.encounter FROM billing b "
+            "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+            "WHERE b.date >= :since AND b.pid IS NOT NULL AND b.encounter IS NOT NULL "
+            "UNION SELECT pid, encounter FROM drug_sales "
+            "WHERE sale_date >= :since AND selector LIKE :prefix "
+            "UNION SELECT pid, encounter FROM aesthetic_inventory_usage WHERE shortage_units > 0 "
+            "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
+            "LEFT JOIN procedure_products pp ON ds.selector = CONCAT(:prefix0, pp.id) "
+            "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND pp.id IS NULL "
+            "ORDER BY 1, 2"
+        ),
+        {"since": since, "prefix": SELECTOR_PREFIX + "%", "prefix0": SELECTOR_PREFIX},
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]

@@ -1,0 +1,421 @@
+"""Consumption services: reconcile a visit, drain the change queue, sweep visits.
+
+A reconcile compares what the visit's live billing lines require (per mapping) with
+what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
+transaction, after locking the visit, those rows and the candidate lots.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.engine import Connection, Engine
+
+from ..db import require_innodb
+from ..errors import UnknownVisitError
+from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from .domain import (
+    HeldSale,
+    Lot,
+    Requirement,
+    allocate,
+    plan_mapping,
+    planned_quantity,
+    selector_for,
+)
+from .repository import (
+    ConsumptionRepository,
+    MappedLine,
+    NewSale,
+    QueueRepository,
+    UsageRow,
+    sweep_candidates,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LotMovement:
+    """Units taken from (positive) or returned to (negative) one lot; lot 0 = no lot."""
+
+    inventory_id: int
+    lot_number: str | None
+    quantity: int
+
+
+@dataclass(frozen=True)
+class MappingOutcome:
+    mapping_id: int
+    drug_id: int
+    code_type: str
+    code: str
+    planned_quantity: Decimal
+    required: int
+    allocated: int
+    shortage: int
+    added: int
+    returned: int
+    lots: tuple[LotMovement, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What a reconcile of one visit found and changed."""
+
+    pid: int
+    encounter: int
+    lines: tuple[MappingOutcome, ...]
+    writes: int
+    changed: bool
+
+    @property
+    def shortage(self) -> int:
+        return sum(line.shortage for line in self.lines)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "encounter": self.encounter,
+            "changed": self.changed,
+            "writes": self.writes,
+            "mappings": [
+                {
+                    "mapping_id": m.mapping_id,
+                    "drug_id": m.drug_id,
+                    "code_type": m.code_type,
+                    "code": m.code,
+                    "planned_quantity": str(m.planned_quantity),
+                    "required": m.required,
+                    "allocated": m.allocated,
+                    "shortage": m.shortage,
+                    "added": m.added,
+                    "returned": m.returned,
+                    "lots": [
+                        {"inventory_id": lot.inventory_id, "lot_number": lot.lot_number,
+                         "quantity": lot.quantity}
+                        for lot in m.lots
+                    ],
+                }
+                for m in self.lines
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    visits: int = 0
+    changed: int = 0
+    skipped: int = 0
+    results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    since: date
+    visits: int = 0
+    changed: int = 0
+    skipped: int = 0
+    shortage_units: int = 0
+    results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
+
+
+def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, Requirement]:
+    """Aggregate line rows into one requirement per mapping; the sale user (and so the
+    default warehouse) is the user of the mapping's most recent live line."""
+    by_mapping: dict[int, list[MappedLine]] = defaultdict(list)
+    for line in lines:
+        by_mapping[line.mapping_id].append(line)
+    reqs: dict[int, Requirement] = {}
+    for mapping_id, group in by_mapping.items():
+        last = max(group, key=lambda ln: ln.line_id)
+        reqs[mapping_id] = Requirement(
+            mapping_id=mapping_id,
+            drug_id=last.drug_id,
+            code_type=last.code_type,
+            code=last.code,
+            planned_quantity=planned_quantity((ln.units for ln in group), last.per_unit),
+            allow_combining=last.allow_combining,
+            dispensable=last.dispensable,
+            username=last.username or service_username,
+            default_warehouse=last.default_warehouse if last.username else "",
+        )
+    return reqs
+
+
+def reconcile_in_transaction(
+    conn: Connection,
+    pid: int,
+    encounter: int,
+    *,
+    service_username: str,
+    today: date | None = None,
+    after_writes: Callable[[Connection], None] | None = None,
+) -> ReconcileResult:
+    """Reconcile one visit on ``conn`` inside the caller's transaction (no commit).
+
+    ``after_writes`` is a test seam called after the stock writes, before the usage
+    record (a failure there must roll everything back).
+    """
+    repo = ConsumptionRepository(conn)
+    visit = repo.lock_visit(pid, encounter)
+    if visit is None:
+        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
+    now = datetime.now().replace(microsecond=0)
+    reqs = _requirements(repo.mapped_lines(pid, encounter), service_username)
+    held = repo.held_sales(pid, encounter)
+    usage = repo.usage_rows(pid, encounter)
+
+    held_by: dict[int, list[HeldSale]] = defaultdict(list)
+    for sale in held:
+        req = reqs.get(sale.mapping_id)
+        # rows of a mapping whose product changed count as "required 0" under their own key
+        key = sale.mapping_id if req is None or req.drug_id == sale.drug_id else -sale.sale_id
+        held_by[key].append(sale)
+    keys = sorted(set(reqs) | set(held_by), key=abs)
+    plans = {}
+    for key in keys:
+        req = reqs.get(key)
+        sales = held_by.get(key, [])
+        drug_id = req.drug_id if req else sales[0].drug_id
+        required = req.required_units if req else 0
+        mapping_id = key if req else sales[0].mapping_id
+        plans[key] = plan_mapping(mapping_id, drug_id, required, sales)
+
+    lots: dict[int, Lot] = {}
+    take_drugs = {plans[k].drug_id for k in keys if plans[k].take > 0 and reqs[k].dispensable}
+    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    if take_drugs or return_lots:
+        lots = {lot.inventory_id: lot for lot in repo.lock_lots(take_drugs, return_lots)}
+
+    deltas: dict[int, int] = defaultdict(int)
+    new_sales: list[NewSale] = []
+    shrink: dict[int, int] = {}
+    delete: list[int] = []
+    movements: dict[int, list[LotMovement]] = defaultdict(list)
+    allocated: dict[int, int] = {}
+    shortage: dict[int, int] = {}
+    # Returns first, so stock freed by one mapping can serve another in the same visit.
+    for key in keys:
+        plan = plans[key]
+        for step in plan.returns:
+            if step.inventory_id:
+                deltas[step.inventory_id] += step.quantity
+                lot = lots.get(step.inventory_id)
+                if lot is not None:
+                    lots[step.inventory_id] = replace(lot, on_hand=lot.on_hand + step.quantity)
+            if step.remaining:
+                shrink[step.sale_id] = step.remaining
+            else:
+                delete.append(step.sale_id)
+            lot_no = lots[step.inventory_id].lot_number if step.inventory_id in lots else None
+            movements[key].append(LotMovement(step.inventory_id, lot_no, -step.quantity))
+        allocated[key] = plan.held - sum(s.quantity for s in plan.returns)
+        shortage[key] = 0
+    for key in keys:
+        plan = plans[key]
+        if plan.take <= 0:
+            shortage[key] = max(plan.required - allocated[key], 0)
+            continue
+        req = reqs[key]
+        result = allocate(req, list(lots.values()), quantity=plan.take, sale_date=visit.visit_date)
+        for alloc in result.allocations:
+            if alloc.inventory_id:
+                deltas[alloc.inventory_id] -= alloc.quantity
+                lot = lots[alloc.inventory_id]
+                lots[alloc.inventory_id] = replace(lot, on_hand=lot.on_hand - alloc.quantity)
+            new_sales.append(
+                NewSale(
+                    drug_id=req.drug_id,
+                    inventory_id=alloc.inventory_id,
+                    pid=pid,
+                    encounter=encounter,
+                    user=req.username,
+                    sale_date=visit.visit_date,
+                    quantity=alloc.quantity,
+                    selector=selector_for(req.mapping_id),
+                )
+            )
+            lot_no = lots[alloc.inventory_id].lot_number if alloc.inventory_id in lots else None
+            movements[key].append(LotMovement(alloc.inventory_id, lot_no, alloc.quantity))
+        allocated[key] += result.allocated
+        shortage[key] = result.shortage
+
+    writes = 0
+    writes += repo.adjust_lots(deltas)
+    writes += repo.insert_sales(new_sales)
+    writes += repo.shrink_sales(shrink)
+    writes += repo.delete_sales(delete)
+    if after_writes is not None:
+        after_writes(conn)
+
+    # Usage record per mapping (rows of a changed product fold into their mapping).
+    outcomes: list[MappingOutcome] = []
+    usage_writes: list[tuple[UsageRow, str, str]] = []
+    by_mapping: dict[int, list[int]] = defaultdict(list)
+    for key in keys:
+        by_mapping[plans[key].mapping_id].append(key)
+    for mapping_id in sorted(by_mapping):
+        group = by_mapping[mapping_id]
+        req = reqs.get(mapping_id)
+        planned = req.planned_quantity if req else Decimal(0)
+        required = req.required_units if req else 0
+        alloc_total = sum(allocated[k] for k in group)
+        short_total = sum(shortage[k] for k in group)
+        moves = tuple(m for k in group for m in movements[k])
+        old = usage.get(mapping_id)
+        drug_id = req.drug_id if req else plans[group[0]].drug_id
+        row = UsageRow(mapping_id, drug_id, planned, required, alloc_total, short_total)
+        empty = required == 0 and alloc_total == 0 and short_total == 0 and planned == 0
+        if old != row and not (old is None and empty):
+            usage_writes.append((row, req.code_type if req else "", req.code if req else ""))
+        outcomes.append(
+            MappingOutcome(
+                mapping_id=mapping_id,
+                drug_id=drug_id,
+                code_type=req.code_type if req else "",
+                code=req.code if req else "",
+                planned_quantity=planned,
+                required=required,
+                allocated=alloc_total,
+                shortage=short_total,
+                added=sum(m.quantity for m in moves if m.quantity > 0),
+                returned=-sum(m.quantity for m in moves if m.quantity < 0),
+                lots=moves,
+            )
+        )
+    # A usage row whose mapping no longer appears at all (nothing required, nothing held)
+    for mapping_id, old in usage.items():
+        if mapping_id not in by_mapping and (old.required_units or old.allocated_units
+                                             or old.shortage_units or old.planned_quantity):
+            usage_writes.append((UsageRow(mapping_id, old.drug_id, Decimal(0), 0, 0, 0), "", ""))
+    writes += repo.upsert_usage(pid, encounter, usage_writes, now)
+    stock_changed = bool(deltas or new_sales or shrink or delete)
+    return ReconcileResult(pid, encounter, tuple(outcomes), writes, stock_changed)
+
+
+def reconcile_visit(
+    uow: UnitOfWork,
+    pid: int,
+    encounter: int,
+    *,
+    service_username: str,
+    today: date | None = None,
+    after_writes: Callable[[Connection], None] | None = None,
+) -> ReconcileResult:
+    """Reconcile one visit in one transaction (``uow`` not yet entered), retrying the
+    whole transaction on deadlock or lock wait timeout."""
+
+    def work() -> ReconcileResult:
+        with uow:
+            result = reconcile_in_transaction(
+                uow.connection,
+                pid,
+                encounter,
+                service_username=service_username,
+                today=today,
+                after_writes=after_writes,
+            )
+            uow.commit()
+            return result
+
+    return retry_on_lock_conflict(work)
+
+
+def check_engines(engine: Engine) -> None:
+    """Refuse to move stock on MyISAM stock tables (SPEC section 2)."""
+    with engine.connect() as conn:
+        require_innodb(conn)
+
+
+def drain_change_queue(
+    engine: Engine, *, service_username: str, batch_size: int = 200
+) -> DrainResult:
+    """Reconcile the visits queued by the billing triggers.
+
+    One cheap read when the queue is empty. Each visit is one transaction that claims
+    its queue rows (``FOR UPDATE SKIP LOCKED``, so two workers never reconcile the same
+    rows), reconciles, and deletes those rows; a worker killed midway rolls back and
+    leaves them for the next run.
+    """
+    with engine.connect() as conn:
+        visits = QueueRepository(conn).pending_visits(batch_size)
+        conn.rollback()
+    results: list[ReconcileResult] = []
+    skipped = 0
+    for pid, encounter in visits:
+        def work(pid: int = pid, encounter: int = encounter) -> ReconcileResult | None:
+            uow = UnitOfWork(engine)
+            with uow:
+                queue = QueueRepository(uow.connection)
+                ids = queue.claim(pid, encounter)
+                if not ids:
+                    return None  # another worker has them
+                try:
+                    result = reconcile_in_transaction(
+                        uow.connection, pid, encounter, service_username=service_username
+                    )
+                except UnknownVisitError:
+                    # billing lines of a visit without an encounter row: nothing to move
+                    queue.delete(ids)
+                    uow.commit()
+                    return None
+                queue.delete(ids)
+                uow.commit()
+                return result
+
+        outcome = retry_on_lock_conflict(work)
+        if outcome is None:
+            skipped += 1
+        else:
+            results.append(outcome)
+    return DrainResult(
+        visits=len(results),
+        changed=sum(1 for r in results if r.changed),
+        skipped=skipped,
+        results=tuple(results),
+    )
+
+
+def sweep_visits(
+    engine: Engine,
+    *,
+    since: date,
+    service_username: str,
+    today: date | None = None,
+) -> SweepResult:
+    """Reconcile every visit with mapped billing lines on/after ``since``, every visit
+    with an open shortage, and every visit holding rows of a vanished mapping."""
+    with engine.connect() as conn:
+        visits = sweep_candidates(conn, since)
+        conn.rollback()
+    results: list[ReconcileResult] = []
+    skipped = 0
+    for pid, encounter in visits:
+        try:
+            results.append(
+                reconcile_visit(
+                    UnitOfWork(engine), pid, encounter, service_username=service_username,
+                    today=today,
+                )
+            )
+        except UnknownVisitError:
+            skipped += 1
+    return SweepResult(
+        since=since,
+        visits=len(results),
+        changed=sum(1 for r in results if r.changed),
+        skipped=skipped,
+        shortage_units=sum(r.shortage for r in results),
+        results=tuple(results),
+    )
+
+
+def default_since(today: date | None = None) -> date:
+    """The sweep's default window: the last seven days."""
+    return (today or date.today()) - timedelta(days=7)

@@ -1,0 +1,161 @@
+"""Test helper: seed products, lots, mappings, visits and billing lines with plain SQL
+(the way OpenEMR's PHP writes them) and read back the ledger."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+VISIT_DATE = date(2026, 3, 10)
+
+
+class Clinic:
+    """Seeds rows in one database; every method commits on its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _exec(self, sql: str, params: dict | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(text(sql), params or {})
+            return int(result.lastrowid or 0)
+
+    def scalar(self, sql: str, params: dict | None = None):  # type: ignore[no-untyped-def]
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params or {}).scalar()
+
+    def rows(self, sql: str, params: dict | None = None) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params or {})]
+
+    def add_drug(
+        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1
+    ) -> int:
+        return self._exec(
+            "INSERT INTO drugs (name, allow_combining, dispensable) VALUES (:n, :c, :d)",
+            {"n": name, "c": allow_combining, "d": dispensable},
+        )
+
+    def add_warehouse(self, option_id: str, seq: int) -> None:
+        self._exec(
+            "INSERT INTO list_options (list_id, option_id, title, seq, activity) "
+            "VALUES ('warehouse', :o, :o, :s, 1)",
+            {"o": option_id, "s": seq},
+        )
+
+    def add_lot(
+        self,
+        drug_id: int,
+        on_hand: int,
+        *,
+        expiration: date | None = date(2027, 1, 1),
+        lot_number: str | None = None,
+        warehouse: str = "onsite",
+        destroyed: bool = False,
+    ) -> int:
+        """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds."""
+        inv = self._exec(
+            "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, warehouse_id, "
+            "destroy_date) VALUES (:d, :l, :e, :q, :w, :x)",
+            {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
+             "x": date(2026, 1, 1) if destroyed else None},
+        )
+        self._exec(
+            "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, trans_type) "
+            "VALUES (:d, :i, '2026-01-01', :q, 2)",
+            {"d": drug_id, "i": inv, "q": -on_hand},
+        )
+        return inv
+
+    def receive(self, inventory_id: int, quantity: int) -> None:
+        """A purchase into an existing lot."""
+        drug_id = self.scalar(
+            "SELECT drug_id FROM drug_inventory WHERE inventory_id = :i", {"i": inventory_id}
+        )
+        self._exec(
+            "UPDATE drug_inventory SET on_hand = on_hand + :q WHERE inventory_id = :i",
+            {"q": quantity, "i": inventory_id},
+        )
+        self._exec(
+            "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, trans_type) "
+            "VALUES (:d, :i, '2026-01-02', :q, 2)",
+            {"d": drug_id, "i": inventory_id, "q": -quantity},
+        )
+
+    def add_mapping(self, code: str, drug_id: int, quantity: Decimal | str = "1",
+                    code_type: str = "CPT4") -> int:
+        return self._exec(
+            "INSERT INTO procedure_products (code_type, code, drug_id, quantity) "
+            "VALUES (:t, :c, :d, :q)",
+            {"t": code_type, "c": code, "d": drug_id, "q": quantity},
+        )
+
+    def add_user(self, username: str, default_warehouse: str = "") -> int:
+        return self._exec(
+            "INSERT INTO users (username, default_warehouse) VALUES (:u, :w)",
+            {"u": username, "w": default_warehouse},
+        )
+
+    def add_visit(self, pid: int, encounter: int, visit_date: date = VISIT_DATE) -> None:
+        self._exec(
+            "INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, :p, :e)",
+            {"d": visit_date, "p": pid, "e": encounter},
+        )
+
+    def add_line(self, pid: int, encounter: int, code: str, units: int = 1, *,
+                 user: int | None = None, code_type: str = "CPT4", activity: int = 1) -> int:
+        """A billing line as OpenEMR's PHP fee sheet inserts it."""
+        return self._exec(
+            "INSERT INTO billing (date, code_type, code, pid, provider_id, user, groupname, "
+            "authorized, encounter, code_text, billed, activity, units, fee) VALUES "
+            "(NOW(), :t, :c, :p, 0, :u, 'Default', 1, :e, '', 0, :a, :n, 0)",
+            {"t": code_type, "c": code, "p": pid, "u": user, "e": encounter, "a": activity,
+             "n": units},
+        )
+
+    def execute(self, sql: str, params: dict | None = None) -> None:
+        self._exec(sql, params)
+
+    def on_hand(self, inventory_id: int) -> int:
+        return int(self.scalar(
+            "SELECT on_hand FROM drug_inventory WHERE inventory_id = :i", {"i": inventory_id}
+        ))
+
+    def ledgers(self) -> dict[int, int]:
+        """on_hand + SUM(drug_sales.quantity) per lot: 0 for every lot when balanced."""
+        return {
+            int(r[0]): int(r[1])
+            for r in self.rows(
+                "SELECT di.inventory_id, di.on_hand + COALESCE(SUM(ds.quantity), 0) "
+                "FROM drug_inventory di "
+                "LEFT JOIN drug_sales ds ON ds.inventory_id = di.inventory_id "
+                "GROUP BY di.inventory_id"
+            )
+        }
+
+    def auto_rows(self, pid: int, encounter: int) -> list[tuple]:
+        """(selector, inventory_id, quantity, user, sale_date, fee, trans_type, billed)."""
+        return self.rows(
+            "SELECT selector, inventory_id, quantity, user, sale_date, fee, trans_type, billed "
+            "FROM drug_sales WHERE pid = :p AND encounter = :e AND selector LIKE 'AUTO_PROC:%' "
+            "ORDER BY sale_id",
+            {"p": pid, "e": encounter},
+        )
+
+    def held(self, pid: int, encounter: int) -> int:
+        return int(self.scalar(
+            "SELECT COALESCE(SUM(quantity), 0) FROM drug_sales WHERE pid = :p AND encounter = :e "
+            "AND selector LIKE 'AUTO_PROC:%'",
+            {"p": pid, "e": encounter},
+        ))
+
+    def usage(self, pid: int, encounter: int) -> list[tuple]:
+        """(mapping_id, planned, required, allocated, shortage)."""
+        return self.rows(
+            "SELECT mapping_id, planned_quantity, required_units, allocated_units, shortage_units "
+            "FROM aesthetic_inventory_usage WHERE pid = :p AND encounter = :e ORDER BY mapping_id",
+            {"p": pid, "e": encounter},
+        )
