@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -24,6 +25,19 @@ class App:
 
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
+    # Alerts adapters: the SMTP client factory (tests may swap it) and the Jinja2
+    # environment, built on first use, never at import time.
+    smtp_factory: Any = field(default=None, repr=False)
+    _template_environment: Any = field(default=None, repr=False)
+
+    @property
+    def template_environment(self) -> Any:
+        """The Jinja2 environment of the digest templates (built on first use)."""
+        if self._template_environment is None:
+            from .alerts.digest import build_template_environment
+
+            self._template_environment = build_template_environment()
+        return self._template_environment
 
     @property
     def database_url_masked(self) -> str:
@@ -62,4 +76,6 @@ def build_app(
     settings = load_settings(database_url=database_url, config_path=config_path, environ=environ)
     if settings.database_url:
         parse_database_url(settings.database_url)  # fail early on a malformed URL
-    return App(settings=settings)
+    from .alerts.channels import default_smtp_factory
+
+    return App(settings=settings, smtp_factory=default_smtp_factory)

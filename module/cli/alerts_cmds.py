@@ -1,7 +1,63 @@
-"""Commands of this concern (registered by ``aesthetic_inventory.cli``)."""
+"""``alerts`` commands: one scan (``alerts run``) and the PHP bridge installer."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..alerts.bridge import install_bridge
+from ..alerts.config import load_alert_config
+from ..alerts.service import run_alert_scan
+
+
+@click.group("alerts")
+def alerts() -> None:
+    """Stock alerts: low stock, expiring and expired lots, shortages."""
+
+
+@alerts.command("run")
+@click.option("--dry-run", is_flag=True, help="Show the digest; write and send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@click.pass_obj
+def run(state: object, dry_run: bool, as_json: bool) -> None:
+    """One alert scan: decide what is new, write the outbox, deliver it."""
+    app = state.app  # type: ignore[attr-defined]
+    load_alert_config(app.settings)  # a malformed setting fails before any work
+    result = run_alert_scan(app, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
+        return
+    prefix = "dry run: " if dry_run else ""
+    click.echo(
+        f"{prefix}{result.current} item(s) need attention; {len(result.notified)} notified "
+        f"({result.new} new, {result.reminders} reminder(s)), {result.resolved} resolved"
+    )
+    if result.digest_text:
+        click.echo("")
+        click.echo(result.digest_text.rstrip())
+    if not dry_run:
+        for row_id, channel, note in result.delivery.delivered:
+            click.echo(f"delivered outbox {row_id} via {channel}: {note}")
+        for row_id, channel, error in result.delivery.failed:
+            click.echo(f"kept outbox {row_id} for retry via {channel}: {error}")
+
+
+@alerts.command("install-bridge")
+@click.option(
+    "--openemr-dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The OpenEMR web root (the directory holding library/ and interface/).",
+)
+@click.option("--bin", "bin_path", help="Console script the bridge runs (default: this one).")
+@click.option("--force", is_flag=True, help="Replace an existing bridge file.")
+@click.pass_obj
+def install(state: object, openemr_dir: str, bin_path: str | None, force: bool) -> None:
+    """Copy the PHP bridge into OpenEMR so its background runner can run the alerts."""
+    config_path = getattr(state, "config_path", None)
+    target = install_bridge(openemr_dir, bin_path=bin_path, config_path=config_path, force=force)
+    click.echo(f"installed {target}")
+
+
+COMMANDS: list[click.Command] = [alerts]

@@ -1,7 +1,24 @@
-"""Commands of this concern (registered by ``aesthetic_inventory.cli``)."""
+"""The ``service`` command: the APScheduler background service."""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ..scheduler import run_service
+
+
+@click.command("service")
+@click.pass_obj
+def service(state: object) -> None:
+    """Run the background service (alert scan on the background_services interval,
+    change-queue drain, outbox delivery) until SIGTERM/SIGINT."""
+    from ..db import require_openemr
+    from ..unit_of_work import UnitOfWork
+
+    app = state.app  # type: ignore[attr-defined]
+    with UnitOfWork(app.engine) as uow:  # fail fast on a wrong database
+        require_openemr(uow.connection)
+    run_service(app)
+
+
+COMMANDS: list[click.Command] = [service]

@@ -1,0 +1,64 @@
+"""Job: the alert scan, run only when the ``background_services`` row is active
+and due, claimed with OpenEMR's own statement and released afterwards."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aesthetic_inventory.alerts.background import BackgroundServiceRepository
+from aesthetic_inventory.alerts.config import AlertConfig
+from aesthetic_inventory.alerts.service import AppLike, run_alert_scan
+from aesthetic_inventory.unit_of_work import UnitOfWork
+
+log = logging.getLogger("aesthetic_inventory.jobs.alert_scan")
+
+
+@dataclass(frozen=True)
+class AlertJobOutcome:
+    """What one tick of the alert job did: ``inactive``, ``missing``, ``not-due``,
+    ``claimed-elsewhere`` or ``ran``."""
+
+    status: str
+    detail: str = ""
+
+
+def run_alert_job(app: AppLike, config: AlertConfig, owner: str) -> AlertJobOutcome:
+    """Read the row, recover a stale claim, claim if due, scan, release."""
+    with UnitOfWork(app.engine) as uow:
+        services = BackgroundServiceRepository(uow.connection)
+        stale = services.recover_stale(config.claim_timeout_minutes)
+        if stale:
+            uow.commit()
+            log.warning("alert job: recovered a stale claim held by %s", stale)
+        row = services.read()
+        if row is None:
+            log.info("alert job: background_services row missing (run migrate)")
+            return AlertJobOutcome("missing")
+        if not row.active:
+            log.info("alert job: service inactive, nothing to do")
+            return AlertJobOutcome("inactive")
+        if not row.due:
+            status = "claimed-elsewhere" if row.running >= 1 else "not-due"
+            log.debug("alert job: %s (next run %s)", status, row.next_run)
+            return AlertJobOutcome(status, f"next run {row.next_run}")
+        if not services.claim(row.execute_interval, owner):
+            uow.commit()
+            return AlertJobOutcome("claimed-elsewhere")
+        uow.commit()
+    try:
+        result = run_alert_scan(app)
+        detail = (
+            f"{len(result.notified)} notified, {len(result.delivery.delivered)} delivered, "
+            f"{len(result.delivery.failed)} failed"
+        )
+    finally:
+        with UnitOfWork(app.engine) as uow:
+            BackgroundServiceRepository(uow.connection).release(owner)
+            uow.commit()
+    log.info(
+        "alert job: claimed, ran and released (%s; next run in %s min)",
+        detail,
+        row.execute_interval,
+    )
+    return AlertJobOutcome("ran", detail)

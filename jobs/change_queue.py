@@ -1,0 +1,31 @@
+"""Job: drain the consumption change queue (billing triggers queue changed visits)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aesthetic_inventory.alerts.service import AppLike
+
+log = logging.getLogger("aesthetic_inventory.jobs.change_queue")
+
+
+def run_drain_job(app: AppLike) -> Any:
+    """Reconcile queued visits. Imported lazily: the consumption engine is a
+    separate concern and may be absent from an older install."""
+    try:
+        from aesthetic_inventory.consumption.service import drain_change_queue
+    except ImportError:
+        log.debug("drain job: consumption engine not available")
+        return None
+    result = drain_change_queue(app.engine, service_username=app.settings.service_username)
+    visits = getattr(result, "visits", 0)
+    # Every second: one line at INFO only when the queue held work, else DEBUG.
+    log.log(
+        logging.INFO if visits else logging.DEBUG,
+        "drain job: %s visit(s), %s changed, %s skipped",
+        visits,
+        getattr(result, "changed", 0),
+        getattr(result, "skipped", 0),
+    )
+    return result

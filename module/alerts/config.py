@@ -1,0 +1,127 @@
+"""Alert settings, parsed and validated once at start (never at 3 a.m.).
+
+Keys (environment ``AESTHETIC_INVENTORY_<KEY>`` or the TOML file, lower case):
+``channels``, ``expiry_horizon_days``, ``reminder_hours``, ``email_to``, ``smtp_host``,
+``smtp_port``, ``smtp_user``, ``smtp_password``, ``smtp_secure``, ``webhook_url``,
+``webhook_secret``, ``message_to``, ``outbox_backoff_seconds``, ``outbox_max_backoff_seconds``,
+``smtp_timeout_seconds``, and the service intervals ``service_poll_seconds``,
+``service_drain_seconds``, ``service_outbox_seconds``, ``claim_timeout_minutes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from ..errors import ConfigurationError
+from ..settings import ENV_PREFIX, Settings
+
+KNOWN_CHANNELS: tuple[str, ...] = ("crm", "email", "webhook", "message")
+SMTP_SECURE_VALUES: tuple[str, ...] = ("", "none", "ssl", "tls")
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """Everything the alert scan, the outbox and the service need to know."""
+
+    channels: tuple[str, ...] = ("crm",)
+    expiry_horizon_days: int = 30
+    reminder_hours: int = 24
+    email_to: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # never shown
+    smtp_secure: str | None = None
+    smtp_timeout_seconds: int = 10
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    message_to: tuple[str, ...] = ()
+    outbox_backoff_seconds: int = 60
+    outbox_max_backoff_seconds: int = 3600
+    service_poll_seconds: int = 15
+    service_drain_seconds: int = 1
+    service_outbox_seconds: int = 30
+    claim_timeout_minutes: int = 60
+
+
+def _split(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def load_alert_config(settings: Settings) -> AlertConfig:
+    """Parse and validate every alert setting; a bad one is a :class:`ConfigurationError`."""
+    channels = tuple(name.lower() for name in _split(settings.get("channels", "crm")))
+    if not channels:
+        raise ConfigurationError(f"setting {ENV_PREFIX}CHANNELS names no channel")
+    unknown = [name for name in channels if name not in KNOWN_CHANNELS]
+    if unknown:
+        raise ConfigurationError(
+            f"setting {ENV_PREFIX}CHANNELS: unknown channel {unknown[0]!r} "
+            f"(known: {', '.join(KNOWN_CHANNELS)})"
+        )
+    channels = tuple(dict.fromkeys(channels))  # drop repeats, keep order
+
+    smtp_port: int | None = None
+    if settings.get("smtp_port") is not None:
+        smtp_port = settings.get_int("smtp_port", 25, minimum=1)
+        if smtp_port > 65535:
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}SMTP_PORT must be a TCP port (1-65535), got {smtp_port}"
+            )
+    secure = settings.get("smtp_secure")
+    if secure is not None and secure.lower() not in SMTP_SECURE_VALUES:
+        raise ConfigurationError(
+            f"setting {ENV_PREFIX}SMTP_SECURE must be one of ssl, tls or empty, got {secure!r}"
+        )
+
+    webhook_url = settings.get("webhook_url")
+    webhook_secret = settings.get("webhook_secret")
+    if "webhook" in channels:
+        if not webhook_url:
+            raise ConfigurationError(
+                f"channel webhook needs {ENV_PREFIX}WEBHOOK_URL (http:// or https://)"
+            )
+        if not webhook_secret:
+            raise ConfigurationError(
+                f"channel webhook needs {ENV_PREFIX}WEBHOOK_SECRET to sign the body"
+            )
+    if webhook_url:
+        parsed = urlparse(webhook_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}WEBHOOK_URL must be an http:// or https:// URL"
+            )
+
+    message_to = _split(settings.get("message_to"))
+    if "message" in channels and not message_to:
+        raise ConfigurationError(
+            f"channel message needs {ENV_PREFIX}MESSAGE_TO (comma list of OpenEMR usernames)"
+        )
+    email_to = settings.get("email_to")
+    if email_to is not None and "@" not in email_to:
+        raise ConfigurationError(f"setting {ENV_PREFIX}EMAIL_TO is not an e-mail address")
+
+    return AlertConfig(
+        channels=channels,
+        expiry_horizon_days=settings.get_int("expiry_horizon_days", 30, minimum=0),
+        reminder_hours=settings.get_int("reminder_hours", 24, minimum=0),
+        email_to=email_to,
+        smtp_host=settings.get("smtp_host"),
+        smtp_port=smtp_port,
+        smtp_user=settings.get("smtp_user"),
+        smtp_password=settings.get("smtp_password"),
+        smtp_secure=secure.lower() if secure is not None else None,
+        smtp_timeout_seconds=settings.get_int("smtp_timeout_seconds", 10, minimum=1),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        message_to=message_to,
+        outbox_backoff_seconds=settings.get_int("outbox_backoff_seconds", 60, minimum=0),
+        outbox_max_backoff_seconds=settings.get_int("outbox_max_backoff_seconds", 3600, minimum=1),
+        service_poll_seconds=settings.get_int("service_poll_seconds", 15, minimum=1),
+        service_drain_seconds=settings.get_int("service_drain_seconds", 1, minimum=1),
+        service_outbox_seconds=settings.get_int("service_outbox_seconds", 30, minimum=1),
+        claim_timeout_minutes=settings.get_int("claim_timeout_minutes", 60, minimum=1),
+    )

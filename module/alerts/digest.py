@@ -1,0 +1,77 @@
+"""The digest: one message per scan, rendered from the Jinja2 templates in ``templates/``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..resources import templates_dir
+from .rules import AlertItem, group_by_kind
+
+SUBJECT = "Aesthetic Inventory Alert"
+TEXT_TEMPLATE = "alert_digest.txt.j2"
+HTML_TEMPLATE = "alert_digest.html.j2"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The rendered digest in every form a channel may need."""
+
+    subject: str
+    text: str
+    html: str
+    payload: dict[str, Any]
+
+    @property
+    def payload_json(self) -> str:
+        return json.dumps(self.payload, sort_keys=True)
+
+
+def build_template_environment() -> Environment:
+    """The Jinja2 environment: HTML autoescaped (product names are user input),
+    text not; undefined names are errors so a template typo fails in tests."""
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir())),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def _item_payload(item: AlertItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind,
+        "key": item.item_key,
+        "drug_id": item.drug_id,
+        "product": item.product,
+        "inventory_id": item.inventory_id,
+        "lot_number": item.lot_number,
+        "warehouse": item.warehouse,
+        "on_hand": item.on_hand,
+        "reorder_point": item.reorder_point,
+        "expiration": item.expiration.isoformat() if item.expiration else None,
+        "days_left": item.days_left,
+        "detail": item.detail,
+    }
+
+
+def render_digest(
+    env: Environment, items: Sequence[AlertItem], *, generated_at: datetime
+) -> Digest:
+    """Render the text and HTML digest and the JSON payload for ``items``."""
+    sections = group_by_kind(items)
+    context = {"sections": sections, "total": len(items), "generated_at": generated_at}
+    text = env.get_template(TEXT_TEMPLATE).render(context)
+    html = env.get_template(HTML_TEMPLATE).render(context)
+    payload = {
+        "subject": SUBJECT,
+        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "counts": {kind: len(group) for kind, _title, group in sections},
+        "items": [_item_payload(item) for _kind, _t, group in sections for item in group],
+    }
+    return Digest(subject=SUBJECT, text=text.strip() + "\n", html=html, payload=payload)

@@ -1,0 +1,252 @@
+"""Alert rules and the once-per-state decision, as pure functions (no SQL).
+
+The repository fetches candidate rows with one set-based query per rule; the
+functions here classify them into :class:`AlertItem` values and decide, from the
+stored alert states, which items are worth a notification now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+LOW_STOCK = "low_stock"
+OUT_OF_STOCK = "out_of_stock"
+EXPIRING = "expiring"
+EXPIRED = "expired"
+SHORTAGE = "shortage"
+
+# Order of the digest sections: the most urgent first.
+KIND_ORDER: tuple[str, ...] = (OUT_OF_STOCK, EXPIRED, SHORTAGE, LOW_STOCK, EXPIRING)
+KIND_TITLES: Mapping[str, str] = {
+    OUT_OF_STOCK: "Out of stock",
+    EXPIRED: "Expired lots still on hand",
+    SHORTAGE: "Unfilled consumption (shortages)",
+    LOW_STOCK: "Low stock (at or below reorder point)",
+    EXPIRING: "Lots expiring soon",
+}
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """One active product with a reorder point and its usable stock."""
+
+    drug_id: int
+    product: str
+    reorder_point: float
+    usable_on_hand: int
+
+
+@dataclass(frozen=True)
+class LotRow:
+    """One lot with stock and an expiration date."""
+
+    inventory_id: int
+    drug_id: int
+    product: str
+    lot_number: str
+    warehouse: str
+    on_hand: int
+    expiration: date
+    reorder_point: float
+
+
+@dataclass(frozen=True)
+class ShortageRow:
+    """An open shortage recorded by the consumption engine for one visit and mapping."""
+
+    pid: int
+    encounter: int
+    mapping_id: int
+    drug_id: int
+    product: str
+    code: str
+    shortage_units: float
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """Something that deserves attention; ``(kind, item_key)`` identifies its state."""
+
+    kind: str
+    item_key: str
+    drug_id: int
+    product: str
+    inventory_id: int | None = None
+    lot_number: str = ""
+    warehouse: str = ""
+    on_hand: float | None = None
+    reorder_point: float | None = None
+    expiration: date | None = None
+    days_left: int | None = None
+    detail: str = ""
+
+    @property
+    def state_key(self) -> tuple[str, str]:
+        return (self.kind, self.item_key)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The alert-state row of one item as last written."""
+
+    kind: str
+    item_key: str
+    state: str
+    last_notified: datetime | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a scan does: items to notify (new or reminder), items still quiet,
+    and open states whose condition has gone away."""
+
+    notify: tuple[AlertItem, ...]
+    new_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    reminder_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    quiet: tuple[AlertItem, ...] = ()
+    resolved_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def low_stock_items(levels: Iterable[StockLevel]) -> list[AlertItem]:
+    """Out of stock at zero usable units, low stock at or below the reorder point."""
+    items: list[AlertItem] = []
+    for level in levels:
+        if level.reorder_point <= 0 or level.usable_on_hand > level.reorder_point:
+            continue
+        kind = OUT_OF_STOCK if level.usable_on_hand <= 0 else LOW_STOCK
+        items.append(
+            AlertItem(
+                kind=kind,
+                item_key=str(level.drug_id),
+                drug_id=level.drug_id,
+                product=level.product,
+                on_hand=max(level.usable_on_hand, 0),
+                reorder_point=_number(level.reorder_point),
+            )
+        )
+    return items
+
+
+def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> list[AlertItem]:
+    """Expired lots still on hand (expiration on or before today, like OpenEMR's
+    ``sellDrug`` which skips them) and lots expiring within the horizon."""
+    items: list[AlertItem] = []
+    horizon_end = today + timedelta(days=horizon_days)
+    for lot in lots:
+        if lot.on_hand <= 0:
+            continue
+        days_left = (lot.expiration - today).days
+        if lot.expiration <= today:
+            kind = EXPIRED
+        elif lot.expiration <= horizon_end:
+            kind = EXPIRING
+        else:
+            continue
+        items.append(
+            AlertItem(
+                kind=kind,
+                item_key=str(lot.inventory_id),
+                drug_id=lot.drug_id,
+                product=lot.product,
+                inventory_id=lot.inventory_id,
+                lot_number=lot.lot_number,
+                warehouse=lot.warehouse,
+                on_hand=lot.on_hand,
+                reorder_point=_number(lot.reorder_point),
+                expiration=lot.expiration,
+                days_left=days_left,
+            )
+        )
+    return items
+
+
+def shortage_items(rows: Iterable[ShortageRow]) -> list[AlertItem]:
+    """One item per visit and mapping with an unfilled requirement."""
+    return [
+        AlertItem(
+            kind=SHORTAGE,
+            item_key=f"{row.pid}-{row.encounter}-{row.mapping_id}",
+            drug_id=row.drug_id,
+            product=row.product,
+            on_hand=_number(row.shortage_units),
+            detail=f"patient {row.pid}, encounter {row.encounter}, code {row.code}: "
+            f"{_number(row.shortage_units)} unit(s) not taken from stock",
+        )
+        for row in rows
+        if row.shortage_units > 0
+    ]
+
+
+def decide(
+    items: Sequence[AlertItem],
+    states: Mapping[tuple[str, str], StoredState],
+    *,
+    now: datetime,
+    reminder: timedelta,
+) -> Decision:
+    """Once per state: notify an item when it enters a state, and again only when
+    its last notification is at least ``reminder`` old. Open states no longer
+    present are resolved, so the item alerts again if the condition comes back."""
+    notify: list[AlertItem] = []
+    quiet: list[AlertItem] = []
+    new_keys: set[tuple[str, str]] = set()
+    reminder_keys: set[tuple[str, str]] = set()
+    for item in items:
+        state = states.get(item.state_key)
+        if state is None or state.state != "open" or state.last_notified is None:
+            notify.append(item)
+            new_keys.add(item.state_key)
+        elif now - state.last_notified >= reminder:
+            notify.append(item)
+            reminder_keys.add(item.state_key)
+        else:
+            quiet.append(item)
+    current = {item.state_key for item in items}
+    resolved = frozenset(
+        key for key, state in states.items() if state.state == "open" and key not in current
+    )
+    return Decision(
+        notify=tuple(sort_items(notify)),
+        new_keys=frozenset(new_keys),
+        reminder_keys=frozenset(reminder_keys),
+        quiet=tuple(quiet),
+        resolved_keys=resolved,
+    )
+
+
+def sort_items(items: Iterable[AlertItem]) -> list[AlertItem]:
+    """Digest order: by kind urgency, then product, expiry and lot."""
+    rank = {kind: index for index, kind in enumerate(KIND_ORDER)}
+    return sorted(
+        items,
+        key=lambda i: (
+            rank.get(i.kind, 99),
+            i.product.lower(),
+            i.expiration or date.max,
+            i.lot_number,
+            i.item_key,
+        ),
+    )
+
+
+def group_by_kind(items: Iterable[AlertItem]) -> list[tuple[str, str, list[AlertItem]]]:
+    """``(kind, title, items)`` sections in digest order, empty kinds left out."""
+    grouped: dict[str, list[AlertItem]] = {}
+    for item in sort_items(items):
+        grouped.setdefault(item.kind, []).append(item)
+    return [
+        (kind, KIND_TITLES.get(kind, kind), grouped[kind]) for kind in KIND_ORDER if kind in grouped
+    ]
+
+
+def backoff_seconds(attempts: int, *, base: int, cap: int) -> int:
+    """Exponential backoff after ``attempts`` failures: base, 2*base, 4*base... capped."""
+    if attempts <= 0:
+        return 0
+    return int(min(cap, base * (2 ** min(attempts - 1, 30))))

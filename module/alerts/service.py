@@ -1,0 +1,209 @@
+"""Alert scan: evaluate the rules, decide what is new, write the alert state and
+the outbox in one transaction, then deliver the outbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from jinja2 import Environment
+from sqlalchemy.engine import Engine
+
+from ..errors import AestheticInventoryError
+from ..unit_of_work import UnitOfWork
+from .channels import SmtpFactory, build_channels
+from .config import AlertConfig, load_alert_config
+from .digest import Digest, build_template_environment, render_digest
+from .outbox import DeliveryReport, deliver_outbox
+from .repository import STATE_TABLE, USAGE_TABLE, AlertRepository
+from .rules import (
+    AlertItem,
+    decide,
+    expiry_items,
+    low_stock_items,
+    shortage_items,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AppLike(Protocol):
+    """What the scan needs from the composition root (``bootstrap.App``)."""
+
+    settings: Any
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+@dataclass
+class ScanResult:
+    """What one scan found, notified and delivered."""
+
+    dry_run: bool
+    scanned_at: datetime
+    current: int = 0
+    notified: list[AlertItem] = field(default_factory=list)
+    new: int = 0
+    reminders: int = 0
+    resolved: int = 0
+    digest: Digest | None = None
+    outbox_keys: list[str] = field(default_factory=list)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    shortage_rule: bool = True
+
+    @property
+    def digest_text(self) -> str | None:
+        return self.digest.text if self.digest else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dry_run": self.dry_run,
+            "scanned_at": self.scanned_at.isoformat(timespec="seconds"),
+            "current_items": self.current,
+            "notified": len(self.notified),
+            "new": self.new,
+            "reminders": self.reminders,
+            "resolved": self.resolved,
+            "shortage_rule": self.shortage_rule,
+            "digest": self.digest.payload if self.digest else None,
+            "digest_text": self.digest_text,
+            "outbox_keys": self.outbox_keys,
+            "delivery": self.delivery.as_dict(),
+        }
+
+
+def _environment(app: Any) -> Environment:
+    env = getattr(app, "template_environment", None)
+    return env if isinstance(env, Environment) else build_template_environment()
+
+
+def _smtp_factory(app: Any) -> SmtpFactory | None:
+    return getattr(app, "smtp_factory", None)
+
+
+def collect_items(
+    repo: AlertRepository, config: AlertConfig, now: datetime
+) -> tuple[list[AlertItem], bool]:
+    """Run each rule's single query; the shortage rule only when the consumption
+    engine's usage table exists (checked once per scan)."""
+    today = now.date()
+    items = low_stock_items(repo.stock_levels_at_or_below_reorder(today))
+    items += expiry_items(
+        repo.expired_lots(today), today=today, horizon_days=config.expiry_horizon_days
+    )
+    items += expiry_items(
+        repo.expiring_lots(today, today + timedelta(days=config.expiry_horizon_days)),
+        today=today,
+        horizon_days=config.expiry_horizon_days,
+    )
+    has_usage = repo.table_exists(USAGE_TABLE)
+    if has_usage:
+        items += shortage_items(repo.open_shortages())
+    return items, has_usage
+
+
+def scan(
+    engine: Engine,
+    config: AlertConfig,
+    env: Environment,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> ScanResult:
+    """One scan, without delivery. A dry run computes the digest and writes nothing."""
+    at = (now or datetime.now()).replace(microsecond=0)
+    result = ScanResult(dry_run=dry_run, scanned_at=at)
+    with UnitOfWork(engine) as uow:
+        repo = AlertRepository(uow.connection)
+        if not repo.table_exists(STATE_TABLE):
+            raise AestheticInventoryError(
+                "the alert tables are missing: run 'aesthetic-inventory migrate' first"
+            )
+        if not repo.acquire_scan_lock():
+            raise AestheticInventoryError("another alert scan is running; try again later")
+        try:
+            items, result.shortage_rule = collect_items(repo, config, at)
+            decision = decide(
+                items, repo.states(), now=at, reminder=timedelta(hours=config.reminder_hours)
+            )
+            result.current = len(items)
+            result.notified = list(decision.notify)
+            result.new = len(decision.new_keys)
+            result.reminders = len(decision.reminder_keys)
+            result.resolved = len(decision.resolved_keys)
+            if decision.notify:
+                result.digest = render_digest(env, decision.notify, generated_at=at)
+            if dry_run:
+                return result
+            notified_keys = set(decision.new_keys | decision.reminder_keys)
+            repo.upsert_states(items, notified_keys, at)
+            repo.resolve_states(decision.resolved_keys, at)
+            repo.touch_last_notify(
+                {i.drug_id for i in decision.notify if i.inventory_id is None and i.drug_id},
+                {i.inventory_id for i in decision.notify if i.inventory_id is not None},
+                at.date(),
+            )
+            if result.digest is not None:
+                scan_id = uuid.uuid4().hex
+                rows = []
+                for channel in config.channels:
+                    key = f"aesthetic-inventory-{scan_id}-{channel}"
+                    rows.append(
+                        {
+                            "channel": channel,
+                            "key": key,
+                            "subject": result.digest.subject,
+                            "text": result.digest.text,
+                            "html": result.digest.html,
+                            "payload": _payload_with_key(result.digest, key),
+                            "now": at,
+                        }
+                    )
+                    result.outbox_keys.append(key)
+                repo.add_outbox_rows(rows)
+            uow.commit()  # alert state and outbox together, or neither
+        finally:
+            repo.release_scan_lock()
+    return result
+
+
+def _payload_with_key(digest: Digest, key: str) -> str:
+    """The webhook body: the digest payload plus its idempotency key."""
+    payload = dict(digest.payload)
+    payload["idempotency_key"] = key
+    return json.dumps(payload, sort_keys=True)
+
+
+def run_alert_scan(
+    app: AppLike, *, dry_run: bool = False, now: datetime | None = None, deliver: bool = True
+) -> ScanResult:
+    """One scan, outbox and delivery (the ``alerts run`` command and the service job)."""
+    config = load_alert_config(app.settings)
+    result = scan(app.engine, config, _environment(app), dry_run=dry_run, now=now)
+    if not dry_run and deliver:
+        channels = build_channels(config, _smtp_factory(app))
+        result.delivery = deliver_outbox(app.engine, config, channels, now=now)
+    log.info(
+        "alert scan%s: %d current, %d notified (%d new, %d reminders), %d resolved, "
+        "%d delivered, %d failed",
+        " (dry run)" if dry_run else "",
+        result.current,
+        len(result.notified),
+        result.new,
+        result.reminders,
+        result.resolved,
+        len(result.delivery.delivered),
+        len(result.delivery.failed),
+    )
+    return result
+
+
+def deliver_pending(app: AppLike, *, now: datetime | None = None) -> DeliveryReport:
+    """Deliver due outbox rows only (the service's outbox job)."""
+    config = load_alert_config(app.settings)
+    return deliver_outbox(app.engine, config, build_channels(config, _smtp_factory(app)), now=now)

@@ -1,0 +1,180 @@
+"""Alert scan on real MariaDB: right items, one digest, once per state, reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import dbtools
+from aesthetic_inventory.alerts.service import run_alert_scan
+from alert_helpers import add_drug, add_lot, make_app, rows, scalar
+from sqlalchemy import text
+
+NOW = datetime.now().replace(microsecond=0)
+TODAY = NOW.date()
+
+
+def seed_clinic(engine) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    ids["botox"] = add_drug(engine, "Botox Cosmetic 100U", 5)
+    ids["botox_good"] = add_lot(engine, ids["botox"], "B-GOOD", 3, TODAY + timedelta(days=300))
+    # 10 expired units must not count as usable stock: usable is 3 <= 5 -> low stock
+    ids["botox_expired"] = add_lot(engine, ids["botox"], "B-OLD", 10, TODAY - timedelta(days=1))
+    ids["botox_destroyed"] = add_lot(
+        engine, ids["botox"], "B-GONE", 50, TODAY + timedelta(days=300), destroyed=TODAY
+    )
+    ids["filler"] = add_drug(engine, "Hyaluronic Acid Filler 1mL", 2)
+    ids["filler_lot"] = add_lot(engine, ids["filler"], "F-1", 20, TODAY + timedelta(days=10))
+    ids["peel"] = add_drug(engine, "Medical Grade Peel Kit", 1)  # healthy
+    add_lot(engine, ids["peel"], "P-1", 50, TODAY + timedelta(days=200))
+    ids["empty"] = add_drug(engine, "Thread Lift Kit", 1)  # no lots at all
+    ids["inactive"] = add_drug(engine, "Retired Product", 5, active=0)
+    return ids
+
+
+def test_one_digest_with_the_right_items(migrated_engine, migrated_db_url) -> None:
+    ids = seed_clinic(migrated_engine)
+    app = make_app(migrated_db_url)
+    result = run_alert_scan(app, now=NOW)
+
+    found = {(i.kind, i.item_key) for i in result.notified}
+    assert found == {
+        ("low_stock", str(ids["botox"])),
+        ("expired", str(ids["botox_expired"])),
+        ("expiring", str(ids["filler_lot"])),
+        ("out_of_stock", str(ids["empty"])),
+    }
+    botox = next(i for i in result.notified if i.kind == "low_stock")
+    assert botox.on_hand == 3  # expired and destroyed lots are not usable stock
+    text_ = result.digest_text or ""
+    assert "Medical Grade Peel Kit" not in text_ and "Retired Product" not in text_
+    assert "F-1, warehouse On Site: on hand 20, reorder point 2" in text_
+    assert "(10 day(s) left)" in text_
+
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_outbox") == 1
+    crm = rows(
+        migrated_engine,
+        "SELECT pid, pc_eid, sms_gateway_type, smsgateway_info, message, email_sender, "
+        "email_subject, type, patient_info, pc_eventDate, pc_endDate, "
+        "CAST(pc_startTime AS CHAR), CAST(pc_endTime AS CHAR), dSentDateTime "
+        "FROM notification_log",
+    )
+    assert len(crm) == 1
+    row = crm[0]
+    assert row[:4] == (0, None, "CRM", "AestheticInventory")
+    assert row[4] == result.digest_text
+    assert row[5:9] == ("no-reply@openemr.local", "Aesthetic Inventory Alert", "Email", "")
+    assert row[9] == row[10] == TODAY
+    assert row[11:13] == ("00:00:00", "23:59:59")
+    assert abs((row[13] - NOW).total_seconds()) < 5
+
+    assert (
+        scalar(migrated_engine, "SELECT last_notify FROM drugs WHERE drug_id = :d", d=ids["botox"])
+        == TODAY
+    )
+    assert (
+        scalar(
+            migrated_engine,
+            "SELECT last_notify FROM drug_inventory WHERE inventory_id = :i",
+            i=ids["filler_lot"],
+        )
+        == TODAY
+    )
+    assert (
+        scalar(migrated_engine, "SELECT last_notify FROM drugs WHERE drug_id = :d", d=ids["peel"])
+        is None
+    )
+
+
+def test_no_repeat_same_day_then_reminder(migrated_engine, migrated_db_url) -> None:
+    seed_clinic(migrated_engine)
+    app = make_app(migrated_db_url)
+    first = run_alert_scan(app, now=NOW)
+    assert len(first.notified) == 4
+
+    with dbtools.count_statements(app.engine) as log:
+        again = run_alert_scan(app, now=NOW + timedelta(hours=3))
+    assert again.notified == [] and again.digest is None
+    assert log.count > 3
+    assert not [w for w in log.writes if "notification_log" in w or "outbox" in w]
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+
+    later = run_alert_scan(app, now=NOW + timedelta(hours=24, minutes=1))
+    assert later.reminders == 4 and later.new == 0
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 2
+    assert (
+        scalar(
+            migrated_engine,
+            "SELECT MIN(notify_count) FROM aesthetic_inventory_alert_state WHERE state = 'open'",
+        )
+        == 2
+    )
+
+
+def test_rules_are_set_based(migrated_engine, migrated_db_url) -> None:
+    for n in range(30):
+        drug = add_drug(migrated_engine, f"Product {n}", 5)
+        add_lot(migrated_engine, drug, f"L{n}", 1, TODAY + timedelta(days=5))
+    app = make_app(migrated_db_url)
+    with dbtools.count_statements(app.engine) as log:
+        result = run_alert_scan(app, now=NOW)
+    assert len(result.notified) == 60  # 30 low stock + 30 expiring lots
+    selects = [s for s in log.statements if s.lstrip().upper().startswith("SELECT")]
+    # a handful of queries in total, not one per product or lot
+    assert len(log.statements) < 30, log.statements
+    assert 5 <= len(selects) < 15
+
+
+def test_resolved_item_alerts_again_when_it_returns(migrated_engine, migrated_db_url) -> None:
+    drug = add_drug(migrated_engine, "Botox", 5)
+    lot = add_lot(migrated_engine, drug, "B", 2, date(2099, 1, 1))
+    app = make_app(migrated_db_url)
+    assert len(run_alert_scan(app, now=NOW).notified) == 1
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE drug_inventory SET on_hand = 100 WHERE inventory_id = :i"), {"i": lot}
+        )
+    resolved = run_alert_scan(app, now=NOW + timedelta(minutes=5))
+    assert resolved.resolved == 1 and resolved.notified == []
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE drug_inventory SET on_hand = 1 WHERE inventory_id = :i"), {"i": lot}
+        )
+    back = run_alert_scan(app, now=NOW + timedelta(minutes=10))
+    assert back.new == 1
+
+
+def test_dry_run_writes_nothing(migrated_engine, migrated_db_url) -> None:
+    seed_clinic(migrated_engine)
+    app = make_app(migrated_db_url)
+    with dbtools.count_statements(app.engine) as log:
+        result = run_alert_scan(app, dry_run=True, now=NOW)
+    assert len(result.notified) == 4 and result.digest_text
+    assert log.count > 3  # it did query
+    assert log.writes == []
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_alert_state") == 0
+
+
+def test_shortages_from_the_usage_table(migrated_engine, migrated_db_url) -> None:
+    drug = add_drug(migrated_engine, "Filler", 0)
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
+                "code_type, code, planned_quantity, required_units, allocated_units, "
+                "shortage_units, updated_at) VALUES (5, 50, 9, :d, 'CPT4', '11950', 3, 3, 1, 2, "
+                "NOW())"
+            ),
+            {"d": drug},
+        )
+    result = run_alert_scan(make_app(migrated_db_url), now=NOW)
+    assert [(i.kind, i.item_key) for i in result.notified] == [("shortage", "5-50-9")]
+    assert "patient 5, encounter 50, code CPT4 11950: 2 unit(s)" in (result.digest_text or "")
+
+
+def test_without_usage_table_shortage_rule_is_skipped(migrated_engine, migrated_db_url) -> None:
+    with migrated_engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS aesthetic_inventory_usage"))
+    add_drug(migrated_engine, "Empty", 1)
+    result = run_alert_scan(make_app(migrated_db_url), now=NOW)
+    assert result.shortage_rule is False
+    assert [i.kind for i in result.notified] == ["out_of_stock"]

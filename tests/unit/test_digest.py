@@ -1,0 +1,42 @@
+"""The digest templates: grouped, all columns, HTML autoescaped."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from aesthetic_inventory.alerts.digest import build_template_environment, render_digest
+from aesthetic_inventory.alerts.rules import EXPIRING, LOW_STOCK, AlertItem
+
+
+def test_digest_text_html_and_payload() -> None:
+    items = [
+        AlertItem(LOW_STOCK, "1", 1, "Botox <b>100U</b>", on_hand=2, reorder_point=5),
+        AlertItem(
+            EXPIRING,
+            "7",
+            2,
+            "Filler",
+            inventory_id=7,
+            lot_number="F-1",
+            warehouse="On Site",
+            on_hand=3,
+            reorder_point=1,
+            expiration=date(2026, 3, 20),
+            days_left=10,
+        ),
+    ]
+    digest = render_digest(
+        build_template_environment(), items, generated_at=datetime(2026, 3, 10, 8, 0)
+    )
+    assert "== Low stock (at or below reorder point) (1) ==" in digest.text
+    assert "Botox <b>100U</b>: usable on hand 2, reorder point 5" in digest.text
+    assert (
+        "Filler, lot F-1, warehouse On Site: on hand 3, reorder point 1, "
+        "expires 2026-03-20 (10 day(s) left)"
+    ) in digest.text
+    assert "Botox &lt;b&gt;100U&lt;/b&gt;" in digest.html
+    assert "<b>100U</b>" not in digest.html
+    payload = json.loads(digest.payload_json)
+    assert payload["counts"] == {"low_stock": 1, "expiring": 1}
+    assert digest.text.index("Low stock") < digest.text.index("expiring soon")
