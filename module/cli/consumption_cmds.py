@@ -1,7 +1,101 @@
-"""Commands of this concern (registered by ``aesthetic_inventory.cli``)."""
+"""Consumption commands: ``consume`` (one visit) and ``sync`` (queue + sweep)."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..consumption import service
+from ..consumption.service import ReconcileResult
+from ..unit_of_work import UnitOfWork
+
+
+def _echo_result(result: ReconcileResult) -> None:
+    state = "changed" if result.changed else "already up to date"
+    click.echo(f"visit pid {result.pid} encounter {result.encounter}: {state}")
+    if not result.lines:
+        click.echo("  no mapped procedures on this visit")
+    for m in result.lines:
+        click.echo(
+            f"  {m.code_type} {m.code} -> product {m.drug_id} (mapping {m.mapping_id}): "
+            f"planned {m.planned_quantity.normalize():f}, required {m.required}, "
+            f"allocated {m.allocated}"
+            + (f", SHORTAGE {m.shortage}" if m.shortage else "")
+        )
+        for lot in m.lots:
+            where = "no lot (not dispensable)" if lot.inventory_id == 0 else (
+                f"lot {lot.lot_number or '[no lot number]'} (inventory {lot.inventory_id})"
+            )
+            verb = "took" if lot.quantity > 0 else "returned"
+            click.echo(f"    {verb} {abs(lot.quantity)} {'from' if lot.quantity > 0 else 'to'} "
+                       f"{where}")
+
+
+def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+@click.command()
+@click.option("--pid", type=click.IntRange(min=1), required=True, help="Patient id.")
+@click.option("--encounter", type=click.IntRange(min=1), required=True, help="Encounter number.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
+    """Reconcile one visit: deduct (or return) the mapped products of its fee sheet."""
+    app = state.app  # type: ignore[attr-defined]
+    service.preflight(app.engine)
+    result = service.reconcile_visit(
+        UnitOfWork(app.engine), pid, encounter,
+        service_username=app.settings.service_username,
+    )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        _echo_result(result)
+
+
+@click.command()
+@click.option(
+    "--since", callback=_parse_date, metavar="DATE",
+    help="Sweep visits with billing lines on/after this date (YYYY-MM-DD; default: 7 days ago).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def sync(state: object, since: date | None, as_json: bool) -> None:
+    """Drain the change queue, then sweep visits since DATE (and open shortages)."""
+    app = state.app  # type: ignore[attr-defined]
+    service.preflight(app.engine)
+    user = app.settings.service_username
+    drained = service.drain_change_queue(app.engine, service_username=user)
+    swept = service.sweep_visits(
+        app.engine, since=since or service.default_since(), service_username=user
+    )
+    if as_json:
+        click.echo(json.dumps({
+            "queue": {"visits": drained.visits, "changed": drained.changed,
+                      "skipped": drained.skipped},
+            "sweep": {"since": swept.since.isoformat(), "visits": swept.visits,
+                      "changed": swept.changed, "skipped": swept.skipped,
+                      "shortage_units": swept.shortage_units},
+            "changed_visits": [r.as_dict() for r in (*drained.results, *swept.results)
+                               if r.changed],
+        }, indent=2))
+        return
+    click.echo(f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed")
+    click.echo(
+        f"sweep since {swept.since.isoformat()}: {swept.visits} visit(s) reconciled, "
+        f"{swept.changed} changed, {swept.shortage_units} unit(s) still short"
+    )
+    for result in (*drained.results, *swept.results):
+        if result.changed:
+            _echo_result(result)
+
+
+COMMANDS: list[click.Command] = [consume, sync]

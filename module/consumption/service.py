@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import require_innodb
+from ..db import existing_tables, require_innodb, require_openemr
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
@@ -38,6 +38,8 @@ from .repository import (
 )
 
 log = logging.getLogger(__name__)
+
+MODULE_TABLES = ("aesthetic_inventory_usage", "aesthetic_inventory_change_queue")
 
 
 @dataclass(frozen=True)
@@ -327,9 +329,18 @@ def reconcile_visit(
     return retry_on_lock_conflict(work)
 
 
-def check_engines(engine: Engine) -> None:
-    """Refuse to move stock on MyISAM stock tables (SPEC section 2)."""
+def preflight(engine: Engine) -> None:
+    """Before moving stock: an OpenEMR database, migrated, whose stock tables are InnoDB
+    (MyISAM ignores transactions and row locks; SPEC section 2)."""
+    from ..migrations.service import SchemaNotMigratedError, require_migrated
+
     with engine.connect() as conn:
+        require_openemr(conn)
+        require_migrated(conn)
+        if len(existing_tables(conn, MODULE_TABLES)) < len(MODULE_TABLES):
+            raise SchemaNotMigratedError(
+                "the consumption tables are missing: run 'aesthetic-inventory migrate'"
+            )
         require_innodb(conn)
 
 

@@ -1,0 +1,52 @@
+"""The consumption step of ``aesthetic-inventory demo``: a fee-sheet save that deducts stock."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from ..errors import InvalidInputError
+from ..unit_of_work import UnitOfWork
+from .fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
+from .service import ReconcileResult
+
+DEMO_PID = 1
+DEMO_LINES = (NewLine("CPT4", "15828", 2), NewLine("CPT4", "11950", 1))
+
+
+def demo_fee_sheet(
+    engine: Engine, *, service_username: str, visit_date: date | None = None
+) -> ReconcileResult:
+    """Create a visit (``form_encounter`` row) and save a fee sheet with 2 units of
+    CPT4 15828 (Botox) and 1 of 11950 (filler) through the fee-sheet API.
+
+    Needs the sample data (its mappings); the result lists what each mapping took
+    from which lot.
+    """
+    with engine.begin() as conn:
+        if not conn.execute(
+            text("SELECT COUNT(*) FROM procedure_products WHERE code_type = 'CPT4' "
+                 "AND code IN ('15828', '11950')")
+        ).scalar():
+            raise InvalidInputError("the demo fee sheet needs the sample data: run load-sample")
+        encounter = int(
+            conn.execute(text("SELECT COALESCE(MAX(encounter), 0) + 1 FROM form_encounter"))
+            .scalar()
+        )
+        conn.execute(
+            text(
+                "INSERT INTO form_encounter (date, reason, pid, encounter) "
+                "VALUES (:d, 'Aesthetic Inventory demo visit', :p, :e)"
+            ),
+            {"d": visit_date or date.today(), "p": DEMO_PID, "e": encounter},
+        )
+    _, result = save_fee_sheet(
+        UnitOfWork(engine),
+        DEMO_PID,
+        encounter,
+        FeeSheetChanges(add=DEMO_LINES),
+        service_username=service_username,
+    )
+    return result
