@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
-from ..db import existing_tables, mysql_error_code
+from ..db import existing_tables
 from ..errors import MigrationError
 from ..resources import sql_dir
 from .directives import Block, Condition, ParsedFile, Statement, parse_sql
@@ -248,25 +248,28 @@ def describe(sql: str, rowcount: int | None = None) -> str:
 
 
 def execute_statement(conn: Connection, filename: str, stmt: Statement) -> int:
-    """Run one statement as written (no bind-parameter parsing); return its rowcount.
+    """Run one statement exactly as written; return its rowcount.
 
-    ``exec_driver_sql`` without parameters passes the text to the server as is, so
-    ``%`` and ``:`` in literals are safe.
+    The text goes to the server through the driver's cursor WITHOUT parameters, so
+    ``%`` and ``:`` inside literals are not taken for placeholders (PyMySQL formats
+    the query with ``%`` as soon as any parameter container is passed).
     """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        result = conn.exec_driver_sql(stmt.sql)
-    except DBAPIError as exc:
-        orig = getattr(exc, "orig", None)
-        args = getattr(orig, "args", ())
-        detail = str(args[1]) if len(args) > 1 else str(orig or exc).splitlines()[0]
-        code = mysql_error_code(exc)
+        cursor.execute(stmt.sql)
+        return int(cursor.rowcount)
+    except pymysql.err.MySQLError as exc:
+        args = exc.args
+        code = args[0] if args and isinstance(args[0], int) else None
+        detail = str(args[1]) if len(args) > 1 else str(exc)
         raise MigrationError(
             f"statement failed (MySQL error {code}): {detail}",
             filename=filename,
             line=stmt.line,
             statement=stmt.sql,
         ) from None
-    return result.rowcount
+    finally:
+        cursor.close()
 
 
 def apply_parsed(conn: Connection, parsed: ParsedFile, *, dry_run: bool = False) -> FileReport:

@@ -1,0 +1,40 @@
+"""The wheel ships the SQL, the fixture schema, the templates and the jobs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def test_wheel_contains_sql_templates_and_jobs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("aesthetic_inventory-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "aesthetic_inventory/sql/518_00_core.sql",
+        "aesthetic_inventory/sql/aesthetic_inventory_sample_data.sql",
+        "aesthetic_inventory/sql/fixtures/openemr_fixture.sql",
+        "aesthetic_inventory/migrations/runner.py",
+        "aesthetic_inventory/cli/__init__.py",
+    ):
+        assert required in names
+    for sql in (REPO / "sql").glob("*.sql"):
+        assert f"aesthetic_inventory/sql/{sql.name}" in names
+    for template in (REPO / "templates").iterdir():
+        if template.suffix in (".j2", ".php"):
+            assert f"aesthetic_inventory/templates/{template.name}" in names
+    assert any(n.startswith("aesthetic_inventory/jobs/") for n in names)
+    assert any(n.endswith("entry_points.txt") for n in names)
