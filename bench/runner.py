@@ -1,0 +1,307 @@
+"""The benchmark scenarios: each measures the module and the baseline on the same data."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from . import module_api
+from .baseline import baseline_alert_scan, baseline_save_fee_sheet
+from .generate import Clinic, Scale, add_stocked_products, add_visits, ledger_report
+
+WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+
+
+@dataclass
+class Metric:
+    """One line of the results table (``value``/``baseline`` may be None: not measured)."""
+
+    name: str
+    value: float | None
+    unit: str
+    baseline: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Results:
+    metrics: list[Metric] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: float | None, unit: str, baseline: float | None = None,
+            note: str = "") -> None:
+        self.metrics.append(Metric(name, value, unit, baseline, note))
+
+    def as_json(self) -> dict[str, dict[str, Any]]:
+        return {
+            m.name: {"value": m.value, "unit": m.unit, "baseline": m.baseline}
+            | ({"note": m.note} if m.note else {})
+            for m in self.metrics
+        }
+
+
+@dataclass
+class StatementLog:
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for s in self.statements if WRITE.match(s))
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[StatementLog]:
+    """Every statement the engine sends inside the block (one thread at a time)."""
+    log = StatementLog()
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        log.statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _unavailable(results: Results, what: str, exc: BaseException) -> None:
+    results.notes.append(f"{what}: module code not available ({type(exc).__name__}: {exc})")
+
+
+def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int) -> None:
+    """5-line visits whose lines each need 8 units from 3-unit lots (3 lots per line)."""
+    setup = {"products": 5, "lots_per_product": 400, "lot_size": 3, "quantity_per_unit": 4}
+    mod_codes = add_stocked_products(engine, clinic, "LATM", **setup)
+    base_codes = add_stocked_products(engine, clinic, "LATB", **setup)
+    warmup = 3
+    n = iterations + warmup
+    mod_visits = add_visits(engine, clinic, [[(c, 2) for c in mod_codes]] * n, pid_base=910_000)
+    base_visits = add_visits(engine, clinic, [[(c, 2) for c in base_codes]] * n, pid_base=920_000)
+    mod_times: list[float] = []
+    base_times: list[float] = []
+    mod_statements: list[int] = []
+    base_statements: list[int] = []
+    module_ok = True
+    for i in range(n):
+        # Alternate module and baseline so machine noise hits both alike.
+        if module_ok:
+            try:
+                with counting(engine) as log:
+                    elapsed = _timed(lambda i=i: module_api.reconcile(engine, *mod_visits[i]))
+            except ImportError as exc:
+                _unavailable(results, "reconcile", exc)
+                module_ok = False
+            else:
+                if i >= warmup:
+                    mod_times.append(elapsed)
+                    mod_statements.append(len(log.statements))
+        with counting(engine) as log:
+            elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *base_visits[i]))
+        if i >= warmup:
+            base_times.append(elapsed)
+            base_statements.append(len(log.statements))
+    b50, b95 = _ms(statistics.median(base_times)), _ms(_pct(base_times, 0.95))
+    m50 = _ms(statistics.median(mod_times)) if mod_times else None
+    m95 = _ms(_pct(mod_times, 0.95)) if mod_times else None
+    results.add("consume_p50_ms", m50, "ms", b50, "5-line visit, 3 lots per line")
+    results.add("consume_p95_ms", m95, "ms", b95)
+    results.add(
+        "statements_per_consume",
+        max(mod_statements) if mod_statements else None,
+        "statements",
+        max(base_statements),
+        "max over the timed visits",
+    )
+
+    # Same visit shape, but each line now needs 40 units: 14 lots per line.
+    big_m = add_visits(engine, clinic, [[(c, 10) for c in mod_codes]], pid_base=930_000)[0]
+    big_b = add_visits(engine, clinic, [[(c, 10) for c in base_codes]], pid_base=931_000)[0]
+    big_mod: int | None = None
+    if module_ok:
+        with counting(engine) as log:
+            module_api.reconcile(engine, *big_m)
+        big_mod = len(log.statements)
+    with counting(engine) as log:
+        baseline_save_fee_sheet(engine, *big_b)
+    results.add("statements_per_consume_70_lots", big_mod, "statements", len(log.statements),
+                "5 lines x 14 lots")
+
+    # Unchanged re-save of an already consumed visit.
+    resave_mod: int | None = None
+    resave_mod_ms: float | None = None
+    if module_ok:
+        with counting(engine) as log:
+            resave_mod_ms = _ms(_timed(lambda: module_api.reconcile(engine, *mod_visits[0])))
+        resave_mod = log.writes
+    with counting(engine) as log:
+        resave_base_ms = _ms(_timed(lambda: baseline_save_fee_sheet(engine, *base_visits[0])))
+    results.add("idempotent_resave_writes", resave_mod, "write statements", log.writes)
+    results.add("idempotent_resave_ms", resave_mod_ms, "ms", resave_base_ms)
+
+
+def _run_workers(workers: int, jobs: list[tuple[int, int]], work: Callable[[int, int], Any]
+                 ) -> tuple[float, int]:
+    """Run ``work`` over ``jobs`` on ``workers`` threads; returns (seconds, errors)."""
+    lock = threading.Lock()
+    queue = list(jobs)
+    errors = [0]
+
+    def loop() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                job = queue.pop()
+            try:
+                work(*job)
+            except Exception:  # noqa: BLE001 - counted; the baseline may deadlock
+                with lock:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=loop) for _ in range(workers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, errors[0]
+
+
+def _oversold(engine: Engine, prefix: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT COALESCE(SUM(-di.on_hand), 0) FROM drug_inventory AS di "
+                    "JOIN drugs AS d "
+                    "ON d.drug_id = di.drug_id WHERE d.name LIKE :p AND di.on_hand < 0"
+                ),
+                {"p": f"Bench {prefix}%"},
+            ).scalar_one()
+        )
+
+
+def bench_concurrency(engine: Engine, clinic: Clinic, results: Results, visits: int,
+                      workers: int = 8) -> None:
+    """8 workers saving overlapping visits that all want the same few scarce lots."""
+    out: dict[str, tuple[float, int, int]] = {}
+    for label, pid_base in (("CM", 940_000), ("CB", 950_000)):
+        scarce = add_stocked_products(engine, clinic, label + "S", products=3,
+                                      lots_per_product=6, lot_size=3)
+        plenty = add_stocked_products(engine, clinic, label + "P", products=3,
+                                      lots_per_product=100, lot_size=20)
+        shapes = [
+            [(scarce[k % 3], 1 + k % 2), (plenty[k % 3], 2), (scarce[(k + 1) % 3], 1)]
+            for k in range(visits)
+        ]
+        keys = add_visits(engine, clinic, shapes, pid_base=pid_base)
+        if label == "CM":
+            if not module_api.available("consumption"):
+                results.notes.append("concurrency: consumption service not available")
+                continue
+            elapsed, errors = _run_workers(workers, keys,
+                                           lambda p, e: module_api.reconcile(engine, p, e))
+        else:
+            elapsed, errors = _run_workers(workers, keys,
+                                           lambda p, e: baseline_save_fee_sheet(engine, p, e))
+        out[label] = (len(keys) / elapsed, _oversold(engine, label), errors)
+    mod = out.get("CM")
+    base = out["CB"]
+    results.add("concurrent_consumes_per_s", round(mod[0], 1) if mod else None, "visits/s",
+                round(base[0], 1), f"{workers} threads, own connections, {visits} visits")
+    results.add("oversold_units", mod[1] if mod else None, "units", base[1])
+    results.add("concurrent_errors", mod[2] if mod else None, "failed saves", base[2])
+
+
+def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Results) -> None:
+    """Alert scan time and peak Python memory, module vs the seed's job."""
+    base_s = _timed(lambda: baseline_alert_scan(engine, today=clinic.today, commit=False))
+    tracemalloc.start()
+    baseline_alert_scan(engine, today=clinic.today, commit=False)
+    base_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    mod_s: float | None = None
+    mod_peak: int | None = None
+    try:
+        tracemalloc.start()
+        module_api.alert_scan(database_url, dry_run=True)
+        mod_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        mod_s = _timed(lambda: module_api.alert_scan(database_url, dry_run=False))
+    except ImportError as exc:
+        tracemalloc.stop()
+        _unavailable(results, "alert scan", exc)
+    with engine.connect() as conn:
+        lots = conn.execute(text("SELECT COUNT(*) FROM drug_inventory")).scalar_one()
+    results.add("alert_scan_s", round(mod_s, 3) if mod_s is not None else None, "s",
+                round(base_s, 3), f"{lots} lots, first run (everything new)")
+    results.add("alert_scan_peak_mib",
+                round(mod_peak / 2**20, 2) if mod_peak is not None else None, "MiB",
+                round(base_peak / 2**20, 2), "tracemalloc peak (dry run)")
+
+
+def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sample: int) -> None:
+    """Sweep every generated visit; the baseline saves a sample of them its way."""
+    sample = clinic.visits[-baseline_sample:]
+    base_s = _timed(lambda: [baseline_save_fee_sheet(engine, p, e) for p, e in sample])
+    since = clinic.today - timedelta(days=366)
+    with engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT COUNT(*) FROM form_encounter WHERE date >= :d"), {"d": since}
+        ).scalar_one()
+    try:
+        mod_s: float | None = _timed(lambda: module_api.sweep(engine, since))
+    except ImportError as exc:
+        _unavailable(results, "sweep", exc)
+        mod_s = None
+    results.add("sweep_visits_per_s", round(count / mod_s, 1) if mod_s else None, "visits/s",
+                round(len(sample) / base_s, 1),
+                f"{count} visits; baseline on {len(sample)} of them")
+
+
+def bench_ledger(engine: Engine, results: Results) -> None:
+    unbalanced, oversold, negative = ledger_report(engine)
+    results.add("unbalanced_lots_after_run", unbalanced, "lots", None,
+                "on_hand + SUM(drug_sales.quantity) <> 0 (baseline lots included)")
+
+
+def machine_metrics(scale: Scale, engine: Engine, results: Results) -> None:
+    with engine.connect() as conn:
+        version = conn.execute(text("SELECT VERSION()")).scalar_one()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    results.notes.append(
+        f"machine: {os.cpu_count()} CPUs, {mem:.1f} GiB RAM, {platform.python_implementation()} "
+        f"{platform.python_version()}, server {version}"
+    )
+    results.add("scale_products", scale.products, "products")
+    results.add("scale_lots", scale.lots, "lots")
+    results.add("scale_visits", scale.visits, "visits")
+    results.add("scale_mappings", scale.mappings, "mappings")
