@@ -1,0 +1,169 @@
+"""The demo as a service: a throwaway OpenEMR-compatible database, migrated and
+loaded with the sample data, plus extension steps (fee-sheet save, alert scan).
+
+Nothing here prints: :func:`demo_database` yields a :class:`DemoContext`, the
+functions return data, and ``aesthetic_inventory.cli.demo_cmd`` renders it.
+
+Where the database comes from:
+
+* no URL: a :class:`~aesthetic_inventory.private_server.PrivateServer` in a
+  temporary directory, stopped and deleted at the end;
+* a URL: that server, in a new scratch database ``aesthetic_inventory_demo_<random>``
+  that is dropped at the end (the database named in the URL is never touched).
+
+Cleanup runs on success, on error and on Ctrl-C (``finally``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from .db import connect, create_db_engine, mask_url, parse_database_url
+from .migrations import runner, service
+from .migrations.directives import parse_sql
+from .private_server import PrivateServer
+from .resources import sql_dir
+
+FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
+SCRATCH_PREFIX = "aesthetic_inventory_demo_"
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What a demo step gets: the engine on the demo database and its masked URL."""
+
+    engine: Engine
+    database_url_masked: str
+    private_server: bool
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """One lot of a product, as the stock table shows it."""
+
+    product: str
+    category: str
+    lot_number: str | None
+    expiration: dt.date | None
+    warehouse: str
+    on_hand: int
+    unit_cost: Decimal
+    supplier: str
+    reorder_point: float
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """An extension point: a later stage of the story (fee-sheet save, alert scan).
+
+    ``run`` does the work and returns the lines to show; the demo command prints
+    the title, the lines and (if ``show_stock_after``) the stock table again.
+    """
+
+    title: str
+    run: Callable[[DemoContext], Sequence[str]]
+    show_stock_after: bool = False
+
+
+# The lead wires the consumption and alert steps in here (in story order).
+EXTRA_STEPS: list[DemoStep] = []
+
+
+@contextmanager
+def demo_database(database_url: str | None = None) -> Iterator[DemoContext]:
+    """A fresh OpenEMR-compatible database for the demo, cleaned up afterwards."""
+    server: PrivateServer | None = None
+    admin_engine: Engine | None = None
+    scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:10]
+    engine: Engine | None = None
+    try:
+        if database_url is None:
+            server = PrivateServer()
+            server.start()
+            base_url = parse_database_url(server.url)
+        else:
+            base_url = parse_database_url(database_url)
+        admin_engine = create_db_engine(base_url.set(database=None))
+        with connect(admin_engine) as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4")
+        scratch_url = base_url.set(database=scratch)
+        engine = create_db_engine(scratch_url)
+        create_fixture_schema(engine)
+        yield DemoContext(
+            engine=engine,
+            database_url_masked=mask_url(scratch_url),
+            private_server=server is not None,
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+        if admin_engine is not None:
+            if server is None:  # a shared server: drop our scratch database
+                try:
+                    with connect(admin_engine) as conn:
+                        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{scratch}`")
+                finally:
+                    admin_engine.dispose()
+            else:
+                admin_engine.dispose()
+        if server is not None:
+            server.stop()
+
+
+def create_fixture_schema(engine: Engine) -> None:
+    """Create the small OpenEMR-compatible schema shipped in the package."""
+    path = sql_dir() / FIXTURE_SCHEMA
+    parsed = parse_sql(path.read_text(encoding="utf-8"), path.name)
+    with connect(engine) as conn:
+        runner.apply_parsed(conn.execution_options(isolation_level="AUTOCOMMIT"), parsed)
+
+
+@dataclass(frozen=True)
+class PreparedDemo:
+    """Results of the first stage: migrate and sample data."""
+
+    migration: service.MigrationReport
+    sample: runner.FileReport
+
+
+def prepare(ctx: DemoContext) -> PreparedDemo:
+    """Migrate the demo database and load the sample data."""
+    migration = service.migrate(ctx.engine)
+    sample = service.load_sample(ctx.engine)
+    return PreparedDemo(migration=migration, sample=sample)
+
+
+def stock_table(engine: Engine) -> list[StockLine]:
+    """Every active product with its lots (not destroyed), by product and expiry."""
+    with connect(engine) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT d.name, d.aesthetic_category, i.lot_number, i.expiration, "
+                "i.warehouse_id, i.on_hand, i.unit_cost, i.supplier_name, d.reorder_point "
+                "FROM drugs d JOIN drug_inventory i ON i.drug_id = d.drug_id "
+                "WHERE d.active = 1 AND i.destroy_date IS NULL "
+                "ORDER BY d.name, i.expiration, i.inventory_id"
+            )
+        ).all()
+    return [
+        StockLine(
+            product=r[0],
+            category=r[1],
+            lot_number=r[2],
+            expiration=r[3],
+            warehouse=r[4],
+            on_hand=int(r[5]),
+            unit_cost=Decimal(r[6]),
+            supplier=r[7],
+            reorder_point=float(r[8]),
+        )
+        for r in rows
+    ]
