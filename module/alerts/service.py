@@ -152,7 +152,7 @@ def scan(
                 scan_id = uuid.uuid4().hex
                 rows = []
                 for channel in config.channels:
-                    key = f"aesthetic-inventory-{scan_id}-{channel}"
+                    key = f"ai-{scan_id}-{channel}"
                     rows.append(
                         {
                             "channel": channel,

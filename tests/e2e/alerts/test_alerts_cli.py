@@ -1,0 +1,106 @@
+"""``alerts run`` and ``alerts install-bridge`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aesthetic_inventory.cli import main
+from aesthetic_inventory.db import create_db_engine
+from click.testing import CliRunner
+from sqlalchemy import text
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*args: str, **env: str) -> tuple[int, str, str]:
+    environ: dict[str, str | None] = {"AESTHETIC_INVENTORY_DATABASE_URL": None}
+    environ.update({f"AESTHETIC_INVENTORY_{k.upper()}": v for k, v in env.items()})
+    result = CliRunner().invoke(main, list(args), env=environ)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def count(url: str, sql: str) -> int:
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def seed(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO drugs (name, reorder_point, active) VALUES ('Botox', 5, 1)")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_alerts_run_dry_run_json_then_real(migrated_db_url: str) -> None:
+    seed(migrated_db_url)
+    code, out, _ = run("--database-url", migrated_db_url, "alerts", "run", "--dry-run", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["dry_run"] is True and data["notified"] == 1
+    assert data["digest"]["items"][0]["kind"] == "out_of_stock"
+    assert count(migrated_db_url, "SELECT COUNT(*) FROM aesthetic_inventory_outbox") == 0
+
+    code, out, _ = run("--database-url", migrated_db_url, "alerts", "run")
+    assert code == 0
+    assert "1 item(s) need attention; 1 notified (1 new, 0 reminder(s))" in out
+    assert "== Out of stock (1) ==" in out
+    assert "via crm: notification_log" in out
+    assert count(migrated_db_url, "SELECT COUNT(*) FROM notification_log") == 1
+
+    code, out, _ = run("--database-url", migrated_db_url, "alerts", "run")
+    assert code == 0 and "0 notified" in out
+    assert count(migrated_db_url, "SELECT COUNT(*) FROM notification_log") == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"channels": "crm,sms"}, "unknown channel 'sms'"),
+        ({"channels": "email", "smtp_port": "abc"}, "SMTP_PORT must be a whole number"),
+        ({"channels": "webhook"}, "WEBHOOK_URL"),
+    ],
+)
+def test_bad_setting_is_one_line_and_changes_nothing(
+    migrated_db_url: str, env: dict[str, str], needle: str
+) -> None:
+    seed(migrated_db_url)
+    code, _out, err = run("--database-url", migrated_db_url, "alerts", "run", **env)
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0]
+    assert count(migrated_db_url, "SELECT COUNT(*) FROM aesthetic_inventory_alert_state") == 0
+
+
+def test_alerts_run_before_migrate_is_one_line(fixture_db_url: str) -> None:
+    code, _out, err = run("--database-url", fixture_db_url, "alerts", "run")
+    assert code == 1 and "run 'aesthetic-inventory migrate' first" in err
+
+
+def test_install_bridge(tmp_path) -> None:
+    (tmp_path / "library").mkdir()
+    code, out, _ = run(
+        "alerts",
+        "install-bridge",
+        "--openemr-dir",
+        str(tmp_path),
+        "--bin",
+        "/opt/ai/bin/aesthetic-inventory",
+    )
+    assert code == 0 and "installed" in out
+    php = (tmp_path / "library" / "aesthetic_inventory_alerts.php").read_text()
+    assert "function aesthetic_inventory_alerts_run()" in php
+    assert "'/opt/ai/bin/aesthetic-inventory'" in php
+    assert "escapeshellarg($bin)" in php
+    code, _out, err = run("alerts", "install-bridge", "--openemr-dir", str(tmp_path))
+    assert code == 1 and "--force" in err
+    code, _out, err = run("alerts", "install-bridge", "--openemr-dir", str(tmp_path / "nope"))
+    assert code == 1 and "not an OpenEMR directory" in err
