@@ -75,7 +75,7 @@ class ConsumptionRepository:
 
     # -- reads -----------------------------------------------------------------
 
-    def lock_visit(self, pid: int, encounter: int) -> Visit | None:
+    def lock_visit(self, pid: int, encounter: int, today: date | None = None) -> Visit | None:
         """Lock the visit's encounter row first: concurrent reconciles of one visit queue here."""
         row = self.conn.execute(
             text(
@@ -86,7 +86,8 @@ class ConsumptionRepository:
         ).first()
         if row is None:
             return None
-        return Visit(pid, encounter, row[0] or date.today())
+        # a visit without a date is sold today, as sellDrug does with an empty sale date
+        return Visit(pid, encounter, row[0] or today or date.today())
 
     def mapped_lines(self, pid: int, encounter: int) -> list[MappedLine]:
         """All live lines of the visit that have a mapping, in one query."""
@@ -361,11 +362,13 @@ def sweep_candidates(conn: Connection, since: date) -> list[tuple[int, int]]:
             "UNION SELECT pid, encounter FROM drug_sales "
             "WHERE sale_date >= :since AND selector LIKE :prefix "
             "UNION SELECT pid, encounter FROM aesthetic_inventory_usage WHERE shortage_units > 0 "
+            # primary-key probe per row (a join on CONCAT would compare every pair)
             "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
-            "LEFT JOIN procedure_products pp ON ds.selector = CONCAT(:prefix0, pp.id) "
-            "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND pp.id IS NULL "
+            "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("
+            "SELECT 1 FROM procedure_products pp "
+            "WHERE pp.id = CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED)) "
             "ORDER BY 1, 2"
         ),
-        {"since": since, "prefix": SELECTOR_PREFIX + "%", "prefix0": SELECTOR_PREFIX},
+        {"since": since, "prefix": SELECTOR_PREFIX + "%", "cut": len(SELECTOR_PREFIX) + 1},
     )
     return [(int(r[0]), int(r[1])) for r in rows]

@@ -165,7 +165,7 @@ def reconcile_in_transaction(
     record (a failure there must roll everything back).
     """
     repo = ConsumptionRepository(conn)
-    visit = repo.lock_visit(pid, encounter)
+    visit = repo.lock_visit(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     now = datetime.now().replace(microsecond=0)

@@ -254,3 +254,51 @@ def test_statement_count_is_the_same_for_one_and_ten_lines(
         counts.append(log.count)
     print("statements per reconcile (1 line, 10 lines):", counts)
     assert counts[0] == counts[1], counts
+
+
+def test_two_mappings_sharing_a_product_never_take_a_lot_twice(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    drug = clinic.add_drug("Botox", allow_combining=1)
+    lot = clinic.add_lot(drug, 3)
+    clinic.add_mapping("15828", drug)
+    clinic.add_mapping("64612", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "15828", 2)
+    clinic.add_line(1, 100, "64612", 2)
+    result = reconcile(migrated_engine)
+    assert sorted((m.allocated, m.shortage) for m in result.lines) == [(1, 1), (2, 0)]
+    assert clinic.on_hand(lot) == 0
+
+
+def test_works_under_openemr_empty_sql_mode(clinic: Clinic, migrated_db_url: str) -> None:
+    from aesthetic_inventory.db import create_db_engine
+
+    engine = create_db_engine(
+        migrated_db_url, connect_args={"init_command": "SET SESSION sql_mode = ''"}
+    )
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar() == ""
+        drug = clinic.add_drug("Filler")
+        lot = clinic.add_lot(drug, 4)
+        clinic.add_mapping("11950", drug, "1.5")
+        clinic.add_visit(1, 100)
+        line = clinic.add_line(1, 100, "11950", 1)
+        assert reconcile(engine).lines[0].allocated == 2
+        clinic.execute("UPDATE billing SET units = 2 WHERE id = :i", {"i": line})
+        assert reconcile(engine).lines[0].allocated == 3
+        assert clinic.on_hand(lot) == 1
+    finally:
+        engine.dispose()
+
+
+def test_demo_fee_sheet_hook(migrated_engine: Engine) -> None:
+    from aesthetic_inventory.consumption.demo import demo_fee_sheet
+    from aesthetic_inventory.migrations.service import load_sample
+
+    load_sample(migrated_engine)
+    result = demo_fee_sheet(migrated_engine, service_username=SERVICE)
+    taken = {m.code: m.allocated for m in result.lines}
+    assert taken == {"15828": 2, "11950": 1} and result.changed
+    assert all(m.lots and m.lots[0].lot_number for m in result.lines)
