@@ -277,6 +277,22 @@ class AlertRepository:
         )
         return int(result.lastrowid)
 
+    def latest_crm_log(self) -> dict[str, object] | None:
+        """The newest CRM row of this module (for the demo and ``status``)."""
+        row = (
+            self.conn.execute(
+                text(
+                    "SELECT iLogId, pid, pc_eid, sms_gateway_type, smsgateway_info, email_sender, "
+                    "email_subject, type, pc_eventDate, pc_endDate, pc_startTime, pc_endTime, "
+                    "dSentDateTime, message FROM notification_log "
+                    "WHERE smsgateway_info = 'AestheticInventory' ORDER BY iLogId DESC LIMIT 1"
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row is not None else None
+
     def message_exists(self, marker: str) -> bool:
         """Whether an internal message carrying this idempotency marker exists."""
         return bool(

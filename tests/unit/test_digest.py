@@ -40,3 +40,30 @@ def test_digest_text_html_and_payload() -> None:
     payload = json.loads(digest.payload_json)
     assert payload["counts"] == {"low_stock": 1, "expiring": 1}
     assert digest.text.index("Low stock") < digest.text.index("expiring soon")
+
+
+def test_digest_one_line_per_item_and_expired_wording() -> None:
+    items = [
+        AlertItem(
+            "expired",
+            str(n),
+            1,
+            f"Lot product {n}",
+            inventory_id=n,
+            lot_number=f"L{n}",
+            warehouse="On Site",
+            on_hand=n,
+            reorder_point=0,
+            expiration=date(2026, 3, 7),
+            days_left=-3,
+        )
+        for n in (1, 2)
+    ]
+    digest = render_digest(
+        build_template_environment(), items, generated_at=datetime(2026, 3, 10, 8, 0)
+    )
+    lines = digest.text.splitlines()
+    section = lines.index("== Expired lots still on hand (2) ==")
+    assert lines[section + 1].startswith("- Lot product 1, lot L1")
+    assert lines[section + 2].startswith("- Lot product 2, lot L2")
+    assert lines[section + 1].endswith("(expired 3 day(s) ago)")

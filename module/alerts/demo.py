@@ -1,0 +1,51 @@
+"""The demo's alert step: one scan on the demo database, showing the digest and
+the CRM ``notification_log`` row it produced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ..settings import Settings, load_settings
+from ..unit_of_work import UnitOfWork
+from .repository import AlertRepository
+from .service import AppLike, ScanResult, run_alert_scan
+
+
+@dataclass
+class _DemoApp:
+    """The slice of the composition root the scan needs, on the demo engine."""
+
+    engine: Engine
+    settings: Settings = field(default_factory=lambda: load_settings(environ={}))
+
+
+def demo_alert_scan(app: AppLike) -> ScanResult:
+    """Run one alert scan (CRM channel by default) and deliver it."""
+    return run_alert_scan(app)
+
+
+def latest_crm_row(engine: Engine) -> dict[str, Any] | None:
+    """The newest ``notification_log`` row written by this module."""
+    with UnitOfWork(engine) as uow:
+        return AlertRepository(uow.connection).latest_crm_log()
+
+
+def demo_alert_lines(ctx: Any) -> Sequence[str]:
+    """A ``DemoStep.run`` function: scan the demo database, return lines to print
+    (the CRM row's fields and the digest). ``ctx`` is a ``demo.DemoContext``."""
+    result = demo_alert_scan(_DemoApp(engine=ctx.engine))
+    lines = [
+        f"alert scan: {result.current} item(s) need attention, {len(result.notified)} notified"
+    ]
+    row = latest_crm_row(ctx.engine)
+    if row is not None:
+        lines.append("CRM notification_log row:")
+        lines.extend(f"  {key} = {value}" for key, value in row.items() if key != "message")
+    if result.digest_text:
+        lines.append("digest (notification_log.message):")
+        lines.extend("  " + line for line in result.digest_text.rstrip().splitlines())
+    return lines

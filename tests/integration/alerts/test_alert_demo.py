@@ -1,0 +1,25 @@
+"""The demo hook returns the digest and the CRM row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aesthetic_inventory.alerts.demo import demo_alert_lines
+from aesthetic_inventory.migrations.service import load_sample
+from alert_helpers import add_drug
+from sqlalchemy.engine import Engine
+
+
+@dataclass
+class Ctx:
+    engine: Engine
+
+
+def test_demo_alert_lines(migrated_engine) -> None:
+    load_sample(migrated_engine)
+    add_drug(migrated_engine, "Thread Lift Kit", 2)
+    lines = demo_alert_lines(Ctx(migrated_engine))
+    text = "\n".join(lines)
+    assert "CRM notification_log row:" in text
+    assert "smsgateway_info = AestheticInventory" in text
+    assert "Thread Lift Kit: usable on hand 0, reorder point 2" in text
