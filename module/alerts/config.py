@@ -104,6 +104,14 @@ def load_alert_config(settings: Settings) -> AlertConfig:
     if email_to is not None and "@" not in email_to:
         raise ConfigurationError(f"setting {ENV_PREFIX}EMAIL_TO is not an e-mail address")
 
+    poll = settings.get_int("service_poll_seconds", 15, minimum=1)
+    if poll > 15:
+        # The service must notice an admin's change to the background_services row
+        # (active, next_run) within 15 seconds.
+        raise ConfigurationError(
+            f"setting {ENV_PREFIX}SERVICE_POLL_SECONDS must be at most 15, got {poll}"
+        )
+
     return AlertConfig(
         channels=channels,
         expiry_horizon_days=settings.get_int("expiry_horizon_days", 30, minimum=0),
@@ -120,7 +128,7 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         message_to=message_to,
         outbox_backoff_seconds=settings.get_int("outbox_backoff_seconds", 60, minimum=0),
         outbox_max_backoff_seconds=settings.get_int("outbox_max_backoff_seconds", 3600, minimum=1),
-        service_poll_seconds=settings.get_int("service_poll_seconds", 15, minimum=1),
+        service_poll_seconds=poll,
         service_drain_seconds=settings.get_int("service_drain_seconds", 1, minimum=1),
         service_outbox_seconds=settings.get_int("service_outbox_seconds", 30, minimum=1),
         claim_timeout_minutes=settings.get_int("claim_timeout_minutes", 60, minimum=1),

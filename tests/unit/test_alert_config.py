@@ -41,6 +41,7 @@ def test_channel_list_parsed_and_deduplicated() -> None:
         ({"channels": "message"}, "MESSAGE_TO"),
         ({"expiry_horizon_days": "-1"}, "at least 0"),
         ({"email_to": "nobody"}, "EMAIL_TO"),
+        ({"service_poll_seconds": "60"}, "at most 15"),
     ],
 )
 def test_bad_settings_fail_at_start(env: dict[str, str], needle: str | None) -> None:

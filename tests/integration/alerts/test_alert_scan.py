@@ -178,3 +178,39 @@ def test_without_usage_table_shortage_rule_is_skipped(migrated_engine, migrated_
     result = run_alert_scan(make_app(migrated_db_url), now=NOW)
     assert result.shortage_rule is False
     assert [i.kind for i in result.notified] == ["out_of_stock"]
+
+
+def test_works_under_openemr_empty_sql_mode(migrated_engine, migrated_db_url) -> None:
+    from aesthetic_inventory.db import create_db_engine
+
+    seed_clinic(migrated_engine)
+    app = make_app(migrated_db_url)
+    app._engine = create_db_engine(  # noqa: SLF001 (the session mode OpenEMR itself uses)
+        migrated_db_url, connect_args={"init_command": "SET SESSION sql_mode=''"}
+    )
+    with app.engine.connect() as conn:
+        assert conn.execute(text("SELECT @@SESSION.sql_mode")).scalar() == ""
+    result = run_alert_scan(app, now=NOW)
+    assert len(result.notified) == 4
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    app.close()
+
+
+def test_concurrent_scans_notify_once(migrated_engine, migrated_db_url) -> None:
+    import threading
+
+    seed_clinic(migrated_engine)
+    results = []
+
+    def scan() -> None:
+        app = make_app(migrated_db_url)
+        results.append(run_alert_scan(app, now=NOW))
+        app.close()
+
+    threads = [threading.Thread(target=scan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r.notified) for r in results) == [0, 0, 0, 4]
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
