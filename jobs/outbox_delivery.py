@@ -11,7 +11,14 @@ log = logging.getLogger("aesthetic_inventory.jobs.outbox_delivery")
 
 
 def run_outbox_job(app: AppLike) -> DeliveryReport:
-    """One delivery pass; logs one line."""
+    """One delivery pass; logs one line (INFO when it did something, else DEBUG,
+    so an idle service does not write a line every 30 seconds)."""
     report = deliver_pending(app)
-    log.info("outbox job: %d delivered, %d failed", len(report.delivered), len(report.failed))
+    busy = bool(report.delivered or report.failed)
+    log.log(
+        logging.INFO if busy else logging.DEBUG,
+        "outbox job: %d delivered, %d failed",
+        len(report.delivered),
+        len(report.failed),
+    )
     return report
