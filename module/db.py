@@ -124,7 +124,8 @@ def is_connection_error(exc: BaseException) -> bool:
 def translate_connect_error(exc: DBAPIError, url: str | URL | None) -> DatabaseUnavailableError:
     """Turn a driver error on connect into a one-line, password-free message."""
     code = mysql_error_code(exc)
-    where = mask_url(url)
+    # Show the URL as the user wrote it: without the driver options we added (charset).
+    where = mask_url(make_url(url).set(query={}) if url is not None else None)
     if code == ER_ACCESS_DENIED:
         return DatabaseUnavailableError(f"access denied to {where}: check user and password")
     if code == ER_BAD_DB:

@@ -215,35 +215,49 @@ def evaluate(conn: Connection, cond: Condition) -> tuple[bool, str]:
 
 # --- statements ---------------------------------------------------------------------
 
+# (pattern, what it did, what it would do)
 _DESCRIBE = [
     (
-        re.compile(r"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?", re.I),
+        r"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?",
         "created table {0}",
+        "create table {0}",
     ),
     (
-        re.compile(r"^ALTER\s+TABLE\s+`?(\w+)`?\s+ADD\s+(?:COLUMN\s+)?`?(\w+)`?", re.I),
+        r"^ALTER\s+TABLE\s+`?(\w+)`?\s+ADD\s+(?:COLUMN\s+)?`?(\w+)`?",
         "altered table {0} (add {1})",
+        "alter table {0} (add {1})",
     ),
-    (re.compile(r"^ALTER\s+TABLE\s+`?(\w+)`?", re.I), "altered table {0}"),
+    (r"^ALTER\s+TABLE\s+`?(\w+)`?", "altered table {0}", "alter table {0}"),
     (
-        re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+`?(\w+)`?\s+ON\s+`?(\w+)`?", re.I),
+        r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+`?(\w+)`?\s+ON\s+`?(\w+)`?",
         "created index {1}.{0}",
+        "create index {1}.{0}",
     ),
-    (re.compile(r"^INSERT\s+(?:IGNORE\s+)?INTO\s+`?(\w+)`?", re.I), "inserted {n} row(s) into {0}"),
-    (re.compile(r"^UPDATE\s+`?(\w+)`?", re.I), "updated {n} row(s) in {0}"),
-    (re.compile(r"^DELETE\s+FROM\s+`?(\w+)`?", re.I), "deleted {n} row(s) from {0}"),
-    (re.compile(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?`?(\w+)`?", re.I), "dropped table {0}"),
+    (
+        r"^INSERT\s+(?:IGNORE\s+)?INTO\s+`?(\w+)`?",
+        "inserted {n} row(s) into {0}",
+        "insert into {0}",
+    ),
+    (r"^UPDATE\s+`?(\w+)`?", "updated {n} row(s) in {0}", "update {0}"),
+    (r"^DELETE\s+FROM\s+`?(\w+)`?", "deleted {n} row(s) from {0}", "delete from {0}"),
+    (
+        r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?`?(\w+)`?",
+        "dropped table {0}",
+        "drop table {0}",
+    ),
 ]
+_DESCRIBE_RE = [(re.compile(p, re.I), done, planned) for p, done, planned in _DESCRIBE]
 
 
-def describe(sql: str, rowcount: int | None = None) -> str:
-    """A short human description of a statement (``rowcount`` when it ran)."""
+def describe(sql: str, rowcount: int | None = None, *, planned: bool = False) -> str:
+    """A short human description of a statement: what it did (with ``rowcount``)
+    or, with ``planned``, what it would do."""
     body = sql.strip()
-    for pattern, template in _DESCRIBE:
+    for pattern, done, todo in _DESCRIBE_RE:
         m = pattern.match(body)
         if m:
             n = "?" if rowcount is None or rowcount < 0 else str(rowcount)
-            return template.format(*m.groups(), n=n)
+            return (todo if planned else done).format(*m.groups(), n=n)
     return " ".join(body.split()[:3])
 
 
@@ -289,9 +303,10 @@ def _apply_block(conn: Connection, filename: str, block: Block, dry_run: bool) -
     run, reason = (True, "") if block.condition is None else evaluate(conn, block.condition)
     for stmt in block.statements:
         if not run:
-            steps.append(StepReport(stmt.line, False, f"skipped: {reason} ({describe(stmt.sql)})"))
+            what = describe(stmt.sql, planned=True)
+            steps.append(StepReport(stmt.line, False, f"skipped: {reason} ({what})"))
         elif dry_run:
-            what = describe(stmt.sql)
+            what = describe(stmt.sql, planned=True)
             steps.append(
                 StepReport(
                     stmt.line, True, f"would run: {what}" + (f" ({reason})" if reason else "")

@@ -31,7 +31,7 @@ def _one_line_error(err: str) -> str:
 
 def test_migrate_status_load_sample(fixture_db_url: str) -> None:
     code, out, _ = run("--database-url", fixture_db_url, "migrate", "--dry-run")
-    assert code == 0 and "would run: altered table drugs (add photo_url)" in out
+    assert code == 0 and "would run: alter table drugs (add photo_url)" in out
     assert "nothing was written" in out
     code, out, _ = run("--database-url", fixture_db_url, "status", "--json")
     assert code == 0

@@ -9,6 +9,7 @@ from aesthetic_inventory.migrations.directives import (
     parse_sql,
     split_arguments,
 )
+from aesthetic_inventory.migrations.runner import describe
 
 ARGS = {
     "IfNotTable": "t",
@@ -120,3 +121,22 @@ def test_parse_errors_name_file_line_and_statement(text: str, line: int, message
     assert info.value.line == line
     assert info.value.statement
     assert str(info.value).startswith(f"bad.sql:{line}: ")
+
+
+@pytest.mark.parametrize(
+    ("sql", "done", "planned"),
+    [
+        ("CREATE TABLE IF NOT EXISTS `t` (id int)", "created table t", "create table t"),
+        ("ALTER TABLE `t` ADD COLUMN `c` int", "altered table t (add c)", "alter table t (add c)"),
+        ("ALTER TABLE t ENGINE=InnoDB", "altered table t", "alter table t"),
+        ("CREATE UNIQUE INDEX i ON t (c)", "created index t.i", "create index t.i"),
+        ("INSERT INTO `t` SELECT 1", "inserted 2 row(s) into t", "insert into t"),
+        ("UPDATE t SET c = 1", "updated 2 row(s) in t", "update t"),
+        ("DELETE FROM t", "deleted 2 row(s) from t", "delete from t"),
+        ("DROP TABLE IF EXISTS t", "dropped table t", "drop table t"),
+        ("SET @x = 1", "SET @x =", "SET @x ="),
+    ],
+)
+def test_describe_statements(sql: str, done: str, planned: str) -> None:
+    assert describe(sql, 2) == done
+    assert describe(sql, planned=True) == planned
