@@ -78,6 +78,8 @@ def build_scheduler(
             id=job_id,
             name=job_id,
             next_run_time=start,  # first run right away, then on the interval
+            coalesce=True,  # missed runs collapse into one
+            max_instances=1,  # never two runs of the same job at once
             misfire_grace_time=max(seconds, 5),
             replace_existing=True,
         )

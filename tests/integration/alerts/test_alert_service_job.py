@@ -106,3 +106,31 @@ def test_stale_openemr_claim_without_record_recovered(migrated_engine, migrated_
     app, config = job(migrated_db_url)
     assert run_alert_job(app, config, "test:1").status == "ran"
     assert service_row(migrated_engine)[1] == 0
+
+
+def test_failed_scan_still_releases_the_claim(migrated_engine, migrated_db_url) -> None:
+    import pytest
+    from aesthetic_inventory.errors import AestheticInventoryError
+
+    set_row(migrated_engine, next_run="NOW() - INTERVAL 1 MINUTE")
+    with migrated_engine.begin() as conn:
+        conn.execute(text("DROP TABLE aesthetic_inventory_alert_state"))
+    app, config = job(migrated_db_url)
+    with pytest.raises(AestheticInventoryError, match="migrate"):
+        run_alert_job(app, config, "test:1")
+    assert service_row(migrated_engine)[1] == 0
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_service_claims") == 0
+
+
+def test_shutdown_releases_only_our_claim(migrated_engine, migrated_db_url) -> None:
+    from aesthetic_inventory.alerts.background import BackgroundServiceRepository
+    from aesthetic_inventory.scheduler import release_claim
+
+    set_row(migrated_engine, next_run="NOW() - INTERVAL 1 MINUTE")
+    with migrated_engine.begin() as conn:
+        assert BackgroundServiceRepository(conn).claim(1440, "host:1")
+    app, _config = job(migrated_db_url)
+    assert release_claim(app, "host:2") is False
+    assert service_row(migrated_engine)[1] == 1
+    assert release_claim(app, "host:1") is True
+    assert service_row(migrated_engine)[1] == 0
