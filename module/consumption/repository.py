@@ -299,9 +299,6 @@ class ConsumptionRepository:
         )
         return 1
 
-    def lot_numbers(self, lots: Iterable[Lot]) -> dict[int, str | None]:
-        return {lot.inventory_id: lot.lot_number for lot in lots}
-
 
 class QueueRepository:
     """SQL of the change queue fed by the billing triggers."""
