@@ -100,3 +100,21 @@ def test_runner_discovers_only_upgrade_files() -> None:
     assert names[0] == "518_00_core.sql"
     assert names == sorted(names)
     assert "aesthetic_inventory_sample_data.sql" not in names
+
+
+def test_migrate_and_sample_under_openemr_empty_sql_mode(fixture_db_url: str) -> None:
+    from aesthetic_inventory.db import create_db_engine
+    from aesthetic_inventory.migrations.service import load_sample
+
+    eng = create_db_engine(fixture_db_url, connect_args={"init_command": "SET SESSION sql_mode=''"})
+    try:
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT @@SESSION.sql_mode")).scalar() == ""
+        report = migrate(eng)
+        assert any(f.name == "518_00_core.sql" for f in report.files)
+        load_sample(eng)
+        assert _columns(eng, "drugs") >= NEW_COLUMNS
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM procedure_products")).scalar() == 3
+    finally:
+        eng.dispose()
