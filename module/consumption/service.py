@@ -22,6 +22,7 @@ from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     HeldSale,
     Lot,
+    MappingPlan,
     Requirement,
     allocate,
     plan_mapping,
@@ -34,6 +35,7 @@ from .repository import (
     NewSale,
     QueueRepository,
     UsageRow,
+    Visit,
     sweep_candidates,
 )
 
@@ -150,6 +152,153 @@ def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, R
     return reqs
 
 
+@dataclass
+class _Changes:
+    """Writes a reconcile has decided on, accumulated before they are sent in batches."""
+
+    lots: dict[int, Lot]
+    deltas: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    new_sales: list[NewSale] = field(default_factory=list)
+    shrink: dict[int, int] = field(default_factory=dict)
+    delete: list[int] = field(default_factory=list)
+    movements: dict[int, list[LotMovement]] = field(default_factory=lambda: defaultdict(list))
+    allocated: dict[int, int] = field(default_factory=dict)
+    shortage: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def stock_changed(self) -> bool:
+        return bool(self.new_sales or self.shrink or self.delete)
+
+    def move(self, key: int, inventory_id: int, quantity: int) -> None:
+        """Record ``quantity`` units taken from (positive) or given back to (negative) a lot,
+        keeping the in-memory lot current so later mappings see the new stock."""
+        lot = self.lots.get(inventory_id)
+        if inventory_id:
+            self.deltas[inventory_id] -= quantity
+            if lot is not None:
+                self.lots[inventory_id] = replace(lot, on_hand=lot.on_hand - quantity)
+        number = lot.lot_number if lot is not None else None
+        self.movements[key].append(LotMovement(inventory_id, number, quantity))
+
+
+def _plans(
+    reqs: dict[int, Requirement], held: list[HeldSale]
+) -> dict[int, MappingPlan]:
+    """One plan per mapping. Rows of a mapping whose product was changed since are keyed
+    by ``-sale_id`` and planned as "required 0", so they go back to their lots."""
+    held_by: dict[int, list[HeldSale]] = defaultdict(list)
+    for sale in held:
+        req = reqs.get(sale.mapping_id)
+        key = sale.mapping_id if req is None or req.drug_id == sale.drug_id else -sale.sale_id
+        held_by[key].append(sale)
+    plans: dict[int, MappingPlan] = {}
+    for key in sorted(set(reqs) | set(held_by), key=abs):
+        req = reqs.get(key)
+        sales = held_by.get(key, [])
+        if req is not None:
+            plans[key] = plan_mapping(key, req.drug_id, req.required_units, sales)
+        else:
+            plans[key] = plan_mapping(sales[0].mapping_id, sales[0].drug_id, 0, sales)
+    return plans
+
+
+def _apply_returns(plans: dict[int, MappingPlan], changes: _Changes) -> None:
+    """Give surplus back first, so stock freed by one mapping can serve another."""
+    for key, plan in plans.items():
+        for step in plan.returns:
+            changes.move(key, step.inventory_id, -step.quantity)
+            if step.remaining:
+                changes.shrink[step.sale_id] = step.remaining
+            else:
+                changes.delete.append(step.sale_id)
+        changes.allocated[key] = plan.held - sum(s.quantity for s in plan.returns)
+        changes.shortage[key] = max(plan.required - changes.allocated[key], 0)
+
+
+def _apply_takes(
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
+    changes: _Changes,
+) -> None:
+    """Allocate each missing difference from the lots (sellDrug rules, current stock)."""
+    for key, plan in plans.items():
+        if plan.take <= 0:
+            continue
+        req = reqs[key]
+        result = allocate(
+            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date
+        )
+        for alloc in result.allocations:
+            changes.move(key, alloc.inventory_id, alloc.quantity)
+            changes.new_sales.append(
+                NewSale(
+                    drug_id=req.drug_id,
+                    inventory_id=alloc.inventory_id,
+                    pid=visit.pid,
+                    encounter=visit.encounter,
+                    user=req.username,
+                    sale_date=visit.visit_date,
+                    quantity=alloc.quantity,
+                    selector=selector_for(req.mapping_id),
+                )
+            )
+        changes.allocated[key] += result.allocated
+        changes.shortage[key] = result.shortage
+
+
+def _outcomes(
+    plans: dict[int, MappingPlan],
+    reqs: dict[int, Requirement],
+    usage: dict[int, UsageRow],
+    changes: _Changes,
+) -> tuple[list[MappingOutcome], list[tuple[UsageRow, str, str]]]:
+    """Per-mapping results and the usage records that differ from the stored ones."""
+    outcomes: list[MappingOutcome] = []
+    usage_writes: list[tuple[UsageRow, str, str]] = []
+    by_mapping: dict[int, list[int]] = defaultdict(list)
+    for key, plan in plans.items():
+        by_mapping[plan.mapping_id].append(key)
+    for mapping_id in sorted(by_mapping):
+        group = by_mapping[mapping_id]
+        req = reqs.get(mapping_id)
+        code_type, code = (req.code_type, req.code) if req else ("", "")
+        row = UsageRow(
+            mapping_id=mapping_id,
+            drug_id=req.drug_id if req else plans[group[0]].drug_id,
+            planned_quantity=req.planned_quantity if req else Decimal(0),
+            required_units=req.required_units if req else 0,
+            allocated_units=sum(changes.allocated[k] for k in group),
+            shortage_units=sum(changes.shortage[k] for k in group),
+        )
+        old = usage.get(mapping_id)
+        if old != row and (old is not None or row != _zero_usage(row)):
+            usage_writes.append((row, code_type, code))
+        moves = tuple(m for k in group for m in changes.movements[k])
+        outcomes.append(
+            MappingOutcome(
+                mapping_id=mapping_id,
+                drug_id=row.drug_id,
+                code_type=code_type,
+                code=code,
+                planned_quantity=row.planned_quantity,
+                required=row.required_units,
+                allocated=row.allocated_units,
+                shortage=row.shortage_units,
+                added=sum(m.quantity for m in moves if m.quantity > 0),
+                returned=-sum(m.quantity for m in moves if m.quantity < 0),
+                lots=moves,
+            )
+        )
+    # a stored record whose mapping no longer appears at all: nothing required, nothing held
+    for mapping_id, old in usage.items():
+        if mapping_id not in by_mapping and old != _zero_usage(old):
+            usage_writes.append((_zero_usage(old), "", ""))
+    return outcomes, usage_writes
+
+
+def _zero_usage(row: UsageRow) -> UsageRow:
+    return UsageRow(row.mapping_id, row.drug_id, Decimal(0), 0, 0, 0)
+
+
 def reconcile_in_transaction(
     conn: Connection,
     pid: int,
@@ -161,144 +310,36 @@ def reconcile_in_transaction(
 ) -> ReconcileResult:
     """Reconcile one visit on ``conn`` inside the caller's transaction (no commit).
 
-    ``after_writes`` is a test seam called after the stock writes, before the usage
-    record (a failure there must roll everything back).
+    ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
+    seam called after the stock writes, before the usage record (a failure there must
+    roll everything back).
     """
     repo = ConsumptionRepository(conn)
-    visit = repo.lock_visit(pid, encounter, today)
+    visit = repo.lock_visit(pid, encounter, today)  # first: serialises this visit
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    now = datetime.now().replace(microsecond=0)
     reqs = _requirements(repo.mapped_lines(pid, encounter), service_username)
-    held = repo.held_sales(pid, encounter)
+    plans = _plans(reqs, repo.held_sales(pid, encounter))
     usage = repo.usage_rows(pid, encounter)
 
-    held_by: dict[int, list[HeldSale]] = defaultdict(list)
-    for sale in held:
-        req = reqs.get(sale.mapping_id)
-        # rows of a mapping whose product changed count as "required 0" under their own key
-        key = sale.mapping_id if req is None or req.drug_id == sale.drug_id else -sale.sale_id
-        held_by[key].append(sale)
-    keys = sorted(set(reqs) | set(held_by), key=abs)
-    plans = {}
-    for key in keys:
-        req = reqs.get(key)
-        sales = held_by.get(key, [])
-        drug_id = req.drug_id if req else sales[0].drug_id
-        required = req.required_units if req else 0
-        mapping_id = key if req else sales[0].mapping_id
-        plans[key] = plan_mapping(mapping_id, drug_id, required, sales)
-
-    lots: dict[int, Lot] = {}
-    take_drugs = {plans[k].drug_id for k in keys if plans[k].take > 0 and reqs[k].dispensable}
+    take_drugs = {
+        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
+    }
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    if take_drugs or return_lots:
-        lots = {lot.inventory_id: lot for lot in repo.lock_lots(take_drugs, return_lots)}
+    lots = repo.lock_lots(take_drugs, return_lots) if take_drugs or return_lots else []
+    changes = _Changes(lots={lot.inventory_id: lot for lot in lots})
+    _apply_returns(plans, changes)
+    _apply_takes(plans, reqs, visit, changes)
 
-    deltas: dict[int, int] = defaultdict(int)
-    new_sales: list[NewSale] = []
-    shrink: dict[int, int] = {}
-    delete: list[int] = []
-    movements: dict[int, list[LotMovement]] = defaultdict(list)
-    allocated: dict[int, int] = {}
-    shortage: dict[int, int] = {}
-    # Returns first, so stock freed by one mapping can serve another in the same visit.
-    for key in keys:
-        plan = plans[key]
-        for step in plan.returns:
-            if step.inventory_id:
-                deltas[step.inventory_id] += step.quantity
-                lot = lots.get(step.inventory_id)
-                if lot is not None:
-                    lots[step.inventory_id] = replace(lot, on_hand=lot.on_hand + step.quantity)
-            if step.remaining:
-                shrink[step.sale_id] = step.remaining
-            else:
-                delete.append(step.sale_id)
-            lot_no = lots[step.inventory_id].lot_number if step.inventory_id in lots else None
-            movements[key].append(LotMovement(step.inventory_id, lot_no, -step.quantity))
-        allocated[key] = plan.held - sum(s.quantity for s in plan.returns)
-        shortage[key] = 0
-    for key in keys:
-        plan = plans[key]
-        if plan.take <= 0:
-            shortage[key] = max(plan.required - allocated[key], 0)
-            continue
-        req = reqs[key]
-        result = allocate(req, list(lots.values()), quantity=plan.take, sale_date=visit.visit_date)
-        for alloc in result.allocations:
-            if alloc.inventory_id:
-                deltas[alloc.inventory_id] -= alloc.quantity
-                lot = lots[alloc.inventory_id]
-                lots[alloc.inventory_id] = replace(lot, on_hand=lot.on_hand - alloc.quantity)
-            new_sales.append(
-                NewSale(
-                    drug_id=req.drug_id,
-                    inventory_id=alloc.inventory_id,
-                    pid=pid,
-                    encounter=encounter,
-                    user=req.username,
-                    sale_date=visit.visit_date,
-                    quantity=alloc.quantity,
-                    selector=selector_for(req.mapping_id),
-                )
-            )
-            lot_no = lots[alloc.inventory_id].lot_number if alloc.inventory_id in lots else None
-            movements[key].append(LotMovement(alloc.inventory_id, lot_no, alloc.quantity))
-        allocated[key] += result.allocated
-        shortage[key] = result.shortage
-
-    writes = 0
-    writes += repo.adjust_lots(deltas)
-    writes += repo.insert_sales(new_sales)
-    writes += repo.shrink_sales(shrink)
-    writes += repo.delete_sales(delete)
+    writes = repo.adjust_lots(changes.deltas)
+    writes += repo.insert_sales(changes.new_sales)
+    writes += repo.shrink_sales(changes.shrink)
+    writes += repo.delete_sales(changes.delete)
     if after_writes is not None:
         after_writes(conn)
-
-    # Usage record per mapping (rows of a changed product fold into their mapping).
-    outcomes: list[MappingOutcome] = []
-    usage_writes: list[tuple[UsageRow, str, str]] = []
-    by_mapping: dict[int, list[int]] = defaultdict(list)
-    for key in keys:
-        by_mapping[plans[key].mapping_id].append(key)
-    for mapping_id in sorted(by_mapping):
-        group = by_mapping[mapping_id]
-        req = reqs.get(mapping_id)
-        planned = req.planned_quantity if req else Decimal(0)
-        required = req.required_units if req else 0
-        alloc_total = sum(allocated[k] for k in group)
-        short_total = sum(shortage[k] for k in group)
-        moves = tuple(m for k in group for m in movements[k])
-        old = usage.get(mapping_id)
-        drug_id = req.drug_id if req else plans[group[0]].drug_id
-        row = UsageRow(mapping_id, drug_id, planned, required, alloc_total, short_total)
-        empty = required == 0 and alloc_total == 0 and short_total == 0 and planned == 0
-        if old != row and not (old is None and empty):
-            usage_writes.append((row, req.code_type if req else "", req.code if req else ""))
-        outcomes.append(
-            MappingOutcome(
-                mapping_id=mapping_id,
-                drug_id=drug_id,
-                code_type=req.code_type if req else "",
-                code=req.code if req else "",
-                planned_quantity=planned,
-                required=required,
-                allocated=alloc_total,
-                shortage=short_total,
-                added=sum(m.quantity for m in moves if m.quantity > 0),
-                returned=-sum(m.quantity for m in moves if m.quantity < 0),
-                lots=moves,
-            )
-        )
-    # A usage row whose mapping no longer appears at all (nothing required, nothing held)
-    for mapping_id, old in usage.items():
-        if mapping_id not in by_mapping and (old.required_units or old.allocated_units
-                                             or old.shortage_units or old.planned_quantity):
-            usage_writes.append((UsageRow(mapping_id, old.drug_id, Decimal(0), 0, 0, 0), "", ""))
-    writes += repo.upsert_usage(pid, encounter, usage_writes, now)
-    stock_changed = bool(deltas or new_sales or shrink or delete)
-    return ReconcileResult(pid, encounter, tuple(outcomes), writes, stock_changed)
+    outcomes, usage_writes = _outcomes(plans, reqs, usage, changes)
+    writes += repo.upsert_usage(pid, encounter, usage_writes, datetime.now().replace(microsecond=0))
+    return ReconcileResult(pid, encounter, tuple(outcomes), writes, changes.stock_changed)
 
 
 def reconcile_visit(
