@@ -20,9 +20,9 @@ from .runner import (
     machine_metrics,
 )
 
-# Per scale: latency iterations, concurrent visits, baseline sweep sample.
-PLAN = {"quick": (30, 240, 200), "full": (100, 800, 1000), "tiny": (5, 40, 20)}
-HIGHER_IS_BETTER = {"concurrent_consumes_per_s", "sweep_visits_per_s"}
+# Per scale: latency iterations, concurrent visits, baseline sweep sample, sweep days.
+PLAN = {"quick": (30, 240, 200, 30), "full": (100, 800, 1000, 120), "tiny": (5, 40, 20, 30)}
+HIGHER_IS_BETTER = {"concurrent_consumes_per_s", "sweep_visits_per_s", "sweep_steady_visits_per_s"}
 
 
 def _fmt(value: float | None) -> str:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(Path(__file__).with_name("results.json")))
     args = parser.parse_args(argv)
     scale = Scale.named(args.scale)
-    iterations, concurrent_visits, sweep_sample = PLAN[args.scale]
+    iterations, concurrent_visits, sweep_sample, sweep_days = PLAN[args.scale]
     results = Results()
     started = time.perf_counter()
     with bench_database(args.database_url) as (engine, db_url):
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_latency(engine, clinic, results, iterations)
         bench_concurrency(engine, clinic, results, concurrent_visits)
         bench_alerts(engine, db_url, clinic, results)
-        bench_sweep(engine, clinic, results, sweep_sample)
+        bench_sweep(engine, clinic, results, sweep_sample, sweep_days)
         bench_ledger(engine, results)
     results.add("bench_total_s", round(time.perf_counter() - started, 1), "s")
     print_table(results)

@@ -96,50 +96,89 @@ def _unavailable(results: Results, what: str, exc: BaseException) -> None:
     results.notes.append(f"{what}: module code not available ({type(exc).__name__}: {exc})")
 
 
-def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int) -> None:
-    """5-line visits whose lines each need 8 units from 3-unit lots (3 lots per line)."""
-    setup = {"products": 5, "lots_per_product": 400, "lot_size": 3, "quantity_per_unit": 4}
-    mod_codes = add_stocked_products(engine, clinic, "LATM", **setup)
-    base_codes = add_stocked_products(engine, clinic, "LATB", **setup)
+@dataclass
+class _Latency:
+    mod_times: list[float] = field(default_factory=list)
+    base_times: list[float] = field(default_factory=list)
+    mod_statements: list[int] = field(default_factory=list)
+    base_statements: list[int] = field(default_factory=list)
+    mod_visits: list[tuple[int, int]] = field(default_factory=list)
+    base_visits: list[tuple[int, int]] = field(default_factory=list)
+    mod_codes: list[str] = field(default_factory=list)
+    base_codes: list[str] = field(default_factory=list)
+
+
+def _latency_runs(
+    engine: Engine, clinic: Clinic, tag: str, *, iterations: int, lots_per_product: int,
+    fresh_products: bool, module_ok: bool
+) -> _Latency:
+    """Time 5-line first saves (each line needs 8 units from 3-unit lots, so 3 lots),
+    module and baseline alternating so machine noise hits both alike.
+
+    ``fresh_products``: every visit uses its own 5 products (the lot count stays as
+    given); otherwise all visits share 5 products and drain them in FEFO order."""
     warmup = 3
     n = iterations + warmup
-    mod_visits = add_visits(engine, clinic, [[(c, 2) for c in mod_codes]] * n, pid_base=910_000)
-    base_visits = add_visits(engine, clinic, [[(c, 2) for c in base_codes]] * n, pid_base=920_000)
-    mod_times: list[float] = []
-    base_times: list[float] = []
-    mod_statements: list[int] = []
-    base_statements: list[int] = []
-    module_ok = True
+    setup = {"lots_per_product": lots_per_product, "lot_size": 3, "quantity_per_unit": 4}
+    out = _Latency()
+    sets = n if fresh_products else 1
+    out.mod_codes = add_stocked_products(engine, clinic, f"{tag}M", products=5 * sets, **setup)
+    out.base_codes = add_stocked_products(engine, clinic, f"{tag}B", products=5 * sets, **setup)
+
+    def shapes(codes: list[str]) -> list[list[tuple[str, int]]]:
+        return [
+            [(c, 2) for c in codes[5 * (i % sets) : 5 * (i % sets) + 5]] for i in range(n)
+        ]
+
+    out.mod_visits = add_visits(engine, clinic, shapes(out.mod_codes), pid_base=910_000)
+    out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
-        # Alternate module and baseline so machine noise hits both alike.
         if module_ok:
-            try:
-                with counting(engine) as log:
-                    elapsed = _timed(lambda i=i: module_api.reconcile(engine, *mod_visits[i]))
-            except ImportError as exc:
-                _unavailable(results, "reconcile", exc)
-                module_ok = False
-            else:
-                if i >= warmup:
-                    mod_times.append(elapsed)
-                    mod_statements.append(len(log.statements))
+            with counting(engine) as log:
+                elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
+            if i >= warmup:
+                out.mod_times.append(elapsed)
+                out.mod_statements.append(len(log.statements))
         with counting(engine) as log:
-            elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *base_visits[i]))
+            elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
-            base_times.append(elapsed)
-            base_statements.append(len(log.statements))
-    b50, b95 = _ms(statistics.median(base_times)), _ms(_pct(base_times, 0.95))
-    m50 = _ms(statistics.median(mod_times)) if mod_times else None
-    m95 = _ms(_pct(mod_times, 0.95)) if mod_times else None
-    results.add("consume_p50_ms", m50, "ms", b50, "5-line visit, 3 lots per line")
+            out.base_times.append(elapsed)
+            out.base_statements.append(len(log.statements))
+    return out
+
+
+def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int) -> None:
+    """First save of a 5-line visit, at the clinic's lot depth and at 400 lots/product."""
+    module_ok = module_api.available("consumption")
+    if not module_ok:
+        results.notes.append("reconcile: consumption service not available")
+    avg_lots = max(4, clinic.scale.lots // clinic.scale.products)
+    lat = _latency_runs(engine, clinic, "LAT", iterations=iterations,
+                        lots_per_product=avg_lots, fresh_products=True, module_ok=module_ok)
+    b50, b95 = _ms(statistics.median(lat.base_times)), _ms(_pct(lat.base_times, 0.95))
+    m50 = _ms(statistics.median(lat.mod_times)) if lat.mod_times else None
+    m95 = _ms(_pct(lat.mod_times, 0.95)) if lat.mod_times else None
+    note = f"5-line visit, 3 lots per line, {avg_lots} lots per product"
+    results.add("consume_p50_ms", m50, "ms", b50, note)
     results.add("consume_p95_ms", m95, "ms", b95)
     results.add(
         "statements_per_consume",
-        max(mod_statements) if mod_statements else None,
+        max(lat.mod_statements) if lat.mod_statements else None,
         "statements",
-        max(base_statements),
+        max(lat.base_statements),
         "max over the timed visits",
     )
+    deep = _latency_runs(engine, clinic, "DEEP", iterations=max(5, iterations // 3),
+                         lots_per_product=400, fresh_products=False, module_ok=module_ok)
+    results.add(
+        "consume_p50_ms_400_lots",
+        _ms(statistics.median(deep.mod_times)) if deep.mod_times else None,
+        "ms",
+        _ms(statistics.median(deep.base_times)),
+        "same visit shape, 400 lots per product",
+    )
+    mod_codes, base_codes = deep.mod_codes, deep.base_codes
+    mod_visits, base_visits = lat.mod_visits, lat.base_visits
 
     # Same visit shape, but each line now needs 40 units: 14 lots per line.
     big_m = add_visits(engine, clinic, [[(c, 10) for c in mod_codes]], pid_base=930_000)[0]
@@ -268,23 +307,30 @@ def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Res
                 round(base_peak / 2**20, 2), "tracemalloc peak (dry run)")
 
 
-def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sample: int) -> None:
-    """Sweep every generated visit; the baseline saves a sample of them its way."""
-    sample = clinic.visits[-baseline_sample:]
+def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sample: int,
+                days: int) -> None:
+    """Sweep the visits of the last ``days`` days (a rate, so a window is enough to
+    keep the quick run short); the baseline saves a sample of older visits its way."""
+    sample = clinic.visits[:baseline_sample]
     base_s = _timed(lambda: [baseline_save_fee_sheet(engine, p, e) for p, e in sample])
-    since = clinic.today - timedelta(days=366)
-    with engine.connect() as conn:
-        count = conn.execute(
-            text("SELECT COUNT(*) FROM form_encounter WHERE date >= :d"), {"d": since}
-        ).scalar_one()
-    try:
-        mod_s: float | None = _timed(lambda: module_api.sweep(engine, since))
-    except ImportError as exc:
-        _unavailable(results, "sweep", exc)
-        mod_s = None
+    since = clinic.today - timedelta(days=days)
+    count = 0
+    mod_s: float | None = None
+    steady_s: float | None = None
+    if module_api.available("consumption"):
+        start = time.perf_counter()
+        count = int(getattr(module_api.sweep(engine, since), "visits", 0))
+        mod_s = time.perf_counter() - start
+        # Second sweep: nothing changed since, the nightly safety-net case.
+        steady_s = _timed(lambda: module_api.sweep(engine, since))
+    else:
+        results.notes.append("sweep: consumption service not available")
     results.add("sweep_visits_per_s", round(count / mod_s, 1) if mod_s else None, "visits/s",
                 round(len(sample) / base_s, 1),
-                f"{count} visits; baseline on {len(sample)} of them")
+                f"first sweep (back-fill) of {count} visits; baseline on {len(sample)}")
+    results.add("sweep_steady_visits_per_s", round(count / steady_s, 1) if steady_s else None,
+                "visits/s", round(len(sample) / base_s, 1),
+                "second sweep, nothing changed (baseline re-sells every visit)")
 
 
 def bench_ledger(engine: Engine, results: Results) -> None:
