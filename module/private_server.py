@@ -118,40 +118,70 @@ class PrivateServer:
             if result.returncode != 0:
                 tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
                 raise ServerStartError(f"could not initialise a data directory: {tail[0]}")
-            log = self.base_dir / "error.log"
-            args = [
-                server,
-                "--no-defaults",
-                f"--datadir={datadir}",
-                f"--socket={self.socket_path}",
-                f"--port={self.port}",
-                "--bind-address=127.0.0.1",
-                f"--pid-file={self.base_dir / 'mysqld.pid'}",
-                f"--log-error={log}",
-                "--skip-name-resolve",
-                "--skip-log-bin",
-                "--innodb-buffer-pool-size=256M",
-                "--innodb-flush-log-at-trx-commit=2",
-                "--innodb-lock-wait-timeout=10",
-                "--max-connections=300",
-                "--character-set-server=utf8mb4",
-                *user_args,
-            ]
-            self.process = subprocess.Popen(
-                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            self._wait_ready(timeout, log)
+            self._launch(server, user_args)
+            self._wait_ready(timeout, self.base_dir / "error.log")
             self._allow_tcp_root()
         except BaseException:
             self.stop()
             raise
         return self.url
 
+    def _launch(self, server: str, user_args: list[str]) -> None:
+        """Start the server process on the existing data directory, port and socket."""
+        assert self.base_dir is not None
+        datadir = self.base_dir / "data"
+        log = self.base_dir / "error.log"
+        args = [
+            server,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={self.socket_path}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={self.base_dir / 'mysqld.pid'}",
+            f"--log-error={log}",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=256M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--innodb-lock-wait-timeout=10",
+            "--max-connections=300",
+            "--character-set-server=utf8mb4",
+            *user_args,
+        ]
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def restart(self, down_seconds: float = 0.0, timeout: float = 60.0) -> None:
+        """Stop the server process (keeping its data), optionally stay down for
+        ``down_seconds``, and start it again on the same port and socket.
+
+        Used by fault tests: a service must survive its database going away."""
+        server = find_server_binary()
+        if server is None or self.base_dir is None:
+            raise ServerStartError("private database server is not running")
+        self._terminate()
+        time.sleep(down_seconds)
+        self._launch(server, ["--user=root"] if os.geteuid() == 0 else [])
+        self._wait_ready(timeout, self.base_dir / "error.log")
+
+    def _terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
     def _wait_ready(self, timeout: float, log: Path) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+                text = log.read_text(errors="replace") if log.exists() else ""
+                tail = text.strip().splitlines()[-1:]
                 raise ServerStartError(
                     "private database server exited at start: " + (tail[0] if tail else "no log")
                 )
@@ -175,14 +205,7 @@ class PrivateServer:
 
     def stop(self) -> None:
         """Stop the server (gracefully, then by force) and delete its directory."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
+        self._terminate()
         if self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             self.base_dir = None
