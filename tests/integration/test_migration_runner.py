@@ -239,3 +239,15 @@ def test_second_migrate_changes_no_column_index_or_row(migrated_engine: Engine) 
 def test_shipped_upgrade_files_parse() -> None:
     for f in runner.discover(sql_dir()):
         assert parse_sql(f.text, f.name).statements
+
+
+def test_concurrent_migrations_are_serialised(engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda _: migrate(engine), range(2)))
+    applied = sorted(len(r.files) for r in reports)
+    assert applied[0] == 0 and applied[1] >= 1  # one did the work, the other found it done
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM aesthetic_inventory_schema_files")).scalars()
+        assert "518_00_core.sql" in list(names)
