@@ -8,29 +8,14 @@ from datetime import date
 import click
 
 from ..consumption import service
+from ..consumption.presentation import describe_result
 from ..consumption.service import ReconcileResult
 from ..unit_of_work import UnitOfWork
 
 
 def _echo_result(result: ReconcileResult) -> None:
-    state = "changed" if result.changed else "already up to date"
-    click.echo(f"visit pid {result.pid} encounter {result.encounter}: {state}")
-    if not result.lines:
-        click.echo("  no mapped procedures on this visit")
-    for m in result.lines:
-        click.echo(
-            f"  {m.code_type} {m.code} -> product {m.drug_id} (mapping {m.mapping_id}): "
-            f"planned {m.planned_quantity.normalize():f}, required {m.required}, "
-            f"allocated {m.allocated}"
-            + (f", SHORTAGE {m.shortage}" if m.shortage else "")
-        )
-        for lot in m.lots:
-            where = "no lot (not dispensable)" if lot.inventory_id == 0 else (
-                f"lot {lot.lot_number or '[no lot number]'} (inventory {lot.inventory_id})"
-            )
-            verb = "took" if lot.quantity > 0 else "returned"
-            click.echo(f"    {verb} {abs(lot.quantity)} {'from' if lot.quantity > 0 else 'to'} "
-                       f"{where}")
+    for line in describe_result(result):
+        click.echo(line)
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:

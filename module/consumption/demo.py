@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InvalidInputError
 from ..unit_of_work import UnitOfWork
 from .fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
+from .presentation import describe_result
 from .service import ReconcileResult
 
 DEMO_PID = 1
@@ -50,3 +51,13 @@ def demo_fee_sheet(
         service_username=service_username,
     )
     return result
+
+
+def demo_fee_sheet_lines(
+    engine: Engine, *, service_username: str, visit_date: date | None = None
+) -> list[str]:
+    """:func:`demo_fee_sheet` rendered as text lines (for a ``DemoStep``'s ``run``)."""
+    codes = ", ".join(f"{n.units} x {n.code_type} {n.code}" for n in DEMO_LINES)
+    lines = [f"Saving a fee sheet for a new visit: {codes}"]
+    result = demo_fee_sheet(engine, service_username=service_username, visit_date=visit_date)
+    return lines + describe_result(result)

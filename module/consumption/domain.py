@@ -57,6 +57,7 @@ class Requirement:
     dispensable: bool = True
     username: str = ""
     default_warehouse: str = ""
+    product_name: str = ""
 
     @property
     def required_units(self) -> int:

@@ -43,6 +43,7 @@ class MappedLine:
     dispensable: bool
     username: str | None
     default_warehouse: str
+    product_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class ConsumptionRepository:
         rows = self.conn.execute(
             text(
                 "SELECT b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, pp.quantity, "
-                "d.allow_combining, d.dispensable, u.username, u.default_warehouse "
+                "d.allow_combining, d.dispensable, u.username, u.default_warehouse, d.name "
                 "FROM billing b "
                 "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
                 "JOIN drugs d ON d.drug_id = pp.drug_id "
@@ -117,6 +118,7 @@ class ConsumptionRepository:
                 dispensable=bool(r[8]),
                 username=r[9] or None,
                 default_warehouse=r[10] or "",
+                product_name=r[11] or "",
             )
             for r in rows
         ]

@@ -66,6 +66,7 @@ class MappingOutcome:
     added: int
     returned: int
     lots: tuple[LotMovement, ...] = ()
+    product_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class ReconcileResult:
                 {
                     "mapping_id": m.mapping_id,
                     "drug_id": m.drug_id,
+                    "product": m.product_name,
                     "code_type": m.code_type,
                     "code": m.code,
                     "planned_quantity": str(m.planned_quantity),
@@ -148,6 +150,7 @@ def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, R
             dispensable=last.dispensable,
             username=last.username or service_username,
             default_warehouse=last.default_warehouse if last.username else "",
+            product_name=last.product_name,
         )
     return reqs
 
@@ -286,6 +289,7 @@ def _outcomes(
                 added=sum(m.quantity for m in moves if m.quantity > 0),
                 returned=-sum(m.quantity for m in moves if m.quantity < 0),
                 lots=moves,
+                product_name=req.product_name if req else "",
             )
         )
     # a stored record whose mapping no longer appears at all: nothing required, nothing held

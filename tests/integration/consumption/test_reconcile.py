@@ -11,7 +11,9 @@ from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import UnknownVisitError
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from consumption_clinic import VISIT_DATE, Clinic
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 SERVICE = "aesthetic-inventory"
 
@@ -219,20 +221,29 @@ def test_unknown_visit_is_an_error_and_changes_nothing(
     assert clinic.auto_rows(1, 999) == []
 
 
+def _python_failure(conn) -> None:  # type: ignore[no-untyped-def]
+    raise RuntimeError("injected failure after the stock writes")
+
+
+def _database_failure(conn) -> None:  # type: ignore[no-untyped-def]
+    # a statement the server rejects (NOT NULL column) in the middle of the transaction
+    conn.execute(text("INSERT INTO drug_sales (drug_id, sale_date) VALUES (NULL, NULL)"))
+
+
+@pytest.mark.parametrize("failure", [_python_failure, _database_failure])
 def test_failure_midway_rolls_back_and_ledgers_stay_balanced(
-    clinic: Clinic, migrated_engine: Engine, botox: dict[str, int]
-) -> None:
+    clinic: Clinic, migrated_engine: Engine, botox: dict[str, int], failure
+) -> None:  # type: ignore[no-untyped-def]
     clinic.add_line(1, 100, "15828", 7)
     ledgers = clinic.ledgers()
     stock = (clinic.on_hand(botox["early"]), clinic.on_hand(botox["late"]))
+    sales = clinic.scalar("SELECT COUNT(*) FROM drug_sales")
 
-    def boom(conn):  # type: ignore[no-untyped-def]
-        raise RuntimeError("injected failure after the stock writes")
-
-    with pytest.raises(RuntimeError, match="injected"):
-        reconcile(migrated_engine, after_writes=boom)
+    with pytest.raises((RuntimeError, DBAPIError)):
+        reconcile(migrated_engine, after_writes=failure)
     assert clinic.ledgers() == ledgers and set(ledgers.values()) == {0}
     assert (clinic.on_hand(botox["early"]), clinic.on_hand(botox["late"])) == stock
+    assert clinic.scalar("SELECT COUNT(*) FROM drug_sales") == sales
     assert clinic.auto_rows(1, 100) == [] and clinic.usage(1, 100) == []
 
 
@@ -294,7 +305,7 @@ def test_works_under_openemr_empty_sql_mode(clinic: Clinic, migrated_db_url: str
 
 
 def test_demo_fee_sheet_hook(migrated_engine: Engine) -> None:
-    from aesthetic_inventory.consumption.demo import demo_fee_sheet
+    from aesthetic_inventory.consumption.demo import demo_fee_sheet, demo_fee_sheet_lines
     from aesthetic_inventory.migrations.service import load_sample
 
     load_sample(migrated_engine)
@@ -302,3 +313,7 @@ def test_demo_fee_sheet_hook(migrated_engine: Engine) -> None:
     taken = {m.code: m.allocated for m in result.lines}
     assert taken == {"15828": 2, "11950": 1} and result.changed
     assert all(m.lots and m.lots[0].lot_number for m in result.lines)
+    lines = demo_fee_sheet_lines(migrated_engine, service_username=SERVICE)
+    assert lines[0].startswith("Saving a fee sheet") and "15828" in lines[0]
+    assert any("Botox Cosmetic 100U" in line for line in lines)
+    assert sum(line.strip().startswith("took ") for line in lines) == 2
