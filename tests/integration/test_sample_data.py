@@ -86,3 +86,10 @@ def test_load_sample_refuses_unmigrated_database(engine: Engine) -> None:
 def _counts_unmigrated(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT COUNT(*) FROM drugs")).scalar_one())
+
+
+def test_load_sample_missing_file_is_an_error(migrated_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aesthetic_inventory.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="sample data file not found"):
+        load_sample(migrated_engine, path=tmp_path / "nope.sql")
