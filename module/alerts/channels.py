@@ -68,12 +68,27 @@ def sender_address(conn: Connection) -> str:
     return value.strip() or DEFAULT_SENDER
 
 
+TEXT_COLUMN_BYTES = 65535  # notification_log.message is a TEXT column
+TRUNCATED_NOTE = "\n[digest truncated; the e-mail and webhook carry every item]\n"
+
+
+def fit_bytes(text: str, limit: int = TEXT_COLUMN_BYTES) -> str:
+    """Cut ``text`` so its UTF-8 form fits ``limit`` bytes (never mid-character),
+    so a huge digest cannot fail the CRM row forever under strict sql_mode."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(TRUNCATED_NOTE.encode())
+    return encoded[:room].decode(errors="ignore") + TRUNCATED_NOTE
+
+
 @dataclass
 class CrmChannel:
     name: str = "crm"
 
     def deliver(self, conn: Connection, row: OutboxRow, now: datetime) -> str:
-        log_id = AlertRepository(conn).insert_crm_log(row.body_text, sender_address(conn), now)
+        message = fit_bytes(row.body_text)
+        log_id = AlertRepository(conn).insert_crm_log(message, sender_address(conn), now)
         return f"notification_log {log_id}"
 
 

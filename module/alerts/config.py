@@ -43,6 +43,7 @@ class AlertConfig:
     service_drain_seconds: int = 1
     service_outbox_seconds: int = 30
     claim_timeout_minutes: int = 60
+    digest_max_items_per_kind: int = 50
 
 
 def _split(raw: str | None) -> tuple[str, ...]:
@@ -132,4 +133,5 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         service_drain_seconds=settings.get_int("service_drain_seconds", 1, minimum=1),
         service_outbox_seconds=settings.get_int("service_outbox_seconds", 30, minimum=1),
         claim_timeout_minutes=settings.get_int("claim_timeout_minutes", 60, minimum=1),
+        digest_max_items_per_kind=settings.get_int("digest_max_items_per_kind", 50, minimum=1),
     )

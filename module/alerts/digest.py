@@ -61,11 +61,25 @@ def _item_payload(item: AlertItem) -> dict[str, Any]:
 
 
 def render_digest(
-    env: Environment, items: Sequence[AlertItem], *, generated_at: datetime
+    env: Environment,
+    items: Sequence[AlertItem],
+    *,
+    generated_at: datetime,
+    max_per_kind: int = 50,
 ) -> Digest:
-    """Render the text and HTML digest and the JSON payload for ``items``."""
+    """Render the text and HTML digest and the JSON payload for ``items``.
+
+    The text and HTML list at most ``max_per_kind`` items per kind (and say how
+    many more there are): a person reads the digest, and OpenEMR's
+    ``notification_log.message`` is a TEXT column (64 KiB). The JSON payload
+    carries every item.
+    """
     sections = group_by_kind(items)
-    context = {"sections": sections, "total": len(items), "generated_at": generated_at}
+    shown = [
+        (kind, title, group[:max_per_kind], len(group) - min(len(group), max_per_kind))
+        for kind, title, group in sections
+    ]
+    context = {"sections": shown, "total": len(items), "generated_at": generated_at}
     text = env.get_template(TEXT_TEMPLATE).render(context)
     html = env.get_template(HTML_TEMPLATE).render(context)
     payload = {

@@ -137,11 +137,18 @@ def scan(
             result.reminders = len(decision.reminder_keys)
             result.resolved = len(decision.resolved_keys)
             if decision.notify:
-                result.digest = render_digest(env, decision.notify, generated_at=at)
+                result.digest = render_digest(
+                    env,
+                    decision.notify,
+                    generated_at=at,
+                    max_per_kind=config.digest_max_items_per_kind,
+                )
             if dry_run:
                 return result
             notified_keys = set(decision.new_keys | decision.reminder_keys)
-            repo.upsert_states(items, notified_keys, at)
+            # Only notified items change state rows; quiet ones need no write, so a
+            # scan with nothing new writes nothing.
+            repo.upsert_states(decision.notify, notified_keys, at)
             repo.resolve_states(decision.resolved_keys, at)
             repo.touch_last_notify(
                 {i.drug_id for i in decision.notify if i.inventory_id is None and i.drug_id},

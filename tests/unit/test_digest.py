@@ -67,3 +67,29 @@ def test_digest_one_line_per_item_and_expired_wording() -> None:
     assert lines[section + 1].startswith("- Lot product 1, lot L1")
     assert lines[section + 2].startswith("- Lot product 2, lot L2")
     assert lines[section + 1].endswith("(expired 3 day(s) ago)")
+
+
+def test_digest_caps_items_per_kind_but_payload_keeps_all() -> None:
+    items = [
+        AlertItem(LOW_STOCK, str(n), n, f"Product {n:03d}", on_hand=0.5, reorder_point=1)
+        for n in range(120)
+    ]
+    digest = render_digest(
+        build_template_environment(),
+        items,
+        generated_at=datetime(2026, 3, 10, 8, 0),
+        max_per_kind=50,
+    )
+    assert "== Low stock (at or below reorder point) (120) ==" in digest.text
+    assert digest.text.count("\n- Product") == 50
+    assert "... and 70 more" in digest.text and "... and 70 more" in digest.html
+    assert len(digest.payload["items"]) == 120
+
+
+def test_crm_text_fits_the_text_column() -> None:
+    from aesthetic_inventory.alerts.channels import TEXT_COLUMN_BYTES, fit_bytes
+
+    assert fit_bytes("short") == "short"
+    long = "é" * 40000  # 80000 bytes
+    cut = fit_bytes(long)
+    assert len(cut.encode()) <= TEXT_COLUMN_BYTES and cut.endswith("every item]\n")
