@@ -65,13 +65,15 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({
             "queue": {"visits": drained.visits, "changed": drained.changed,
-                      "skipped": drained.skipped},
+                      "skipped": drained.skipped, "failed": drained.failed},
             "sweep": {"since": swept.since.isoformat(), "visits": swept.visits,
                       "changed": swept.changed, "skipped": swept.skipped,
+                      "failed": swept.failed,
                       "shortage_units": swept.shortage_units},
             "changed_visits": [r.as_dict() for r in (*drained.results, *swept.results)
                                if r.changed],
         }, indent=2))
+        _fail_if_any(drained.failed + swept.failed)
         return
     click.echo(f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed")
     click.echo(
@@ -81,6 +83,15 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
     for result in (*drained.results, *swept.results):
         if result.changed:
             _echo_result(result)
+    _fail_if_any(drained.failed + swept.failed)
+
+
+def _fail_if_any(failed: int) -> None:
+    """Exit 1 (one line) when some visits hit a database error; the rest are done."""
+    if failed:
+        raise click.ClickException(
+            f"{failed} visit(s) could not be reconciled (see the log); run sync again"
+        )
 
 
 COMMANDS: list[click.Command] = [consume, sync]

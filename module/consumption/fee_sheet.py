@@ -184,8 +184,10 @@ def save_fee_sheet(
             result = reconcile_in_transaction(
                 conn, pid, encounter, service_username=service_username, today=today
             )
-            # The billing triggers queued this visit; it is reconciled already.
-            QueueRepository(conn).delete_visit(pid, encounter)
+            # The billing triggers queued this visit; it is reconciled already. Rows a
+            # queue worker holds are skipped (waiting for them could deadlock with it).
+            queue = QueueRepository(conn)
+            queue.delete(queue.claim(pid, encounter))
             uow.commit()
             return added, result
 

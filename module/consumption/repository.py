@@ -339,15 +339,6 @@ class QueueRepository:
                 {"ids": list(ids)},
             )
 
-    def delete_visit(self, pid: int, encounter: int) -> None:
-        """Drop queue rows of a visit just reconciled in this transaction (fee-sheet API)."""
-        self.conn.execute(
-            text(
-                "DELETE FROM aesthetic_inventory_change_queue WHERE pid = :pid AND encounter = :enc"
-            ),
-            {"pid": pid, "enc": encounter},
-        )
-
 
 def sweep_candidates(conn: Connection, since: date) -> list[tuple[int, int]]:
     """Visits the sweep reconciles: mapped billing lines dated on/after ``since``, AUTO_PROC

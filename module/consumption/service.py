@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-from ..db import existing_tables, require_innodb, require_openemr
+from ..db import existing_tables, is_connection_error, require_innodb, require_openemr
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
@@ -115,18 +116,25 @@ class ReconcileResult:
 
 @dataclass(frozen=True)
 class DrainResult:
+    """Visits reconciled from the queue; ``skipped``: claimed by another worker or no
+    such visit; ``failed``: a database error, left queued for the next run."""
+
     visits: int = 0
     changed: int = 0
     skipped: int = 0
+    failed: int = 0
     results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
 class SweepResult:
+    """Visits the sweep reconciled; ``failed`` ones hit a database error (logged)."""
+
     since: date
     visits: int = 0
     changed: int = 0
     skipped: int = 0
+    failed: int = 0
     shortage_units: int = 0
     results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
 
@@ -403,7 +411,7 @@ def drain_change_queue(
         visits = QueueRepository(conn).pending_visits(batch_size)
         conn.rollback()
     results: list[ReconcileResult] = []
-    skipped = 0
+    skipped = failed = 0
     for pid, encounter in visits:
         def work(pid: int = pid, encounter: int = encounter) -> ReconcileResult | None:
             uow = UnitOfWork(engine)
@@ -413,20 +421,21 @@ def drain_change_queue(
                 if not ids:
                     return None  # another worker has them
                 try:
-                    result = reconcile_in_transaction(
+                    result: ReconcileResult | None = reconcile_in_transaction(
                         uow.connection, pid, encounter, service_username=service_username
                     )
                 except UnknownVisitError:
-                    # billing lines of a visit without an encounter row: nothing to move
-                    queue.delete(ids)
-                    uow.commit()
-                    return None
+                    # lines of a visit without an encounter row: nothing to move, and
+                    # nothing was written before the visit check
+                    result = None
                 queue.delete(ids)
                 uow.commit()
                 return result
 
-        outcome = retry_on_lock_conflict(work)
-        if outcome is None:
+        outcome, ok = _isolated(work, pid, encounter)
+        if not ok:
+            failed += 1
+        elif outcome is None:
             skipped += 1
         else:
             results.append(outcome)
@@ -434,8 +443,25 @@ def drain_change_queue(
         visits=len(results),
         changed=sum(1 for r in results if r.changed),
         skipped=skipped,
+        failed=failed,
         results=tuple(results),
     )
+
+
+def _isolated(
+    work: Callable[[], ReconcileResult | None], pid: int, encounter: int
+) -> tuple[ReconcileResult | None, bool]:
+    """Run one visit's transaction (retried on lock conflicts); a database error on one
+    visit is logged and reported, not allowed to stop the others. A lost connection
+    still stops the run."""
+    try:
+        return retry_on_lock_conflict(work), True
+    except DBAPIError as exc:
+        if is_connection_error(exc):
+            raise
+        first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0][:200]
+        log.warning("visit pid %s encounter %s not reconciled: %s", pid, encounter, first)
+        return None, False
 
 
 def sweep_visits(
@@ -451,22 +477,34 @@ def sweep_visits(
         visits = sweep_candidates(conn, since)
         conn.rollback()
     results: list[ReconcileResult] = []
-    skipped = 0
+    skipped = failed = 0
     for pid, encounter in visits:
-        try:
-            results.append(
-                reconcile_visit(
-                    UnitOfWork(engine), pid, encounter, service_username=service_username,
-                    today=today,
-                )
-            )
-        except UnknownVisitError:
+        def work(pid: int = pid, encounter: int = encounter) -> ReconcileResult | None:
+            uow = UnitOfWork(engine)
+            with uow:
+                try:
+                    result = reconcile_in_transaction(
+                        uow.connection, pid, encounter,
+                        service_username=service_username, today=today,
+                    )
+                except UnknownVisitError:
+                    return None
+                uow.commit()
+                return result
+
+        outcome, ok = _isolated(work, pid, encounter)
+        if not ok:
+            failed += 1
+        elif outcome is None:
             skipped += 1
+        else:
+            results.append(outcome)
     return SweepResult(
         since=since,
         visits=len(results),
         changed=sum(1 for r in results if r.changed),
         skipped=skipped,
+        failed=failed,
         shortage_units=sum(r.shortage for r in results),
         results=tuple(results),
     )

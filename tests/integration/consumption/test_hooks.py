@@ -204,3 +204,27 @@ def test_sweep_finds_recent_lines_open_shortages_and_vanished_mappings(
     result = sweep_visits(migrated_engine, since=date.today(), service_username=SERVICE)
     assert result.changed == 2 and clinic.on_hand(stocked["lot"]) == 15
     assert set(clinic.ledgers().values()) == {0}
+
+
+def test_a_failing_visit_does_not_block_the_others(
+    clinic: Clinic, migrated_engine: Engine, migrated_db_url: str, stocked: dict[str, int]
+) -> None:
+    # a server-side error for one visit only (a ledger trigger that rejects pid 666)
+    clinic.execute(
+        "CREATE TRIGGER test_poison BEFORE INSERT ON drug_sales FOR EACH ROW "
+        "IF NEW.pid = 666 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison'; END IF"
+    )
+    clinic.add_visit(666, 1)
+    clinic.add_line(666, 1, "15828", 1)
+    clinic.add_line(1, 100, "15828", 2)
+    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    assert (result.failed, result.changed) == (1, 1)
+    assert clinic.held(1, 100) == 2 and clinic.held(666, 1) == 0
+    # the failed visit stays queued for the next run
+    assert clinic.rows("SELECT pid FROM aesthetic_inventory_change_queue") == [(666,)]
+    from aesthetic_inventory.cli import main
+    from click.testing import CliRunner
+
+    out = CliRunner().invoke(main, ["--database-url", migrated_db_url, "sync"])
+    assert out.exit_code == 1 and "could not be reconciled" in out.output
+    assert clinic.on_hand(stocked["lot"]) == 8
