@@ -165,6 +165,7 @@ class ConsumptionRepository:
         order. Warehouse seqs are read separately: a locking join would lock the shared
         list_options rows and serialise every reconcile of the clinic."""
         drugs = sorted(set(drug_ids))
+        drug_ids_given = bool(drugs)
         extra = sorted(set(extra_lot_ids)) or [-1]
         if not drugs:
             drugs = [-1]
@@ -177,7 +178,8 @@ class ConsumptionRepository:
             ).bindparams(bindparam("drugs", expanding=True), bindparam("extra", expanding=True)),
             {"drugs": drugs, "extra": extra},
         ).all()
-        seqs = self.warehouse_seqs({r[3] or "" for r in rows})
+        # returns alone need no lot order, so no warehouse read
+        seqs = self.warehouse_seqs({r[3] or "" for r in rows}) if drug_ids_given else {}
         return [
             Lot(
                 inventory_id=int(r[0]),
