@@ -73,8 +73,27 @@ class DemoStep:
     show_stock_after: bool = False
 
 
-# The lead wires the consumption and alert steps in here (in story order).
-EXTRA_STEPS: list[DemoStep] = []
+DEMO_BILLER = "admin"  # the fixture schema's user: the biller who saves the fee sheet
+
+
+def _fee_sheet_step(ctx: DemoContext) -> Sequence[str]:
+    # Imported here so that ``demo`` stays importable on its own and cheap to load.
+    from .consumption.demo import demo_fee_sheet_lines
+
+    return demo_fee_sheet_lines(ctx.engine, service_username=DEMO_BILLER)
+
+
+def _alert_step(ctx: DemoContext) -> Sequence[str]:
+    from .alerts.demo import demo_alert_lines
+
+    return demo_alert_lines(ctx)
+
+
+# Later stages of the story, in order, after migrate + sample data + stock table.
+EXTRA_STEPS: list[DemoStep] = [
+    DemoStep("fee sheet saved: mapped products deducted (FEFO)", _fee_sheet_step, True),
+    DemoStep("alert scan and CRM notification", _alert_step),
+]
 
 
 @contextmanager

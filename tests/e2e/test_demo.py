@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dbtools
 import pymysql
 import pytest
@@ -32,6 +34,11 @@ def test_demo_on_private_server_prints_stock_table() -> None:
         assert product in out
     assert "BTX-24A117" in out and "420.00" in out and "Allergan Aesthetics" in out
     assert "private server stopped and removed" in out
+    # The whole story: the fee sheet takes 2 Botox from the lot (6 -> 4, at or below
+    # the reorder point 5), and the alert scan writes the CRM notification.
+    assert "took 2 from lot BTX-24A117" in out
+    assert re.search(r"Botox Cosmetic 100U\s+Neurotoxin\s+BTX-24A117\s+\S+\s+onsite\s+4\s", out)
+    assert "sms_gateway_type = CRM" in out and "Botox Cosmetic 100U: usable on hand 4" in out
     port = int(out.split("127.0.0.1:")[1].split("/")[0])
     with pytest.raises(pymysql.err.OperationalError):
         pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=2)
