@@ -48,12 +48,16 @@ class MappedLine:
 
 @dataclass(frozen=True)
 class UsageRow:
+    """The planned-versus-allocated record of one visit and mapping."""
+
     mapping_id: int
     drug_id: int
     planned_quantity: Decimal
     required_units: int
     allocated_units: int
     shortage_units: int
+    code_type: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,14 +151,14 @@ class ConsumptionRepository:
         rows = self.conn.execute(
             text(
                 "SELECT mapping_id, drug_id, planned_quantity, required_units, allocated_units, "
-                "shortage_units FROM aesthetic_inventory_usage "
+                "shortage_units, code_type, code FROM aesthetic_inventory_usage "
                 "WHERE pid = :pid AND encounter = :enc"
             ),
             {"pid": pid, "enc": encounter},
         )
         return {
             int(r[0]): UsageRow(
-                int(r[0]), int(r[1]), Decimal(r[2]), int(r[3]), int(r[4]), int(r[5])
+                int(r[0]), int(r[1]), Decimal(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7]
             )
             for r in rows
         }
@@ -265,9 +269,9 @@ class ConsumptionRepository:
         return 1
 
     def upsert_usage(
-        self, pid: int, encounter: int, rows: Sequence[tuple[UsageRow, str, str]], now: datetime
+        self, pid: int, encounter: int, rows: Sequence[UsageRow], now: datetime
     ) -> int:
-        """Write changed usage records (row, code_type, code) in one INSERT ... ON DUPLICATE."""
+        """Write changed usage records in one INSERT ... ON DUPLICATE KEY UPDATE."""
         if not rows:
             return 0
         self.conn.execute(
@@ -277,8 +281,7 @@ class ConsumptionRepository:
                 "shortage_units, updated_at) VALUES (:pid, :enc, :mapping_id, :drug_id, "
                 ":code_type, :code, :planned, :required, :allocated, :shortage, :now) "
                 "ON DUPLICATE KEY UPDATE drug_id = VALUES(drug_id), "
-                "code_type = IF(VALUES(code_type) = '', code_type, VALUES(code_type)), "
-                "code = IF(VALUES(code) = '', code, VALUES(code)), "
+                "code_type = VALUES(code_type), code = VALUES(code), "
                 "planned_quantity = VALUES(planned_quantity), "
                 "required_units = VALUES(required_units), "
                 "allocated_units = VALUES(allocated_units), "
@@ -290,15 +293,15 @@ class ConsumptionRepository:
                     "enc": encounter,
                     "mapping_id": u.mapping_id,
                     "drug_id": u.drug_id,
-                    "code_type": code_type,
-                    "code": code,
+                    "code_type": u.code_type,
+                    "code": u.code,
                     "planned": u.planned_quantity,
                     "required": u.required_units,
                     "allocated": u.allocated_units,
                     "shortage": u.shortage_units,
                     "now": now,
                 }
-                for u, code_type, code in rows
+                for u in rows
             ],
         )
         return 1

@@ -261,17 +261,21 @@ def _outcomes(
     reqs: dict[int, Requirement],
     usage: dict[int, UsageRow],
     changes: _Changes,
-) -> tuple[list[MappingOutcome], list[tuple[UsageRow, str, str]]]:
+) -> tuple[list[MappingOutcome], list[UsageRow]]:
     """Per-mapping results and the usage records that differ from the stored ones."""
     outcomes: list[MappingOutcome] = []
-    usage_writes: list[tuple[UsageRow, str, str]] = []
+    usage_writes: list[UsageRow] = []
     by_mapping: dict[int, list[int]] = defaultdict(list)
     for key, plan in plans.items():
         by_mapping[plan.mapping_id].append(key)
     for mapping_id in sorted(by_mapping):
         group = by_mapping[mapping_id]
         req = reqs.get(mapping_id)
-        code_type, code = (req.code_type, req.code) if req else ("", "")
+        old = usage.get(mapping_id)
+        # a mapping without live lines keeps the code its record was written with
+        code_type, code = (req.code_type, req.code) if req else (
+            (old.code_type, old.code) if old else ("", "")
+        )
         row = UsageRow(
             mapping_id=mapping_id,
             drug_id=req.drug_id if req else plans[group[0]].drug_id,
@@ -279,10 +283,11 @@ def _outcomes(
             required_units=req.required_units if req else 0,
             allocated_units=sum(changes.allocated[k] for k in group),
             shortage_units=sum(changes.shortage[k] for k in group),
+            code_type=code_type,
+            code=code,
         )
-        old = usage.get(mapping_id)
         if old != row and (old is not None or row != _zero_usage(row)):
-            usage_writes.append((row, code_type, code))
+            usage_writes.append(row)
         moves = tuple(m for k in group for m in changes.movements[k])
         outcomes.append(
             MappingOutcome(
@@ -303,12 +308,14 @@ def _outcomes(
     # a stored record whose mapping no longer appears at all: nothing required, nothing held
     for mapping_id, old in usage.items():
         if mapping_id not in by_mapping and old != _zero_usage(old):
-            usage_writes.append((_zero_usage(old), "", ""))
+            usage_writes.append(_zero_usage(old))
     return outcomes, usage_writes
 
 
 def _zero_usage(row: UsageRow) -> UsageRow:
-    return UsageRow(row.mapping_id, row.drug_id, Decimal(0), 0, 0, 0)
+    """The record of a mapping that needs and holds nothing (code kept)."""
+    return replace(row, planned_quantity=Decimal(0), required_units=0, allocated_units=0,
+                   shortage_units=0)
 
 
 def reconcile_in_transaction(

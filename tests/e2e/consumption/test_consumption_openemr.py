@@ -128,3 +128,23 @@ def test_consume_command_reports_lots_and_unknown_visit_fails(
         "Error: no visit with pid 503 and encounter 424242"]
     usage = runner.invoke(main, ["--database-url", openemr_db_url, "sync", "--since", "yesterday"])
     assert usage.exit_code == 2 and "YYYY-MM-DD" in usage.output
+
+
+def test_fee_sheet_api_and_demo_hook_on_the_real_schema(oe_engine: Engine) -> None:
+    from aesthetic_inventory.consumption.demo import demo_fee_sheet
+    from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, save_fee_sheet
+    from aesthetic_inventory.unit_of_work import UnitOfWork
+
+    result = demo_fee_sheet(oe_engine, service_username=SERVICE)
+    assert {m.code: m.allocated for m in result.lines} == {"15828": 2, "11950": 1}
+    lines = q(oe_engine, "SELECT id, code, code_text, units, fee, groupname, authorized "
+                         "FROM billing WHERE pid = 1 AND encounter = :e ORDER BY id",
+              {"e": result.encounter})
+    assert [(r[1], r[2], r[3], r[5], r[6]) for r in lines][0] == (
+        "15828", "Rhytidectomy; cheek, chin, and neck", 2, "Default", 1)
+    # delete the Botox line through the API: its stock comes back in the same transaction
+    _, after = save_fee_sheet(UnitOfWork(oe_engine), 1, result.encounter,
+                              FeeSheetChanges(delete=[lines[0][0]]), service_username=SERVICE)
+    botox = next(m for m in after.lines if m.code == "15828")
+    assert (botox.allocated, botox.returned) == (0, 2)
+    assert q(oe_engine, "SELECT COUNT(*) FROM aesthetic_inventory_change_queue") == [(0,)]
