@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -228,3 +229,42 @@ def test_a_failing_visit_does_not_block_the_others(
     out = CliRunner().invoke(main, ["--database-url", migrated_db_url, "sync"])
     assert out.exit_code == 1 and "could not be reconciled" in out.output
     assert clinic.on_hand(stocked["lot"]) == 8
+
+
+def _killed_worker(url: str) -> None:  # runs in a child process
+    import os
+
+    from aesthetic_inventory.consumption.repository import QueueRepository
+    from aesthetic_inventory.consumption.service import reconcile_in_transaction
+    from aesthetic_inventory.db import create_db_engine
+
+    engine = create_db_engine(url)
+    conn = engine.connect()
+    ids = QueueRepository(conn).claim(1, 100)
+    reconcile_in_transaction(conn, 1, 100, service_username=SERVICE)
+    QueueRepository(conn).delete(ids)
+    os._exit(9)  # killed before the commit
+
+
+def test_worker_killed_midway_leaves_queue_and_stock_for_the_next_run(
+    clinic: Clinic, migrated_engine: Engine, migrated_db_url: str, stocked: dict[str, int]
+) -> None:
+    import multiprocessing
+
+    clinic.add_line(1, 100, "15828", 4)
+    proc = multiprocessing.get_context("fork").Process(target=_killed_worker,
+                                                       args=(migrated_db_url,))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == 9
+    assert queue_len(clinic) == 1 and clinic.on_hand(stocked["lot"]) == 10
+    assert clinic.auto_rows(1, 100) == []
+    # the server may take a moment to notice the dead connection and release its locks;
+    # until then the worker skips the locked rows (never waits on them)
+    for _ in range(100):
+        result = drain_change_queue(migrated_engine, service_username=SERVICE)
+        if result.visits:
+            break
+        time.sleep(0.05)
+    assert result.changed == 1 and clinic.on_hand(stocked["lot"]) == 6
+    assert queue_len(clinic) == 0
