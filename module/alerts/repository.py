@@ -15,7 +15,7 @@ from .rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState
 STATE_TABLE = "aesthetic_inventory_alert_state"
 OUTBOX_TABLE = "aesthetic_inventory_outbox"
 USAGE_TABLE = "aesthetic_inventory_usage"
-SCAN_LOCK = "aesthetic_inventory_alert_scan"
+SCAN_LOCK = "ai_alert_scan:"
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,16 @@ class AlertRepository:
     def acquire_scan_lock(self, timeout_seconds: int = 10) -> bool:
         """A named lock so two scans (service and a manual run) never decide at once."""
         got = self.conn.execute(
-            text("SELECT GET_LOCK(:name, :timeout)"),
+            # named locks are server-wide: scope it to this database
+            text("SELECT GET_LOCK(CONCAT(:name, LEFT(DATABASE(), 40)), :timeout)"),
             {"name": SCAN_LOCK, "timeout": timeout_seconds},
         ).scalar()
         return got == 1
 
     def release_scan_lock(self) -> None:
-        self.conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": SCAN_LOCK})
+        self.conn.execute(
+            text("SELECT RELEASE_LOCK(CONCAT(:name, LEFT(DATABASE(), 40)))"), {"name": SCAN_LOCK}
+        )
 
     def table_exists(self, name: str) -> bool:
         return bool(
