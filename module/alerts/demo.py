@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,6 +35,14 @@ def latest_crm_row(engine: Engine) -> dict[str, Any] | None:
         return AlertRepository(uow.connection).latest_crm_log()
 
 
+def _show(value: object) -> str:
+    """TIME columns arrive as timedelta: show them as MySQL does (00:00:00)."""
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return str(value)
+
+
 def demo_alert_lines(ctx: Any) -> Sequence[str]:
     """A ``DemoStep.run`` function: scan the demo database, return lines to print
     (the CRM row's fields and the digest). ``ctx`` is a ``demo.DemoContext``."""
@@ -44,7 +53,7 @@ def demo_alert_lines(ctx: Any) -> Sequence[str]:
     row = latest_crm_row(ctx.engine)
     if row is not None:
         lines.append("CRM notification_log row:")
-        lines.extend(f"  {key} = {value}" for key, value in row.items() if key != "message")
+        lines.extend(f"  {key} = {_show(value)}" for key, value in row.items() if key != "message")
     if result.digest_text:
         lines.append("digest (notification_log.message):")
         lines.extend("  " + line for line in result.digest_text.rstrip().splitlines())

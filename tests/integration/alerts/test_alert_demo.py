@@ -22,4 +22,5 @@ def test_demo_alert_lines(migrated_engine) -> None:
     text = "\n".join(lines)
     assert "CRM notification_log row:" in text
     assert "smsgateway_info = AestheticInventory" in text
+    assert "pc_startTime = 00:00:00" in text and "pc_endTime = 23:59:59" in text
     assert "Thread Lift Kit: usable on hand 0, reorder point 2" in text
