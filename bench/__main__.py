@@ -21,7 +21,7 @@ from .runner import (
 )
 
 # Per scale: latency iterations, concurrent visits, baseline sweep sample, sweep days.
-PLAN = {"quick": (30, 240, 200, 30), "full": (100, 800, 1000, 120), "tiny": (5, 40, 20, 30)}
+PLAN = {"quick": (30, 240, 200, 30), "full": (100, 800, 1000, 30), "tiny": (5, 40, 20, 30)}
 HIGHER_IS_BETTER = {"concurrent_consumes_per_s", "sweep_visits_per_s", "sweep_steady_visits_per_s"}
 
 

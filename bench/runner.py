@@ -56,16 +56,38 @@ class Results:
 @dataclass
 class StatementLog:
     statements: list[str] = field(default_factory=list)
+    server_statements: int = 0
 
     @property
     def writes(self) -> int:
         return sum(1 for s in self.statements if WRITE.match(s))
 
 
+class ServerCounter:
+    """Statements the server executed (global ``Questions``), read on a connection of
+    its own. Includes what the SQLAlchemy event cannot see: BEGIN/COMMIT and the
+    row-by-row fallback of an ``executemany`` PyMySQL could not batch. Exact only
+    while nothing else uses the server (the private server of a bench run)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.raw = engine.raw_connection()
+        first = self.read()
+        self.overhead = self.read() - first  # the SHOW statement counts itself
+
+    def read(self) -> int:
+        cur = self.raw.cursor()
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+        return int(cur.fetchone()[1])
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 @contextmanager
-def counting(engine: Engine) -> Iterator[StatementLog]:
+def counting(engine: Engine, server: ServerCounter | None = None) -> Iterator[StatementLog]:
     """Every statement the engine sends inside the block (one thread at a time)."""
     log = StatementLog()
+    start = server.read() if server is not None else 0
 
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         log.statements.append(statement)
@@ -75,6 +97,8 @@ def counting(engine: Engine) -> Iterator[StatementLog]:
         yield log
     finally:
         event.remove(engine, "before_cursor_execute", before)
+        if server is not None:
+            log.server_statements = server.read() - start - server.overhead
 
 
 def _ms(seconds: float) -> float:
@@ -102,6 +126,8 @@ class _Latency:
     base_times: list[float] = field(default_factory=list)
     mod_statements: list[int] = field(default_factory=list)
     base_statements: list[int] = field(default_factory=list)
+    mod_server: list[int] = field(default_factory=list)
+    base_server: list[int] = field(default_factory=list)
     mod_visits: list[tuple[int, int]] = field(default_factory=list)
     base_visits: list[tuple[int, int]] = field(default_factory=list)
     mod_codes: list[str] = field(default_factory=list)
@@ -110,7 +136,7 @@ class _Latency:
 
 def _latency_runs(
     engine: Engine, clinic: Clinic, tag: str, *, iterations: int, lots_per_product: int,
-    fresh_products: bool, module_ok: bool
+    fresh_products: bool, module_ok: bool, server: ServerCounter
 ) -> _Latency:
     """Time 5-line first saves (each line needs 8 units from 3-unit lots, so 3 lots),
     module and baseline alternating so machine noise hits both alike.
@@ -134,16 +160,18 @@ def _latency_runs(
     out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
         if module_ok:
-            with counting(engine) as log:
+            with counting(engine, server) as log:
                 elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
             if i >= warmup:
                 out.mod_times.append(elapsed)
                 out.mod_statements.append(len(log.statements))
-        with counting(engine) as log:
+                out.mod_server.append(log.server_statements)
+        with counting(engine, server) as log:
             elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
             out.base_times.append(elapsed)
             out.base_statements.append(len(log.statements))
+            out.base_server.append(log.server_statements)
     return out
 
 
@@ -153,8 +181,17 @@ def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: 
     if not module_ok:
         results.notes.append("reconcile: consumption service not available")
     avg_lots = max(4, clinic.scale.lots // clinic.scale.products)
-    lat = _latency_runs(engine, clinic, "LAT", iterations=iterations,
-                        lots_per_product=avg_lots, fresh_products=True, module_ok=module_ok)
+    server = ServerCounter(engine)
+    try:
+        _bench_latency(engine, clinic, results, iterations, module_ok, avg_lots, server)
+    finally:
+        server.close()
+
+
+def _bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int,
+                   module_ok: bool, avg_lots: int, server: ServerCounter) -> None:
+    lat = _latency_runs(engine, clinic, "LAT", iterations=iterations, lots_per_product=avg_lots,
+                        fresh_products=True, module_ok=module_ok, server=server)
     b50, b95 = _ms(statistics.median(lat.base_times)), _ms(_pct(lat.base_times, 0.95))
     m50 = _ms(statistics.median(lat.mod_times)) if lat.mod_times else None
     m95 = _ms(_pct(lat.mod_times, 0.95)) if lat.mod_times else None
@@ -166,10 +203,18 @@ def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: 
         max(lat.mod_statements) if lat.mod_statements else None,
         "statements",
         max(lat.base_statements),
-        "max over the timed visits",
+        "SQLAlchemy-level, max over the timed visits",
+    )
+    results.add(
+        "server_statements_per_consume",
+        max(lat.mod_server) if lat.mod_server else None,
+        "statements",
+        max(lat.base_server),
+        "server-side Questions incl. BEGIN/COMMIT and unbatched executemany rows",
     )
     deep = _latency_runs(engine, clinic, "DEEP", iterations=max(5, iterations // 3),
-                         lots_per_product=400, fresh_products=False, module_ok=module_ok)
+                         lots_per_product=400, fresh_products=False, module_ok=module_ok,
+                         server=server)
     results.add(
         "consume_p50_ms_400_lots",
         _ms(statistics.median(deep.mod_times)) if deep.mod_times else None,
@@ -184,14 +229,17 @@ def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: 
     big_m = add_visits(engine, clinic, [[(c, 10) for c in mod_codes]], pid_base=930_000)[0]
     big_b = add_visits(engine, clinic, [[(c, 10) for c in base_codes]], pid_base=931_000)[0]
     big_mod: int | None = None
+    big_mod_server: int | None = None
     if module_ok:
-        with counting(engine) as log:
+        with counting(engine, server) as log:
             module_api.reconcile(engine, *big_m)
-        big_mod = len(log.statements)
-    with counting(engine) as log:
+        big_mod, big_mod_server = len(log.statements), log.server_statements
+    with counting(engine, server) as log:
         baseline_save_fee_sheet(engine, *big_b)
     results.add("statements_per_consume_70_lots", big_mod, "statements", len(log.statements),
                 "5 lines x 14 lots")
+    results.add("server_statements_per_consume_70_lots", big_mod_server, "statements",
+                log.server_statements, "5 lines x 14 lots, server-side")
 
     # Unchanged re-save of an already consumed visit.
     resave_mod: int | None = None
