@@ -343,13 +343,20 @@ def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Res
         mod_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         mod_s = _timed(lambda: module_api.alert_scan(database_url, dry_run=False))
+        # Steady state: the same scan again, nothing new to notify (the hourly case).
+        steady_s = _timed(lambda: module_api.alert_scan(database_url, dry_run=False))
     except ImportError as exc:
         tracemalloc.stop()
         _unavailable(results, "alert scan", exc)
+        steady_s = None
+    # The module has set last_notify, so the seed's job now finds nothing new either.
+    base_steady_s = _timed(lambda: baseline_alert_scan(engine, today=clinic.today, commit=False))
     with engine.connect() as conn:
         lots = conn.execute(text("SELECT COUNT(*) FROM drug_inventory")).scalar_one()
     results.add("alert_scan_s", round(mod_s, 3) if mod_s is not None else None, "s",
                 round(base_s, 3), f"{lots} lots, first run (everything new)")
+    results.add("alert_scan_steady_s", round(steady_s, 3) if steady_s is not None else None,
+                "s", round(base_steady_s, 3), "second run, nothing new to notify")
     results.add("alert_scan_peak_mib",
                 round(mod_peak / 2**20, 2) if mod_peak is not None else None, "MiB",
                 round(base_peak / 2**20, 2), "tracemalloc peak (dry run)")
