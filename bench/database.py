@@ -12,19 +12,6 @@ from aesthetic_inventory.private_server import PrivateServer
 from aesthetic_inventory.resources import sql_dir
 from sqlalchemy.engine import Engine, make_url
 
-# procedure_products as SPEC section 4 defines it; only used until the migration
-# service exists (the foundation engineer's runner replaces this fallback).
-_FALLBACK_PROCEDURE_PRODUCTS = """
-CREATE TABLE IF NOT EXISTS procedure_products (
-  id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  code_type varchar(31) NOT NULL, code varchar(64) NOT NULL, drug_id int NOT NULL,
-  quantity decimal(12,4) NOT NULL DEFAULT 1,
-  created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  updated_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-  UNIQUE KEY code_drug (code_type, code, drug_id), KEY drug_id (drug_id)
-) ENGINE=InnoDB
-"""
-
 
 def split_plain_sql(script: str) -> list[str]:
     """Statements of a plain SQL script (no procedures), split at line-final ``;``."""
@@ -54,18 +41,11 @@ def _root_connection(server_url: str, database: str | None = None) -> pymysql.Co
     )
 
 
-def migrate_database(engine: Engine) -> str:
-    """Apply the module's upgrade files through the real migration service.
+def migrate_database(engine: Engine) -> None:
+    """Apply the module's upgrade files through the module's own migration service."""
+    from aesthetic_inventory.migrations.service import migrate
 
-    Returns how the schema was prepared ("migrate" or "fallback")."""
-    try:
-        from aesthetic_inventory.migrations.service import migrate
-    except ImportError:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(_FALLBACK_PROCEDURE_PRODUCTS)
-        return "fallback"
     migrate(engine)
-    return "migrate"
 
 
 def create_fixture_database(server_url: str, prefix: str = "aibench") -> str:
