@@ -27,6 +27,9 @@ def run_alert_job(app: AppLike, config: AlertConfig, owner: str) -> AlertJobOutc
     """Read the row, recover a stale claim, claim if due, scan, release."""
     with UnitOfWork(app.engine) as uow:
         services = BackgroundServiceRepository(uow.connection)
+        if services.hand_back_bridgeless_claim():
+            uow.commit()
+            log.info("alert job: OpenEMR's runner claimed the row without a bridge; running it here")
         stale = services.recover_stale(config.claim_timeout_minutes)
         if stale:
             uow.commit()

@@ -29,3 +29,34 @@ def run_drain_job(app: AppLike) -> Any:
         getattr(result, "skipped", 0),
     )
     return result
+
+
+def run_sweep_fallback_job(app: AppLike) -> Any:
+    """Sweep recent visits when the billing triggers are missing (sweep mode).
+
+    Without triggers nothing queues OpenEMR's own fee-sheet saves, so the service
+    reconciles the last seven days instead, every few minutes. With triggers in
+    place this costs one information_schema read and does nothing.
+    """
+    try:
+        from aesthetic_inventory.consumption.service import default_since, sweep_visits
+        from aesthetic_inventory.consumption.triggers import trigger_status
+    except ImportError:
+        log.debug("sweep job: consumption engine not available")
+        return None
+    with app.engine.connect() as conn:
+        mode = trigger_status(conn).mode
+    if mode != "sweep":
+        log.debug("sweep job: billing triggers installed, nothing to do")
+        return None
+    result = sweep_visits(
+        app.engine, since=default_since(), service_username=app.settings.service_username
+    )
+    log.info(
+        "sweep job (no billing triggers): %s visit(s) since %s, %s changed, %s failed",
+        result.visits,
+        result.since,
+        result.changed,
+        result.failed,
+    )
+    return result

@@ -7,7 +7,9 @@ Jobs (plain functions in ``jobs/``), each with an explicit id, ``coalesce=True``
   ``AestheticInventoryAlerts`` row; run the scan only when active and due, claimed
   with OpenEMR's statement, released after;
 - ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (1);
-- ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30).
+- ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30);
+- ``sweep-fallback``: every ``service_sweep_seconds`` (300), only when the billing
+  triggers are missing (sweep mode), reconcile the visits of the last seven days.
 
 Durable state lives in tables (background_services, the claims table, the outbox),
 not in an APScheduler job store, so a restart loses nothing. SIGTERM/SIGINT shut
@@ -55,11 +57,11 @@ def build_scheduler(
 ) -> BlockingScheduler:
     """The scheduler with the three jobs registered (not started)."""
     from aesthetic_inventory.jobs.alert_scan import run_alert_job
-    from aesthetic_inventory.jobs.change_queue import run_drain_job
+    from aesthetic_inventory.jobs.change_queue import run_drain_job, run_sweep_fallback_job
     from aesthetic_inventory.jobs.outbox_delivery import run_outbox_job
 
     scheduler = BlockingScheduler(
-        executors={"default": executor or ThreadPoolExecutor(max_workers=3)},
+        executors={"default": executor or ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1},
     )
     scheduler.add_listener(_on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
@@ -68,6 +70,7 @@ def build_scheduler(
         ("alert-scan", run_alert_job, (app, config, owner), config.service_poll_seconds),
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
+        ("sweep-fallback", run_sweep_fallback_job, (app,), config.service_sweep_seconds),
     ]
     for job_id, func, args, seconds in jobs:
         scheduler.add_job(
@@ -98,7 +101,7 @@ def run_service(app: Any) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
     config = load_alert_config(app.settings)
     owner = process_owner()
-    executor = ThreadPoolExecutor(max_workers=3)
+    executor = ThreadPoolExecutor(max_workers=4)
     scheduler = build_scheduler(app, config, owner, executor)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -108,11 +111,12 @@ def run_service(app: Any) -> None:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
         "service: started as %s (alert check every %ss, queue drain every %ss, outbox every %ss, "
-        "channels %s)",
+        "sweep check every %ss, channels %s)",
         owner,
         config.service_poll_seconds,
         config.service_drain_seconds,
         config.service_outbox_seconds,
+        config.service_sweep_seconds,
         ",".join(config.channels),
     )
     try:

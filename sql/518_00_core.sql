@@ -48,10 +48,15 @@ CREATE TABLE `procedure_products` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 #EndIf
 
--- The alert job, claimed with OpenEMR's background_services protocol
+-- The alert job, claimed with OpenEMR's background_services protocol.
+-- require_once stays NULL until `aesthetic-inventory alerts install-bridge` has copied
+-- the PHP bridge into the site: OpenEMR's runner treats a missing include file as a
+-- fatal error that stops the rest of its pass, while a NULL include is simply skipped.
+-- A claim OpenEMR takes on this row without a bridge is handed back to the module's
+-- service at once (see module/alerts/background.py).
 #IfNotRow background_services name AestheticInventoryAlerts
 INSERT INTO `background_services` (`name`, `title`, `active`, `running`, `execute_interval`, `function`, `require_once`, `sort_order`)
-VALUES ('AestheticInventoryAlerts', 'Aesthetic Inventory Alerts', 1, 0, 1440, 'aesthetic_inventory_alerts_run', '/library/aesthetic_inventory_alerts.php', 110);
+VALUES ('AestheticInventoryAlerts', 'Aesthetic Inventory Alerts', 1, 0, 1440, 'aesthetic_inventory_alerts_run', NULL, 110);
 #EndIf
 
 -- Register the module in OpenEMR's module registry

@@ -90,6 +90,35 @@ class BackgroundServiceRepository:
             )
         return bool(held)
 
+    def hand_back_bridgeless_claim(self) -> bool:
+        """Undo a claim OpenEMR's PHP runner took on a row it cannot run.
+
+        Until the PHP bridge is installed the row's ``require_once`` is empty, so
+        OpenEMR's runner claims the due row (pushing ``next_run`` by the interval),
+        finds no function to call and leaves ``running = 1``. Such a claim never
+        produces a run; making the row due again at once lets this service claim it
+        with the same statement, so the job still runs once per interval. A claim
+        with a record in the claims table is ours and is left alone.
+        """
+        changed = self.conn.execute(
+            text(
+                "UPDATE background_services SET running = 0, next_run = NOW() - INTERVAL 1 SECOND "
+                "WHERE name = :name AND running >= 1 "
+                "AND (require_once IS NULL OR require_once = '') "
+                f"AND NOT EXISTS (SELECT 1 FROM {CLAIMS_TABLE} c WHERE c.name = :name)"
+            ),
+            {"name": self.name},
+        ).rowcount
+        return bool(changed)
+
+    def register_bridge(self, require_once: str) -> bool:
+        """Point the row at the installed PHP bridge (OpenEMR's runner then runs it)."""
+        changed = self.conn.execute(
+            text("UPDATE background_services SET require_once = :path WHERE name = :name"),
+            {"path": require_once, "name": self.name},
+        ).rowcount
+        return bool(changed)
+
     def recover_stale(self, timeout_minutes: int) -> str | None:
         """Reset a claim older than the timeout (its process died).
 

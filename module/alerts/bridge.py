@@ -7,10 +7,16 @@ import shutil
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from ..errors import InvalidInputError
 from ..resources import templates_dir
+from ..unit_of_work import UnitOfWork
+from .background import BackgroundServiceRepository
 
 BRIDGE_NAME = "aesthetic_inventory_alerts.php"
+# The background_services.require_once value, relative to OpenEMR's file root.
+BRIDGE_REQUIRE_ONCE = "/library/" + BRIDGE_NAME
 
 
 def console_script_path() -> str:
@@ -52,3 +58,15 @@ def install_bridge(
 def _php_single_quoted(value: str) -> str:
     """Escape for inside a PHP single-quoted string."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def register_bridge(engine: Engine) -> bool:
+    """Name the installed bridge in the service row's ``require_once``.
+
+    Done only after the file is in place: OpenEMR's runner stops its whole pass on
+    a missing include file. Returns False when the row is missing (run migrate).
+    """
+    with UnitOfWork(engine) as uow:
+        changed = BackgroundServiceRepository(uow.connection).register_bridge(BRIDGE_REQUIRE_ONCE)
+        uow.commit()
+    return changed

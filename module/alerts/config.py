@@ -5,7 +5,8 @@ Keys (environment ``AESTHETIC_INVENTORY_<KEY>`` or the TOML file, lower case):
 ``smtp_port``, ``smtp_user``, ``smtp_password``, ``smtp_secure``, ``webhook_url``,
 ``webhook_secret``, ``message_to``, ``outbox_backoff_seconds``, ``outbox_max_backoff_seconds``,
 ``smtp_timeout_seconds``, and the service intervals ``service_poll_seconds``,
-``service_drain_seconds``, ``service_outbox_seconds``, ``claim_timeout_minutes``.
+``service_drain_seconds``, ``service_outbox_seconds``, ``service_sweep_seconds``,
+``claim_timeout_minutes``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class AlertConfig:
     service_poll_seconds: int = 15
     service_drain_seconds: int = 1
     service_outbox_seconds: int = 30
+    service_sweep_seconds: int = 300
     claim_timeout_minutes: int = 60
     digest_max_items_per_kind: int = 50
 
@@ -132,6 +134,7 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         service_poll_seconds=poll,
         service_drain_seconds=settings.get_int("service_drain_seconds", 1, minimum=1),
         service_outbox_seconds=settings.get_int("service_outbox_seconds", 30, minimum=1),
+        service_sweep_seconds=settings.get_int("service_sweep_seconds", 300, minimum=1),
         claim_timeout_minutes=settings.get_int("claim_timeout_minutes", 60, minimum=1),
         digest_max_items_per_kind=settings.get_int("digest_max_items_per_kind", 50, minimum=1),
     )

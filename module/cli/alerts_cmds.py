@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..alerts.bridge import install_bridge
+from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
 from ..alerts.config import load_alert_config
 from ..alerts.service import run_alert_scan
 
@@ -58,6 +58,17 @@ def install(state: object, openemr_dir: str, bin_path: str | None, force: bool) 
     config_path = getattr(state, "config_path", None)
     target = install_bridge(openemr_dir, bin_path=bin_path, config_path=config_path, force=force)
     click.echo(f"installed {target}")
+    app = state.app  # type: ignore[attr-defined]
+    if not app.settings.database_url:
+        click.echo(
+            "no database configured: register the bridge with --database-url, or run "
+            f"UPDATE background_services SET require_once = '{BRIDGE_REQUIRE_ONCE}' "
+            "WHERE name = 'AestheticInventoryAlerts'"
+        )
+    elif register_bridge(app.engine):
+        click.echo(f"background_services row AestheticInventoryAlerts now loads {BRIDGE_REQUIRE_ONCE}")
+    else:
+        click.echo("background_services row AestheticInventoryAlerts not found: run migrate first")
 
 
 COMMANDS: list[click.Command] = [alerts]

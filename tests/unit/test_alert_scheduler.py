@@ -13,7 +13,7 @@ def test_jobs_registered_with_ids_and_limits() -> None:
     scheduler = build_scheduler(object(), config, "host:1")
     # not started: the jobs wait in the scheduler's pending list
     jobs = {job.id: job for job, *_rest in scheduler._pending_jobs}  # noqa: SLF001
-    assert set(jobs) == {"alert-scan", "change-queue", "outbox"}
+    assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time >= 5

@@ -104,3 +104,33 @@ def test_install_bridge(tmp_path) -> None:
     assert code == 1 and "--force" in err
     code, _out, err = run("alerts", "install-bridge", "--openemr-dir", str(tmp_path / "nope"))
     assert code == 1 and "not an OpenEMR directory" in err
+
+
+def test_install_bridge_registers_the_row_only_after_copying(tmp_path, migrated_db_url) -> None:
+    query = (
+        "SELECT COALESCE(require_once, '') FROM background_services "
+        "WHERE name = 'AestheticInventoryAlerts'"
+    )
+    engine = create_db_engine(migrated_db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(query)).scalar() == ""
+        # a failed copy (no OpenEMR tree) leaves the row without an include file
+        code, _out, err = run(
+            "--database-url", migrated_db_url, "alerts", "install-bridge",
+            "--openemr-dir", str(tmp_path / "nope"),
+        )
+        assert code == 1 and "not an OpenEMR directory" in err
+        with engine.connect() as conn:
+            assert conn.execute(text(query)).scalar() == ""
+        (tmp_path / "library").mkdir()
+        code, out, _err = run(
+            "--database-url", migrated_db_url, "alerts", "install-bridge",
+            "--openemr-dir", str(tmp_path),
+        )
+        assert code == 0 and "now loads /library/aesthetic_inventory_alerts.php" in out
+        assert (tmp_path / "library" / "aesthetic_inventory_alerts.php").is_file()
+        with engine.connect() as conn:
+            assert conn.execute(text(query)).scalar() == "/library/aesthetic_inventory_alerts.php"
+    finally:
+        engine.dispose()

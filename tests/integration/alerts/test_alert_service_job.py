@@ -57,9 +57,18 @@ def test_claims_runs_releases_and_pushes_next_run(migrated_engine, migrated_db_u
     assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
 
 
+BRIDGE = "'/library/aesthetic_inventory_alerts.php'"
+
+
 def test_row_claimed_by_openemr_runner_is_left_alone(migrated_engine, migrated_db_url) -> None:
-    # OpenEMR's PHP runner just claimed it: running = 1, next_run = NOW() + interval
-    set_row(migrated_engine, running="1", next_run="NOW() + INTERVAL 1440 MINUTE")
+    # With the bridge installed OpenEMR's PHP runner runs the job itself: it just
+    # claimed it (running = 1, next_run = NOW() + interval), so the service keeps out.
+    set_row(
+        migrated_engine,
+        require_once=BRIDGE,
+        running="1",
+        next_run="NOW() + INTERVAL 1440 MINUTE",
+    )
     app, config = job(migrated_db_url)
     assert run_alert_job(app, config, "test:1").status == "claimed-elsewhere"
     assert service_row(migrated_engine)[1] == 1
@@ -101,11 +110,34 @@ def test_fresh_claim_of_another_process_is_not_stolen(migrated_engine, migrated_
 def test_stale_openemr_claim_without_record_recovered(migrated_engine, migrated_db_url) -> None:
     # a PHP run that died 3 hours ago with a 60-minute interval: claimed at next_run - 60
     set_row(
-        migrated_engine, running="1", execute_interval="60", next_run="NOW() - INTERVAL 120 MINUTE"
+        migrated_engine,
+        require_once=BRIDGE,
+        running="1",
+        execute_interval="60",
+        next_run="NOW() - INTERVAL 120 MINUTE",
     )
     app, config = job(migrated_db_url)
     assert run_alert_job(app, config, "test:1").status == "ran"
     assert service_row(migrated_engine)[1] == 0
+
+
+def test_bridgeless_openemr_claim_is_run_here_once(migrated_engine, migrated_db_url) -> None:
+    # No bridge installed (require_once NULL, as migrate registers it): OpenEMR's
+    # runner claimed the due row, found no function and left running = 1. The
+    # service hands the claim back and runs the job itself, once for the interval.
+    add_drug(migrated_engine, "Botox", 5)
+    assert scalar(
+        migrated_engine,
+        "SELECT COUNT(*) FROM background_services WHERE name = :n AND require_once IS NULL",
+        n=NAME,
+    ) == 1
+    set_row(migrated_engine, running="1", next_run="NOW() + INTERVAL 1440 MINUTE")
+    app, config = job(migrated_db_url)
+    assert run_alert_job(app, config, "test:1").status == "ran"
+    active, running, minutes_ahead = service_row(migrated_engine)
+    assert running == 0 and 1438 <= minutes_ahead <= 1440
+    assert run_alert_job(app, config, "test:1").status == "not-due"
+    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
 
 
 def test_failed_scan_still_releases_the_claim(migrated_engine, migrated_db_url) -> None:
