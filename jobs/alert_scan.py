@@ -29,7 +29,7 @@ def run_alert_job(app: AppLike, config: AlertConfig, owner: str) -> AlertJobOutc
         services = BackgroundServiceRepository(uow.connection)
         if services.hand_back_bridgeless_claim():
             uow.commit()
-            log.info("alert job: OpenEMR's runner claimed the row without a bridge; running it here")
+            log.info("alert job: OpenEMR's runner claimed the row without a bridge; run here")
         stale = services.recover_stale(config.claim_timeout_minutes)
         if stale:
             uow.commit()

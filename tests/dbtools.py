@@ -24,7 +24,10 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
 FIXTURE_SCHEMA = REPO_DIR / "sql" / "fixtures" / "openemr_fixture.sql"
 OPENEMR_SCHEMA = Path(
-    os.environ.get("AESTHETIC_INVENTORY_OPENEMR_SCHEMA", REPO_DIR.parent / "shared" / "openemr" / "database.sql")
+    os.environ.get(
+        "AESTHETIC_INVENTORY_OPENEMR_SCHEMA",
+        REPO_DIR.parent / "shared" / "openemr" / "database.sql",
+    )
 )
 
 
@@ -102,7 +105,9 @@ class ServerInfo:
     def load_fixture_schema(self, database: str) -> None:
         self.execute_script(database, FIXTURE_SCHEMA.read_text())
 
-    def client_command(self, database: str, init_command: str | None = None) -> tuple[list[str], dict[str, str]]:
+    def client_command(
+        self, database: str, init_command: str | None = None
+    ) -> tuple[list[str], dict[str, str]]:
         """The ``mariadb``/``mysql`` command line for this server, and its environment
         (the password travels in MYSQL_PWD, never on the command line)."""
         client = shutil.which("mariadb") or shutil.which("mysql")
@@ -129,7 +134,8 @@ class ServerInfo:
         with path.open("rb") as handle:
             result = subprocess.run(args, stdin=handle, env=env, capture_output=True, check=False)
         if result.returncode != 0:
-            raise RuntimeError(f"client failed on {path.name}: {result.stderr.decode(errors='replace')}")
+            error = result.stderr.decode(errors="replace")
+            raise RuntimeError(f"client failed on {path.name}: {error}")
 
     def load_openemr_schema(self, database: str) -> None:
         """Load the real OpenEMR schema the way OpenEMR's installer does."""

@@ -86,7 +86,9 @@ def _verbose(ctx: click.Context) -> bool:
 @click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
 @click.version_option(package_name="aesthetic-inventory")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, config_path: str | None, verbose: bool) -> None:
+def main(
+    ctx: click.Context, database_url: str | None, config_path: str | None, verbose: bool
+) -> None:
     """Aesthetic Inventory for OpenEMR: fee-sheet consumption of mapped products
     (first expired, first out) and stock alerts."""
     logging.basicConfig(

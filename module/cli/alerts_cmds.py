@@ -66,7 +66,9 @@ def install(state: object, openemr_dir: str, bin_path: str | None, force: bool) 
             "WHERE name = 'AestheticInventoryAlerts'"
         )
     elif register_bridge(app.engine):
-        click.echo(f"background_services row AestheticInventoryAlerts now loads {BRIDGE_REQUIRE_ONCE}")
+        click.echo(
+            f"background_services row AestheticInventoryAlerts now loads {BRIDGE_REQUIRE_ONCE}"
+        )
     else:
         click.echo("background_services row AestheticInventoryAlerts not found: run migrate first")
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dbtools
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-
-import dbtools
 
 
 def test_fixture_database_has_openemr_core_tables(engine: Engine) -> None:
