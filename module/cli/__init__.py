@@ -98,6 +98,9 @@ def main(
     )
     if not verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # The service's own listener logs one line per failed job; APScheduler's
+        # executor would add a full traceback for the same failure.
+        logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
     state = CliState(database_url, config_path, verbose)
     ctx.obj = state
     ctx.call_on_close(state.close)
