@@ -23,6 +23,7 @@ demo: prereqs $(STAMP)
 
 test: prereqs $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/ruff check module jobs tests bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check module jobs tests bench
