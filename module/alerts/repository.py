@@ -141,13 +141,18 @@ class AlertRepository:
         self, items: Sequence[AlertItem], notified: set[tuple[str, str]], now: datetime
     ) -> None:
         """Mark every current item open and seen now; notified ones get
-        ``last_notified`` = now. One multi-row statement per group."""
+        ``last_notified`` = now.
+
+        Every value of the VALUES list is a placeholder (the constants too):
+        PyMySQL's ``executemany`` folds the rows into one multi-row INSERT only
+        then (``pymysql.cursors.RE_INSERT_VALUES``); a literal makes it send one
+        statement per item."""
         if not items:
             return
         sql = text(
             f"INSERT INTO {STATE_TABLE} "
             "(kind, item_key, state, first_seen, last_seen, last_notified, resolved_at, "
-            "notify_count) VALUES (:kind, :key, 'open', :now, :now, :notified, NULL, :count) "
+            "notify_count) VALUES (:kind, :key, :state, :now, :now, :notified, :resolved, :count) "
             "ON DUPLICATE KEY UPDATE "
             "first_seen = IF(state = 'open', first_seen, VALUES(first_seen)), "
             "notify_count = IF(state = 'open', notify_count, 0) + VALUES(notify_count), "
@@ -159,6 +164,8 @@ class AlertRepository:
             {
                 "kind": item.kind,
                 "key": item.item_key,
+                "state": "open",
+                "resolved": None,
                 "now": now,
                 "notified": now if item.state_key in notified else None,
                 "count": 1 if item.state_key in notified else 0,
@@ -200,7 +207,7 @@ class AlertRepository:
 
     # -- outbox ------------------------------------------------------------------
     def add_outbox_rows(self, rows: Sequence[dict[str, object]]) -> None:
-        """One pending row per channel (multi-row insert)."""
+        """One pending row per channel (one multi-row insert: placeholders only)."""
         if not rows:
             return
         self.conn.execute(
@@ -208,9 +215,9 @@ class AlertRepository:
                 f"INSERT INTO {OUTBOX_TABLE} (channel, idempotency_key, subject, body_text, "
                 "body_html, payload_json, status, attempts, next_attempt_at, last_error, "
                 "created_at) VALUES (:channel, :key, :subject, :text, :html, :payload, "
-                "'pending', 0, :now, '', :now)"
+                ":status, :attempts, :now, :error, :now)"
             ),
-            list(rows),
+            [dict(row) | {"status": "pending", "attempts": 0, "error": ""} for row in rows],
         )
 
     def claim_due(
@@ -308,15 +315,19 @@ class AlertRepository:
     def insert_messages(
         self, title: str, body: str, sender: str, recipients: Sequence[str], now: datetime
     ) -> None:
-        """One ``pnotes`` message per recipient (multi-row insert)."""
+        """One ``pnotes`` message per recipient (one multi-row insert: placeholders only)."""
         self.conn.execute(
             text(
                 "INSERT INTO pnotes (date, body, pid, user, groupname, activity, authorized, "
-                "title, assigned_to, deleted, message_status) VALUES (:now, :body, 0, :user, "
-                "'Default', 1, 0, :title, :to, 0, 'New')"
+                "title, assigned_to, deleted, message_status) VALUES (:now, :body, :pid, :user, "
+                ":group, :activity, :authorized, :title, :to, :deleted, :status)"
             ),
             [
-                {"now": now, "body": body, "user": sender, "title": title, "to": to}
+                {
+                    "now": now, "body": body, "pid": 0, "user": sender, "group": "Default",
+                    "activity": 1, "authorized": 0, "title": title, "to": to, "deleted": 0,
+                    "status": "New",
+                }
                 for to in recipients
             ],
         )
