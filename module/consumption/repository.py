@@ -19,6 +19,9 @@ from .domain import SELECTOR_PREFIX, HeldSale, Lot, parse_selector
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
+# constant columns of a consumption row (prescription_id, fee, billed, pricelevel,
+# trans_type), sent as parameters so the INSERT stays batchable
+_SALE_CONSTANTS = {"zero": 0, "empty": "", "one": 1}
 
 
 @dataclass(frozen=True)
@@ -237,10 +240,12 @@ class ConsumptionRepository:
             text(
                 "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
                 "user, sale_date, quantity, fee, billed, pricelevel, selector, trans_type) "
-                "VALUES (:drug_id, :inventory_id, 0, :pid, :encounter, :user, :sale_date, "
-                ":quantity, 0, 0, '', :selector, 1)"
+                # placeholders only: PyMySQL folds an executemany into one multi-row
+                # INSERT only when RE_INSERT_VALUES matches (no literal in VALUES)
+                "VALUES (:drug_id, :inventory_id, :zero, :pid, :encounter, :user, :sale_date, "
+                ":quantity, :zero, :zero, :empty, :selector, :one)"
             ),
-            [s.__dict__ for s in sales],
+            [s.__dict__ | _SALE_CONSTANTS for s in sales],
         )
         return 1
 
