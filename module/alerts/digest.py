@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..resources import templates_dir
-from .rules import AlertItem, group_by_kind
+from .rules import AlertItem, group_by_kind, sort_items
 
 SUBJECT = "Aesthetic Inventory Alert"
 TEXT_TEMPLATE = "alert_digest.txt.j2"
@@ -20,12 +21,40 @@ HTML_TEMPLATE = "alert_digest.html.j2"
 
 @dataclass(frozen=True)
 class Digest:
-    """The rendered digest in every form a channel may need."""
+    """The rendered digest in every form a channel may need.
+
+    The JSON payload (every item) is built on first use only: a large first scan
+    then holds no per-item dictionaries unless a webhook needs them.
+    """
 
     subject: str
     text: str
     html: str
-    payload: dict[str, Any]
+    items: tuple[AlertItem, ...]
+    generated_at: datetime
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """Items per kind."""
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        """Subject, time and counts: the payload without the items."""
+        return {
+            "subject": self.subject,
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "counts": self.counts,
+        }
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The summary plus every item, in digest order."""
+        payload = self.summary()
+        payload["items"] = [_item_payload(item) for item in sort_items(self.items)]
+        return payload
 
     @property
     def payload_json(self) -> str:
@@ -72,7 +101,7 @@ def render_digest(
     The text and HTML list at most ``max_per_kind`` items per kind (and say how
     many more there are): a person reads the digest, and OpenEMR's
     ``notification_log.message`` is a TEXT column (64 KiB). The JSON payload
-    carries every item.
+    (built lazily) carries every item.
     """
     sections = group_by_kind(items)
     shown = [
@@ -82,10 +111,10 @@ def render_digest(
     context = {"sections": shown, "total": len(items), "generated_at": generated_at}
     text = env.get_template(TEXT_TEMPLATE).render(context)
     html = env.get_template(HTML_TEMPLATE).render(context)
-    payload = {
-        "subject": SUBJECT,
-        "generated_at": generated_at.isoformat(timespec="seconds"),
-        "counts": {kind: len(group) for kind, _title, group in sections},
-        "items": [_item_payload(item) for _kind, _t, group in sections for item in group],
-    }
-    return Digest(subject=SUBJECT, text=text.strip() + "\n", html=html, payload=payload)
+    return Digest(
+        subject=SUBJECT,
+        text=text.strip() + "\n",
+        html=html,
+        items=tuple(items),
+        generated_at=generated_at,
+    )

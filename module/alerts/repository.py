@@ -64,12 +64,36 @@ class AlertRepository:
             ).scalar()
         )
 
-    # -- rule queries: one set-based query each ----------------------------------
-    def stock_levels_at_or_below_reorder(self, today: date) -> list[StockLevel]:
+    # -- rule queries: one set-based query each, diffed against the alert state ----
+    #
+    # Each rule query LEFT JOINs the alert-state row of its item and returns only
+    # items that are new or due for a reminder (``last_notified <= :due``), with
+    # that state; a steady-state scan moves no quiet item to Python. The kind and
+    # key expressions mirror ``rules.py`` (which re-classifies every returned row)
+    # and the keys ``AlertItem.item_key`` writes, so the join uses ``kind_item``.
+    _DUE = (
+        " AND (s.id IS NULL OR s.state <> 'open' OR s.last_notified IS NULL "
+        "OR s.last_notified <= :due)"
+    )
+
+    @staticmethod
+    def _state(kind: str, key: str, row: Sequence[object]) -> StoredState | None:
+        """The stored state from the two trailing columns (None when absent)."""
+        if row[-2] is None:
+            return None
+        last = row[-1]
+        return StoredState(kind, key, str(row[-2]), last if isinstance(last, datetime) else None)
+
+    def stock_levels_to_notify(
+        self, today: date, due: datetime
+    ) -> list[tuple[StockLevel, StoredState | None]]:
         """Active, dispensable products with a reorder point whose usable stock
-        (lots not destroyed, not expired) is at or below it."""
+        (lots not destroyed, not expired) is at or below it, and that are new or
+        due for a reminder."""
         rows = self.conn.execute(
             text(
+                "SELECT lv.drug_id, lv.name, lv.reorder_point, lv.usable, s.state, "
+                "s.last_notified FROM ("
                 "SELECT d.drug_id, d.name, d.reorder_point, "
                 "COALESCE(SUM(di.on_hand), 0) AS usable "
                 "FROM drugs d LEFT JOIN drug_inventory di ON di.drug_id = d.drug_id "
@@ -77,65 +101,143 @@ class AlertRepository:
                 "AND (di.expiration IS NULL OR di.expiration > :today) "
                 "WHERE d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0 "
                 "GROUP BY d.drug_id, d.name, d.reorder_point "
-                "HAVING usable <= d.reorder_point"
+                "HAVING usable <= d.reorder_point) AS lv "
+                f"LEFT JOIN {STATE_TABLE} s "
+                "ON s.kind = IF(lv.usable <= 0, 'out_of_stock', 'low_stock') "
+                "AND s.item_key = CAST(lv.drug_id AS CHAR) WHERE 1 = 1" + self._DUE
             ),
-            {"today": today},
+            {"today": today, "due": due},
         )
-        return [StockLevel(int(r[0]), r[1] or "", float(r[2]), int(r[3])) for r in rows]
+        out = []
+        for r in rows:
+            level = StockLevel(int(r[0]), r[1] or "", float(r[2]), int(r[3]))
+            kind = "out_of_stock" if level.usable_on_hand <= 0 else "low_stock"
+            out.append((level, self._state(kind, str(level.drug_id), r)))
+        return out
 
-    def _lots(self, condition: str, params: dict[str, object]) -> list[LotRow]:
+    def lots_to_notify(
+        self, today: date, horizon_end: date, due: datetime
+    ) -> list[tuple[LotRow, StoredState | None]]:
+        """Lots with stock that expired (on or before today) or expire by the
+        horizon end, in one read, and that are new or due for a reminder."""
         rows = self.conn.execute(
             text(
                 "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(di.lot_number, ''), "
-                "COALESCE(lo.title, di.warehouse_id), di.on_hand, di.expiration, d.reorder_point "
+                "COALESCE(lo.title, di.warehouse_id), di.on_hand, di.expiration, "
+                "d.reorder_point, s.state, s.last_notified "
                 "FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id "
                 "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
                 "AND lo.option_id = di.warehouse_id "
+                f"LEFT JOIN {STATE_TABLE} s "
+                "ON s.kind = IF(di.expiration <= :today, 'expired', 'expiring') "
+                "AND s.item_key = CAST(di.inventory_id AS CHAR) "
                 "WHERE di.destroy_date IS NULL AND di.on_hand > 0 "
-                "AND di.expiration IS NOT NULL AND " + condition  # fixed text, no values
+                "AND di.expiration IS NOT NULL AND di.expiration <= :end" + self._DUE
             ),
-            params,
+            {"today": today, "end": horizon_end, "due": due},
         )
-        return [
-            LotRow(int(r[0]), int(r[1]), r[2] or "", r[3], r[4] or "", int(r[5]), r[6], float(r[7]))
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            lot = LotRow(
+                int(r[0]), int(r[1]), r[2] or "", r[3], r[4] or "", int(r[5]), r[6], float(r[7])
+            )
+            kind = "expired" if lot.expiration <= today else "expiring"
+            out.append((lot, self._state(kind, str(lot.inventory_id), r)))
+        return out
 
-    def expiring_lots(self, today: date, horizon_end: date) -> list[LotRow]:
-        """Lots with stock expiring after today and on or before the horizon end."""
-        return self._lots(
-            "di.expiration > :today AND di.expiration <= :end", {"today": today, "end": horizon_end}
-        )
-
-    def expired_lots(self, today: date) -> list[LotRow]:
-        """Lots with stock whose expiration is today or earlier (not sellable)."""
-        return self._lots("di.expiration <= :today", {"today": today})
-
-    def open_shortages(self) -> list[ShortageRow]:
-        """Open shortages from the consumption engine's usage table."""
+    def shortages_to_notify(self, due: datetime) -> list[tuple[ShortageRow, StoredState | None]]:
+        """Open shortages from the consumption engine's usage table that are new
+        or due for a reminder."""
         rows = self.conn.execute(
             text(
                 "SELECT u.pid, u.encounter, u.mapping_id, u.drug_id, COALESCE(d.name, ''), "
-                "CONCAT(u.code_type, ' ', u.code), u.shortage_units "
+                "CONCAT(u.code_type, ' ', u.code), u.shortage_units, s.state, s.last_notified "
                 f"FROM {USAGE_TABLE} u LEFT JOIN drugs d ON d.drug_id = u.drug_id "
-                "WHERE u.shortage_units > 0"
-            )
+                f"LEFT JOIN {STATE_TABLE} s ON s.kind = 'shortage' "
+                "AND s.item_key = CONCAT(u.pid, '-', u.encounter, '-', u.mapping_id) "
+                "WHERE u.shortage_units > 0" + self._DUE
+            ),
+            {"due": due},
         )
-        return [
-            ShortageRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], float(r[6]))
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            row = ShortageRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], float(r[6]))
+            key = f"{row.pid}-{row.encounter}-{row.mapping_id}"
+            out.append((row, self._state("shortage", key, r)))
+        return out
 
     # -- alert state -------------------------------------------------------------
-    def states(self) -> dict[tuple[str, str], StoredState]:
-        """Open states (resolved ones behave like absent ones for the decision)."""
-        rows = self.conn.execute(
-            text(
-                f"SELECT kind, item_key, state, last_notified FROM {STATE_TABLE} "
-                "WHERE state = 'open'"
-            )
+    def states_to_resolve(
+        self, today: date, horizon_end: date, *, shortage_rule: bool
+    ) -> list[StoredState]:
+        """Open states whose condition went away, in one statement: each family
+        looks up its own item by key (primary or unique key), so the cost grows
+        with the open states, and only the resolved ones leave the server."""
+        usable = (
+            "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di "
+            "WHERE di.drug_id = d.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0 "
+            "AND (di.expiration IS NULL OR di.expiration > :today))"
         )
-        return {(r[0], r[1]): StoredState(r[0], r[1], r[2], r[3]) for r in rows}
+        stock = (
+            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+            "LEFT JOIN drugs d ON d.drug_id = CAST(s.item_key AS UNSIGNED) "
+            "AND s.item_key = CAST(d.drug_id AS CHAR) "
+            "AND d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0 "
+            "WHERE s.state = 'open' AND s.kind IN ('low_stock', 'out_of_stock') "
+            "AND (d.drug_id IS NULL OR s.kind <> "
+            f"CASE WHEN {usable} <= 0 THEN 'out_of_stock' "
+            f"WHEN {usable} <= d.reorder_point THEN 'low_stock' ELSE '' END)"
+        )
+        lots = (
+            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+            "LEFT JOIN (drug_inventory di JOIN drugs dd ON dd.drug_id = di.drug_id) "
+            "ON di.inventory_id = CAST(s.item_key AS UNSIGNED) "
+            "AND s.item_key = CAST(di.inventory_id AS CHAR) "
+            "AND di.destroy_date IS NULL AND di.on_hand > 0 AND di.expiration IS NOT NULL "
+            "AND di.expiration <= :end "
+            "AND s.kind = IF(di.expiration <= :today, 'expired', 'expiring') "
+            "WHERE s.state = 'open' AND s.kind IN ('expired', 'expiring') "
+            "AND di.inventory_id IS NULL"
+        )
+        if shortage_rule:
+            shortage = (
+                f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+                f"LEFT JOIN {USAGE_TABLE} u "
+                "ON u.pid = CAST(SUBSTRING_INDEX(s.item_key, '-', 1) AS SIGNED) "
+                "AND u.encounter = "
+                "CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(s.item_key, '-', 2), '-', -1) AS SIGNED) "
+                "AND u.mapping_id = CAST(SUBSTRING_INDEX(s.item_key, '-', -1) AS UNSIGNED) "
+                "AND s.item_key = CONCAT(u.pid, '-', u.encounter, '-', u.mapping_id) "
+                "AND u.shortage_units > 0 "
+                "WHERE s.state = 'open' AND s.kind = 'shortage' AND u.id IS NULL"
+            )
+        else:  # the rule is off: no shortage is current
+            shortage = (
+                f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+                "WHERE s.state = 'open' AND s.kind = 'shortage'"
+            )
+        other = (  # kinds no rule produces any more
+            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+            "WHERE s.state = 'open' AND s.kind NOT IN "
+            "('low_stock', 'out_of_stock', 'expired', 'expiring', 'shortage')"
+        )
+        rows = self.conn.execute(
+            text(" UNION ALL ".join((stock, lots, shortage, other))),
+            {"today": today, "end": horizon_end},
+        )
+        return [StoredState(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def count_open_notified_after(self, due: datetime) -> int:
+        """Open states notified after ``due`` (within the reminder interval)."""
+        return int(
+            self.conn.execute(
+                text(
+                    f"SELECT COUNT(*) FROM {STATE_TABLE} "
+                    "WHERE state = 'open' AND last_notified > :due"
+                ),
+                {"due": due},
+            ).scalar_one()
+        )
 
     def upsert_states(
         self, items: Sequence[AlertItem], notified: set[tuple[str, str]], now: datetime
@@ -179,14 +281,25 @@ class AlertRepository:
         wanted = sorted(keys)
         if not wanted:
             return 0
-        result = self.conn.execute(
-            text(
-                f"UPDATE {STATE_TABLE} SET state = 'resolved', resolved_at = :now "
-                "WHERE state = 'open' AND CONCAT(kind, ':', item_key) IN :keys"
-            ).bindparams(bindparam("keys", expanding=True)),
-            {"now": now, "keys": [f"{k}:{i}" for k, i in wanted]},
-        )
-        return result.rowcount
+        # row-constructor IN on (kind, item_key) can use the kind_item key;
+        # chunks keep the statement small when a large clinic clears many items
+        done = 0
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            params: dict[str, object] = {"now": now}
+            pairs = []
+            for n, (kind, key) in enumerate(chunk):
+                params[f"k{n}"], params[f"i{n}"] = kind, key
+                pairs.append(f"(:k{n}, :i{n})")
+            result = self.conn.execute(
+                text(
+                    f"UPDATE {STATE_TABLE} SET state = 'resolved', resolved_at = :now "
+                    "WHERE state = 'open' AND (kind, item_key) IN (" + ", ".join(pairs) + ")"
+                ),
+                params,
+            )
+            done += result.rowcount
+        return done
 
     def touch_last_notify(self, drug_ids: set[int], inventory_ids: set[int], today: date) -> None:
         """Keep OpenEMR's ``last_notify`` columns current (one UPDATE per table)."""

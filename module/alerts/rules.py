@@ -8,7 +8,7 @@ stored alert states, which items are worth a notification now.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 LOW_STOCK = "low_stock"
@@ -107,6 +107,12 @@ class Decision:
     reminder_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     quiet: tuple[AlertItem, ...] = ()
     resolved_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    quiet_count: int = 0
+
+    @property
+    def current(self) -> int:
+        """How many items are alerting now (notified or quiet)."""
+        return len(self.notify) + self.quiet_count
 
 
 def _number(value: float) -> float | int:
@@ -183,6 +189,21 @@ def shortage_items(rows: Iterable[ShortageRow]) -> list[AlertItem]:
     ]
 
 
+def classify(
+    state: StoredState | None, *, now: datetime, reminder: timedelta
+) -> str:
+    """``"new"``, ``"reminder"`` or ``"quiet"`` for a current item with this stored state.
+
+    Once per state: an item is new when it enters a state, and due again only
+    when its last notification is at least ``reminder`` old.
+    """
+    if state is None or state.state != "open" or state.last_notified is None:
+        return "new"
+    if now - state.last_notified >= reminder:
+        return "reminder"
+    return "quiet"
+
+
 def decide(
     items: Sequence[AlertItem],
     states: Mapping[tuple[str, str], StoredState],
@@ -190,33 +211,66 @@ def decide(
     now: datetime,
     reminder: timedelta,
 ) -> Decision:
-    """Once per state: notify an item when it enters a state, and again only when
-    its last notification is at least ``reminder`` old. Open states no longer
-    present are resolved, so the item alerts again if the condition comes back."""
-    notify: list[AlertItem] = []
-    quiet: list[AlertItem] = []
-    new_keys: set[tuple[str, str]] = set()
-    reminder_keys: set[tuple[str, str]] = set()
-    for item in items:
-        state = states.get(item.state_key)
-        if state is None or state.state != "open" or state.last_notified is None:
-            notify.append(item)
-            new_keys.add(item.state_key)
-        elif now - state.last_notified >= reminder:
-            notify.append(item)
-            reminder_keys.add(item.state_key)
-        else:
-            quiet.append(item)
+    """The decision from every current item and every stored state. Open states
+    no longer present are resolved, so the item alerts again if the condition
+    comes back."""
+    decision = decide_changes(
+        ((item, states.get(item.state_key)) for item in items),
+        (),
+        now=now,
+        reminder=reminder,
+    )
     current = {item.state_key for item in items}
     resolved = frozenset(
         key for key, state in states.items() if state.state == "open" and key not in current
     )
+    return replace(decision, resolved_keys=resolved)
+
+
+def decide_changes(
+    candidates: Iterable[tuple[AlertItem, StoredState | None]],
+    resolved: Iterable[StoredState],
+    *,
+    now: datetime,
+    reminder: timedelta,
+    quiet_recent: int = 0,
+) -> Decision:
+    """The decision from what changed only (the scan's set-based diff).
+
+    ``candidates`` are current items the repository found new or due (with their
+    stored state); they are re-classified here, so the rule stays in one place.
+    ``resolved`` are open states whose condition went away. ``quiet_recent`` is
+    the number of open states notified within the reminder interval: all of them
+    are quiet current items except those being resolved, which gives the count
+    of quiet items without moving them out of the database.
+    """
+    notify: list[AlertItem] = []
+    quiet: list[AlertItem] = []
+    new_keys: set[tuple[str, str]] = set()
+    reminder_keys: set[tuple[str, str]] = set()
+    for item, state in candidates:
+        verdict = classify(state, now=now, reminder=reminder)
+        if verdict == "new":
+            notify.append(item)
+            new_keys.add(item.state_key)
+        elif verdict == "reminder":
+            notify.append(item)
+            reminder_keys.add(item.state_key)
+        else:
+            quiet.append(item)
+    resolved_keys: set[tuple[str, str]] = set()
+    resolved_recent = 0
+    for state in resolved:
+        resolved_keys.add((state.kind, state.item_key))
+        if classify(state, now=now, reminder=reminder) == "quiet":
+            resolved_recent += 1
     return Decision(
         notify=tuple(sort_items(notify)),
         new_keys=frozenset(new_keys),
         reminder_keys=frozenset(reminder_keys),
         quiet=tuple(quiet),
-        resolved_keys=resolved,
+        resolved_keys=frozenset(resolved_keys),
+        quiet_count=len(quiet) + max(quiet_recent - resolved_recent, 0),
     )
 
 

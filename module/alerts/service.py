@@ -22,7 +22,9 @@ from .outbox import DeliveryReport, deliver_outbox
 from .repository import STATE_TABLE, USAGE_TABLE, AlertRepository
 from .rules import (
     AlertItem,
-    decide,
+    Decision,
+    StoredState,
+    decide_changes,
     expiry_items,
     low_stock_items,
     shortage_items,
@@ -86,25 +88,35 @@ def _smtp_factory(app: Any) -> SmtpFactory | None:
     return getattr(app, "smtp_factory", None)
 
 
-def collect_items(
+def collect_decision(
     repo: AlertRepository, config: AlertConfig, now: datetime
-) -> tuple[list[AlertItem], bool]:
-    """Run each rule's single query; the shortage rule only when the consumption
+) -> tuple[Decision, bool]:
+    """Run each rule's single query, already diffed against the alert state in
+    SQL, plus one query for the states to resolve and one count: only changed
+    items reach Python. The shortage rule runs only when the consumption
     engine's usage table exists (checked once per scan)."""
     today = now.date()
-    items = low_stock_items(repo.stock_levels_at_or_below_reorder(today))
-    items += expiry_items(
-        repo.expired_lots(today), today=today, horizon_days=config.expiry_horizon_days
-    )
-    items += expiry_items(
-        repo.expiring_lots(today, today + timedelta(days=config.expiry_horizon_days)),
-        today=today,
-        horizon_days=config.expiry_horizon_days,
-    )
+    horizon_end = today + timedelta(days=config.expiry_horizon_days)
+    reminder = timedelta(hours=config.reminder_hours)
+    due = now - reminder
+    candidates: list[tuple[AlertItem, StoredState | None]] = []
+    for level, state in repo.stock_levels_to_notify(today, due):
+        candidates.extend((item, state) for item in low_stock_items([level]))
+    for lot, state in repo.lots_to_notify(today, horizon_end, due):
+        items = expiry_items([lot], today=today, horizon_days=config.expiry_horizon_days)
+        candidates.extend((item, state) for item in items)
     has_usage = repo.table_exists(USAGE_TABLE)
     if has_usage:
-        items += shortage_items(repo.open_shortages())
-    return items, has_usage
+        for row, state in repo.shortages_to_notify(due):
+            candidates.extend((item, state) for item in shortage_items([row]))
+    decision = decide_changes(
+        candidates,
+        repo.states_to_resolve(today, horizon_end, shortage_rule=has_usage),
+        now=now,
+        reminder=reminder,
+        quiet_recent=repo.count_open_notified_after(due),
+    )
+    return decision, has_usage
 
 
 def scan(
@@ -127,11 +139,8 @@ def scan(
         if not repo.acquire_scan_lock():
             raise AestheticInventoryError("another alert scan is running; try again later")
         try:
-            items, result.shortage_rule = collect_items(repo, config, at)
-            decision = decide(
-                items, repo.states(), now=at, reminder=timedelta(hours=config.reminder_hours)
-            )
-            result.current = len(items)
+            decision, result.shortage_rule = collect_decision(repo, config, at)
+            result.current = decision.current
             result.notified = list(decision.notify)
             result.new = len(decision.new_keys)
             result.reminders = len(decision.reminder_keys)
@@ -167,7 +176,7 @@ def scan(
                             "subject": result.digest.subject,
                             "text": result.digest.text,
                             "html": result.digest.html,
-                            "payload": _payload_with_key(result.digest, key),
+                            "payload": _payload_with_key(result.digest, key, channel),
                             "now": at,
                         }
                     )
@@ -179,9 +188,10 @@ def scan(
     return result
 
 
-def _payload_with_key(digest: Digest, key: str) -> str:
-    """The webhook body: the digest payload plus its idempotency key."""
-    payload = dict(digest.payload)
+def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
+    """The outbox payload plus its idempotency key: every item for the webhook
+    (its body), only the counts for channels that send the text."""
+    payload = dict(digest.payload if channel == "webhook" else digest.summary())
     payload["idempotency_key"] = key
     return json.dumps(payload, sort_keys=True)
 

@@ -1,0 +1,115 @@
+"""Fix 4: the new / reminder / resolved diff runs in SQL, so a steady-state scan
+moves only changed rows to Python, and every state transition still resolves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aesthetic_inventory.alerts.service import run_alert_scan
+from alert_helpers import add_drug, add_lot, make_app, scalar
+from sqlalchemy import event, text
+from test_alert_batching import seed_many
+
+NOW = datetime.now().replace(microsecond=0)
+TODAY = NOW.date()
+
+
+def rows_fetched(app, fn):
+    """Run ``fn`` and return (its result, rows the SELECTs brought to Python)."""
+    fetched: list[int] = []
+
+    @event.listens_for(app.engine, "after_cursor_execute")
+    def _count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            fetched.append(max(cursor.rowcount, 0))
+
+    try:
+        return fn(), sum(fetched)
+    finally:
+        event.remove(app.engine, "after_cursor_execute", _count)
+
+
+def test_steady_scan_moves_no_quiet_item(migrated_engine, migrated_db_url) -> None:
+    seed_many(migrated_engine, 300)  # 600 alerting items
+    app = make_app(migrated_db_url)
+    first, first_rows = rows_fetched(app, lambda: run_alert_scan(app, now=NOW))
+    assert first.new == 600 and first.current == 600
+    assert first_rows >= 600
+    steady, steady_rows = rows_fetched(
+        app, lambda: run_alert_scan(app, now=NOW + timedelta(hours=1))
+    )
+    assert steady.notified == [] and steady.resolved == 0
+    assert steady.current == 600  # counted in SQL, not fetched
+    assert steady_rows < 15, steady_rows  # lock, table checks, count: no item rows
+    # one lot restocked: exactly one resolved row travels
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE drug_inventory SET expiration = :far WHERE inventory_id = "
+                "(SELECT MIN(inventory_id) FROM drug_inventory)"
+            ),
+            {"far": TODAY + timedelta(days=400)},
+        )
+    changed, changed_rows = rows_fetched(
+        app, lambda: run_alert_scan(app, now=NOW + timedelta(hours=2))
+    )
+    assert changed.resolved == 1 and changed.notified == [] and changed.current == 599
+    assert changed_rows < 15, changed_rows
+    app.close()
+
+
+def test_every_transition_resolves_the_old_state(migrated_engine, migrated_db_url) -> None:
+    low = add_drug(migrated_engine, "Low then out", 5)
+    low_lot = add_lot(migrated_engine, low, "L1", 2, TODAY + timedelta(days=300))
+    inactive = add_drug(migrated_engine, "Deactivated", 5)  # out of stock, then inactive
+    ageing = add_drug(migrated_engine, "Ageing", 0)
+    ageing_lot = add_lot(migrated_engine, ageing, "A1", 4, TODAY + timedelta(days=3))
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
+                "code_type, code, planned_quantity, required_units, allocated_units, "
+                "shortage_units, updated_at) VALUES (7, 70, 3, :d, 'CPT4', '1', 2, 2, 0, 2, "
+                "NOW())"
+            ),
+            {"d": ageing},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO aesthetic_inventory_alert_state (kind, item_key, state, "
+                "first_seen, last_seen, last_notified) VALUES ('retired_kind', 'x', 'open', "
+                ":now, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    app = make_app(migrated_db_url)
+    first = run_alert_scan(app, now=NOW)
+    assert {(i.kind, i.item_key) for i in first.notified} == {
+        ("low_stock", str(low)),
+        ("out_of_stock", str(inactive)),
+        ("expiring", str(ageing_lot)),
+        ("shortage", "7-70-3"),
+    }
+    assert first.resolved == 1  # the state of a kind no rule produces
+
+    later = NOW + timedelta(days=5)  # the lot has expired by then
+    with migrated_engine.begin() as conn:
+        conn.execute(text("UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i"),
+                     {"i": low_lot})
+        conn.execute(text("UPDATE drugs SET active = 0 WHERE drug_id = :d"), {"d": inactive})
+        conn.execute(text("UPDATE aesthetic_inventory_usage SET shortage_units = 0"))
+    second = run_alert_scan(app, now=later)
+    assert {(i.kind, i.item_key) for i in second.notified} == {
+        ("out_of_stock", str(low)),
+        ("expired", str(ageing_lot)),
+    }
+    assert second.new == 2 and second.reminders == 0
+    assert second.resolved == 4  # low_stock, inactive product, expiring lot, shortage
+    assert second.current == 2
+    open_keys = scalar(
+        migrated_engine,
+        "SELECT GROUP_CONCAT(CONCAT(kind, ':', item_key) ORDER BY kind) "
+        "FROM aesthetic_inventory_alert_state WHERE state = 'open'",
+    )
+    assert open_keys == f"expired:{ageing_lot},out_of_stock:{low}"
+    app.close()
