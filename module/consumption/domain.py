@@ -247,3 +247,26 @@ def plan_mapping(
         return MappingPlan(mapping_id, drug_id, required, held_total, required - held_total, ())
     returns = plan_returns(held, held_total - required) if required < held_total else ()
     return MappingPlan(mapping_id, drug_id, required, held_total, 0, returns)
+
+
+def merge_locked(
+    snapshot: dict[int, Lot], requested: Iterable[int], locked: Sequence[Lot]
+) -> dict[int, Lot]:
+    """The snapshot of candidate lots with the state read under lock put in place.
+
+    A requested lot that is gone under the lock (deleted meanwhile) is dropped, so a
+    plan can no longer choose it."""
+    merged = dict(snapshot)
+    for lot_id in requested:
+        merged.pop(lot_id, None)
+    for lot in locked:
+        merged[lot.inventory_id] = lot
+    return merged
+
+
+def plan_still_holds(deltas: dict[int, int], locked_ids: Iterable[int]) -> bool:
+    """Whether a plan's stock changes (``{inventory_id: delta}``) write only lots we
+    hold locks on (lot 0, the "no lot" of a non-dispensable product, and a net zero
+    change write nothing and need no lock)."""
+    held = set(locked_ids)
+    return all(lot_id in held for lot_id, delta in deltas.items() if lot_id and delta)

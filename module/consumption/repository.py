@@ -83,88 +83,70 @@ class ConsumptionRepository:
 
     # -- reads -----------------------------------------------------------------
 
-    def lock_visit(self, pid: int, encounter: int, today: date | None = None) -> Visit | None:
-        """Lock the visit's encounter row first: concurrent reconciles of one visit queue here."""
-        row = self.conn.execute(
-            text(
-                "SELECT DATE(date) FROM form_encounter WHERE pid = :pid AND encounter = :enc "
-                "ORDER BY id LIMIT 1 FOR UPDATE"
-            ),
-            {"pid": pid, "enc": encounter},
-        ).first()
-        if row is None:
-            return None
-        # a visit without a date is sold today, as sellDrug does with an empty sale date
-        return Visit(pid, encounter, row[0] or today or date.today())
+    def lock_visit_and_held(
+        self, pid: int, encounter: int, today: date | None = None
+    ) -> tuple[Visit | None, list[HeldSale]]:
+        """Lock the visit's encounter row and then its AUTO_PROC rows, in one round trip.
 
-    def mapped_lines(self, pid: int, encounter: int) -> list[MappedLine]:
-        """All live lines of the visit that have a mapping, in one query."""
+        ``STRAIGHT_JOIN`` makes the encounter row the first row locked, so concurrent
+        reconciles of one visit queue on it exactly as with a separate ``lock_visit``;
+        the visit's sales are then locked (FOR UPDATE) through the ``(pid, encounter)``
+        index. Duplicate encounter rows are all locked; the first one dates the visit.
+        """
         rows = self.conn.execute(
             text(
-                "SELECT b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, pp.quantity, "
-                "d.allow_combining, d.dispensable, u.username, u.default_warehouse, d.name "
+                "SELECT STRAIGHT_JOIN fe.id, DATE(fe.date), ds.sale_id, ds.selector, "
+                "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
+                "FROM form_encounter fe LEFT JOIN drug_sales ds "
+                "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
+                "AND ds.selector LIKE :prefix "
+                "WHERE fe.pid = :pid AND fe.encounter = :enc "
+                "ORDER BY fe.id, ds.sale_id FOR UPDATE"
+            ),
+            {"pid": pid, "enc": encounter, "prefix": SELECTOR_PREFIX + "%"},
+        ).all()
+        if not rows:
+            return None, []
+        first_id = rows[0][0]
+        # a visit without a date is sold today, as sellDrug does with an empty sale date
+        visit = Visit(pid, encounter, rows[0][1] or today or date.today())
+        return visit, _held_from_rows(r[2:] for r in rows if r[0] == first_id and r[2])
+
+    def lines_and_usage(
+        self, pid: int, encounter: int
+    ) -> tuple[list[MappedLine], dict[int, UsageRow]]:
+        """The visit's mapped live lines and its usage records, in one round trip (a
+        UNION ALL of two plain reads; no string column is shared between the two
+        halves, so differing collations of OpenEMR's and the module's tables never
+        meet)."""
+        rows = self.conn.execute(
+            text(
+                "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
+                "pp.quantity, d.allow_combining, d.dispensable, u.username, "
+                "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL "
                 "FROM billing b "
                 "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
                 "JOIN drugs d ON d.drug_id = pp.drug_id "
                 "LEFT JOIN users u ON u.id = b.user "
                 "WHERE b.pid = :pid AND b.encounter = :enc AND b.activity = 1 "
-                "ORDER BY b.id, pp.id"
+                "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
+                "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
+                "allocated_units, shortage_units, code_type, code "
+                "FROM aesthetic_inventory_usage WHERE pid = :pid AND encounter = :enc "
+                "ORDER BY 1, 2, 4"
             ),
             {"pid": pid, "enc": encounter},
-        )
-        return [
-            MappedLine(
-                line_id=r[0],
-                units=r[1],
-                mapping_id=int(r[2]),
-                drug_id=int(r[3]),
-                code_type=r[4] or "",
-                code=r[5] or "",
-                per_unit=Decimal(r[6]),
-                allow_combining=bool(r[7]),
-                dispensable=bool(r[8]),
-                username=r[9] or None,
-                default_warehouse=r[10] or "",
-                product_name=r[11] or "",
+        ).all()
+        lines = [_mapped_line(r[1:13]) for r in rows if r[0] == 0]
+        usage = {
+            int(r[3]): UsageRow(
+                int(r[3]), int(r[4]), Decimal(r[13]), int(r[14]), int(r[15]), int(r[16]),
+                r[17], r[18],
             )
             for r in rows
-        ]
-
-    def held_sales(self, pid: int, encounter: int) -> list[HeldSale]:
-        """The visit's AUTO_PROC rows, locked (FOR UPDATE) in sale_id order."""
-        rows = self.conn.execute(
-            text(
-                "SELECT sale_id, selector, drug_id, inventory_id, quantity, billed "
-                "FROM drug_sales WHERE pid = :pid AND encounter = :enc "
-                "AND selector LIKE :prefix ORDER BY sale_id FOR UPDATE"
-            ),
-            {"pid": pid, "enc": encounter, "prefix": SELECTOR_PREFIX + "%"},
-        )
-        held = []
-        for r in rows:
-            mapping_id = parse_selector(r[1])
-            if mapping_id is None:
-                continue  # not ours (a hand-edited selector): leave it alone
-            held.append(
-                HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))
-            )
-        return held
-
-    def usage_rows(self, pid: int, encounter: int) -> dict[int, UsageRow]:
-        rows = self.conn.execute(
-            text(
-                "SELECT mapping_id, drug_id, planned_quantity, required_units, allocated_units, "
-                "shortage_units, code_type, code FROM aesthetic_inventory_usage "
-                "WHERE pid = :pid AND encounter = :enc"
-            ),
-            {"pid": pid, "enc": encounter},
-        )
-        return {
-            int(r[0]): UsageRow(
-                int(r[0]), int(r[1]), Decimal(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7]
-            )
-            for r in rows
+            if r[0] == 1
         }
+        return lines, usage
 
     def lock_lots(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]) -> list[Lot]:
         """Lock the candidate lots of all needed products (and the lots returns go to)
@@ -187,19 +169,51 @@ class ConsumptionRepository:
         ).all()
         # returns alone need no lot order, so no warehouse read
         seqs = self.warehouse_seqs({r[3] or "" for r in rows}) if drug_ids_given else {}
-        return [
-            Lot(
-                inventory_id=int(r[0]),
-                drug_id=int(r[1]),
-                on_hand=int(r[2]),
-                warehouse_id=r[3] or "",
-                warehouse_seq=seqs.get(r[3] or ""),
-                expiration=r[4],
-                lot_number=r[5],
-                destroyed=bool(r[6]),
-            )
-            for r in rows
-        ]
+        return [_lot(r, seqs.get(r[3] or "")) for r in rows]
+
+    def candidate_lots(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]) -> list[Lot]:
+        """The same lots as :meth:`lock_lots`, WITHOUT locks, with their warehouse seq
+        joined in (a plain read locks nothing, so the join costs no contention).
+
+        The allocation is chosen on this snapshot; only the lots it touches are then
+        locked (:meth:`lock_lots_by_id`) and re-checked."""
+        drugs = sorted(set(drug_ids)) or [-1]
+        extra = sorted(set(extra_lot_ids)) or [-1]
+        rows = self.conn.execute(
+            text(
+                "SELECT di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, "
+                "di.expiration, di.lot_number, di.destroy_date IS NOT NULL, lo.seq "
+                "FROM drug_inventory di LEFT JOIN list_options lo "
+                "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
+                "AND lo.activity = 1 "
+                "WHERE (di.drug_id IN :drugs AND di.destroy_date IS NULL AND di.on_hand <> 0) "
+                "OR di.inventory_id IN :extra ORDER BY di.inventory_id"
+            ).bindparams(bindparam("drugs", expanding=True), bindparam("extra", expanding=True)),
+            {"drugs": drugs, "extra": extra},
+        ).all()
+        return [_lot(r, None if r[7] is None else int(r[7])) for r in rows]
+
+    def lock_lots_by_id(
+        self, lot_ids: Iterable[int], seqs: dict[str, int | None]
+    ) -> list[Lot] | None:
+        """Lock the given lots by primary key in inventory_id order (the order every
+        reconcile locks in) and return their current state. The warehouse seq is taken
+        from ``seqs`` (the snapshot's); a lot that moved to a warehouse not in it
+        returns None, so the caller falls back to the full lock."""
+        ids = sorted(set(lot_ids))
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            text(
+                "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
+                "destroy_date IS NOT NULL FROM drug_inventory "
+                "WHERE inventory_id IN :ids ORDER BY inventory_id FOR UPDATE"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        ).all()
+        if any((r[3] or "") not in seqs for r in rows):
+            return None
+        return [_lot(r, seqs[r[3] or ""]) for r in rows]
 
     def warehouse_seqs(self, warehouse_ids: set[str]) -> dict[str, int | None]:
         """``list_options.seq`` of the active warehouses (LEFT JOIN semantics of sellDrug)."""
@@ -310,6 +324,55 @@ class ConsumptionRepository:
             ],
         )
         return 1
+
+
+
+def _lot(r: Sequence[object], seq: int | None) -> Lot:
+    """A Lot from (inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number,
+    destroyed) and its warehouse seq."""
+    return Lot(
+        inventory_id=int(r[0]),  # type: ignore[arg-type]
+        drug_id=int(r[1]),  # type: ignore[arg-type]
+        on_hand=int(r[2]),  # type: ignore[arg-type]
+        warehouse_id=str(r[3] or ""),
+        warehouse_seq=seq,
+        expiration=r[4],  # type: ignore[arg-type]
+        lot_number=r[5],  # type: ignore[arg-type]
+        destroyed=bool(r[6]),
+    )
+
+
+def _mapped_line(r: Sequence[object]) -> MappedLine:
+    """A MappedLine from (line id, units, mapping id, drug id, code type, code, per unit,
+    allow_combining, dispensable, username, default warehouse, product name)."""
+    return MappedLine(
+        line_id=int(r[0]),  # type: ignore[arg-type]
+        units=None if r[1] is None else int(r[1]),  # type: ignore[arg-type]
+        mapping_id=int(r[2]),  # type: ignore[arg-type]
+        drug_id=int(r[3]),  # type: ignore[arg-type]
+        code_type=str(r[4] or ""),
+        code=str(r[5] or ""),
+        per_unit=Decimal(r[6]),  # type: ignore[arg-type]
+        allow_combining=bool(r[7]),
+        dispensable=bool(r[8]),
+        username=str(r[9]) if r[9] else None,
+        default_warehouse=str(r[10] or ""),
+        product_name=str(r[11] or ""),
+    )
+
+
+def _held_from_rows(rows: Iterable[Sequence[object]]) -> list[HeldSale]:
+    """HeldSales from (sale_id, selector, drug_id, inventory_id, quantity, billed) rows;
+    a hand-edited selector that is not ours is left alone."""
+    held = []
+    for r in rows:
+        mapping_id = parse_selector(r[1])  # type: ignore[arg-type]
+        if mapping_id is None:
+            continue
+        held.append(
+            HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))  # type: ignore[arg-type]
+        )
+    return held
 
 
 class QueueRepository:

@@ -26,7 +26,9 @@ from .domain import (
     MappingPlan,
     Requirement,
     allocate,
+    merge_locked,
     plan_mapping,
+    plan_still_holds,
     planned_quantity,
     selector_for,
 )
@@ -318,6 +320,49 @@ def _zero_usage(row: UsageRow) -> UsageRow:
                    shortage_units=0)
 
 
+def _stock_plan(
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
+    lots: dict[int, Lot],
+) -> _Changes:
+    """Returns first, then takes, on the given lot state (pure, no SQL)."""
+    changes = _Changes(lots=dict(lots))
+    _apply_returns(plans, changes)
+    _apply_takes(plans, reqs, visit, changes)
+    return changes
+
+
+def _allocate_under_lock(
+    repo: ConsumptionRepository, plans: dict[int, MappingPlan],
+    reqs: dict[int, Requirement], visit: Visit,
+) -> _Changes:
+    """Choose lots on an unlocked snapshot, lock only the lots the choice touches (by
+    primary key, inventory_id order) and re-plan on their locked state. If the re-plan
+    needs a lot we do not hold (a concurrent save took stock meanwhile), fall back to
+    locking every candidate lot, as before. Either way every lot written is locked
+    and its on_hand was read under that lock, so stock is never oversold."""
+    take_drugs = {
+        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
+    }
+    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    if not take_drugs and not return_lots:
+        return _stock_plan(plans, reqs, visit, {})
+    snapshot = {lot.inventory_id: lot for lot in repo.candidate_lots(take_drugs, return_lots)}
+    changes = _stock_plan(plans, reqs, visit, snapshot)
+    touched = [lot_id for lot_id, delta in changes.deltas.items() if delta and lot_id]
+    seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
+    locked = repo.lock_lots_by_id(touched, seqs)
+    if locked is not None:
+        if len(locked) == len(touched) and all(
+            snapshot.get(lot.inventory_id) == lot for lot in locked
+        ):
+            return changes  # nothing the plan relies on changed between read and lock
+        replanned = _stock_plan(plans, reqs, visit, merge_locked(snapshot, touched, locked))
+        if plan_still_holds(replanned.deltas, (lot.inventory_id for lot in locked)):
+            return replanned
+    lots = repo.lock_lots(take_drugs, return_lots)
+    return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
+
+
 def reconcile_in_transaction(
     conn: Connection,
     pid: int,
@@ -334,21 +379,14 @@ def reconcile_in_transaction(
     roll everything back).
     """
     repo = ConsumptionRepository(conn)
-    visit = repo.lock_visit(pid, encounter, today)  # first: serialises this visit
+    # first: the encounter row serialises reconciles of this visit, then its rows
+    visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    reqs = _requirements(repo.mapped_lines(pid, encounter), service_username)
-    plans = _plans(reqs, repo.held_sales(pid, encounter))
-    usage = repo.usage_rows(pid, encounter)
-
-    take_drugs = {
-        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
-    }
-    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    lots = repo.lock_lots(take_drugs, return_lots) if take_drugs or return_lots else []
-    changes = _Changes(lots={lot.inventory_id: lot for lot in lots})
-    _apply_returns(plans, changes)
-    _apply_takes(plans, reqs, visit, changes)
+    lines, usage = repo.lines_and_usage(pid, encounter)
+    reqs = _requirements(lines, service_username)
+    plans = _plans(reqs, held)
+    changes = _allocate_under_lock(repo, plans, reqs, visit)
 
     writes = repo.adjust_lots(changes.deltas)
     writes += repo.insert_sales(changes.new_sales)

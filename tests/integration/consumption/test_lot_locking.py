@@ -1,0 +1,137 @@
+"""Fix 3: a reconcile locks only the lots its allocation touches, re-checks them under
+the lock and falls back to locking every candidate lot when a concurrent save took the
+stock it had chosen. The concurrent save is simulated deterministically: a second
+connection changes the stock right after the reconcile's unlocked snapshot read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from aesthetic_inventory.consumption.repository import ConsumptionRepository
+from aesthetic_inventory.consumption.service import reconcile_visit
+from aesthetic_inventory.unit_of_work import UnitOfWork
+from consumption_clinic import Clinic
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+SERVICE = "aesthetic-inventory"
+
+
+@contextmanager
+def after_snapshot(engine: Engine, sql: str, params: dict) -> Iterator[list[str]]:
+    """Run ``sql`` on another connection (committed) just after the reconcile's unlocked
+    candidate read; records which lock statements the reconcile then issued."""
+    original = ConsumptionRepository.candidate_lots
+    original_full = ConsumptionRepository.lock_lots
+    calls: list[str] = []
+
+    def candidate_lots(self, drug_ids, extra):  # type: ignore[no-untyped-def]
+        lots = original(self, drug_ids, extra)
+        with engine.begin() as other:
+            other.execute(text(sql), params)
+        return lots
+
+    def lock_lots(self, drug_ids, extra):  # type: ignore[no-untyped-def]
+        calls.append("full")
+        return original_full(self, drug_ids, extra)
+
+    ConsumptionRepository.candidate_lots = candidate_lots  # type: ignore[method-assign]
+    ConsumptionRepository.lock_lots = lock_lots  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        ConsumptionRepository.candidate_lots = original  # type: ignore[method-assign]
+        ConsumptionRepository.lock_lots = original_full  # type: ignore[method-assign]
+
+
+def _try_lock(engine: Engine, inventory_id: int) -> bool:
+    """Whether another connection can lock the lot right now (NOWAIT)."""
+    with engine.connect() as other:
+        try:
+            other.execute(
+                text("SELECT on_hand FROM drug_inventory WHERE inventory_id = :i "
+                     "FOR UPDATE NOWAIT"),
+                {"i": inventory_id},
+            )
+            return True
+        except DBAPIError:
+            return False
+        finally:
+            other.rollback()
+
+
+def test_only_the_chosen_lots_are_locked(clinic: Clinic, migrated_engine: Engine) -> None:
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    ids = [clinic.add_lot(drug, 2, expiration=date(2027, 1, 1 + i), lot_number=f"F{i:02d}")
+           for i in range(30)]
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 3)
+    seen: dict[str, bool] = {}
+
+    def probe(conn: Connection) -> None:  # inside the reconcile's transaction
+        seen["first free"] = _try_lock(migrated_engine, ids[0])
+        seen["second free"] = _try_lock(migrated_engine, ids[1])
+        seen["others free"] = all(_try_lock(migrated_engine, i) for i in ids[2:])
+
+    result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE,
+                             after_writes=probe)
+    assert result.lines[0].allocated == 3
+    # the two chosen lots are held; the 28 other lots of the product are not
+    assert seen == {"first free": False, "second free": False, "others free": True}
+    assert [clinic.on_hand(i) for i in ids[:3]] == [0, 1, 2]
+
+
+def test_stock_taken_after_the_snapshot_falls_back_to_the_full_lock(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    ids = [clinic.add_lot(drug, 2, expiration=date(2027, 1, 1 + i)) for i in range(6)]
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 3)
+    # a concurrent sale empties the first lot between our read and our lock
+    with after_snapshot(migrated_engine,
+                        "UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i",
+                        {"i": ids[0]}) as calls:
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert calls == ["full"]  # the re-plan needs lot 3, which was not locked
+    assert result.lines[0].allocated == 3 and result.shortage == 0
+    assert [clinic.on_hand(i) for i in ids[:4]] == [0, 0, 1, 2]  # never below zero
+
+
+def test_stock_changed_on_a_locked_lot_is_replanned_without_the_full_lock(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    ids = [clinic.add_lot(drug, 2, expiration=date(2027, 1, 1 + i)) for i in range(6)]
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 3)
+    # a purchase adds to the second chosen lot meanwhile: the chosen lots still cover it
+    with after_snapshot(migrated_engine,
+                        "UPDATE drug_inventory SET on_hand = on_hand + 5 WHERE inventory_id = :i",
+                        {"i": ids[1]}) as calls:
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert calls == []
+    assert result.lines[0].allocated == 3
+    assert [clinic.on_hand(i) for i in ids[:3]] == [0, 6, 2]
+
+
+def test_nothing_changed_after_the_snapshot_needs_no_full_lock(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    drug = clinic.add_drug("Filler", allow_combining=0)
+    ids = [clinic.add_lot(drug, n, expiration=date(2027, 1, 1 + i)) for i, n in
+           enumerate((1, 2, 4, 4))]
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 3)
+    with after_snapshot(migrated_engine, "SELECT 1", {}) as calls:
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert calls == []
+    assert result.lines[0].allocated == 3  # no combining: the first lot holding 3
+    assert [clinic.on_hand(i) for i in ids] == [1, 2, 1, 4]
