@@ -270,3 +270,56 @@ def plan_still_holds(deltas: dict[int, int], locked_ids: Iterable[int]) -> bool:
     change write nothing and need no lock)."""
     held = set(locked_ids)
     return all(lot_id in held for lot_id, delta in deltas.items() if lot_id and delta)
+
+
+@dataclass(frozen=True)
+class StoredUsage:
+    """The usage record of one visit and mapping as stored (for the sweep's pre-check)."""
+
+    drug_id: int
+    planned_quantity: Decimal
+    required_units: int
+    allocated_units: int
+    shortage_units: int
+
+
+@dataclass(frozen=True)
+class MappingState:
+    """What the database holds for one mapping of one visit: its live billing units (if
+    it has live lines), its AUTO_PROC rows, its usage record. Enough to tell, without a
+    transaction, whether a reconcile would change anything."""
+
+    mapping_id: int
+    drug_id: int | None = None  # the mapping's product when it has live lines
+    live_units: int = 0
+    per_unit: Decimal = Decimal(0)
+    held: int = 0  # AUTO_PROC quantity of the mapping's current product
+    held_unbilled: int = 0  # of which not yet billed (returnable)
+    held_other_drug: int = 0  # rows of a product the mapping no longer points to
+    usage: StoredUsage | None = None
+
+
+def mapping_is_settled(state: MappingState) -> bool:
+    """True when a reconcile of this mapping would write nothing: the held rows match the
+    requirement (or the surplus is billed, so frozen) and the usage record already says
+    so. Open shortages are never settled here (stock may have arrived); the sweep
+    reconciles those regardless. Conservative: when unsure, not settled."""
+    if state.held_other_drug:
+        return False  # product changed: rows go back, new ones are taken
+    live = state.drug_id is not None
+    planned = planned_quantity([state.live_units], state.per_unit) if live else Decimal(0)
+    required = required_units(planned)
+    if required > state.held:
+        return False  # something to take (or a shortage to retry)
+    if required < state.held and state.held_unbilled:
+        return False  # unbilled surplus to return
+    usage = state.usage
+    if usage is None:
+        return required == 0 and state.held == 0  # a zero record is never written
+    return (
+        usage.required_units == required
+        and usage.allocated_units == state.held
+        and usage.shortage_units == 0
+        and usage.planned_quantity == planned
+        and (not live or usage.drug_id == state.drug_id)
+    )

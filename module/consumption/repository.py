@@ -413,25 +413,53 @@ class QueueRepository:
             )
 
 
-def sweep_candidates(conn: Connection, since: date) -> list[tuple[int, int]]:
-    """Visits the sweep reconciles: mapped billing lines dated on/after ``since``, AUTO_PROC
-    rows sold on/after it, open shortages, and unbilled AUTO_PROC rows whose mapping
-    vanished (any date)."""
+def sweep_window_facts(conn: Connection, since: date) -> list[tuple]:  # type: ignore[type-arg]
+    """Per visit of the window (mapped billing lines dated on/after ``since`` or AUTO_PROC
+    rows sold on/after it), in ONE statement: its live mapped units per mapping (kind 0),
+    its AUTO_PROC quantities per selector, product and billed flag (kind 1) and its usage
+    records (kind 2). Rows: (kind, pid, encounter, mapping_id, drug_id, n1, decimal, n2,
+    n3, selector). The sweep compares them in Python (``mapping_is_settled``) and opens a
+    transaction only for visits that need one."""
     rows = conn.execute(
         text(
+            "WITH v AS ("
             "SELECT b.pid, b.encounter FROM billing b "
             "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
             "WHERE b.date >= :since AND b.pid IS NOT NULL AND b.encounter IS NOT NULL "
             "UNION SELECT pid, encounter FROM drug_sales "
-            "WHERE sale_date >= :since AND selector LIKE :prefix "
-            "UNION SELECT pid, encounter FROM aesthetic_inventory_usage WHERE shortage_units > 0 "
+            "WHERE sale_date >= :since AND selector LIKE :prefix) "
+            "SELECT 0, v.pid, v.encounter, pp.id, pp.drug_id, SUM(COALESCE(b.units, 0)), "
+            "pp.quantity, NULL, NULL, NULL FROM v "
+            "JOIN billing b ON b.pid = v.pid AND b.encounter = v.encounter AND b.activity = 1 "
+            "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+            "GROUP BY v.pid, v.encounter, pp.id, pp.drug_id, pp.quantity "
+            "UNION ALL SELECT 1, v.pid, v.encounter, NULL, ds.drug_id, SUM(ds.quantity), "
+            "NULL, ds.billed, NULL, ds.selector FROM v "
+            "JOIN drug_sales ds ON ds.pid = v.pid AND ds.encounter = v.encounter "
+            "AND ds.selector LIKE :prefix "
+            "GROUP BY v.pid, v.encounter, ds.selector, ds.drug_id, ds.billed "
+            "UNION ALL SELECT 2, v.pid, v.encounter, u.mapping_id, u.drug_id, "
+            "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, NULL "
+            "FROM v JOIN aesthetic_inventory_usage u "
+            "ON u.pid = v.pid AND u.encounter = v.encounter"
+        ),
+        {"since": since, "prefix": SELECTOR_PREFIX + "%"},
+    )
+    return [tuple(r) for r in rows]
+
+
+def sweep_always_candidates(conn: Connection) -> list[tuple[int, int]]:
+    """Visits the sweep reconciles whatever their state: open shortages (stock may have
+    arrived) and unbilled AUTO_PROC rows whose mapping vanished (any date)."""
+    rows = conn.execute(
+        text(
+            "SELECT pid, encounter FROM aesthetic_inventory_usage WHERE shortage_units > 0 "
             # primary-key probe per row (a join on CONCAT would compare every pair)
             "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
             "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("
             "SELECT 1 FROM procedure_products pp "
-            "WHERE pp.id = CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED)) "
-            "ORDER BY 1, 2"
+            "WHERE pp.id = CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED))"
         ),
-        {"since": since, "prefix": SELECTOR_PREFIX + "%", "cut": len(SELECTOR_PREFIX) + 1},
+        {"prefix": SELECTOR_PREFIX + "%", "cut": len(SELECTOR_PREFIX) + 1},
     )
     return [(int(r[0]), int(r[1])) for r in rows]

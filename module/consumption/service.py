@@ -24,9 +24,13 @@ from .domain import (
     HeldSale,
     Lot,
     MappingPlan,
+    MappingState,
     Requirement,
+    StoredUsage,
     allocate,
+    mapping_is_settled,
     merge_locked,
+    parse_selector,
     plan_mapping,
     plan_still_holds,
     planned_quantity,
@@ -39,7 +43,8 @@ from .repository import (
     QueueRepository,
     UsageRow,
     Visit,
-    sweep_candidates,
+    sweep_always_candidates,
+    sweep_window_facts,
 )
 
 log = logging.getLogger(__name__)
@@ -139,6 +144,7 @@ class SweepResult:
     failed: int = 0
     shortage_units: int = 0
     results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
+    checked: int = 0  # window visits the set-based pre-check looked at
 
 
 def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, Requirement]:
@@ -509,6 +515,46 @@ def _isolated(
         return None, False
 
 
+def _unsettled_visits(facts: list[tuple]) -> tuple[set[tuple[int, int]], int]:  # type: ignore[type-arg]
+    """From :func:`sweep_window_facts` rows: the window's visits a reconcile would
+    change (per :func:`mapping_is_settled`), and how many visits were checked."""
+    live: dict[tuple[int, int, int], tuple[int, int, Decimal]] = {}
+    held: dict[tuple[int, int, int], list[tuple[int, int, bool]]] = defaultdict(list)
+    usage: dict[tuple[int, int, int], StoredUsage] = {}
+    visits: set[tuple[int, int]] = set()
+    for kind, pid, enc, mapping_id, drug_id, n1, dec, n2, n3, selector in facts:
+        visit = (int(pid), int(enc))
+        visits.add(visit)
+        if kind == 0:
+            live[(*visit, int(mapping_id))] = (int(drug_id), int(n1), Decimal(dec))
+        elif kind == 1:
+            parsed = parse_selector(selector)
+            if parsed is not None:  # a hand-edited selector is not ours (reconcile agrees)
+                held[(*visit, parsed)].append((int(drug_id), int(n1), bool(n2)))
+        else:
+            usage[(*visit, int(mapping_id))] = StoredUsage(
+                int(drug_id), Decimal(dec), int(n1), int(n2), int(n3)
+            )
+    unsettled: set[tuple[int, int]] = set()
+    for key in set(live) | set(held) | set(usage):
+        drug_id, units, per_unit = live.get(key, (None, 0, Decimal(0)))
+        rows = held.get(key, [])
+        same = [r for r in rows if drug_id is None or r[0] == drug_id]
+        state = MappingState(
+            mapping_id=key[2],
+            drug_id=drug_id,
+            live_units=units,
+            per_unit=per_unit,
+            held=sum(q for _, q, _ in same),
+            held_unbilled=sum(q for _, q, billed in same if not billed),
+            held_other_drug=sum(abs(q) for d, q, _ in rows if drug_id is not None and d != drug_id),
+            usage=usage.get(key),
+        )
+        if not mapping_is_settled(state):
+            unsettled.add((key[0], key[1]))
+    return unsettled, len(visits)
+
+
 def sweep_visits(
     engine: Engine,
     *,
@@ -516,10 +562,16 @@ def sweep_visits(
     service_username: str,
     today: date | None = None,
 ) -> SweepResult:
-    """Reconcile every visit with mapped billing lines on/after ``since``, every visit
-    with an open shortage, and every visit holding rows of a vanished mapping."""
+    """Reconcile every visit with mapped billing lines (or AUTO_PROC rows) on/after
+    ``since`` that a reconcile would change, every visit with an open shortage, and
+    every visit holding rows of a vanished mapping.
+
+    The window is checked set-based first (two reads, no transaction per visit), so a
+    sweep over visits that are already reconciled costs two statements in total;
+    ``checked`` reports how many window visits were looked at."""
     with engine.connect() as conn:
-        visits = sweep_candidates(conn, since)
+        unsettled, checked = _unsettled_visits(sweep_window_facts(conn, since))
+        visits = sorted(unsettled | set(sweep_always_candidates(conn)))
         conn.rollback()
     results: list[ReconcileResult] = []
     skipped = failed = 0
@@ -552,6 +604,7 @@ def sweep_visits(
         failed=failed,
         shortage_units=sum(r.shortage for r in results),
         results=tuple(results),
+        checked=checked,
     )
 
 
