@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -76,6 +76,12 @@ class AlertRepository:
         "OR s.last_notified <= :due)"
     )
 
+    def _stream(self, sql: str, params: dict[str, object]) -> Iterable[Sequence[object]]:
+        """Rows one at a time (unbuffered cursor): a large first scan never holds
+        the driver's copy of every row next to the items built from them. The
+        caller reads each stream to its end before the next statement."""
+        return self.conn.execution_options(stream_results=True).execute(text(sql), params)
+
     @staticmethod
     def _state(kind: str, key: str, row: Sequence[object]) -> StoredState | None:
         """The stored state from the two trailing columns (None when absent)."""
@@ -86,12 +92,12 @@ class AlertRepository:
 
     def stock_levels_to_notify(
         self, today: date, due: datetime
-    ) -> list[tuple[StockLevel, StoredState | None]]:
+    ) -> Iterator[tuple[StockLevel, StoredState | None]]:
         """Active, dispensable products with a reorder point whose usable stock
         (lots not destroyed, not expired) is at or below it, and that are new or
         due for a reminder."""
-        rows = self.conn.execute(
-            text(
+        rows = self._stream(
+            (
                 "SELECT lv.drug_id, lv.name, lv.reorder_point, lv.usable, s.state, "
                 "s.last_notified FROM ("
                 "SELECT d.drug_id, d.name, d.reorder_point, "
@@ -108,20 +114,18 @@ class AlertRepository:
             ),
             {"today": today, "due": due},
         )
-        out = []
         for r in rows:
             level = StockLevel(int(r[0]), r[1] or "", float(r[2]), int(r[3]))
             kind = "out_of_stock" if level.usable_on_hand <= 0 else "low_stock"
-            out.append((level, self._state(kind, str(level.drug_id), r)))
-        return out
+            yield level, self._state(kind, str(level.drug_id), r)
 
     def lots_to_notify(
         self, today: date, horizon_end: date, due: datetime
-    ) -> list[tuple[LotRow, StoredState | None]]:
+    ) -> Iterator[tuple[LotRow, StoredState | None]]:
         """Lots with stock that expired (on or before today) or expire by the
         horizon end, in one read, and that are new or due for a reminder."""
-        rows = self.conn.execute(
-            text(
+        rows = self._stream(
+            (
                 "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(di.lot_number, ''), "
                 "COALESCE(lo.title, di.warehouse_id), di.on_hand, di.expiration, "
                 "d.reorder_point, s.state, s.last_notified "
@@ -136,20 +140,24 @@ class AlertRepository:
             ),
             {"today": today, "end": horizon_end, "due": due},
         )
-        out = []
+        # one string object per product and warehouse name, not one per lot
+        names: dict[str, str] = {}
         for r in rows:
+            product = names.setdefault(r[2] or "", r[2] or "")
+            warehouse = names.setdefault(r[4] or "", r[4] or "")
             lot = LotRow(
-                int(r[0]), int(r[1]), r[2] or "", r[3], r[4] or "", int(r[5]), r[6], float(r[7])
+                int(r[0]), int(r[1]), product, r[3], warehouse, int(r[5]), r[6], float(r[7])
             )
             kind = "expired" if lot.expiration <= today else "expiring"
-            out.append((lot, self._state(kind, str(lot.inventory_id), r)))
-        return out
+            yield lot, self._state(kind, str(lot.inventory_id), r)
 
-    def shortages_to_notify(self, due: datetime) -> list[tuple[ShortageRow, StoredState | None]]:
+    def shortages_to_notify(
+        self, due: datetime
+    ) -> Iterator[tuple[ShortageRow, StoredState | None]]:
         """Open shortages from the consumption engine's usage table that are new
         or due for a reminder."""
-        rows = self.conn.execute(
-            text(
+        rows = self._stream(
+            (
                 "SELECT u.pid, u.encounter, u.mapping_id, u.drug_id, COALESCE(d.name, ''), "
                 "CONCAT(u.code_type, ' ', u.code), u.shortage_units, s.state, s.last_notified "
                 f"FROM {USAGE_TABLE} u LEFT JOIN drugs d ON d.drug_id = u.drug_id "
@@ -159,12 +167,10 @@ class AlertRepository:
             ),
             {"due": due},
         )
-        out = []
         for r in rows:
             row = ShortageRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], float(r[6]))
             key = f"{row.pid}-{row.encounter}-{row.mapping_id}"
-            out.append((row, self._state("shortage", key, r)))
-        return out
+            yield row, self._state("shortage", key, r)
 
     # -- alert state -------------------------------------------------------------
     def states_to_resolve(
@@ -301,22 +307,28 @@ class AlertRepository:
             done += result.rowcount
         return done
 
-    def touch_last_notify(self, drug_ids: set[int], inventory_ids: set[int], today: date) -> None:
-        """Keep OpenEMR's ``last_notify`` columns current (one UPDATE per table)."""
-        if drug_ids:
-            self.conn.execute(
-                text("UPDATE drugs SET last_notify = :today WHERE drug_id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
-                {"today": today, "ids": sorted(drug_ids)},
-            )
-        if inventory_ids:
-            self.conn.execute(
-                text(
-                    "UPDATE drug_inventory SET last_notify = :today WHERE inventory_id IN :ids"
-                ).bindparams(bindparam("ids", expanding=True)),
-                {"today": today, "ids": sorted(inventory_ids)},
-            )
+    def touch_last_notify(self, now: datetime) -> None:
+        """Keep OpenEMR's ``last_notify`` columns current for the items notified
+        in this scan: exactly the state rows this transaction stamped with
+        ``last_notified = now``. One UPDATE per table, joined on the key, so no
+        id list travels (a first scan of a large clinic notifies ~30k lots)."""
+        self.conn.execute(
+            text(
+                f"UPDATE {STATE_TABLE} s JOIN drugs d ON d.drug_id = CAST(s.item_key AS UNSIGNED) "
+                "SET d.last_notify = :today WHERE s.kind IN ('low_stock', 'out_of_stock') "
+                "AND s.last_notified = :now"
+            ),
+            {"today": now.date(), "now": now},
+        )
+        self.conn.execute(
+            text(
+                f"UPDATE {STATE_TABLE} s "
+                "JOIN drug_inventory di ON di.inventory_id = CAST(s.item_key AS UNSIGNED) "
+                "SET di.last_notify = :today WHERE s.kind IN ('expired', 'expiring') "
+                "AND s.last_notified = :now"
+            ),
+            {"today": now.date(), "now": now},
+        )
 
     # -- outbox ------------------------------------------------------------------
     def add_outbox_rows(self, rows: Sequence[dict[str, object]]) -> None:

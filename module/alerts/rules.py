@@ -28,7 +28,7 @@ KIND_TITLES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StockLevel:
     """One active product with a reorder point and its usable stock."""
 
@@ -38,7 +38,7 @@ class StockLevel:
     usable_on_hand: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LotRow:
     """One lot with stock and an expiration date."""
 
@@ -52,7 +52,7 @@ class LotRow:
     reorder_point: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShortageRow:
     """An open shortage recorded by the consumption engine for one visit and mapping."""
 
@@ -65,7 +65,7 @@ class ShortageRow:
     shortage_units: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a first scan of a large clinic holds ~30k
 class AlertItem:
     """Something that deserves attention; ``(kind, item_key)`` identifies its state."""
 
@@ -87,7 +87,7 @@ class AlertItem:
         return (self.kind, self.item_key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredState:
     """The alert-state row of one item as last written."""
 

@@ -159,11 +159,8 @@ def scan(
             # scan with nothing new writes nothing.
             repo.upsert_states(decision.notify, notified_keys, at)
             repo.resolve_states(decision.resolved_keys, at)
-            repo.touch_last_notify(
-                {i.drug_id for i in decision.notify if i.inventory_id is None and i.drug_id},
-                {i.inventory_id for i in decision.notify if i.inventory_id is not None},
-                at.date(),
-            )
+            if decision.notify:
+                repo.touch_last_notify(at)
             if result.digest is not None:
                 scan_id = uuid.uuid4().hex
                 rows = []

@@ -5,39 +5,45 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from aesthetic_inventory.alerts.service import run_alert_scan
+from aesthetic_inventory.alerts.config import load_alert_config
+from aesthetic_inventory.alerts.digest import build_template_environment
+from aesthetic_inventory.alerts.service import run_alert_scan, scan
+from aesthetic_inventory.db import create_db_engine
 from alert_helpers import add_drug, add_lot, make_app, scalar
-from sqlalchemy import event, text
+from sqlalchemy import text
+from sqlalchemy.pool import StaticPool
 from test_alert_batching import seed_many
 
 NOW = datetime.now().replace(microsecond=0)
 TODAY = NOW.date()
 
 
-def rows_fetched(app, fn):
-    """Run ``fn`` and return (its result, rows the SELECTs brought to Python)."""
-    fetched: list[int] = []
+def rows_sent(engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SHOW SESSION STATUS LIKE 'Rows_sent'")).one()[1])
 
-    @event.listens_for(app.engine, "after_cursor_execute")
-    def _count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            fetched.append(max(cursor.rowcount, 0))
 
+def scan_counting_rows(url: str, app, at: datetime):
+    """One scan on a single shared connection; returns (result, rows the server
+    sent to Python for it), from the session's ``Rows_sent`` counter."""
+    engine = create_db_engine(url, poolclass=StaticPool)
     try:
-        return fn(), sum(fetched)
+        before = rows_sent(engine)
+        result = scan(engine, load_alert_config(app.settings), build_template_environment(),
+                      now=at)
+        # the counter query itself sends one row
+        return result, rows_sent(engine) - before - 1
     finally:
-        event.remove(app.engine, "after_cursor_execute", _count)
+        engine.dispose()
 
 
 def test_steady_scan_moves_no_quiet_item(migrated_engine, migrated_db_url) -> None:
     seed_many(migrated_engine, 300)  # 600 alerting items
     app = make_app(migrated_db_url)
-    first, first_rows = rows_fetched(app, lambda: run_alert_scan(app, now=NOW))
+    first, first_rows = scan_counting_rows(migrated_db_url, app, NOW)
     assert first.new == 600 and first.current == 600
     assert first_rows >= 600
-    steady, steady_rows = rows_fetched(
-        app, lambda: run_alert_scan(app, now=NOW + timedelta(hours=1))
-    )
+    steady, steady_rows = scan_counting_rows(migrated_db_url, app, NOW + timedelta(hours=1))
     assert steady.notified == [] and steady.resolved == 0
     assert steady.current == 600  # counted in SQL, not fetched
     assert steady_rows < 15, steady_rows  # lock, table checks, count: no item rows
@@ -50,9 +56,7 @@ def test_steady_scan_moves_no_quiet_item(migrated_engine, migrated_db_url) -> No
             ),
             {"far": TODAY + timedelta(days=400)},
         )
-    changed, changed_rows = rows_fetched(
-        app, lambda: run_alert_scan(app, now=NOW + timedelta(hours=2))
-    )
+    changed, changed_rows = scan_counting_rows(migrated_db_url, app, NOW + timedelta(hours=2))
     assert changed.resolved == 1 and changed.notified == [] and changed.current == 599
     assert changed_rows < 15, changed_rows
     app.close()
