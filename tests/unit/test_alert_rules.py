@@ -17,6 +17,7 @@ from aesthetic_inventory.alerts.rules import (
     StoredState,
     backoff_seconds,
     decide,
+    decide_changes,
     expiry_items,
     group_by_kind,
     low_stock_items,
@@ -93,6 +94,38 @@ def test_decide_new_quiet_reminder_and_resolved() -> None:
     assert decision.reminder_keys == {(LOW_STOCK, "2")}
     assert [i.item_key for i in decision.quiet] == ["1"]
     assert decision.resolved_keys == {(LOW_STOCK, "3")}
+
+
+def test_decide_changes_matches_decide_and_counts_quiet_items() -> None:
+    """The SQL diff hands over only new/due items and states to resolve; the
+    decision (and the current count) must equal the full-list decision."""
+    reminder = timedelta(hours=24)
+    states = {
+        (LOW_STOCK, "1"): StoredState(LOW_STOCK, "1", "open", NOW - timedelta(hours=2)),
+        (LOW_STOCK, "2"): StoredState(LOW_STOCK, "2", "open", NOW - timedelta(hours=25)),
+        (LOW_STOCK, "3"): StoredState(LOW_STOCK, "3", "open", NOW - timedelta(hours=1)),
+        (LOW_STOCK, "5"): StoredState(LOW_STOCK, "5", "open", NOW - timedelta(hours=30)),
+        (LOW_STOCK, "6"): StoredState(LOW_STOCK, "6", "resolved", NOW - timedelta(hours=1)),
+    }
+    current = [item(key="1"), item(key="2"), item(key="4"), item(key="6")]
+    full = decide(current, states, now=NOW, reminder=reminder)
+    due = NOW - reminder
+    recent_open = sum(
+        1 for s in states.values() if s.state == "open" and s.last_notified > due
+    )
+    changes = decide_changes(
+        [(i, states.get(i.state_key)) for i in current if i.item_key != "1"],  # "1" is quiet
+        [states[(LOW_STOCK, "3")], states[(LOW_STOCK, "5")]],
+        now=NOW,
+        reminder=reminder,
+        quiet_recent=recent_open,
+    )
+    assert changes.notify == full.notify
+    assert changes.new_keys == full.new_keys == {(LOW_STOCK, "4"), (LOW_STOCK, "6")}
+    assert changes.reminder_keys == full.reminder_keys == {(LOW_STOCK, "2")}
+    assert changes.resolved_keys == full.resolved_keys
+    assert changes.quiet == ()  # quiet items never left the database
+    assert changes.current == full.current == 4  # 3 notified + 1 quiet
 
 
 def test_state_change_is_a_new_alert() -> None:
