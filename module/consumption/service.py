@@ -44,6 +44,7 @@ from .repository import (
     UsageRow,
     Visit,
     sweep_always_candidates,
+    sweep_suspect_visits,
     sweep_window_facts,
 )
 
@@ -144,7 +145,7 @@ class SweepResult:
     failed: int = 0
     shortage_units: int = 0
     results: tuple[ReconcileResult, ...] = field(default=(), repr=False)
-    checked: int = 0  # window visits the set-based pre-check looked at
+    checked: int = 0  # window visits the server-side filter passed to the exact check
 
 
 def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, Requirement]:
@@ -566,11 +567,18 @@ def sweep_visits(
     ``since`` that a reconcile would change, every visit with an open shortage, and
     every visit holding rows of a vanished mapping.
 
-    The window is checked set-based first (two reads, no transaction per visit), so a
-    sweep over visits that are already reconciled costs two statements in total;
-    ``checked`` reports how many window visits were looked at."""
+    The window is checked set-based first, no transaction per visit: a server-side
+    filter finds the visits that are not plainly settled; only if there are any are the
+    window's facts read and decided by ``mapping_is_settled``. A sweep over visits that
+    are already reconciled so costs two statements in total and ships no rows;
+    ``checked`` reports how many window visits the exact check looked at."""
     with engine.connect() as conn:
-        unsettled, checked = _unsettled_visits(sweep_window_facts(conn, since))
+        suspects = sweep_suspect_visits(conn, since)
+        unsettled: set[tuple[int, int]] = set()
+        checked = 0
+        if suspects:  # only then are the window's facts worth shipping to Python
+            unsettled, checked = _unsettled_visits(sweep_window_facts(conn, since))
+            unsettled &= suspects
         visits = sorted(unsettled | set(sweep_always_candidates(conn)))
         conn.rollback()
     results: list[ReconcileResult] = []
