@@ -353,6 +353,9 @@ def _allocate_under_lock(
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
     if not take_drugs and not return_lots:
         return _stock_plan(plans, reqs, visit, {})
+    if not take_drugs:  # returns only: their lots are known, lock them straight away
+        lots = repo.lock_lots((), return_lots)
+        return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
     snapshot = {lot.inventory_id: lot for lot in repo.candidate_lots(take_drugs, return_lots)}
     changes = _stock_plan(plans, reqs, visit, snapshot)
     touched = [lot_id for lot_id, delta in changes.deltas.items() if delta and lot_id]
