@@ -300,17 +300,16 @@ class MappingState:
 
 
 def mapping_is_settled(state: MappingState) -> bool:
-    """True when a reconcile of this mapping would write nothing: the held rows match the
-    requirement (or the surplus is billed, so frozen) and the usage record already says
-    so. Open shortages are never settled here (stock may have arrived); the sweep
-    reconciles those regardless. Conservative: when unsure, not settled."""
+    """True when the mapping needs no reconcile from the sweep's window check: the held
+    rows match the requirement (or the surplus is billed, so frozen) and the usage
+    record already says so. A shortage that the record states exactly counts as settled
+    here: whether stock has arrived for it is decided by the sweep's separate
+    open-shortage check. Conservative: when unsure, not settled."""
     if state.held_other_drug:
         return False  # product changed: rows go back, new ones are taken
     live = state.drug_id is not None
     planned = planned_quantity([state.live_units], state.per_unit) if live else Decimal(0)
     required = required_units(planned)
-    if required > state.held:
-        return False  # something to take (or a shortage to retry)
     if required < state.held and state.held_unbilled:
         return False  # unbilled surplus to return
     usage = state.usage
@@ -319,7 +318,7 @@ def mapping_is_settled(state: MappingState) -> bool:
     return (
         usage.required_units == required
         and usage.allocated_units == state.held
-        and usage.shortage_units == 0
+        and usage.shortage_units == max(required - state.held, 0)
         and usage.planned_quantity == planned
         and (not live or usage.drug_id == state.drug_id)
     )

@@ -461,9 +461,12 @@ def sweep_suspect_visits(conn: Connection, since: date) -> set[tuple[int, int]]:
             "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
             "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
             "WHERE u.id IS NULL OR u.required_units <> CEILING(l.planned) "
-            "OR u.allocated_units <> CEILING(l.planned) OR u.shortage_units <> 0 "
+            "OR u.allocated_units > CEILING(l.planned) "
+            # a recorded shortage is settled here; stock arriving is the job of
+            # sweep_always_candidates
+            "OR u.shortage_units <> CEILING(l.planned) - u.allocated_units "
             "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
-            "OR CEILING(l.planned) <> (SELECT COALESCE(SUM(ds.quantity), 0) "
+            "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
             "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
             "AND ds.selector = CONCAT(:plain, l.mapping_id) AND ds.drug_id = l.drug_id) "
             "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = l.pid "
@@ -516,11 +519,15 @@ def sweep_window_facts(conn: Connection, since: date) -> list[tuple]:  # type: i
 
 
 def sweep_always_candidates(conn: Connection) -> list[tuple[int, int]]:
-    """Visits the sweep reconciles whatever their state: open shortages (stock may have
-    arrived) and unbilled AUTO_PROC rows whose mapping vanished (any date)."""
+    """Visits the sweep reconciles whatever their window: open shortages of a product
+    that has stock again (some lot not destroyed with on_hand > 0: a superset of what
+    the lot rules can use, so no refill is missed) and unbilled AUTO_PROC rows whose
+    mapping vanished (any date)."""
     rows = conn.execute(
         text(
-            "SELECT pid, encounter FROM aesthetic_inventory_usage WHERE shortage_units > 0 "
+            "SELECT u.pid, u.encounter FROM aesthetic_inventory_usage u "
+            "WHERE u.shortage_units > 0 AND EXISTS (SELECT 1 FROM drug_inventory di "
+            "WHERE di.drug_id = u.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0) "
             # primary-key probe per row (a join on CONCAT would compare every pair)
             "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
             "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("

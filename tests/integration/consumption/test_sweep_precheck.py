@@ -95,3 +95,22 @@ def test_every_kind_of_change_is_still_reconciled(
         assert set(clinic.ledgers().values()) == {0}
     again = sweep(migrated_engine)
     assert (again.visits, again.changed) == (0, 0)  # settled after one sweep
+
+
+def test_open_shortage_is_retried_only_when_its_product_has_stock(
+    clinic: Clinic, migrated_engine: Engine, swept: dict[str, int]
+) -> None:
+    peel = clinic.add_drug("Peel", allow_combining=1)
+    lot = clinic.add_lot(peel, 1)
+    clinic.add_mapping("15780", peel)
+    clinic.add_line(1, 3, "15780", 4)
+    first = sweep(migrated_engine)
+    assert [(r.pid, r.encounter, r.shortage) for r in first.results] == [(1, 3, 3)]
+    # no stock left for the product: nothing to retry, no transaction
+    with dbtools.count_statements(migrated_engine) as log:
+        assert sweep(migrated_engine).visits == 0
+    assert log.count == 2
+    clinic.receive(lot, 5)  # stock arrives: the shortage is filled by the next sweep
+    result = sweep(migrated_engine)
+    assert [(r.pid, r.encounter, r.shortage) for r in result.results] == [(1, 3, 0)]
+    assert clinic.on_hand(lot) == 2 and set(clinic.ledgers().values()) == {0}
