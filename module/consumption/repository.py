@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection
 
-from .domain import SELECTOR_PREFIX, HeldSale, Lot, parse_selector
+from .domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
@@ -171,27 +171,69 @@ class ConsumptionRepository:
         seqs = self.warehouse_seqs({r[3] or "" for r in rows}) if drug_ids_given else {}
         return [_lot(r, seqs.get(r[3] or "")) for r in rows]
 
-    def candidate_lots(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]) -> list[Lot]:
+    def candidate_lots(
+        self,
+        drug_ids: Iterable[int],
+        extra_lot_ids: Iterable[int],
+        *,
+        needs: dict[int, int] | None = None,
+        default_warehouse: str = "",
+        sale_date: date | None = None,
+    ) -> list[Lot]:
         """The same lots as :meth:`lock_lots`, WITHOUT locks, with their warehouse seq
         joined in (a plain read locks nothing, so the join costs no contention).
 
-        The allocation is chosen on this snapshot; only the lots it touches are then
-        locked (:meth:`lock_lots_by_id`) and re-checked."""
-        drugs = sorted(set(drug_ids)) or [-1]
+        For a product in ``needs`` (``{drug_id: units}``, only when every requirement
+        of it allows combining and all share ``default_warehouse``) only the usable
+        lots up to the one that covers the units are read: a running total in sellDrug's
+        order (default warehouse, seq, expiration) cut after whole groups of equal sort
+        key, so the exact tie order (lot number, id) is still decided by the domain
+        rules. The allocation is chosen on this snapshot; only the lots it touches are
+        then locked (:meth:`lock_lots_by_id`) and re-checked."""
+        needs = dict(needs or {})
+        plain = sorted(set(drug_ids) - set(needs)) or [-1]
         extra = sorted(set(extra_lot_ids)) or [-1]
-        rows = self.conn.execute(
-            text(
-                "SELECT di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, "
-                "di.expiration, di.lot_number, di.destroy_date IS NOT NULL, lo.seq "
-                "FROM drug_inventory di LEFT JOIN list_options lo "
-                "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
-                "AND lo.activity = 1 "
-                "WHERE (di.drug_id IN :drugs AND di.destroy_date IS NULL AND di.on_hand <> 0) "
-                "OR di.inventory_id IN :extra ORDER BY di.inventory_id"
-            ).bindparams(bindparam("drugs", expanding=True), bindparam("extra", expanding=True)),
-            {"drugs": drugs, "extra": extra},
-        ).all()
-        return [_lot(r, None if r[7] is None else int(r[7])) for r in rows]
+        columns = (
+            "di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
+            "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq"
+        )
+        join = (
+            "FROM drug_inventory di LEFT JOIN list_options lo "
+            "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
+            "AND lo.activity = 1 "
+        )
+        sql = (
+            f"SELECT {columns} {join}"
+            "WHERE (di.drug_id IN :drugs AND di.destroy_date IS NULL AND di.on_hand <> 0) "
+            "OR di.inventory_id IN :extra"
+        )
+        params: dict[str, object] = {"drugs": plain, "extra": extra}
+        binds = [bindparam("drugs", expanding=True), bindparam("extra", expanding=True)]
+        if needs:
+            whens = " ".join(f"WHEN :cd{n} THEN :cn{n}" for n in range(len(needs)))
+            for n, (drug, units) in enumerate(sorted(needs.items())):
+                params[f"cd{n}"], params[f"cn{n}"] = drug, units
+            not_default = "(:wh <> '' AND COALESCE(di.warehouse_id, '') <> :wh)"
+            key = f"{not_default}, lo.seq, di.expiration"
+            sql += (
+                " UNION ALL SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
+                "c.expiration, c.lot_number, c.destroyed, c.seq "
+                f"FROM (SELECT {columns}, "
+                f"SUM(di.on_hand) OVER (PARTITION BY di.drug_id ORDER BY {key} "
+                "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+                f"- SUM(di.on_hand) OVER (PARTITION BY di.drug_id, {key}) AS before_group, "
+                f"CASE di.drug_id {whens} END AS need {join}"
+                "WHERE di.drug_id IN :cut AND di.destroy_date IS NULL AND di.on_hand > 0 "
+                "AND (di.expiration IS NULL OR di.expiration > :sale_date) "
+                "AND (COALESCE(di.warehouse_id, '') = :wh OR COALESCE(lo.seq, 0) <= "
+                f"{UNAVAILABLE_WAREHOUSE_SEQ})) c WHERE c.before_group < c.need"
+            )
+            params.update(cut=sorted(needs), wh=default_warehouse,
+                          sale_date=sale_date or date.today())
+            binds.append(bindparam("cut", expanding=True))
+        rows = self.conn.execute(text(sql).bindparams(*binds), params).all()
+        lots = {int(r[0]): _lot(r, None if r[7] is None else int(r[7])) for r in rows}
+        return [lots[k] for k in sorted(lots)]
 
     def lock_lots_by_id(
         self, lot_ids: Iterable[int], seqs: dict[str, int | None]

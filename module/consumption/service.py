@@ -338,6 +338,26 @@ def _stock_plan(
     return changes
 
 
+def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dict:  # type: ignore[type-arg]
+    """Units per product for the snapshot's running-total cut: only products whose
+    every taking requirement allows combining (without combining one lot must cover the
+    whole quantity, which a running total cannot tell), and only when all taking
+    requirements share one default warehouse (it leads the lot order)."""
+    taking = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    warehouses = {req.default_warehouse for req in taking}
+    if len(warehouses) != 1:
+        return {}
+    units: dict[int, int] = defaultdict(int)
+    combining: dict[int, bool] = defaultdict(lambda: True)
+    for key, plan in plans.items():
+        req = reqs.get(key)
+        if plan.take > 0 and req is not None and req.dispensable:
+            units[req.drug_id] += plan.take
+            combining[req.drug_id] &= req.allow_combining
+    needs = {drug: n for drug, n in units.items() if combining[drug]}
+    return {"needs": needs, "default_warehouse": warehouses.pop()} if needs else {}
+
+
 def _allocate_under_lock(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan],
     reqs: dict[int, Requirement], visit: Visit,
@@ -356,7 +376,12 @@ def _allocate_under_lock(
     if not take_drugs:  # returns only: their lots are known, lock them straight away
         lots = repo.lock_lots((), return_lots)
         return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
-    snapshot = {lot.inventory_id: lot for lot in repo.candidate_lots(take_drugs, return_lots)}
+    snapshot = {
+        lot.inventory_id: lot
+        for lot in repo.candidate_lots(
+            take_drugs, return_lots, sale_date=visit.visit_date, **_cutoffs(plans, reqs)
+        )
+    }
     changes = _stock_plan(plans, reqs, visit, snapshot)
     touched = [lot_id for lot_id, delta in changes.deltas.items() if delta and lot_id]
     seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
@@ -367,7 +392,10 @@ def _allocate_under_lock(
         ):
             return changes  # nothing the plan relies on changed between read and lock
         replanned = _stock_plan(plans, reqs, visit, merge_locked(snapshot, touched, locked))
-        if plan_still_holds(replanned.deltas, (lot.inventory_id for lot in locked)):
+        # the snapshot may end where the first plan's lots did (running-total cut): a
+        # re-plan that now falls short might have needed lots it never saw
+        no_worse = sum(replanned.shortage.values()) <= sum(changes.shortage.values())
+        if no_worse and plan_still_holds(replanned.deltas, (lot.inventory_id for lot in locked)):
             return replanned
     lots = repo.lock_lots(take_drugs, return_lots)
     return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})

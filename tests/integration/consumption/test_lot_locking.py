@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 
 from aesthetic_inventory.consumption.repository import ConsumptionRepository
 from aesthetic_inventory.consumption.service import reconcile_visit
@@ -28,8 +29,8 @@ def after_snapshot(engine: Engine, sql: str, params: dict) -> Iterator[list[str]
     original_full = ConsumptionRepository.lock_lots
     calls: list[str] = []
 
-    def candidate_lots(self, drug_ids, extra):  # type: ignore[no-untyped-def]
-        lots = original(self, drug_ids, extra)
+    def candidate_lots(self, drug_ids, extra, **kw):  # type: ignore[no-untyped-def]
+        lots = original(self, drug_ids, extra, **kw)
         with engine.begin() as other:
             other.execute(text(sql), params)
         return lots
@@ -135,3 +136,39 @@ def test_nothing_changed_after_the_snapshot_needs_no_full_lock(
     assert calls == []
     assert result.lines[0].allocated == 3  # no combining: the first lot holding 3
     assert [clinic.on_hand(i) for i in ids] == [1, 2, 1, 4]
+
+
+def test_cut_snapshot_chooses_exactly_what_the_full_read_chooses(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """Running-total cut vs every candidate lot: the same FEFO choice for every need,
+    across warehouses (seq, unavailable seq > 99, default first), expired and
+    never-expiring lots, negative lots and ties on expiration broken by lot number."""
+    from aesthetic_inventory.consumption.domain import Requirement, allocate
+
+    clinic.add_warehouse("back", 7)
+    clinic.add_warehouse("far", 150)
+    drug = clinic.add_drug("Mix", allow_combining=1)
+    specs = [  # (on_hand, expiration, lot_number, warehouse)
+        (3, date(2027, 5, 1), "b", "onsite"), (2, date(2027, 5, 1), "A", "onsite"),
+        (4, None, "n", "onsite"), (5, date(2026, 1, 1), "x", "onsite"),  # expired
+        (6, date(2026, 12, 1), "c", "back"), (9, date(2026, 11, 1), "f", "far"),
+        (-2, date(2026, 10, 1), "neg", "onsite"), (1, date(2026, 10, 1), "d", "onsite"),
+        (2, date(2027, 5, 1), "a", "back"), (7, date(2028, 1, 1), "z", "onsite"),
+    ]
+    for on_hand, exp, number, wh in specs:
+        clinic.add_lot(drug, on_hand, expiration=exp, lot_number=number, warehouse=wh)
+    sale = date(2026, 3, 10)
+    with migrated_engine.connect() as conn:
+        repo = ConsumptionRepository(conn)
+        full = repo.candidate_lots([drug], [])
+        for wh in ("", "back", "far"):
+            for need in range(1, 30):
+                cut = repo.candidate_lots([drug], [], needs={drug: need},
+                                          default_warehouse=wh, sale_date=sale)
+                req = Requirement(1, drug, "CPT4", "X", Decimal(need), True, True, "u", wh)
+                assert allocate(req, cut, sale_date=sale) == allocate(req, full, sale_date=sale), (
+                    wh, need)
+                assert len(cut) <= len(full)
+        small = repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=sale)
+    assert len(small) < len(full) // 2  # the cut really reads fewer lots
