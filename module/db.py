@@ -95,6 +95,10 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
             pool_recycle=3600,
+            # Every access goes through a Connection, which rolls back a transaction it
+            # still holds when closed; the pool's own rollback on return would only add
+            # a round trip to every committed unit of work.
+            pool_reset_on_return=None,
             connect_args=connect_args,
             **kwargs,
         )

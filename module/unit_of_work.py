@@ -8,7 +8,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy.engine import Connection, Engine, RootTransaction
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from .db import connect, is_lock_conflict
@@ -27,7 +27,6 @@ class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
-        self._transaction: RootTransaction | None = None
 
     @property
     def connection(self) -> Connection:
@@ -36,8 +35,9 @@ class UnitOfWork:
         return self._connection
 
     def __enter__(self) -> UnitOfWork:
+        # SQLAlchemy begins a transaction with the first statement ("autobegin"), so a
+        # unit of work that commits and leaves costs no extra BEGIN/ROLLBACK round trip.
         self._connection = connect(self.engine)
-        self._transaction = self._connection.begin()
         return self
 
     def __exit__(
@@ -47,25 +47,20 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._transaction is not None and self._transaction.is_active:
-                self._transaction.rollback()
+            if self._connection is not None and self._connection.in_transaction():
+                self._connection.rollback()
         finally:
             if self._connection is not None:
                 self._connection.close()
             self._connection = None
-            self._transaction = None
 
     def commit(self) -> None:
-        """Commit the transaction; later statements in the block run in a new one."""
-        assert self._transaction is not None and self._connection is not None
-        self._transaction.commit()
-        self._transaction = self._connection.begin()
+        """Commit the work so far; later statements in the block run in a new transaction."""
+        self.connection.commit()
 
     def rollback(self) -> None:
         """Throw away everything since the last commit."""
-        assert self._transaction is not None and self._connection is not None
-        self._transaction.rollback()
-        self._transaction = self._connection.begin()
+        self.connection.rollback()
 
 
 def retry_on_lock_conflict(
