@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -493,35 +493,26 @@ def drain_change_queue(
     with engine.connect() as conn:
         visits = QueueRepository(conn).pending_visits(batch_size)
         conn.rollback()
-    results: list[ReconcileResult] = []
-    skipped = failed = 0
-    for pid, encounter in visits:
-        def work(pid: int = pid, encounter: int = encounter) -> ReconcileResult | None:
-            uow = UnitOfWork(engine)
-            with uow:
-                queue = QueueRepository(uow.connection)
-                ids = queue.claim(pid, encounter)
-                if not ids:
-                    return None  # another worker has them
-                try:
-                    result: ReconcileResult | None = reconcile_in_transaction(
-                        uow.connection, pid, encounter, service_username=service_username
-                    )
-                except UnknownVisitError:
-                    # lines of a visit without an encounter row: nothing to move, and
-                    # nothing was written before the visit check
-                    result = None
-                queue.delete(ids)
-                uow.commit()
-                return result
 
-        outcome, ok = _isolated(work, pid, encounter)
-        if not ok:
-            failed += 1
-        elif outcome is None:
-            skipped += 1
-        else:
-            results.append(outcome)
+    def drain_one(pid: int, encounter: int) -> ReconcileResult | None:
+        with UnitOfWork(engine) as uow:
+            queue = QueueRepository(uow.connection)
+            ids = queue.claim(pid, encounter)
+            if not ids:
+                return None  # another worker has them
+            try:
+                result: ReconcileResult | None = reconcile_in_transaction(
+                    uow.connection, pid, encounter, service_username=service_username
+                )
+            except UnknownVisitError:
+                # lines of a visit without an encounter row: nothing to move, and
+                # nothing was written before the visit check
+                result = None
+            queue.delete(ids)
+            uow.commit()
+            return result
+
+    results, skipped, failed = _reconcile_each(visits, drain_one)
     return DrainResult(
         visits=len(results),
         changed=sum(1 for r in results if r.changed),
@@ -529,6 +520,28 @@ def drain_change_queue(
         failed=failed,
         results=tuple(results),
     )
+
+
+def _reconcile_each(
+    visits: Iterable[tuple[int, int]],
+    reconcile_one: Callable[[int, int], ReconcileResult | None],
+) -> tuple[list[ReconcileResult], int, int]:
+    """Run ``reconcile_one`` (one transaction) per visit, each isolated from the
+    others' failures. Returns the results, the visits skipped (``None``: nothing to
+    do or claimed elsewhere) and the visits that failed."""
+    results: list[ReconcileResult] = []
+    skipped = failed = 0
+    for pid, encounter in visits:
+        outcome, ok = _isolated(
+            lambda pid=pid, encounter=encounter: reconcile_one(pid, encounter), pid, encounter
+        )
+        if not ok:
+            failed += 1
+        elif outcome is None:
+            skipped += 1
+        else:
+            results.append(outcome)
+    return results, skipped, failed
 
 
 def _isolated(
@@ -612,29 +625,20 @@ def sweep_visits(
             unsettled &= suspects
         visits = sorted(unsettled | set(sweep_always_candidates(conn)))
         conn.rollback()
-    results: list[ReconcileResult] = []
-    skipped = failed = 0
-    for pid, encounter in visits:
-        def work(pid: int = pid, encounter: int = encounter) -> ReconcileResult | None:
-            uow = UnitOfWork(engine)
-            with uow:
-                try:
-                    result = reconcile_in_transaction(
-                        uow.connection, pid, encounter,
-                        service_username=service_username, today=today,
-                    )
-                except UnknownVisitError:
-                    return None
-                uow.commit()
-                return result
 
-        outcome, ok = _isolated(work, pid, encounter)
-        if not ok:
-            failed += 1
-        elif outcome is None:
-            skipped += 1
-        else:
-            results.append(outcome)
+    def sweep_one(pid: int, encounter: int) -> ReconcileResult | None:
+        with UnitOfWork(engine) as uow:
+            try:
+                result = reconcile_in_transaction(
+                    uow.connection, pid, encounter,
+                    service_username=service_username, today=today,
+                )
+            except UnknownVisitError:
+                return None
+            uow.commit()
+            return result
+
+    results, skipped, failed = _reconcile_each(visits, sweep_one)
     return SweepResult(
         since=since,
         visits=len(results),
