@@ -13,15 +13,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import bindparam, case, column, table, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from .domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
-# constant columns of a consumption row (prescription_id, fee, billed, pricelevel,
-# trans_type), sent as parameters so the INSERT stays batchable
-_SALE_CONSTANTS = {"zero": 0, "empty": "", "one": 1}
 
 
 @dataclass(frozen=True)
@@ -93,20 +90,21 @@ class ConsumptionRepository:
         the visit's sales are then locked (FOR UPDATE) through the ``(pid, encounter)``
         index. Duplicate encounter rows are all locked; the first one dates the visit.
         """
-        rows = self.conn.execute(
-            text(
-                "SELECT STRAIGHT_JOIN fe.id, DATE(fe.date), ds.sale_id, ds.selector, "
-                "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
-                "FROM form_encounter fe LEFT JOIN drug_sales ds "
-                "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
-                "AND ds.selector LIKE :prefix "
-                "WHERE fe.pid = :pid AND fe.encounter = :enc "
-                "ORDER BY fe.id, ds.sale_id FOR UPDATE"
-            ),
-            {"pid": pid, "enc": encounter, "prefix": SELECTOR_PREFIX + "%"},
+        rows = _driver(
+            self.conn,
+            "SELECT STRAIGHT_JOIN fe.id, DATE(fe.date), ds.sale_id, ds.selector, "
+            "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
+            "FROM form_encounter fe LEFT JOIN drug_sales ds "
+            "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
+            "AND ds.selector LIKE %s "
+            # no ORDER BY: it only cost a temporary table and a filesort on the server
+            # (locks are taken in access order either way); the rows are few
+            "WHERE fe.pid = %s AND fe.encounter = %s FOR UPDATE",
+            (SELECTOR_PREFIX + "%", pid, encounter),
         ).all()
         if not rows:
             return None, []
+        rows.sort(key=lambda r: (r[0], r[2] or 0))  # encounter row id, then sale id
         first_id = rows[0][0]
         # a visit without a date is sold today, as sellDrug does with an empty sale date
         visit = Visit(pid, encounter, rows[0][1] or today or date.today())
@@ -119,23 +117,22 @@ class ConsumptionRepository:
         UNION ALL of two plain reads; no string column is shared between the two
         halves, so differing collations of OpenEMR's and the module's tables never
         meet)."""
-        rows = self.conn.execute(
-            text(
-                "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
-                "pp.quantity, d.allow_combining, d.dispensable, u.username, "
-                "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL "
-                "FROM billing b "
-                "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-                "JOIN drugs d ON d.drug_id = pp.drug_id "
-                "LEFT JOIN users u ON u.id = b.user "
-                "WHERE b.pid = :pid AND b.encounter = :enc AND b.activity = 1 "
-                "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
-                "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
-                "allocated_units, shortage_units, code_type, code "
-                "FROM aesthetic_inventory_usage WHERE pid = :pid AND encounter = :enc "
-                "ORDER BY 1, 2, 4"
-            ),
-            {"pid": pid, "enc": encounter},
+        rows = _driver(
+            self.conn,
+            "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
+            "pp.quantity, d.allow_combining, d.dispensable, u.username, "
+            "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL "
+            "FROM billing b "
+            "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+            "JOIN drugs d ON d.drug_id = pp.drug_id "
+            "LEFT JOIN users u ON u.id = b.user "
+            "WHERE b.pid = %s AND b.encounter = %s AND b.activity = 1 "
+            "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
+            "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
+            "allocated_units, shortage_units, code_type, code "
+            "FROM aesthetic_inventory_usage WHERE pid = %s AND encounter = %s "
+            "ORDER BY 1, 2, 4",
+            (pid, encounter, pid, encounter),
         ).all()
         lines = [_mapped_line(r[1:13]) for r in rows if r[0] == 0]
         usage = {
@@ -189,7 +186,8 @@ class ConsumptionRepository:
         order (default warehouse, seq, expiration) cut after whole groups of equal sort
         key, so the exact tie order (lot number, id) is still decided by the domain
         rules. The allocation is chosen on this snapshot; only the lots it touches are
-        then locked (:meth:`lock_lots_by_id`) and re-checked."""
+        then locked, by the UPDATE that writes them, and re-checked under that lock
+        (:meth:`adjust_lots_as_planned`)."""
         needs = dict(needs or {})
         plain = sorted(set(drug_ids) - set(needs)) or [-1]
         extra = sorted(set(extra_lot_ids)) or [-1]
@@ -202,18 +200,19 @@ class ConsumptionRepository:
             "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
             "AND lo.activity = 1 "
         )
+        # placeholders are %s (see _driver): params are listed in the order they appear
         sql = (
             f"SELECT {columns} {join}"
-            "WHERE (di.drug_id IN :drugs AND di.destroy_date IS NULL AND di.on_hand <> 0) "
-            "OR di.inventory_id IN :extra"
+            f"WHERE (di.drug_id IN ({_marks(len(plain))}) AND di.destroy_date IS NULL "
+            f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(len(extra))})"
         )
-        params: dict[str, object] = {"drugs": plain, "extra": extra}
-        binds = [bindparam("drugs", expanding=True), bindparam("extra", expanding=True)]
+        params: list[object] = [*plain, *extra]
         if needs:
-            whens = " ".join(f"WHEN :cd{n} THEN :cn{n}" for n in range(len(needs)))
-            for n, (drug, units) in enumerate(sorted(needs.items())):
-                params[f"cd{n}"], params[f"cn{n}"] = drug, units
-            not_default = "(:wh <> '' AND COALESCE(di.warehouse_id, '') <> :wh)"
+            cut = sorted(needs)
+            wh = default_warehouse
+            whens = " ".join(["WHEN %s THEN %s"] * len(cut))
+            # the sort key appears twice (both windows); its only parameter is wh, twice
+            not_default = "(%s <> '' AND COALESCE(di.warehouse_id, '') <> %s)"
             key = f"{not_default}, lo.seq, di.expiration"
             sql += (
                 " UNION ALL SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
@@ -223,15 +222,15 @@ class ConsumptionRepository:
                 "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
                 f"- SUM(di.on_hand) OVER (PARTITION BY di.drug_id, {key}) AS before_group, "
                 f"CASE di.drug_id {whens} END AS need {join}"
-                "WHERE di.drug_id IN :cut AND di.destroy_date IS NULL AND di.on_hand > 0 "
-                "AND (di.expiration IS NULL OR di.expiration > :sale_date) "
-                "AND (COALESCE(di.warehouse_id, '') = :wh OR COALESCE(lo.seq, 0) <= "
+                f"WHERE di.drug_id IN ({_marks(len(cut))}) AND di.destroy_date IS NULL "
+                "AND di.on_hand > 0 AND (di.expiration IS NULL OR di.expiration > %s) "
+                "AND (COALESCE(di.warehouse_id, '') = %s OR COALESCE(lo.seq, 0) <= "
                 f"{UNAVAILABLE_WAREHOUSE_SEQ})) c WHERE c.before_group < c.need"
             )
-            params.update(cut=sorted(needs), wh=default_warehouse,
-                          sale_date=sale_date or date.today())
-            binds.append(bindparam("cut", expanding=True))
-        rows = self.conn.execute(text(sql).bindparams(*binds), params).all()
+            params += [wh, wh, wh, wh]
+            params += [x for drug in cut for x in (drug, needs[drug])]
+            params += [*cut, sale_date or date.today(), wh]
+        rows = _driver(self.conn, sql, params).all()
         lots = {int(r[0]): _lot(r, None if r[7] is None else int(r[7])) for r in rows}
         return [lots[k] for k in sorted(lots)]
 
@@ -239,7 +238,8 @@ class ConsumptionRepository:
         self, lot_ids: Iterable[int], seqs: dict[str, int | None]
     ) -> list[Lot] | None:
         """Lock the given lots by primary key in inventory_id order (the order every
-        reconcile locks in) and return their current state. The warehouse seq is taken
+        reconcile locks in) and return their current state (after a failed
+        :meth:`adjust_lots_as_planned`, which holds them already). The warehouse seq is taken
         from ``seqs`` (the snapshot's); a lot that moved to a warehouse not in it
         returns None, so the caller falls back to the full lock."""
         ids = sorted(set(lot_ids))
@@ -288,20 +288,61 @@ class ConsumptionRepository:
         self.conn.execute(stmt)
         return 1
 
+    def adjust_lots_as_planned(self, deltas: dict[int, int], expected: dict[int, Lot]) -> bool:
+        """``on_hand += delta`` for the lots a plan touches, in one UPDATE that is also
+        their lock: it locks them in inventory_id order (``ORDER BY``, the order every
+        reconcile locks in) and checks each row, under its lock, against the state the
+        plan was made on (``expected``). Returns True when every row was as expected.
+
+        The deltas are applied unconditionally, so that on False the state each row had
+        when it was locked is exactly its current state minus its delta (the caller
+        re-plans and writes the difference). A row that differs calls
+        ``LAST_INSERT_ID(inventory_id)``, which the server reports in the UPDATE's own
+        reply (it is 0 for an UPDATE that never calls it): the check costs no extra
+        round trip."""
+        deltas = {k: v for k, v in deltas.items() if v and k}
+        if not deltas:
+            return True
+        ids = sorted(deltas)
+        adds: list[object] = []
+        checks: list[object] = []
+        for lot_id in ids:
+            lot = expected[lot_id]
+            adds += (lot_id, deltas[lot_id])
+            checks += (lot_id, lot.on_hand, lot.drug_id, lot.warehouse_id, lot.expiration,
+                       lot.lot_number, int(lot.destroyed))
+        check = (
+            "WHEN %s THEN on_hand = %s AND drug_id = %s AND COALESCE(warehouse_id, '') = %s "
+            "AND expiration <=> %s AND lot_number <=> %s AND (destroy_date IS NOT NULL) = %s"
+        )
+        result = _driver(
+            self.conn,
+            "UPDATE drug_inventory SET on_hand = on_hand + CASE inventory_id "
+            + " ".join(["WHEN %s THEN %s"] * len(ids))
+            + " END + IF(CASE inventory_id " + " ".join([check] * len(ids))
+            + " END, 0, 0 * LAST_INSERT_ID(inventory_id)) "
+            f"WHERE inventory_id IN ({_marks(len(ids))}) ORDER BY inventory_id",
+            [*adds, *checks, *ids],
+        )
+        # rowcount is rows found (SQLAlchemy's MySQL dialects set CLIENT.FOUND_ROWS): a
+        # lot deleted meanwhile is a difference too
+        return not result.lastrowid and result.rowcount == len(ids)
+
     def insert_sales(self, sales: Sequence[NewSale]) -> int:
         """Consumption rows as SPEC section 2 defines them, one multi-row INSERT."""
         if not sales:
             return 0
-        self.conn.execute(
-            text(
-                "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
-                "user, sale_date, quantity, fee, billed, pricelevel, selector, trans_type) "
-                # placeholders only: PyMySQL folds an executemany into one multi-row
-                # INSERT only when RE_INSERT_VALUES matches (no literal in VALUES)
-                "VALUES (:drug_id, :inventory_id, :zero, :pid, :encounter, :user, :sale_date, "
-                ":quantity, :zero, :zero, :empty, :selector, :one)"
-            ),
-            [s.__dict__ | _SALE_CONSTANTS for s in sales],
+        self.conn.exec_driver_sql(
+            "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
+            "user, sale_date, quantity, fee, billed, pricelevel, selector, trans_type) "
+            # placeholders only: PyMySQL folds an executemany into one multi-row
+            # INSERT only when RE_INSERT_VALUES matches (no literal in VALUES)
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (s.drug_id, s.inventory_id, 0, s.pid, s.encounter, s.user, s.sale_date,
+                 s.quantity, 0, 0, "", s.selector, 1)
+                for s in sales
+            ],
         )
         return 1
 
@@ -335,38 +376,39 @@ class ConsumptionRepository:
         """Write changed usage records in one INSERT ... ON DUPLICATE KEY UPDATE."""
         if not rows:
             return 0
-        self.conn.execute(
-            text(
-                "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
-                "code_type, code, planned_quantity, required_units, allocated_units, "
-                "shortage_units, updated_at) VALUES (:pid, :enc, :mapping_id, :drug_id, "
-                ":code_type, :code, :planned, :required, :allocated, :shortage, :now) "
-                "ON DUPLICATE KEY UPDATE drug_id = VALUES(drug_id), "
-                "code_type = VALUES(code_type), code = VALUES(code), "
-                "planned_quantity = VALUES(planned_quantity), "
-                "required_units = VALUES(required_units), "
-                "allocated_units = VALUES(allocated_units), "
-                "shortage_units = VALUES(shortage_units), updated_at = VALUES(updated_at)"
-            ),
+        self.conn.exec_driver_sql(
+            "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
+            "code_type, code, planned_quantity, required_units, allocated_units, "
+            "shortage_units, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE drug_id = VALUES(drug_id), "
+            "code_type = VALUES(code_type), code = VALUES(code), "
+            "planned_quantity = VALUES(planned_quantity), "
+            "required_units = VALUES(required_units), "
+            "allocated_units = VALUES(allocated_units), "
+            "shortage_units = VALUES(shortage_units), updated_at = VALUES(updated_at)",
             [
-                {
-                    "pid": pid,
-                    "enc": encounter,
-                    "mapping_id": u.mapping_id,
-                    "drug_id": u.drug_id,
-                    "code_type": u.code_type,
-                    "code": u.code,
-                    "planned": u.planned_quantity,
-                    "required": u.required_units,
-                    "allocated": u.allocated_units,
-                    "shortage": u.shortage_units,
-                    "now": now,
-                }
+                (pid, encounter, u.mapping_id, u.drug_id, u.code_type, u.code,
+                 u.planned_quantity, u.required_units, u.allocated_units, u.shortage_units,
+                 now)
                 for u in rows
             ],
         )
         return 1
 
+
+
+def _marks(n: int) -> str:
+    """``n`` DBAPI placeholders for an IN list."""
+    return ", ".join(["%s"] * n)
+
+
+def _driver(conn: Connection, sql: str, params: Sequence[object]) -> CursorResult:  # type: ignore[type-arg]
+    """Run SQL written with the driver's own ``%s`` placeholders (values still bound:
+    PyMySQL escapes every parameter). The hot statements of a reconcile go this way
+    because building, caching and binding a ``text()`` with dozens of (expanding)
+    parameters cost a measurable part of a fee-sheet save; statement events (and so
+    statement counting) still fire."""
+    return conn.exec_driver_sql(sql, tuple(params))
 
 
 def _lot(r: Sequence[object], seq: int | None) -> Lot:

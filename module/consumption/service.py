@@ -361,21 +361,26 @@ def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dic
 def _allocate_under_lock(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan],
     reqs: dict[int, Requirement], visit: Visit,
-) -> _Changes:
-    """Choose lots on an unlocked snapshot, lock only the lots the choice touches (by
-    primary key, inventory_id order) and re-plan on their locked state. If the re-plan
-    needs a lot we do not hold (a concurrent save took stock meanwhile), fall back to
-    locking every candidate lot, as before. Either way every lot written is locked
-    and its on_hand was read under that lock, so stock is never oversold."""
+) -> tuple[_Changes, dict[int, int]]:
+    """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
+    locks exactly the lots it touches (inventory_id order) and checks them under that
+    lock (:meth:`ConsumptionRepository.adjust_lots_as_planned`). If a lot differs (a
+    concurrent save moved stock meanwhile), re-plan on the state the lots had when
+    locked; if the re-plan needs a lot we do not hold, fall back to locking every
+    candidate lot. Either way every lot written is locked and the plan finally written
+    rests on on_hand read under that lock, so stock is never oversold.
+
+    Returns the changes and the deltas already written (``{inventory_id: delta}``); the
+    caller writes the rest (``changes.deltas`` minus these)."""
     take_drugs = {
         plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
     }
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
     if not take_drugs and not return_lots:
-        return _stock_plan(plans, reqs, visit, {})
+        return _stock_plan(plans, reqs, visit, {}), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
         lots = repo.lock_lots((), return_lots)
-        return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
+        return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}), {}
     snapshot = {
         lot.inventory_id: lot
         for lot in repo.candidate_lots(
@@ -383,22 +388,35 @@ def _allocate_under_lock(
         )
     }
     changes = _stock_plan(plans, reqs, visit, snapshot)
-    touched = [lot_id for lot_id, delta in changes.deltas.items() if delta and lot_id]
+    applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
+    if repo.adjust_lots_as_planned(applied, snapshot):
+        return changes, applied  # nothing the plan relies on changed between read and lock
+    touched = sorted(applied)
     seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
+    # the touched lots are ours now; their state when locked is today's minus our deltas
     locked = repo.lock_lots_by_id(touched, seqs)
     if locked is not None:
-        if len(locked) == len(touched) and all(
-            snapshot.get(lot.inventory_id) == lot for lot in locked
-        ):
-            return changes  # nothing the plan relies on changed between read and lock
+        locked = [_before(lot, applied) for lot in locked]
         replanned = _stock_plan(plans, reqs, visit, merge_locked(snapshot, touched, locked))
         # the snapshot may end where the first plan's lots did (running-total cut): a
         # re-plan that now falls short might have needed lots it never saw
         no_worse = sum(replanned.shortage.values()) <= sum(changes.shortage.values())
         if no_worse and plan_still_holds(replanned.deltas, (lot.inventory_id for lot in locked)):
-            return replanned
+            return replanned, applied
     lots = repo.lock_lots(take_drugs, return_lots)
-    return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
+    before = {lot.inventory_id: _before(lot, applied) for lot in lots}
+    return _stock_plan(plans, reqs, visit, before), applied
+
+
+def _before(lot: Lot, applied: dict[int, int]) -> Lot:
+    """A lot as it was before this transaction's own ``applied`` deltas."""
+    delta = applied.get(lot.inventory_id, 0)
+    return replace(lot, on_hand=lot.on_hand - delta) if delta else lot
+
+
+def _remaining(deltas: dict[int, int], applied: dict[int, int]) -> dict[int, int]:
+    """What is still to be written: the plan's deltas minus those already written."""
+    return {k: deltas.get(k, 0) - applied.get(k, 0) for k in set(deltas) | set(applied)}
 
 
 def reconcile_in_transaction(
@@ -424,9 +442,9 @@ def reconcile_in_transaction(
     lines, usage = repo.lines_and_usage(pid, encounter)
     reqs = _requirements(lines, service_username)
     plans = _plans(reqs, held)
-    changes = _allocate_under_lock(repo, plans, reqs, visit)
+    changes, applied = _allocate_under_lock(repo, plans, reqs, visit)
 
-    writes = repo.adjust_lots(changes.deltas)
+    writes = (1 if applied else 0) + repo.adjust_lots(_remaining(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)
     writes += repo.shrink_sales(changes.shrink)
     writes += repo.delete_sales(changes.delete)
