@@ -189,8 +189,8 @@ class ConsumptionRepository:
         then locked, by the UPDATE that writes them, and re-checked under that lock
         (:meth:`adjust_lots_as_planned`)."""
         needs = dict(needs or {})
-        plain = sorted(set(drug_ids) - set(needs)) or [-1]
-        extra = sorted(set(extra_lot_ids)) or [-1]
+        plain = sorted(set(drug_ids) - set(needs))
+        extra = sorted(set(extra_lot_ids))
         columns = (
             "di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
             "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq"
@@ -201,12 +201,16 @@ class ConsumptionRepository:
             "AND lo.activity = 1 "
         )
         # placeholders are %s (see _driver): params are listed in the order they appear
-        sql = (
-            f"SELECT {columns} {join}"
-            f"WHERE (di.drug_id IN ({_marks(len(plain))}) AND di.destroy_date IS NULL "
-            f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(len(extra))})"
-        )
-        params: list[object] = [*plain, *extra]
+        branches: list[str] = []
+        params: list[object] = []
+        if plain or extra or not needs:  # a first save wants only the cut read below
+            plain, extra = plain or [-1], extra or [-1]
+            branches.append(
+                f"SELECT {columns} {join}"
+                f"WHERE (di.drug_id IN ({_marks(len(plain))}) AND di.destroy_date IS NULL "
+                f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(len(extra))})"
+            )
+            params += [*plain, *extra]
         if needs:
             cut = sorted(needs)
             wh = default_warehouse
@@ -214,8 +218,8 @@ class ConsumptionRepository:
             # the sort key appears twice (both windows); its only parameter is wh, twice
             not_default = "(%s <> '' AND COALESCE(di.warehouse_id, '') <> %s)"
             key = f"{not_default}, lo.seq, di.expiration"
-            sql += (
-                " UNION ALL SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
+            branches.append(
+                "SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
                 "c.expiration, c.lot_number, c.destroyed, c.seq "
                 f"FROM (SELECT {columns}, "
                 f"SUM(di.on_hand) OVER (PARTITION BY di.drug_id ORDER BY {key} "
@@ -230,7 +234,7 @@ class ConsumptionRepository:
             params += [wh, wh, wh, wh]
             params += [x for drug in cut for x in (drug, needs[drug])]
             params += [*cut, sale_date or date.today(), wh]
-        rows = _driver(self.conn, sql, params).all()
+        rows = _driver(self.conn, " UNION ALL ".join(branches), params).all()
         lots = {int(r[0]): _lot(r, None if r[7] is None else int(r[7])) for r in rows}
         return [lots[k] for k in sorted(lots)]
 
