@@ -17,23 +17,20 @@ Cleanup runs on success, on error and on Ctrl-C (``finally``).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
-from .db import connect, create_db_engine, mask_url, parse_database_url
+from . import scratch
+from .db import connect, create_db_engine, mask_url
 from .migrations import runner, service
-from .migrations.directives import parse_sql
 from .private_server import PrivateServer
-from .resources import sql_dir
 
-FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
-SCRATCH_PREFIX = "aesthetic_inventory_demo_"
+SCRATCH_PREFIX = "aesthetic_inventory_demo"
 
 
 @dataclass(frozen=True)
@@ -100,22 +97,17 @@ EXTRA_STEPS: list[DemoStep] = [
 def demo_database(database_url: str | None = None) -> Iterator[DemoContext]:
     """A fresh OpenEMR-compatible database for the demo, cleaned up afterwards."""
     server: PrivateServer | None = None
-    admin_engine: Engine | None = None
-    scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:10]
+    scratch_url: URL | None = None
     engine: Engine | None = None
     try:
         if database_url is None:
             server = PrivateServer()
             server.start()
-            base_url = parse_database_url(server.url)
-        else:
-            base_url = parse_database_url(database_url)
-        admin_engine = create_db_engine(base_url.set(database=None))
-        with connect(admin_engine) as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4")
-        scratch_url = base_url.set(database=scratch)
+        scratch_url = scratch.create_database(
+            server.url if server is not None else database_url, SCRATCH_PREFIX
+        )
         engine = create_db_engine(scratch_url)
-        create_fixture_schema(engine)
+        scratch.create_fixture_schema(engine)
         yield DemoContext(
             engine=engine,
             database_url_masked=mask_url(scratch_url),
@@ -124,25 +116,10 @@ def demo_database(database_url: str | None = None) -> Iterator[DemoContext]:
     finally:
         if engine is not None:
             engine.dispose()
-        if admin_engine is not None:
-            if server is None:  # a shared server: drop our scratch database
-                try:
-                    with connect(admin_engine) as conn:
-                        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{scratch}`")
-                finally:
-                    admin_engine.dispose()
-            else:
-                admin_engine.dispose()
         if server is not None:
-            server.stop()
-
-
-def create_fixture_schema(engine: Engine) -> None:
-    """Create the small OpenEMR-compatible schema shipped in the package."""
-    path = sql_dir() / FIXTURE_SCHEMA
-    parsed = parse_sql(path.read_text(encoding="utf-8"), path.name)
-    with connect(engine) as conn:
-        runner.apply_parsed(conn.execution_options(isolation_level="AUTOCOMMIT"), parsed)
+            server.stop()  # removes the whole data directory
+        elif scratch_url is not None:  # a shared server: drop our scratch database
+            scratch.drop_database(scratch_url)
 
 
 @dataclass(frozen=True)

@@ -10,42 +10,25 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
+from aesthetic_inventory import scratch
+from aesthetic_inventory.db import create_db_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
-FIXTURE_SCHEMA = REPO_DIR / "sql" / "fixtures" / "openemr_fixture.sql"
 OPENEMR_SCHEMA = Path(
     os.environ.get(
         "AESTHETIC_INVENTORY_OPENEMR_SCHEMA",
         REPO_DIR.parent / "shared" / "openemr" / "database.sql",
     )
 )
-
-
-def split_simple_sql(script: str) -> list[str]:
-    """Split a plain SQL script (no procedures) into statements at ``;`` line ends."""
-    statements: list[str] = []
-    current: list[str] = []
-    for line in script.splitlines():
-        stripped = line.strip()
-        if not current and (not stripped or stripped.startswith("--") or stripped.startswith("#")):
-            continue
-        current.append(line)
-        if stripped.endswith(";"):
-            statements.append("\n".join(current).rstrip().rstrip(";"))
-            current = []
-    if current and "".join(current).strip():
-        statements.append("\n".join(current))
-    return statements
 
 
 @dataclass
@@ -72,38 +55,21 @@ class ServerInfo:
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
     def create_database(self, prefix: str = "ait") -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        finally:
-            conn.close()
+        name = scratch.create_database(self.url, prefix).database
+        assert name is not None
         self.created.append(name)
         return name
 
     def drop_database(self, name: str) -> None:
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
-
-    def execute_script(self, database: str, script: str, sql_mode: str | None = None) -> None:
-        """Run a plain SQL script statement by statement through PyMySQL."""
-        conn = self._connect(database)
-        try:
-            with conn.cursor() as cur:
-                if sql_mode is not None:
-                    cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
-                for statement in split_simple_sql(script):
-                    cur.execute(statement)
-        finally:
-            conn.close()
+        scratch.drop_database(self.database_url(name))
 
     def load_fixture_schema(self, database: str) -> None:
-        self.execute_script(database, FIXTURE_SCHEMA.read_text())
+        """Load the package's OpenEMR fixture schema, as the demo does."""
+        engine = create_db_engine(self.database_url(database))
+        try:
+            scratch.create_fixture_schema(engine)
+        finally:
+            engine.dispose()
 
     def client_command(
         self, database: str, init_command: str | None = None

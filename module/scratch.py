@@ -1,0 +1,61 @@
+"""Scratch databases holding the small OpenEMR-compatible fixture schema.
+
+Used by ``demo``, the benchmark and the test suite: create a database with a random
+name on a server, load ``sql/fixtures/openemr_fixture.sql`` into it, drop it after.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.engine import URL, Engine
+
+from .db import connect, create_db_engine, parse_database_url
+from .migrations import runner
+from .migrations.directives import parse_sql
+from .resources import sql_dir
+
+FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
+
+
+def create_database(server_url: str | URL, prefix: str) -> URL:
+    """Create an empty utf8mb4 database ``<prefix>_<random>``; returns its URL."""
+    base = parse_database_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_db_engine(base.set(database=None))
+    try:
+        with connect(admin) as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        admin.dispose()
+    return base.set(database=name)
+
+
+def drop_database(database_url: str | URL) -> None:
+    """Drop the database named in the URL (if it exists)."""
+    url = parse_database_url(database_url)
+    admin = create_db_engine(url.set(database=None))
+    try:
+        with connect(admin) as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+    finally:
+        admin.dispose()
+
+
+def create_fixture_schema(engine: Engine) -> None:
+    """Create the small OpenEMR-compatible schema shipped in the package."""
+    path = sql_dir() / FIXTURE_SCHEMA
+    parsed = parse_sql(path.read_text(encoding="utf-8"), path.name)
+    with connect(engine) as conn:
+        runner.apply_parsed(conn.execution_options(isolation_level="AUTOCOMMIT"), parsed)
+
+
+def create_fixture_database(server_url: str | URL, prefix: str) -> URL:
+    """A new scratch database loaded with the fixture schema; returns its URL."""
+    url = create_database(server_url, prefix)
+    engine = create_db_engine(url)
+    try:
+        create_fixture_schema(engine)
+    finally:
+        engine.dispose()
+    return url
