@@ -18,28 +18,28 @@ from .resources import sql_dir
 FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
 
 
+def _run_on_server(url: URL, statement: str) -> None:
+    """One statement on the server of ``url``, outside any database."""
+    admin = create_db_engine(url.set(database=None))
+    try:
+        with connect(admin) as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        admin.dispose()
+
+
 def create_database(server_url: str | URL, prefix: str) -> URL:
     """Create an empty utf8mb4 database ``<prefix>_<random>``; returns its URL."""
     base = parse_database_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_db_engine(base.set(database=None))
-    try:
-        with connect(admin) as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        admin.dispose()
+    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     return base.set(database=name)
 
 
 def drop_database(database_url: str | URL) -> None:
     """Drop the database named in the URL (if it exists)."""
     url = parse_database_url(database_url)
-    admin = create_db_engine(url.set(database=None))
-    try:
-        with connect(admin) as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-    finally:
-        admin.dispose()
+    _run_on_server(url, f"DROP DATABASE IF EXISTS `{url.database}`")
 
 
 def create_fixture_schema(engine: Engine) -> None:
