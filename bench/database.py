@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 def migrate_database(engine: Engine) -> None:
     """Apply the module's upgrade files through the module's own migration service."""
-    from aesthetic_inventory.migrations.service import migrate
+    from aesthetic_inventory.install.service import migrate
 
     migrate(engine)
 

@@ -40,7 +40,7 @@ def run_sweep_fallback_job(app: AppLike) -> Any:
     """
     try:
         from aesthetic_inventory.consumption.service import default_since, sweep_visits
-        from aesthetic_inventory.consumption.triggers import trigger_status
+        from aesthetic_inventory.install.triggers import trigger_status
     except ImportError:
         log.debug("sweep job: consumption engine not available")
         return None

@@ -27,7 +27,8 @@ from sqlalchemy.engine import URL, Engine
 
 from . import scratch
 from .db import connect, create_db_engine, mask_url
-from .migrations import runner, service
+from .install import service
+from .migrations import runner
 from .private_server import PrivateServer
 
 SCRATCH_PREFIX = "aesthetic_inventory_demo"

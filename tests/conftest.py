@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import dbtools
 import pytest
 from aesthetic_inventory.db import create_db_engine
-from aesthetic_inventory.migrations.service import migrate
+from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.private_server import PrivateServer
 from sqlalchemy.engine import Engine, make_url
 

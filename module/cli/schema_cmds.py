@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..migrations import service
+from ..install import service
 from ..migrations.runner import FileReport
 
 

@@ -486,7 +486,7 @@ def reconcile_visit(
 def preflight(engine: Engine) -> None:
     """Before moving stock: an OpenEMR database, migrated, whose stock tables are InnoDB
     (MyISAM ignores transactions and row locks; SPEC section 2)."""
-    from ..migrations.service import SchemaNotMigratedError, require_migrated
+    from ..install.service import SchemaNotMigratedError, require_migrated
 
     with engine.connect() as conn:
         require_openemr(conn)

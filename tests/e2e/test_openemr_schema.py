@@ -9,7 +9,7 @@ import dbtools
 import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.db import create_db_engine
-from aesthetic_inventory.migrations.service import load_sample, migrate
+from aesthetic_inventory.install.service import load_sample, migrate
 from aesthetic_inventory.resources import sql_dir
 from click.testing import CliRunner
 from sqlalchemy import text

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dbtools
+from aesthetic_inventory.install.service import migrate, status
 from aesthetic_inventory.migrations import runner
-from aesthetic_inventory.migrations.service import migrate, status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -104,7 +104,7 @@ def test_runner_discovers_only_upgrade_files() -> None:
 
 def test_migrate_and_sample_under_openemr_empty_sql_mode(fixture_db_url: str) -> None:
     from aesthetic_inventory.db import create_db_engine
-    from aesthetic_inventory.migrations.service import load_sample
+    from aesthetic_inventory.install.service import load_sample
 
     eng = create_db_engine(fixture_db_url, connect_args={"init_command": "SET SESSION sql_mode=''"})
     try:

@@ -13,9 +13,9 @@ from aesthetic_inventory.errors import (
     NotOpenEMRError,
     UnsupportedEngineError,
 )
+from aesthetic_inventory.install.service import migrate, status
 from aesthetic_inventory.migrations import runner
 from aesthetic_inventory.migrations.directives import parse_sql
-from aesthetic_inventory.migrations.service import migrate, status
 from aesthetic_inventory.resources import sql_dir
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aesthetic_inventory.alerts.demo import demo_alert_lines
-from aesthetic_inventory.migrations.service import load_sample
+from aesthetic_inventory.install.service import load_sample
 from alert_helpers import add_drug
 from sqlalchemy.engine import Engine
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import dbtools
 import pytest
-from aesthetic_inventory.consumption import triggers
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
 from aesthetic_inventory.consumption.service import drain_change_queue, sweep_visits
 from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
+from aesthetic_inventory.install import triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from consumption_clinic import Clinic
 from sqlalchemy import text

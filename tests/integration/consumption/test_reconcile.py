@@ -306,7 +306,7 @@ def test_works_under_openemr_empty_sql_mode(clinic: Clinic, migrated_db_url: str
 
 def test_demo_fee_sheet_hook(migrated_engine: Engine) -> None:
     from aesthetic_inventory.consumption.demo import demo_fee_sheet, demo_fee_sheet_lines
-    from aesthetic_inventory.migrations.service import load_sample
+    from aesthetic_inventory.install.service import load_sample
 
     load_sample(migrated_engine)
     result = demo_fee_sheet(migrated_engine, service_username=SERVICE)

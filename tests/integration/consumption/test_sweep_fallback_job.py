@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from aesthetic_inventory.bootstrap import build_app
-from aesthetic_inventory.consumption import triggers
+from aesthetic_inventory.install import triggers
 from aesthetic_inventory.jobs.change_queue import run_sweep_fallback_job
 from consumption_clinic import Clinic
 from sqlalchemy import text

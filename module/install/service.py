@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from ..consumption import triggers
 from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
+from ..migrations import runner
+from ..migrations.directives import parse_sql
 from ..resources import sql_dir
-from . import runner
-from .directives import parse_sql
+from . import triggers
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
 MODULE_DIRECTORY = "aesthetic_inventory"
