@@ -15,6 +15,7 @@ import pytest
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.private_server import PrivateServer
+from clinic import Clinic
 from sqlalchemy.engine import Engine, make_url
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -81,6 +82,12 @@ def migrated_engine(migrated_db_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture
+def clinic(migrated_engine: Engine) -> Clinic:
+    """The shared clinic builder on a fresh, migrated fixture database."""
+    return Clinic(migrated_engine)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy.engine import Engine
 
 

@@ -9,7 +9,7 @@ from datetime import date
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy.engine import Engine
 
 WORKERS = 10

@@ -13,7 +13,7 @@ from aesthetic_inventory.consumption.service import drain_change_queue, sweep_vi
 from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 

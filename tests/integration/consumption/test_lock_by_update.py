@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from aesthetic_inventory.consumption.repository import ConsumptionRepository
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from aesthetic_inventory.consumption.repository import ConsumptionRepository
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError

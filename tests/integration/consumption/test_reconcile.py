@@ -10,7 +10,7 @@ import pytest
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import UnknownVisitError
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from consumption_clinic import VISIT_DATE, Clinic
+from clinic import VISIT_DATE, Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError

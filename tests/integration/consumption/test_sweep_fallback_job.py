@@ -8,7 +8,7 @@ from datetime import date
 from aesthetic_inventory.bootstrap import build_app
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.jobs.change_queue import run_sweep_fallback_job
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 

@@ -9,7 +9,7 @@ import dbtools
 import pytest
 from aesthetic_inventory.consumption.service import sweep_visits
 from aesthetic_inventory.install import triggers
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 

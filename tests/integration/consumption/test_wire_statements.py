@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pymysql.cursors
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from consumption_clinic import Clinic
+from clinic import Clinic
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 

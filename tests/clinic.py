@@ -1,5 +1,5 @@
-"""Test helper: seed products, lots, mappings, visits and billing lines with plain SQL
-(the way OpenEMR's PHP writes them) and read back the ledger."""
+"""The one clinic builder of the tests: seed products, lots, mappings, visits and billing
+lines with plain SQL (the way OpenEMR's PHP writes them) and read back the ledger."""
 
 from __future__ import annotations
 
