@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .database import bench_database
 from .generate import Scale, generate_clinic
+from .reports_bench import bench_reports
 from .runner import (
     Results,
     bench_alerts,
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_concurrency(engine, clinic, results, concurrent_visits)
         bench_alerts(engine, db_url, clinic, results)
         bench_sweep(engine, clinic, results, sweep_sample, sweep_days)
+        bench_reports(engine, clinic, results)
         bench_ledger(engine, results)
     results.add("bench_total_s", round(time.perf_counter() - started, 1), "s")
     print_table(results)

@@ -164,6 +164,14 @@ class ReportRepository:
         """
         params: dict[str, Any] = {"start": start, "end": end}
         where = _product_filter("d", product, params)
+        # the same product filter inside every derived table, so one product costs
+        # one product's rows
+        lots_of = ""
+        if isinstance(product, int):
+            lots_of = " AND di.drug_id = :product_id"
+        elif product is not None:
+            lots_of = (" AND di.drug_id IN (SELECT pd.drug_id FROM drugs pd "
+                       "WHERE pd.name = :product_name)")
         kind = (
             "CASE WHEN ds.xfer_inventory_id <> 0 THEN 'transfers' "
             "WHEN ds.pid <> 0 THEN 'sales' WHEN ds.distributor_id <> 0 THEN 'distributions' "
@@ -173,7 +181,7 @@ class ReportRepository:
             "IF(ds.xfer_inventory_id <> 0 AND ds.xfer_inventory_id = di.inventory_id, "
             "ds.quantity, -ds.quantity)"
         )
-        listed = "(di.destroy_date IS NULL OR di.destroy_date >= :start)"
+        listed = f"(di.destroy_date IS NULL OR di.destroy_date >= :start){lots_of}"
         in_period = "ds.sale_date >= :start AND ds.sale_date <= :end AND ds.drug_id = di.drug_id"
         moves = (
             f"SELECT di.drug_id, {kind} AS kind, {signed} AS qty FROM drug_inventory di "
@@ -187,7 +195,7 @@ class ReportRepository:
             "UNION ALL "
             "SELECT di.drug_id, 'adjustments', -di.on_hand FROM drug_inventory di "
             "WHERE di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
-            "AND di.destroy_date >= :start AND di.destroy_date <= :end"
+            f"AND di.destroy_date >= :start AND di.destroy_date <= :end{lots_of}"
         )
         return self._rows(
             "SELECT d.drug_id, d.name, "
@@ -205,14 +213,16 @@ class ReportRepository:
             "SUM(IF(mv.kind = 'adjustments', mv.qty, 0)) AS adjustments "
             f"FROM ({moves}) mv GROUP BY mv.drug_id) m ON m.drug_id = d.drug_id "
             "LEFT JOIN (SELECT di.drug_id, SUM(di.on_hand) AS on_hand FROM drug_inventory di "
-            "WHERE di.destroy_date IS NULL OR di.destroy_date > :end "
+            f"WHERE (di.destroy_date IS NULL OR di.destroy_date > :end){lots_of} "
             "GROUP BY di.drug_id) oh ON oh.drug_id = d.drug_id "
             "LEFT JOIN (SELECT di.drug_id, SUM(ds.quantity) AS qty FROM drug_sales ds "
             "JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
-            "WHERE ds.sale_date > :end GROUP BY di.drug_id) la ON la.drug_id = d.drug_id "
+            f"WHERE ds.sale_date > :end{lots_of} GROUP BY di.drug_id) la "
+            "ON la.drug_id = d.drug_id "
             "LEFT JOIN (SELECT di.drug_id, SUM(ds.quantity) AS qty FROM drug_sales ds "
             "JOIN drug_inventory di ON di.inventory_id = ds.xfer_inventory_id "
-            "WHERE ds.sale_date > :end GROUP BY di.drug_id) lx ON lx.drug_id = d.drug_id "
+            f"WHERE ds.sale_date > :end{lots_of} GROUP BY di.drug_id) lx "
+            "ON lx.drug_id = d.drug_id "
             f"WHERE 1 = 1{where} ORDER BY d.name, d.drug_id",
             params,
         )
