@@ -41,7 +41,7 @@ class StockBar:
 def stock_vs_reorder_svg(items: Sequence[StockBar], *, title: str) -> str:
     """Horizontal bars of usable stock with each product's reorder point as a tick:
     one ``rect.bar`` and one ``line.reorder`` per product."""
-    row_h, left, right = 22, 220, 60
+    row_h, left, right = 22, 220, 40
     height = 40 + row_h * max(len(items), 1) + 30
     top = max([max(i.usable, i.reorder_point) for i in items] + [0])
     scale_max = _nice_max(top)
@@ -84,7 +84,7 @@ def usage_line_svg(months: Sequence[str], units: Sequence[int], *, title: str,
                    colour_index: int = 0) -> str:
     """Units used per month for one product: a polyline and one ``circle.point`` per
     month (empty months are drawn at zero)."""
-    height, left, right, top, bottom = 180, 50, 20, 30, 40
+    height, left, right, top, bottom = 180, 50, 36, 30, 40
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     scale_max = _nice_max(max(list(units) + [0]))
     colour = PALETTE[colour_index % len(PALETTE)]

@@ -131,20 +131,23 @@ def stock_document(rows: list[StockRow], lots: Iterable[LotRow] | None, *, today
     ))
     if lots is not None:
         doc.sections.append(Section("Lots", LOT_COLUMNS, lots, name="lots"))
-    doc.charts.append(("Usable stock vs reorder point", stock_chart(rows)))
+    doc.charts.append(stock_chart(rows))
     return doc
 
 
-def stock_chart(rows: list[StockRow]) -> str:
-    """Products with a reorder point, most at risk first (usable / reorder point)."""
+def stock_chart(rows: list[StockRow]) -> tuple[str, str]:
+    """Products with a reorder point, most at risk first (usable / reorder point):
+    (caption, svg)."""
     candidates = [r for r in rows if r.reorder_point > 0 and r.active and r.dispensable]
     candidates.sort(key=lambda r: (r.usable / r.reorder_point, r.name))
     shown = candidates[:MAX_STOCK_BARS]
-    title = (f"Usable stock vs reorder point ({len(shown)} of {len(candidates)} products "
-             "with a reorder point, most at risk first)")
-    return stock_vs_reorder_svg(
-        [StockBar(r.name, r.usable, r.reorder_point, r.status) for r in shown], title=title
+    caption = (f"{len(shown)} of {len(candidates)} products with a reorder point, most at "
+               "risk first; dashed line = reorder point; green OK, amber LOW, red OUT_OF_STOCK")
+    svg = stock_vs_reorder_svg(
+        [StockBar(r.name, r.usable, r.reorder_point, r.status) for r in shown],
+        title="Usable stock vs reorder point",
     )
+    return caption, svg
 
 
 def expiring_document(lots: list[LotRow], *, today: date, horizon_days: int) -> Document:
@@ -203,7 +206,9 @@ def usage_charts(usage: UsageReport) -> list[tuple[str, str]]:
     for n, p in enumerate(usage.by_product[:MAX_USAGE_CHARTS]):
         units = [per[p["drug_id"]].get(m, 0) for m in usage.months]
         title = f"{p['product']}: units used per month"
-        charts.append((title, usage_line_svg(usage.months, units, title=title, colour_index=n)))
+        caption = f"{p['units']} unit(s) in {p['visits']} visit(s) in the period"
+        charts.append((caption, usage_line_svg(usage.months, units, title=title,
+                                                colour_index=n)))
     return charts
 
 
