@@ -6,6 +6,7 @@ write) and prints text, CSV, JSON or (reports) one self-contained HTML file.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -50,15 +51,18 @@ def _output(doc_builder: Callable[[], Document], fmt: str, output: str | None) -
     if output is None:
         _emit(doc_builder(), fmt, sys.stdout)
         return
-    import io
-
-    buffer = io.StringIO()
-    _emit(doc_builder(), fmt, buffer)
+    # streamed into a temporary file next to FILE, renamed once complete: a failed
+    # report never leaves half a file behind
+    partial = f"{output}.partial"
     try:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(buffer.getvalue())
+        with open(partial, "w", encoding="utf-8", newline="") as fh:
+            _emit(doc_builder(), fmt, fh)
+        os.replace(partial, output)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     click.echo(f"wrote {output}", err=True)
 
 

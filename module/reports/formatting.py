@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import IO, Any
 
 
@@ -62,10 +63,14 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def render_text(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
-    """An aligned text table (header, rule, rows); the rows are read once."""
-    cells = [[cell(c.value(r)) for c in columns] for r in rows]
-    widths = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in
+def render_text(columns: list[Column], rows: Iterable[Any], *, sample: int = 2000
+                ) -> Iterator[str]:
+    """An aligned text table (header, rule, rows). Column widths come from the first
+    ``sample`` rows; later rows stream through with those widths (a longer cell just
+    pushes its line), so a 200,000-lot listing never sits in memory."""
+    iterator = iter(rows)
+    head = [[cell(c.value(r)) for c in columns] for r in islice(iterator, sample)]
+    widths = [max([len(c.header)] + [len(row[i]) for row in head]) for i, c in
               enumerate(columns)]
 
     def line(values: list[str]) -> str:
@@ -75,8 +80,10 @@ def render_text(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
 
     yield line([c.header for c in columns])
     yield line(["-" * w for w in widths])
-    for row in cells:
+    for row in head:
         yield line(row)
+    for r in iterator:
+        yield line([cell(c.value(r)) for c in columns])
 
 
 def render_sections_text(sections: Iterable[Section]) -> Iterator[str]:
@@ -88,8 +95,16 @@ def render_sections_text(sections: Iterable[Section]) -> Iterator[str]:
         first = False
         yield f"== {section.title} =="
         yield from section.notes
-        lines = list(render_text(section.columns, section.rows))
-        yield from (lines if len(lines) > 2 else ["(none)"])
+        lines = render_text(section.columns, section.rows)
+        header, rule = next(lines), next(lines)
+        row1 = next(lines, None)
+        if row1 is None:
+            yield "(none)"
+            continue
+        yield header
+        yield rule
+        yield row1
+        yield from lines
 
 
 def write_csv(sections: Iterable[Section], out: IO[str]) -> None:

@@ -117,3 +117,12 @@ def test_usage_chart_has_one_point_per_month() -> None:
     assert "2026-03: 7" in svg
     one = usage_line_svg(["2026-01"], [2], title="x")
     assert len(re.findall(r'<circle class="point"', one)) == 1
+
+
+def test_text_table_streams_past_its_sample() -> None:
+    cols = [Column("Lot", "lot"), Column("On hand", "n", True)]
+    rows = ({"lot": f"L{i}", "n": i} for i in range(10))
+    lines = list(render_text(cols, rows, sample=3))
+    assert len(lines) == 12
+    assert lines[0] == "Lot  On hand" and lines[2] == "L0         0"
+    assert lines[-1] == "L9         9"

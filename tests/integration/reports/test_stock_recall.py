@@ -184,3 +184,22 @@ def test_read_only_transaction_refuses_writes(clinic: Clinic) -> None:
     assert clinic.scalar("SELECT COUNT(*) FROM drugs WHERE name = 'x'") == 0
     with pytest.raises(InvalidInputError), service.read_only(clinic.engine) as repo:
         service.recall_patient(repo, 12345)
+
+
+def test_views_refuse_a_database_without_the_module(fixture_db_url: str) -> None:
+    code, _, err = run(fixture_db_url, "stock")
+    assert code == 1
+    assert "run 'aesthetic-inventory migrate' first" in err and len(err.splitlines()) == 1
+
+
+def test_report_output_file_is_written_whole(migrated_db_url: str, stocked: dict[str, int],
+                                             tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "stock.csv"
+    code, out, err = run(migrated_db_url, "report", "stock", "--format", "csv", "--output",
+                         str(target))
+    assert code == 0 and out == "" and err.strip() == f"wrote {target}"
+    assert target.read_text(encoding="utf-8").splitlines()[0].startswith("ID,Product,Usable")
+    assert not (tmp_path / "stock.csv.partial").exists()
+    code, _, err = run(migrated_db_url, "report", "stock", "--output",
+                       str(tmp_path / "missing" / "x.txt"))
+    assert code == 1 and err.startswith("Error: cannot write")
