@@ -143,7 +143,9 @@ class ReportRepository:
             "COALESCE(NULLIF(di.unit_cost, 0), d.unit_cost, 0), di.destroy_date IS NOT NULL "
             f"FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
             f"WHERE 1 = 1{where} "
-            "ORDER BY d.name, d.drug_id, di.expiration, di.lot_number, di.inventory_id",
+            # lot columns only: a filesort, never an on-disk temporary table, however many
+            # lots are listed
+            "ORDER BY di.drug_id, di.expiration, di.lot_number, di.inventory_id",
             params,
         )
 
