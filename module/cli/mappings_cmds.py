@@ -12,6 +12,7 @@ from ..bootstrap import App
 from ..reports import mappings as svc
 from ..reports.formatting import Column, jsonable, render_text
 from ..reports.service import parse_product, require_migrated
+from . import progress
 from .context import pass_app
 
 COLUMNS = [
@@ -170,9 +171,8 @@ def import_cmd(app: App, file: str, dry_run: bool, replace: bool, as_json: bool)
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise click.ClickException(f"{file} is not UTF-8 text") from None
-    show = sys.stderr.isatty() and not as_json and len(rows) > 50
-    with click.progressbar(length=len(rows), label="checking rows", file=sys.stderr,
-                           hidden=not show) as bar:
+    show = progress.wanted(as_json=as_json, minimum=50, total=len(rows))
+    with progress.progress(len(rows), "checking rows", enabled=show) as bar:
         plan = svc.import_mappings(app.engine, rows, name=file, dry_run=dry_run,
                                    replace=replace, progress=bar.update)
     if as_json:
