@@ -85,6 +85,10 @@ def test_read_only_commands_write_nothing(oe: tuple[str, Clinic], tmp_path: Path
         ["stock"], ["stock", "--lots", "--json"], ["stock", "--format", "csv"],
         ["recall", "--lot", "RPT-BTX-9"], ["recall", "--patient", str(PIDS[0]), "--json"],
         ["mappings", "list"], ["mappings", "export", "--output", str(export)],
+        ["visit", "show", "--pid", str(PIDS[1]), "--encounter", "70001"],
+        ["visit", "show", "--pid", str(PIDS[1]), "--encounter", "70001", "--json"],
+        ["consume", "--pid", str(PIDS[1]), "--encounter", "70001", "--dry-run"],
+        ["sync", "--dry-run"], ["sync", "--dry-run", "--json"],
     ]
     for kind in ("stock", "expiring", "activity", "usage", "shortages", "all"):
         for fmt in ("text", "csv", "json", "html"):
