@@ -83,6 +83,13 @@ class ReportRepository:
         )
         return [(int(r[0]), r[1] or "", bool(r[2]), bool(r[3])) for r in rows]
 
+    def warehouse_exists(self, warehouse: str) -> bool:
+        """A warehouse OpenEMR lists, or one some lot sits in."""
+        return bool(self.conn.execute(text(
+            "SELECT EXISTS(SELECT 1 FROM list_options WHERE list_id = 'warehouse' "
+            "AND option_id = :w) OR EXISTS(SELECT 1 FROM drug_inventory "
+            "WHERE warehouse_id = :w)"), {"w": warehouse}).scalar())
+
     # -- stock -------------------------------------------------------------------
     def stock_levels(
         self, *, today: date, window_start: date, product: int | str | None = None,

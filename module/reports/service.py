@@ -69,6 +69,9 @@ def stock_rows(
 ) -> list[StockRow]:
     """Per product: usable and expired on hand, reorder point, status, cover."""
     _require_product(repo, product)
+    if warehouse is not None and not repo.warehouse_exists(warehouse):
+        raise InvalidInputError(f"no warehouse {warehouse!r} (give a list_options option_id, "
+                                "e.g. onsite)")
     rows = repo.stock_levels(
         today=today, window_start=today - timedelta(days=USAGE_WINDOW_DAYS),
         product=product, warehouse=warehouse,

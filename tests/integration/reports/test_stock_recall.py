@@ -91,6 +91,8 @@ def test_stock_unknown_product_is_one_line_exit_1(migrated_db_url: str,
                                                    stocked: dict[str, int]) -> None:
     code, out, err = run(migrated_db_url, "stock", "--product", "Nope")
     assert code == 1 and err.strip() == "Error: no product 'Nope' (give a drug id or an exact name)"
+    code, out, err = run(migrated_db_url, "stock", "--warehouse", "attic")
+    assert code == 1 and "no warehouse 'attic'" in err
 
 
 def _visit_with_line(clinic: Clinic, pid: int, enc: int, code: str, units: int,
