@@ -13,11 +13,13 @@ def service(state: object) -> None:
     """Run the background service (alert scan on the background_services interval,
     change-queue drain, outbox delivery) until SIGTERM/SIGINT."""
     from ..db import require_openemr
+    from ..install.service import require_migrated
     from ..unit_of_work import UnitOfWork
 
     app = state.app  # type: ignore[attr-defined]
-    with UnitOfWork(app.engine) as uow:  # fail fast on a wrong database
+    with UnitOfWork(app.engine) as uow:  # fail fast on a wrong or un-migrated database
         require_openemr(uow.connection)
+        require_migrated(uow.connection)
     run_service(app)
 
 
