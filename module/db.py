@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -101,7 +101,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
@@ -115,6 +115,27 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    event.listen(engine, "connect", _align_connection_collation)
+    return engine
+
+
+# Literals and CAST(... AS CHAR) take the connection's collation with IMPLICIT
+# derivation; compared with a column of another collation of the same charset (a site
+# created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
+# module's tables use the database default, so the connection follows it whenever the
+# charsets agree (other charsets convert on their own).
+_ALIGN_COLLATION = (
+    "SET collation_connection = IF(@@character_set_database = @@character_set_connection, "
+    "@@collation_database, @@collation_connection)"
+)
+
+
+def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_ALIGN_COLLATION)
+    finally:
+        cursor.close()
 
 
 def mysql_error_code(exc: BaseException) -> int | None:
