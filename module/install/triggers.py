@@ -57,6 +57,9 @@ OUTDATED = "outdated"
 DEFINER_MISSING = "definer missing"
 DEFINER_UNPRIVILEGED = "definer lacks INSERT"
 TABLE_MISSING = "table missing"  # a table the body writes is gone: the trigger does nothing
+# The server lists triggers only on tables the account holds TRIGGER on.
+NOT_VISIBLE = "not visible"
+UNVERIFIABLE = "unverifiable"
 # States migrate repairs; "unverifiable" (the account may not read the grants) is not one.
 NEEDS_INSTALL = frozenset(
     {MISSING, OUTDATED, DEFINER_MISSING, DEFINER_UNPRIVILEGED, TABLE_MISSING}
@@ -197,7 +200,7 @@ def _definer_state(
     if key not in cache:
         exists = account_exists(conn, definer)
         if exists is None:
-            cache[key] = "unverifiable"
+            cache[key] = UNVERIFIABLE
         elif not exists:
             cache[key] = DEFINER_MISSING
         else:
@@ -206,7 +209,7 @@ def _definer_state(
     state = cache[key]
     details = {
         OK: f"definer {definer}",
-        "unverifiable": f"definer {definer} (its grants cannot be read by this account)",
+        UNVERIFIABLE: f"definer {definer} (its grants cannot be read by this account)",
         DEFINER_MISSING: f"its definer {definer} does not exist (OpenEMR's writes on the "
         "table fail with error 1449)",
         DEFINER_UNPRIVILEGED: f"its definer {definer} may not INSERT into "
@@ -224,11 +227,26 @@ def check_triggers(
     required = {t for spec in wanted for t in spec.requires}
     present = existing_tables(conn, required) if required else set()
     cache: dict[tuple[str, str], str] = {}
+    visible: dict[str, bool] = {}
     checks: list[TriggerCheck] = []
     for spec in wanted:
         found = installed.get(spec.name)
         if found is None:
+            if spec.table not in visible:
+                me = str(conn.execute(text("SELECT CURRENT_USER()")).scalar())
+                visible[spec.table] = has_privilege(conn, me, "TRIGGER", spec.table)
+            if not visible[spec.table]:
+                detail = (f"trigger {spec.name} cannot be seen: this account lacks the "
+                          f"TRIGGER privilege on {spec.table}")
+                checks.append(TriggerCheck(spec, NOT_VISIBLE, detail))
+                continue
             checks.append(TriggerCheck(spec, MISSING, f"trigger {spec.name} is missing"))
+            continue
+        if not found.statement and not found.definer:
+            # The row is listed but body and definer are hidden from this account.
+            detail = (f"trigger {spec.name} exists but its body cannot be read: this account "
+                      f"lacks the TRIGGER privilege on {spec.table}")
+            checks.append(TriggerCheck(spec, UNVERIFIABLE, detail))
             continue
         gone = [t for t in spec.requires if t not in present]
         if gone:
@@ -271,7 +289,7 @@ def _install(conn: Connection, spec: TriggerSpec, *, exists: bool, mariadb: bool
 
 def _mode(checks: tuple[TriggerCheck, ...]) -> str:
     """Triggers mode when every billing trigger exists and can write the queue."""
-    working = {c.spec.name for c in checks if c.state in (OK, OUTDATED, "unverifiable")}
+    working = {c.spec.name for c in checks if c.state in (OK, OUTDATED, UNVERIFIABLE)}
     return "triggers" if all(name in working for name in TRIGGERS) else "sweep"
 
 
@@ -284,8 +302,19 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
     """
     checks = check_triggers(conn)
     todo = [c for c in checks if c.needs_install]
+    if any(c.state == NOT_VISIBLE for c in checks):
+        return TriggerReport(
+            False,
+            _mode(checks),
+            "triggers cannot be checked or created: the database user lacks the TRIGGER "
+            "privilege; " + SWEEP_HINT,
+        )
     if not todo:
-        return TriggerReport(True, "triggers", f"{len(checks)} trigger(s) installed and current")
+        unsure = sum(1 for c in checks if c.state == UNVERIFIABLE)
+        note = f" ({unsure} not verifiable by this account)" if unsure else ""
+        return TriggerReport(
+            True, "triggers", f"{len(checks)} trigger(s) installed and current{note}"
+        )
     required = {t for c in todo for t in c.spec.requires}
     present = existing_tables(conn, required) if required else set()
     blocked = [c for c in todo if not set(c.spec.requires) <= present]
@@ -342,6 +371,11 @@ def trigger_status(conn: Connection) -> TriggerReport:
     mode = _mode(checks)
     if not bad:
         return TriggerReport(True, mode, f"{len(checks)} trigger(s) installed and current")
+    if any(c.state == NOT_VISIBLE for c in checks):
+        return TriggerReport(
+            False, mode, "triggers not visible to this account (no TRIGGER privilege); "
+            + SWEEP_HINT
+        )
     if all(c.state == MISSING for c in checks):
         return TriggerReport(False, mode, "triggers not installed; " + SWEEP_HINT)
     detail = "; ".join(c.detail for c in bad)

@@ -88,3 +88,24 @@ def test_definer_dropped_or_unprivileged_is_found_and_repaired(
     assert billing_write(fixture_db_url) == 3
     code, out, _ = cli("--database-url", fixture_db_url, "doctor")
     assert code == 0, out
+
+
+def test_an_account_without_trigger_privilege_cannot_verify_and_says_so(
+    migrated_db_url: str,
+) -> None:
+    db = make_url(migrated_db_url).database
+    user = f"ro_{db[-8:]}"
+    sql(
+        migrated_db_url,
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw3'",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db}`.* TO '{user}'@'%'",
+    )
+    try:
+        url = make_url(migrated_db_url).set(username=user, password="pw3")
+        code, out, _ = cli("--database-url", url.render_as_string(hide_password=False), "doctor")
+        assert code == 0  # a warning: this account cannot see the triggers, nothing failed
+        assert "[WARN] triggers: this account cannot verify every trigger" in out
+        assert "its body cannot be read: this account lacks the TRIGGER privilege on billing" in out
+        assert "pw3" not in out
+    finally:
+        sql(migrated_db_url, f"DROP USER '{user}'@'%'")
