@@ -146,7 +146,7 @@ def check_triggers(conn: Connection) -> Check:
         return Check(
             "triggers",
             FAIL,
-            f"{len(bad)} of {len(checks)} trigger(s) missing, outdated or with a bad definer",
+            f"{len(bad)} of {len(checks)} trigger(s) need repair",
             tuple(c.detail for c in bad),
             fix,
         )

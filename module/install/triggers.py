@@ -324,10 +324,12 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
             f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
             for c in todo
         ]
-        parts += [
-            f"would re-check {c.spec.name} once {', '.join(c.spec.requires)} exist(s)"
-            for c in blocked
-        ]
+        if blocked:
+            tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
+            parts.append(
+                f"would install {', '.join(c.spec.name for c in blocked)} "
+                f"(after {', '.join(tables)} is created)"
+            )
         return TriggerReport(False, _mode(checks), "; ".join(parts))
     mariadb = _is_mariadb(conn)
     created: list[str] = []
