@@ -126,12 +126,6 @@ class PrivateServer:
             raise
         return self.url
 
-    def _tmpdir(self) -> Path:
-        assert self.base_dir is not None
-        path = self.base_dir / "tmp"
-        path.mkdir(exist_ok=True)
-        return path
-
     def _launch(self, server: str, user_args: list[str]) -> None:
         """Start the server process on the existing data directory, port and socket."""
         assert self.base_dir is not None
@@ -146,9 +140,6 @@ class PrivateServer:
             "--bind-address=127.0.0.1",
             f"--pid-file={self.base_dir / 'mysqld.pid'}",
             f"--log-error={log}",
-            # Internal temporary tables (information_schema reads) live here, not in the
-            # shared /tmp where another process's cleanup can delete them mid-query.
-            f"--tmpdir={self._tmpdir()}",
             "--skip-name-resolve",
             "--skip-log-bin",
             "--innodb-buffer-pool-size=256M",
