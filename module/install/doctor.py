@@ -12,21 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import connect, existing_tables, non_innodb_tables, require_openemr
+from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
 from . import collations, mappings, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
+from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
 
 OK = "ok"
 WARN = "warn"
 FAIL = "fail"
 
-SERVICE_NAME = "AestheticInventoryAlerts"
-CLAIMS_TABLE = "aesthetic_inventory_service_claims"
-OUTBOX_TABLE = "aesthetic_inventory_outbox"
 MIGRATE = "run 'aesthetic-inventory migrate'"
 
 
@@ -204,7 +201,7 @@ def check_mappings(conn: Connection) -> Check:
             "fix the quantity (> 0) or the product of each mapping in procedure_products, "
             "or delete it",
         )
-    if existing_tables(conn, [mappings.MAPPING_TABLE]):
+    if HealthRepository(conn).has_table(mappings.MAPPING_TABLE):
         planned = mappings.ensure_quantity_check(conn, dry_run=True)
         if planned:
             return Check(
@@ -217,41 +214,19 @@ def check_mappings(conn: Connection) -> Check:
     return _ok("mappings", "every mapping has quantity > 0 and an active product")
 
 
-def _columns(conn: Connection, table: str) -> set[str]:
-    return {
-        r[0]
-        for r in conn.execute(
-            text(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
-            ),
-            {"t": table},
-        )
-    }
-
-
 def check_queue(conn: Connection, backlog_minutes: int) -> Check:
-    if not existing_tables(conn, [QUEUE_TABLE]):
+    repo = HealthRepository(conn)
+    if not repo.has_table(QUEUE_TABLE):
         return Check("queue", WARN, f"{QUEUE_TABLE} missing (see module tables)")
-    row = conn.execute(
-        text(
-            f"SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(SECOND, MIN(queued_at), NOW(6)), 0) "
-            f"FROM {QUEUE_TABLE}"
-        )
-    ).one()
-    count, age = int(row[0]), int(row[1])
+    count, age = repo.queue_backlog(QUEUE_TABLE)
     problems: list[str] = []
     status = OK
     fix = ""
     # Set-aside visits (the engine's backoff columns, when that upgrade is installed).
-    columns = _columns(conn, QUEUE_TABLE)
+    columns = repo.columns(QUEUE_TABLE)
     if "attempts" in columns:
-        error = "last_error" if "last_error" in columns else "''"
-        for pid, encounter, attempts, last in conn.execute(
-            text(
-                f"SELECT pid, encounter, MAX(attempts), MAX({error}) FROM {QUEUE_TABLE} "
-                "WHERE attempts > 0 GROUP BY pid, encounter ORDER BY pid, encounter LIMIT 20"
-            )
+        for pid, encounter, attempts, last in repo.set_aside_visits(
+            QUEUE_TABLE, "last_error" in columns
         ):
             problems.append(
                 f"visit pid {pid} encounter {encounter} set aside after {attempts} "
@@ -262,29 +237,23 @@ def check_queue(conn: Connection, backlog_minutes: int) -> Check:
             fix = "fix the cause named for each visit, then run 'aesthetic-inventory sync'"
     if count and age > backlog_minutes * 60:
         status = FAIL
-        problems.insert(
-            0, f"{count} queued change(s), the oldest {age // 60} minute(s) old"
-        )
+        problems.insert(0, f"{count} queued change(s), the oldest {age // 60} minute(s) old")
         fix = fix or "start 'aesthetic-inventory service' or run 'aesthetic-inventory sync'"
     summary = f"{count} queued change(s)" + (f", oldest {age} s" if count else "")
     return Check("queue", status, summary, tuple(problems), fix)
 
 
 def check_outbox(conn: Connection) -> Check:
-    if not existing_tables(conn, [OUTBOX_TABLE]):
+    repo = HealthRepository(conn)
+    if not repo.has_table(OUTBOX_TABLE):
         return Check("outbox", WARN, f"{OUTBOX_TABLE} missing (see module tables)")
-    rows = conn.execute(
-        text(
-            f"SELECT channel, COUNT(*), MAX(last_error) FROM {OUTBOX_TABLE} "
-            "WHERE status <> 'delivered' AND attempts > 0 GROUP BY channel ORDER BY channel"
-        )
-    ).all()
+    rows = repo.failing_outbox()
     if rows:
         return Check(
             "outbox",
             FAIL,
-            f"{sum(int(r[1]) for r in rows)} notification(s) failing",
-            tuple(f"{r[0]}: {r[1]} row(s), last error: {r[2]}" for r in rows),
+            f"{sum(n for _, n, _ in rows)} notification(s) failing",
+            tuple(f"{channel}: {n} row(s), last error: {error}" for channel, n, error in rows),
             "check the channel settings (SMTP host, webhook URL); failed rows are retried "
             "with backoff",
         )
@@ -292,29 +261,12 @@ def check_outbox(conn: Connection) -> Check:
 
 
 def check_service_claim(conn: Connection, timeout_minutes: int) -> Check:
-    row = conn.execute(
-        text(
-            "SELECT running, next_run - INTERVAL execute_interval MINUTE "
-            "< NOW() - INTERVAL :m MINUTE FROM background_services WHERE name = :n"
-        ),
-        {"n": SERVICE_NAME, "m": timeout_minutes},
-    ).first()
-    if row is None:
+    claim = HealthRepository(conn).service_claim(timeout_minutes)
+    if claim is None:
         return Check("service claim", WARN, f"no {SERVICE_NAME} row (see module tables)")
-    if int(row[0] or 0) < 1:
+    running, holder, stale = claim
+    if not running:
         return _ok("service claim", "no claim held")
-    stale = bool(row[1])
-    holder = "OpenEMR's runner"
-    if existing_tables(conn, [CLAIMS_TABLE]):
-        claim = conn.execute(
-            text(
-                f"SELECT claimed_by, claimed_at < NOW() - INTERVAL :m MINUTE "
-                f"FROM {CLAIMS_TABLE} WHERE name = :n"
-            ),
-            {"n": SERVICE_NAME, "m": timeout_minutes},
-        ).first()
-        if claim is not None:
-            holder, stale = str(claim[0]), bool(claim[1])
     if stale:
         return Check(
             "service claim",
@@ -328,17 +280,7 @@ def check_service_claim(conn: Connection, timeout_minutes: int) -> Check:
 
 
 def check_lot_dates(conn: Connection) -> Check:
-    # Compare the text form: zero dates make date functions return NULL or warn.
-    count = int(
-        conn.execute(
-            text(
-                "SELECT COUNT(*) FROM drug_inventory WHERE expiration IS NOT NULL AND "
-                "(CAST(expiration AS CHAR) LIKE '0000-%' OR CAST(expiration AS CHAR) LIKE '%-00-%' "
-                "OR CAST(expiration AS CHAR) LIKE '%-00')"
-            )
-        ).scalar()
-        or 0
-    )
+    count = HealthRepository(conn).invalid_date_lots()
     if count:
         return Check(
             "lot dates",
