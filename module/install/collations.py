@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..db import execute_raw, mysql_error_code
+from ..db import mysql_error_code
 from ..errors import AestheticInventoryError
+from .catalog import CatalogRepository, ColumnInfo
 from .repairs import Repair
 
 
@@ -42,20 +42,6 @@ ALIGNED_COLUMNS: tuple[AlignedColumn, ...] = (
 
 
 @dataclass(frozen=True)
-class ColumnInfo:
-    """What information_schema says about one column."""
-
-    table: str
-    column: str
-    column_type: str
-    charset: str | None
-    collation: str | None
-    nullable: bool
-    default: str | None
-    comment: str
-
-
-@dataclass(frozen=True)
 class Mismatch:
     """A module column whose collation differs from its OpenEMR counterpart's."""
 
@@ -69,32 +55,11 @@ class Mismatch:
         )
 
 
-def _columns(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], ColumnInfo]:
-    if not pairs:
-        return {}
-    tables = sorted({t for t, _ in pairs})
-    rows = conn.execute(
-        text(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, "
-            "IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :tables"
-        ).bindparams(bindparam("tables", expanding=True)),
-        {"tables": tables},
-    )
-    found: dict[tuple[str, str], ColumnInfo] = {}
-    for r in rows:
-        if (r[0], r[1]) in pairs:
-            found[(r[0], r[1])] = ColumnInfo(
-                r[0], r[1], r[2], r[3], r[4], r[5] == "YES", r[6], r[7] or ""
-            )
-    return found
-
-
 def mismatches(conn: Connection) -> list[Mismatch]:
     """Aligned columns whose collation differs (both columns must exist)."""
     pairs = {(a.table, a.column) for a in ALIGNED_COLUMNS}
     pairs |= {(a.host_table, a.host_column) for a in ALIGNED_COLUMNS}
-    info = _columns(conn, pairs)
+    info = CatalogRepository(conn).columns(pairs)
     result = []
     for a in ALIGNED_COLUMNS:
         ours, host = info.get((a.table, a.column)), info.get((a.host_table, a.host_column))
@@ -135,7 +100,8 @@ def align_collations(conn: Connection, *, dry_run: bool) -> list[Repair]:
     found = mismatches(conn)
     if not found:
         return []
-    mariadb = "mariadb" in str(conn.execute(text("SELECT VERSION()")).scalar()).lower()
+    catalog = CatalogRepository(conn)
+    mariadb = catalog.is_mariadb()
     by_table: dict[str, list[Mismatch]] = {}
     for m in found:
         by_table.setdefault(m.ours.table, []).append(m)
@@ -149,7 +115,7 @@ def align_collations(conn: Connection, *, dry_run: bool) -> list[Repair]:
         if not dry_run:
             sql = f"ALTER TABLE `{table}` " + ", ".join(clauses)
             try:
-                execute_raw(conn, sql)
+                catalog.execute_ddl(sql)
             except DBAPIError as exc:
                 detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
                 raise AestheticInventoryError(

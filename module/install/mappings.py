@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ..db import execute_raw, existing_tables
 from ..errors import InvalidInputError
+from .catalog import CatalogRepository
 from .repairs import Repair
 
 MAPPING_TABLE = "procedure_products"
@@ -160,7 +161,7 @@ def ensure_quantity_check(conn: Connection, *, dry_run: bool) -> list[Repair]:
     """
     if not existing_tables(conn, [MAPPING_TABLE]):
         return []
-    if not server_enforces_check(str(conn.execute(text("SELECT VERSION()")).scalar())):
+    if not server_enforces_check(CatalogRepository(conn).server_version()):
         return []
     repo = MappingHealthRepository(conn)
     if repo.has_quantity_check():

@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..db import execute_raw, existing_tables, mysql_error_code
+from ..db import existing_tables, mysql_error_code
 from .billing_triggers import QUEUE_TABLE
 from .billing_triggers import TRIGGERS as BILLING_TRIGGERS
+from .catalog import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec
 
 _ROOT = __name__.split(".")[0]
@@ -94,17 +94,6 @@ def __getattr__(name: str) -> object:
 
 
 @dataclass(frozen=True)
-class InstalledTrigger:
-    """One module trigger as ``information_schema.TRIGGERS`` shows it."""
-
-    name: str
-    table: str
-    event: str  # e.g. "AFTER INSERT"
-    statement: str
-    definer: str
-
-
-@dataclass(frozen=True)
 class TriggerCheck:
     """The state of one registered trigger in the database."""
 
@@ -130,67 +119,8 @@ class TriggerReport:
 
 
 def installed_triggers(conn: Connection) -> dict[str, InstalledTrigger]:
-    """The module's triggers in the current database, by name.
-
-    The server lists only triggers of tables the account holds TRIGGER on.
-    """
-    rows = conn.execute(
-        text(
-            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, "
-            "ACTION_STATEMENT, DEFINER FROM information_schema.TRIGGERS "
-            "WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'aesthetic\\_inventory\\_%'"
-        )
-    )
-    return {
-        r[0]: InstalledTrigger(r[0], r[1], f"{r[2]} {r[3]}".upper(), r[4] or "", r[5] or "")
-        for r in rows
-    }
-
-
-def _split_account(account: str) -> tuple[str, str]:
-    user, _, host = account.rpartition("@")
-    return user, host
-
-
-def _grantee(account: str) -> str:
-    user, host = _split_account(account)
-    return f"'{user}'@'{host}'"
-
-
-def account_exists(conn: Connection, account: str) -> bool | None:
-    """Whether ``user@host`` exists; None when this account may not read ``mysql.user``."""
-    if account == conn.execute(text("SELECT CURRENT_USER()")).scalar():
-        return True
-    user, host = _split_account(account)
-    try:
-        found = conn.execute(
-            text("SELECT COUNT(*) FROM mysql.user WHERE User = :u AND Host = :h"),
-            {"u": user, "h": host},
-        ).scalar()
-    except DBAPIError as exc:
-        if mysql_error_code(exc) in (1142, 1044, 1045, 1146):
-            return None
-        raise
-    return bool(found)
-
-
-def has_privilege(conn: Connection, account: str, privilege: str, table: str) -> bool:
-    """Whether ``account`` holds ``privilege`` on ``table`` of this database (global,
-    database or table grant; roles are not followed)."""
-    grantee = _grantee(account)
-    found = conn.execute(
-        text(
-            "SELECT 1 FROM information_schema.USER_PRIVILEGES "
-            "WHERE GRANTEE = :g AND PRIVILEGE_TYPE = :p "
-            "UNION ALL SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES "
-            "WHERE GRANTEE = :g AND PRIVILEGE_TYPE = :p AND DATABASE() LIKE TABLE_SCHEMA "
-            "UNION ALL SELECT 1 FROM information_schema.TABLE_PRIVILEGES "
-            "WHERE GRANTEE = :g AND PRIVILEGE_TYPE = :p AND TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = :t LIMIT 1"
-        ),
-        {"g": grantee, "p": privilege, "t": table},
-    ).first()
-    return found is not None
+    """The module's triggers in the current database, by name."""
+    return CatalogRepository(conn).module_triggers()
 
 
 def _definer_state(
@@ -198,13 +128,14 @@ def _definer_state(
 ) -> tuple[str, str]:
     key = (definer, ",".join(tables))
     if key not in cache:
-        exists = account_exists(conn, definer)
+        catalog = CatalogRepository(conn)
+        exists = catalog.account_exists(definer)
         if exists is None:
             cache[key] = UNVERIFIABLE
         elif not exists:
             cache[key] = DEFINER_MISSING
         else:
-            lacking = [t for t in tables if not has_privilege(conn, definer, "INSERT", t)]
+            lacking = [t for t in tables if not catalog.has_privilege(definer, "INSERT", t)]
             cache[key] = DEFINER_UNPRIVILEGED if lacking else OK
     state = cache[key]
     details = {
@@ -223,7 +154,8 @@ def check_triggers(
 ) -> tuple[TriggerCheck, ...]:
     """Compare every registered trigger with what is installed."""
     wanted = all_triggers() if specs is None else specs
-    installed = installed_triggers(conn)
+    catalog = CatalogRepository(conn)
+    installed = catalog.module_triggers()
     required = {t for spec in wanted for t in spec.requires}
     present = existing_tables(conn, required) if required else set()
     cache: dict[tuple[str, str], str] = {}
@@ -233,8 +165,8 @@ def check_triggers(
         found = installed.get(spec.name)
         if found is None:
             if spec.table not in visible:
-                me = str(conn.execute(text("SELECT CURRENT_USER()")).scalar())
-                visible[spec.table] = has_privilege(conn, me, "TRIGGER", spec.table)
+                me = catalog.current_user()
+                visible[spec.table] = catalog.has_privilege(me, "TRIGGER", spec.table)
             if not visible[spec.table]:
                 detail = (f"trigger {spec.name} cannot be seen: this account lacks the "
                           f"TRIGGER privilege on {spec.table}")
@@ -273,18 +205,16 @@ def check_triggers(
     return tuple(checks)
 
 
-def _is_mariadb(conn: Connection) -> bool:
-    return "mariadb" in str(conn.execute(text("SELECT VERSION()")).scalar()).lower()
-
-
-def _install(conn: Connection, spec: TriggerSpec, *, exists: bool, mariadb: bool) -> None:
+def _install(
+    catalog: CatalogRepository, spec: TriggerSpec, *, exists: bool, mariadb: bool
+) -> None:
     if exists and mariadb:
         # One statement: OpenEMR's writes never run between a DROP and a CREATE.
-        execute_raw(conn, spec.create_sql().replace("CREATE ", "CREATE OR REPLACE ", 1))
+        catalog.execute_ddl(spec.create_sql().replace("CREATE ", "CREATE OR REPLACE ", 1))
         return
     if exists:
-        execute_raw(conn, spec.drop_sql())
-    execute_raw(conn, spec.create_sql())
+        catalog.execute_ddl(spec.drop_sql())
+    catalog.execute_ddl(spec.create_sql())
 
 
 def _mode(checks: tuple[TriggerCheck, ...]) -> str:
@@ -331,18 +261,19 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
                 f"(after {', '.join(tables)} is created)"
             )
         return TriggerReport(False, _mode(checks), "; ".join(parts))
-    mariadb = _is_mariadb(conn)
+    catalog = CatalogRepository(conn)
+    mariadb = catalog.is_mariadb()
     created: list[str] = []
     replaced: list[str] = []
     for check in todo:
         try:
-            _install(conn, check.spec, exists=check.state != MISSING, mariadb=mariadb)
+            _install(catalog, check.spec, exists=check.state != MISSING, mariadb=mariadb)
         except DBAPIError as exc:
             code = mysql_error_code(exc)
             if code not in PRIVILEGE_ERRORS:
                 raise
             for done in created:  # all or none: a partial set would miss changes silently
-                execute_raw(conn, f"DROP TRIGGER IF EXISTS `{done}`")
+                catalog.execute_ddl(f"DROP TRIGGER IF EXISTS `{done}`")
             after = check_triggers(conn)
             return TriggerReport(
                 False,
