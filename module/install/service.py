@@ -5,6 +5,7 @@ Functions take an engine and return frozen reports; they never print.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationEr
 from ..migrations import runner
 from ..migrations.directives import parse_sql
 from ..resources import sql_dir
-from . import triggers
+from . import collations, mappings, repairs, triggers
 from .repository import InstallRepository
+
+log = logging.getLogger("aesthetic_inventory.install")
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
 # Serialises concurrent migrations of one database (two admins, or a service start).
@@ -38,6 +41,7 @@ class MigrationReport:
     files: tuple[runner.FileReport, ...]
     already_applied: tuple[str, ...]
     triggers: triggers.TriggerReport | None
+    repairs: tuple[repairs.Repair, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -153,10 +157,37 @@ def migrate(
             reports = tuple(
                 runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
             )
+            # Re-check every recorded file (also the ones applied just now: a file that
+            # altered a module table that was missing is completed once it exists again).
+            recorded = set(already) | (set() if dry_run else pending)
+            applied = [f for f in files if f.name in recorded]
+            done = run_repair_hooks(conn, applied, dry_run=dry_run)
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
     return MigrationReport(
-        dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
+        dry_run=dry_run,
+        files=reports,
+        already_applied=already,
+        triggers=trigger_report,
+        repairs=tuple(done),
     )
+
+
+def run_repair_hooks(
+    conn: Connection, applied: list[runner.UpgradeFile], *, dry_run: bool
+) -> list[repairs.Repair]:
+    """The migrate loop's hooks, in order: installed state of the applied files (a
+    missing module table, column, index, service or module row), collations aligned
+    with OpenEMR's columns, the mapping CHECK constraint. The triggers follow in
+    :func:`migrate`. Each hook reads, decides and (unless ``dry_run``) applies; the
+    repairs it returns are recorded in the report."""
+    done: list[repairs.Repair] = []
+    done += repairs.repair_schema(conn, applied, dry_run=dry_run)
+    done += collations.align_collations(conn, dry_run=dry_run)
+    done += mappings.ensure_quantity_check(conn, dry_run=dry_run)
+    for repair in done:
+        if repair.applied:
+            log.debug("migrate: repaired %s: %s", repair.hook, repair.description)
+    return done
 
 
 def _service_row(conn: Connection) -> dict[str, object] | None:
