@@ -18,7 +18,10 @@ def run_drain_job(app: AppLike) -> Any:
     except ImportError:
         log.debug("drain job: consumption engine not available")
         return None
-    result = drain_change_queue(app.engine, service_username=app.settings.service_username)
+    result = drain_change_queue(
+        app.engine, service_username=app.settings.service_username,
+        policy=app.settings.lot_policy,
+    )
     visits = getattr(result, "visits", 0)
     # Every second: one line at INFO only when the queue held work, else DEBUG.
     log.log(
@@ -50,7 +53,8 @@ def run_sweep_fallback_job(app: AppLike) -> Any:
         log.debug("sweep job: billing triggers installed, nothing to do")
         return None
     result = sweep_visits(
-        app.engine, since=default_since(), service_username=app.settings.service_username
+        app.engine, since=default_since(), service_username=app.settings.service_username,
+        policy=app.settings.lot_policy,
     )
     log.info(
         "sweep job (no billing triggers): %s visit(s) since %s, %s changed, %s failed",

@@ -38,7 +38,7 @@ def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
     service.preflight(app.engine)
     result = service.reconcile_visit(
         UnitOfWork(app.engine), pid, encounter,
-        service_username=app.settings.service_username,
+        service_username=app.settings.service_username, policy=app.settings.lot_policy,
     )
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -58,9 +58,11 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
     app = state.app  # type: ignore[attr-defined]
     service.preflight(app.engine)
     user = app.settings.service_username
-    drained = service.drain_change_queue(app.engine, service_username=user)
+    policy = app.settings.lot_policy
+    drained = service.drain_change_queue(app.engine, service_username=user, policy=policy)
     swept = service.sweep_visits(
-        app.engine, since=since or service.default_since(), service_username=user
+        app.engine, since=since or service.default_since(), service_username=user,
+        policy=policy,
     )
     if as_json:
         click.echo(json.dumps({

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import InvalidInputError, UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from .domain import LotPolicy
 from .repository import QueueRepository
 from .service import ReconcileResult, reconcile_in_transaction
 
@@ -139,6 +140,7 @@ def save_fee_sheet(
     provider_id: int | None = None,
     service_username: str,
     today: date | None = None,
+    policy: LotPolicy | None = None,
 ) -> tuple[list[int], ReconcileResult]:
     """Apply the line changes and reconcile the visit in one transaction.
 
@@ -182,7 +184,8 @@ def save_fee_sheet(
             for line_id in changes.delete:
                 repo.deactivate(line_id)
             result = reconcile_in_transaction(
-                conn, pid, encounter, service_username=service_username, today=today
+                conn, pid, encounter, service_username=service_username, today=today,
+                policy=policy,
             )
             # The billing triggers queued this visit; it is reconciled already. Rows a
             # queue worker holds are skipped (waiting for them could deadlock with it).

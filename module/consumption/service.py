@@ -21,8 +21,10 @@ from ..db import existing_tables, is_connection_error, require_innodb, require_o
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
+    DEFAULT_POLICY,
     HeldSale,
     Lot,
+    LotPolicy,
     MappingPlan,
     MappingState,
     Requirement,
@@ -237,7 +239,7 @@ def _apply_returns(plans: dict[int, MappingPlan], changes: _Changes) -> None:
 
 def _apply_takes(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    changes: _Changes,
+    changes: _Changes, policy: LotPolicy,
 ) -> None:
     """Allocate each missing difference from the lots (sellDrug rules, current stock)."""
     for key, plan in plans.items():
@@ -245,7 +247,8 @@ def _apply_takes(
             continue
         req = reqs[key]
         result = allocate(
-            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date
+            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date,
+            policy=policy,
         )
         for alloc in result.allocations:
             changes.move(key, alloc.inventory_id, alloc.quantity)
@@ -329,16 +332,18 @@ def _zero_usage(row: UsageRow) -> UsageRow:
 
 def _stock_plan(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    lots: dict[int, Lot],
+    lots: dict[int, Lot], policy: LotPolicy,
 ) -> _Changes:
     """Returns first, then takes, on the given lot state (pure, no SQL)."""
     changes = _Changes(lots=dict(lots))
     _apply_returns(plans, changes)
-    _apply_takes(plans, reqs, visit, changes)
+    _apply_takes(plans, reqs, visit, changes, policy)
     return changes
 
 
-def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dict:  # type: ignore[type-arg]
+def _cutoffs(
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], policy: LotPolicy
+) -> dict:  # type: ignore[type-arg]
     """Units per product for the snapshot's running-total cut: only products whose
     every taking requirement allows combining (without combining one lot must cover the
     whole quantity, which a running total cannot tell), and only when all taking
@@ -355,12 +360,16 @@ def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dic
             units[req.drug_id] += plan.take
             combining[req.drug_id] &= req.allow_combining
     needs = {drug: n for drug, n in units.items() if combining[drug]}
-    return {"needs": needs, "default_warehouse": warehouses.pop()} if needs else {}
+    if not needs:
+        return {}
+    warehouse = warehouses.pop()
+    return {"needs": needs, "default_warehouse": warehouse,
+            "only_warehouse": policy.only_warehouse(warehouse)}
 
 
 def _allocate_under_lock(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan],
-    reqs: dict[int, Requirement], visit: Visit,
+    reqs: dict[int, Requirement], visit: Visit, policy: LotPolicy,
 ) -> tuple[_Changes, dict[int, int]]:
     """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
     locks exactly the lots it touches (inventory_id order) and checks them under that
@@ -377,17 +386,19 @@ def _allocate_under_lock(
     }
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
     if not take_drugs and not return_lots:
-        return _stock_plan(plans, reqs, visit, {}), {}
+        return _stock_plan(plans, reqs, visit, {}, policy), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
         lots = repo.lock_lots((), return_lots)
-        return _stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}), {}
+        locked = {lot.inventory_id: lot for lot in lots}
+        return _stock_plan(plans, reqs, visit, locked, policy), {}
     snapshot = {
         lot.inventory_id: lot
         for lot in repo.candidate_lots(
-            take_drugs, return_lots, sale_date=visit.visit_date, **_cutoffs(plans, reqs)
+            take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date),
+            **_cutoffs(plans, reqs, policy),
         )
     }
-    changes = _stock_plan(plans, reqs, visit, snapshot)
+    changes = _stock_plan(plans, reqs, visit, snapshot, policy)
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
     if repo.adjust_lots_as_planned(applied, snapshot):
         return changes, applied  # nothing the plan relies on changed between read and lock
@@ -397,7 +408,8 @@ def _allocate_under_lock(
     locked = repo.lock_lots_by_id(touched, seqs)
     if locked is not None:
         locked = [_before(lot, applied) for lot in locked]
-        replanned = _stock_plan(plans, reqs, visit, merge_locked(snapshot, touched, locked))
+        merged = merge_locked(snapshot, touched, locked)
+        replanned = _stock_plan(plans, reqs, visit, merged, policy)
         # the snapshot may end where the first plan's lots did (running-total cut): a
         # re-plan that now falls short might have needed lots it never saw
         no_worse = sum(replanned.shortage.values()) <= sum(changes.shortage.values())
@@ -405,7 +417,7 @@ def _allocate_under_lock(
             return replanned, applied
     lots = repo.lock_lots(take_drugs, return_lots)
     before = {lot.inventory_id: _before(lot, applied) for lot in lots}
-    return _stock_plan(plans, reqs, visit, before), applied
+    return _stock_plan(plans, reqs, visit, before, policy), applied
 
 
 def _before(lot: Lot, applied: dict[int, int]) -> Lot:
@@ -427,13 +439,16 @@ def reconcile_in_transaction(
     service_username: str,
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
+    policy: LotPolicy | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit on ``conn`` inside the caller's transaction (no commit).
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
     seam called after the stock writes, before the usage record (a failure there must
-    roll everything back).
+    roll everything back). ``policy``: which lots may be taken (default: OpenEMR's
+    ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
+    policy = policy or DEFAULT_POLICY
     repo = ConsumptionRepository(conn)
     # first: the encounter row serialises reconciles of this visit, then its rows
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
@@ -442,7 +457,7 @@ def reconcile_in_transaction(
     lines, usage = repo.lines_and_usage(pid, encounter)
     reqs = _requirements(lines, service_username)
     plans = _plans(reqs, held)
-    changes, applied = _allocate_under_lock(repo, plans, reqs, visit)
+    changes, applied = _allocate_under_lock(repo, plans, reqs, visit, policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(_remaining(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)
@@ -463,6 +478,7 @@ def reconcile_visit(
     service_username: str,
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
+    policy: LotPolicy | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit in one transaction (``uow`` not yet entered), retrying the
     whole transaction on deadlock or lock wait timeout."""
@@ -476,6 +492,7 @@ def reconcile_visit(
                 service_username=service_username,
                 today=today,
                 after_writes=after_writes,
+                policy=policy,
             )
             uow.commit()
             return result
@@ -499,7 +516,8 @@ def preflight(engine: Engine) -> None:
 
 
 def drain_change_queue(
-    engine: Engine, *, service_username: str, batch_size: int = 200
+    engine: Engine, *, service_username: str, batch_size: int = 200,
+    policy: LotPolicy | None = None,
 ) -> DrainResult:
     """Reconcile the visits queued by the billing triggers.
 
@@ -520,7 +538,8 @@ def drain_change_queue(
                 return None  # another worker has them
             try:
                 result: ReconcileResult | None = reconcile_in_transaction(
-                    uow.connection, pid, encounter, service_username=service_username
+                    uow.connection, pid, encounter, service_username=service_username,
+                    policy=policy,
                 )
             except UnknownVisitError:
                 # lines of a visit without an encounter row: nothing to move, and
@@ -624,6 +643,7 @@ def sweep_visits(
     since: date,
     service_username: str,
     today: date | None = None,
+    policy: LotPolicy | None = None,
 ) -> SweepResult:
     """Reconcile every visit with mapped billing lines (or AUTO_PROC rows) on/after
     ``since`` that a reconcile would change, every visit with an open shortage, and
@@ -649,7 +669,7 @@ def sweep_visits(
             try:
                 result = reconcile_in_transaction(
                     uow.connection, pid, encounter,
-                    service_username=service_username, today=today,
+                    service_username=service_username, today=today, policy=policy,
                 )
             except UnknownVisitError:
                 return None

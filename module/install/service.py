@@ -159,9 +159,18 @@ def migrate(
                 runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
             )
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+            _install_stock_triggers(conn, dry_run=dry_run)  # engine: until ALL_TRIGGERS
     return MigrationReport(
         dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
     )
+
+
+def _install_stock_triggers(conn: Connection, *, dry_run: bool) -> None:
+    """The consumption engine's stock-arrival triggers (branch ``engine``); to be
+    replaced by the one trigger installer over ``ALL_TRIGGERS``."""
+    from ..consumption.triggers import install_stock_triggers
+
+    install_stock_triggers(conn, dry_run=dry_run)
 
 
 def _openemr_version(conn: Connection) -> tuple[str | None, int | None]:
