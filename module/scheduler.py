@@ -6,7 +6,7 @@ Jobs (plain functions in ``jobs/``), each with an explicit id, ``coalesce=True``
 - ``alert-scan``: every ``service_poll_seconds`` (default 15) read the
   ``AestheticInventoryAlerts`` row; run the scan only when active and due, claimed
   with OpenEMR's statement, released after;
-- ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (1);
+- ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (0.1);
 - ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30);
 - ``sweep-fallback``: every ``service_sweep_seconds`` (300), only when the billing
   triggers are missing (sweep mode), reconcile the visits of the last seven days.
@@ -66,7 +66,7 @@ def build_scheduler(
     )
     scheduler.add_listener(_on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     start = datetime.now() + timedelta(milliseconds=200)
-    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...], int]] = [
+    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...], float]] = [
         ("alert-scan", run_alert_job, (app, config, owner), config.service_poll_seconds),
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
@@ -83,7 +83,7 @@ def build_scheduler(
             next_run_time=start,  # first run right away, then on the interval
             coalesce=True,  # missed runs collapse into one
             max_instances=1,  # never two runs of the same job at once
-            misfire_grace_time=max(seconds, 5),
+            misfire_grace_time=int(max(seconds, 5)),
             replace_existing=True,
         )
     return scheduler

@@ -60,6 +60,24 @@ class Settings:
             )
         return value
 
+    def get_float(
+        self, key: str, default: float, *, minimum: float, maximum: float
+    ) -> float:
+        """A decimal number setting within [minimum, maximum] (e.g. ``0.25`` seconds)."""
+        raw = self.get(key)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not minimum <= value <= maximum:  # also refuses nan and inf
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}{key.upper()} must be a number from {minimum:g} to "
+                f"{maximum:g}, got {raw!r}"
+            )
+        return value
+
     def get_bool(self, key: str, default: bool) -> bool:
         """A yes/no setting (1/0, true/false, yes/no, on/off); anything else is a
         :class:`ConfigurationError`."""

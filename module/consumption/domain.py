@@ -37,6 +37,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 SELECTOR_PREFIX = "AUTO_PROC:"
+# drug_sales.quantity and the usage record's unit columns are signed INTs
+MAX_UNITS = 2_147_483_647
 UNAVAILABLE_WAREHOUSE_SEQ = 99
 
 
@@ -172,6 +174,18 @@ def required_units(planned: Decimal | int | float) -> int:
     if value <= 0:
         return 0
     return int(math.ceil(value))
+
+
+def requirement_problem(requirement: Requirement) -> str | None:
+    """Why a requirement cannot be reconciled at all (a per-mapping error: the visit's
+    other mappings still are), else None."""
+    if requirement.planned_quantity > MAX_UNITS:
+        return (
+            f"{requirement.code_type} {requirement.code}: quantity "
+            f"{requirement.planned_quantity.normalize():f} is more than {MAX_UNITS} units "
+            "(billing units x mapping quantity); not deducted"
+        )
+    return None
 
 
 def planned_quantity(units: Iterable[int | None], per_unit: Decimal) -> Decimal:

@@ -8,7 +8,7 @@ number of statements of a reconcile does not grow with the size of the fee sheet
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -51,6 +51,8 @@ class MappedLine:
     username: str | None
     default_warehouse: str
     product_name: str = ""
+    product_missing: bool = False  # the mapping's drug_id has no drugs row
+    product_active: bool = True  # drugs.active
 
 
 @dataclass(frozen=True)
@@ -130,20 +132,26 @@ class ConsumptionRepository:
             self.conn,
             "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
             "pp.quantity, d.allow_combining, d.dispensable, u.username, "
-            "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL "
+            "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "d.drug_id IS NULL, COALESCE(d.active, 1) "
             "FROM billing b "
             "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-            "JOIN drugs d ON d.drug_id = pp.drug_id "
+            # LEFT: a mapping to a missing product is reported, not silently skipped
+            "LEFT JOIN drugs d ON d.drug_id = pp.drug_id "
             "LEFT JOIN users u ON u.id = b.user "
             "WHERE b.pid = %s AND b.encounter = %s AND b.activity = 1 "
             "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
             "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
-            "allocated_units, shortage_units, code_type, code "
+            "allocated_units, shortage_units, code_type, code, NULL, NULL "
             "FROM aesthetic_inventory_usage WHERE pid = %s AND encounter = %s "
             "ORDER BY 1, 2, 4",
             (pid, encounter, pid, encounter),
         ).all()
-        lines = [_mapped_line(r[1:13]) for r in rows if r[0] == 0]
+        lines = [
+            replace(_mapped_line(r[1:13]), product_missing=bool(r[19]),
+                    product_active=bool(r[20]))
+            for r in rows if r[0] == 0
+        ]
         usage = {
             int(r[3]): UsageRow(
                 int(r[3]), int(r[4]), Decimal(r[13]), int(r[14]), int(r[15]), int(r[16]),

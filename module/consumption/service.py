@@ -36,6 +36,7 @@ from .domain import (
     plan_mapping,
     plan_still_holds,
     planned_quantity,
+    requirement_problem,
     selector_for,
 )
 from .repository import (
@@ -89,6 +90,9 @@ class ReconcileResult:
     lines: tuple[MappingOutcome, ...]
     writes: int
     changed: bool
+    # mappings that could not be reconciled or deserve a look (missing or inactive
+    # product, a quantity that overflows); the visit's other mappings are reconciled
+    problems: tuple[str, ...] = ()
 
     @property
     def shortage(self) -> int:
@@ -100,6 +104,7 @@ class ReconcileResult:
             "encounter": self.encounter,
             "changed": self.changed,
             "writes": self.writes,
+            "problems": list(self.problems),
             "mappings": [
                 {
                     "mapping_id": m.mapping_id,
@@ -172,6 +177,31 @@ def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, R
             product_name=last.product_name,
         )
     return reqs
+
+
+def _mapping_problems(lines: list[MappedLine]) -> tuple[list[str], set[int]]:
+    """Mappings to a product that does not exist (nothing can be deducted: reported and
+    left alone) or that is inactive in OpenEMR (deducted, but reported)."""
+    problems: list[str] = []
+    blocked: set[int] = set()
+    seen: set[int] = set()
+    for line in sorted(lines, key=lambda ln: ln.mapping_id):
+        if line.mapping_id in seen:
+            continue
+        seen.add(line.mapping_id)
+        code = f"{line.code_type} {line.code}"
+        if line.product_missing:
+            blocked.add(line.mapping_id)
+            problems.append(
+                f"{code}: mapping {line.mapping_id} points to product {line.drug_id}, "
+                "which does not exist; nothing deducted (fix or delete the mapping)"
+            )
+        elif not line.product_active:
+            problems.append(
+                f"{code}: product {line.product_name or line.drug_id} is inactive in OpenEMR "
+                f"(mapping {line.mapping_id}); deducted all the same"
+            )
+    return problems, blocked
 
 
 @dataclass
@@ -455,7 +485,17 @@ def reconcile_in_transaction(
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     lines, usage = repo.lines_and_usage(pid, encounter)
-    reqs = _requirements(lines, service_username)
+    problems, blocked = _mapping_problems(lines)
+    reqs = _requirements([ln for ln in lines if not ln.product_missing], service_username)
+    for mapping_id, req in list(reqs.items()):
+        problem = requirement_problem(req)
+        if problem is not None:  # a per-mapping error: the other mappings go on
+            problems.append(problem)
+            blocked.add(mapping_id)
+            del reqs[mapping_id]
+    # a blocked mapping's rows and record are left exactly as they are
+    held = [sale for sale in held if sale.mapping_id not in blocked]
+    usage = {k: row for k, row in usage.items() if k not in blocked}
     plans = _plans(reqs, held)
     changes, applied = _allocate_under_lock(repo, plans, reqs, visit, policy)
 
@@ -467,7 +507,9 @@ def reconcile_in_transaction(
         after_writes(conn)
     outcomes, usage_writes = _outcomes(plans, reqs, usage, changes)
     writes += repo.upsert_usage(pid, encounter, usage_writes, datetime.now().replace(microsecond=0))
-    return ReconcileResult(pid, encounter, tuple(outcomes), writes, changes.stock_changed)
+    return ReconcileResult(
+        pid, encounter, tuple(outcomes), writes, changes.stock_changed, tuple(problems)
+    )
 
 
 def reconcile_visit(
