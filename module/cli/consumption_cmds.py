@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 
 import click
 
 from ..consumption import service
 from ..consumption.presentation import describe_result
+from ..consumption.repository import QueueRepository
 from ..consumption.service import ReconcileResult
 from ..unit_of_work import UnitOfWork
 
@@ -59,7 +61,7 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
     service.preflight(app.engine)
     user = app.settings.service_username
     policy = app.settings.lot_policy
-    drained = service.drain_change_queue(app.engine, service_username=user, policy=policy)
+    drained = _drain_all(app.engine, user, policy, show_progress=not as_json)
     swept = service.sweep_visits(
         app.engine, since=since or service.default_since(), service_username=user,
         policy=policy,
@@ -74,25 +76,43 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
                       "shortage_units": swept.shortage_units},
             "changed_visits": [r.as_dict() for r in (*drained.results, *swept.results)
                                if r.changed],
+            "problems": [f"visit pid {r.pid} encounter {r.encounter}: {p}"
+                         for r in (*drained.results, *swept.results) for p in r.problems],
         }, indent=2))
         _fail_if_any(drained.failed + swept.failed)
         return
-    click.echo(f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed")
+    click.echo(
+        f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed"
+        + (f", {drained.failed} set aside" if drained.failed else "")
+    )
     click.echo(
         f"sweep since {swept.since.isoformat()}: {swept.visits} visit(s) reconciled, "
         f"{swept.changed} changed, {swept.shortage_units} unit(s) still short"
     )
     for result in (*drained.results, *swept.results):
-        if result.changed:
+        if result.changed or result.problems:
             _echo_result(result)
     _fail_if_any(drained.failed + swept.failed)
+
+
+def _drain_all(engine, user: str, policy, *, show_progress: bool):  # type: ignore[no-untyped-def]
+    """The whole queue; a progress bar when stderr is a terminal (silent otherwise)."""
+    if not (show_progress and sys.stderr.isatty()):
+        return service.drain_change_queue(engine, service_username=user, policy=policy,
+                                          drain_all=True)
+    with engine.connect() as conn:
+        total = QueueRepository(conn).due_count()
+    with click.progressbar(length=total, label="queue", file=sys.stderr) as bar:
+        return service.drain_change_queue(engine, service_username=user, policy=policy,
+                                          drain_all=True, progress=bar.update)
 
 
 def _fail_if_any(failed: int) -> None:
     """Exit 1 (one line) when some visits hit a database error; the rest are done."""
     if failed:
         raise click.ClickException(
-            f"{failed} visit(s) could not be reconciled (see the log); run sync again"
+            f"{failed} visit(s) could not be reconciled and were set aside (see the log "
+            "and 'status'); they are retried with backoff"
         )
 
 

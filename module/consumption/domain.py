@@ -408,3 +408,22 @@ def mapping_is_settled(state: MappingState) -> bool:
         and usage.planned_quantity == planned
         and (not live or usage.drug_id == state.drug_id)
     )
+
+
+RETRY_BASE_SECONDS = 5.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+def retry_delay(attempts: int, *, base: float = RETRY_BASE_SECONDS,
+                cap: float = RETRY_MAX_SECONDS) -> float:
+    """Seconds until a set-aside visit is tried again after ``attempts`` failures:
+    5 s, 10 s, 20 s, ... doubling up to one hour."""
+    return min(cap, base * 2 ** max(attempts - 1, 0))
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line naming a failure: the exception type and its first line (at most 255
+    characters, the width of the queue's ``last_error``)."""
+    orig = getattr(exc, "orig", None) or exc  # the driver's error inside SQLAlchemy's
+    first = (str(orig).splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:255]

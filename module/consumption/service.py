@@ -30,6 +30,7 @@ from .domain import (
     Requirement,
     StoredUsage,
     allocate,
+    error_summary,
     mapping_is_settled,
     merge_locked,
     parse_selector,
@@ -37,6 +38,7 @@ from .domain import (
     plan_still_holds,
     planned_quantity,
     requirement_problem,
+    retry_delay,
     selector_for,
 )
 from .repository import (
@@ -53,7 +55,10 @@ from .repository import (
 
 log = logging.getLogger(__name__)
 
-MODULE_TABLES = ("aesthetic_inventory_usage", "aesthetic_inventory_change_queue")
+MODULE_TABLES = (
+    "aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
+    "aesthetic_inventory_stock_queue",
+)
 
 
 @dataclass(frozen=True)
@@ -559,60 +564,125 @@ def preflight(engine: Engine) -> None:
 
 def drain_change_queue(
     engine: Engine, *, service_username: str, batch_size: int = 200,
-    policy: LotPolicy | None = None,
+    policy: LotPolicy | None = None, drain_all: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> DrainResult:
-    """Reconcile the visits queued by the billing triggers.
+    """Reconcile the visits queued by the billing triggers, then fill the shortages of
+    products that gained stock (queued by the stock-arrival trigger), oldest visit first.
 
-    One cheap read when the queue is empty. Each visit is one transaction that claims
-    its queue rows (``FOR UPDATE SKIP LOCKED``, so two workers never reconcile the same
-    rows), reconciles, and deletes those rows; a worker killed midway rolls back and
-    leaves them for the next run.
+    One cheap read when both queues are empty. Each visit is one transaction that
+    claims its queue rows (``FOR UPDATE SKIP LOCKED``, so two workers never reconcile
+    the same rows), reconciles, and deletes those rows; a worker killed midway rolls
+    back and leaves them for the next run. A visit whose reconcile fails, for any
+    reason, is set aside with backoff (:func:`retry_delay`) and the rest goes on.
+    ``drain_all`` pages through the whole queue (``sync``); otherwise one batch (the
+    service, every tick). ``progress`` is called with the visits done after each one.
     """
+    totals = _Totals()
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            visits, products = QueueRepository(conn).pending(batch_size, after)
+            conn.rollback()
+
+        def drain_one(pid: int, encounter: int) -> ReconcileResult | None:
+            with UnitOfWork(engine) as uow:
+                queue = QueueRepository(uow.connection)
+                ids = queue.claim(pid, encounter)
+                if not ids:
+                    return None  # another worker has them
+                try:
+                    result: ReconcileResult | None = reconcile_in_transaction(
+                        uow.connection, pid, encounter, service_username=service_username,
+                        policy=policy,
+                    )
+                except UnknownVisitError:
+                    # lines of a visit without an encounter row: nothing to move, and
+                    # nothing was written before the visit check
+                    result = None
+                queue.delete(ids)
+                uow.commit()
+                return result
+
+        totals.add(_reconcile_each(engine, [(p, e) for p, e, _ in visits], drain_one,
+                                   progress=progress))
+        after = max([after, *(first for _, _, first in visits)])
+        for drug_id, up_to in products:
+            totals.add(_backfill_product(engine, drug_id, up_to, service_username, policy,
+                                         progress))
+        if not drain_all or len(visits) < batch_size:
+            break
+    return DrainResult(
+        visits=len(totals.results),
+        changed=sum(1 for r in totals.results if r.changed),
+        skipped=totals.skipped,
+        failed=totals.failed,
+        results=tuple(totals.results),
+    )
+
+
+@dataclass
+class _Totals:
+    results: list[ReconcileResult] = field(default_factory=list)
+    skipped: int = 0
+    failed: int = 0
+
+    def add(self, part: tuple[list[ReconcileResult], int, int]) -> None:
+        self.results += part[0]
+        self.skipped += part[1]
+        self.failed += part[2]
+
+
+def _backfill_product(
+    engine: Engine, drug_id: int, up_to: int, service_username: str,
+    policy: LotPolicy | None, progress: Callable[[int], None] | None,
+) -> tuple[list[ReconcileResult], int, int]:
+    """Stock arrived for ``drug_id``: reconcile its short visits, oldest first, until
+    one stays short (the new stock is used up), then forget the queue rows read."""
     with engine.connect() as conn:
-        visits = QueueRepository(conn).pending_visits(batch_size)
+        visits = QueueRepository(conn).short_visits(drug_id)
         conn.rollback()
 
-    def drain_one(pid: int, encounter: int) -> ReconcileResult | None:
+    def fill(pid: int, encounter: int) -> ReconcileResult | None:
         with UnitOfWork(engine) as uow:
-            queue = QueueRepository(uow.connection)
-            ids = queue.claim(pid, encounter)
-            if not ids:
-                return None  # another worker has them
             try:
-                result: ReconcileResult | None = reconcile_in_transaction(
+                result = reconcile_in_transaction(
                     uow.connection, pid, encounter, service_username=service_username,
                     policy=policy,
                 )
             except UnknownVisitError:
-                # lines of a visit without an encounter row: nothing to move, and
-                # nothing was written before the visit check
-                result = None
-            queue.delete(ids)
+                return None
             uow.commit()
             return result
 
-    results, skipped, failed = _reconcile_each(visits, drain_one)
-    return DrainResult(
-        visits=len(results),
-        changed=sum(1 for r in results if r.changed),
-        skipped=skipped,
-        failed=failed,
-        results=tuple(results),
-    )
+    done: tuple[list[ReconcileResult], int, int] = ([], 0, 0)
+    for visit in visits:
+        part = _reconcile_each(engine, [visit], fill, progress=progress)
+        done = (done[0] + part[0], done[1] + part[1], done[2] + part[2])
+        if any(m.drug_id == drug_id and m.shortage for r in part[0] for m in r.lines):
+            break  # the new stock is used up (for this visit's rules): the rest wait
+    with UnitOfWork(engine) as uow:
+        QueueRepository(uow.connection).delete_stock_rows(drug_id, up_to)
+        uow.commit()
+    return done
 
 
 def _reconcile_each(
+    engine: Engine,
     visits: Iterable[tuple[int, int]],
     reconcile_one: Callable[[int, int], ReconcileResult | None],
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[ReconcileResult], int, int]:
     """Run ``reconcile_one`` (one transaction) per visit, each isolated from the
     others' failures. Returns the results, the visits skipped (``None``: nothing to
-    do or claimed elsewhere) and the visits that failed."""
+    do or claimed elsewhere) and the visits that failed (set aside)."""
     results: list[ReconcileResult] = []
     skipped = failed = 0
     for pid, encounter in visits:
         outcome, ok = _isolated(
-            lambda pid=pid, encounter=encounter: reconcile_one(pid, encounter), pid, encounter
+            engine, lambda pid=pid, encounter=encounter: reconcile_one(pid, encounter),
+            pid, encounter,
         )
         if not ok:
             failed += 1
@@ -620,22 +690,40 @@ def _reconcile_each(
             skipped += 1
         else:
             results.append(outcome)
+        if progress is not None:
+            progress(1)
     return results, skipped, failed
 
 
 def _isolated(
-    work: Callable[[], ReconcileResult | None], pid: int, encounter: int
+    engine: Engine, work: Callable[[], ReconcileResult | None], pid: int, encounter: int
 ) -> tuple[ReconcileResult | None, bool]:
-    """Run one visit's transaction (retried on lock conflicts); a database error on one
-    visit is logged and reported, not allowed to stop the others. A lost connection
-    still stops the run."""
+    """Run one visit's transaction (retried on lock conflicts). Any failure of that
+    visit (a database error, a bug, bad data) sets the visit aside in the change queue
+    with backoff and logs one line; the others go on. A lost connection still stops
+    the run: nothing else could be written either."""
     try:
         return retry_on_lock_conflict(work), True
-    except DBAPIError as exc:
-        if is_connection_error(exc):
+    except Exception as exc:  # noqa: BLE001 - one bad visit must not stall the rest
+        if isinstance(exc, DBAPIError) and is_connection_error(exc):
             raise
-        first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0][:200]
-        log.warning("visit pid %s encounter %s not reconciled: %s", pid, encounter, first)
+        error = error_summary(exc)
+        try:
+            with UnitOfWork(engine) as uow:
+                attempts, delay = QueueRepository(uow.connection).set_aside(
+                    pid, encounter, error, retry_delay
+                )
+                uow.commit()
+        except DBAPIError as inner:
+            if is_connection_error(inner):
+                raise
+            log.warning("visit pid %s encounter %s not reconciled and not set aside: %s; %s",
+                        pid, encounter, error, error_summary(inner))
+            return None, False
+        log.warning(
+            "visit pid %s encounter %s set aside (attempt %s, next try in %ss): %s",
+            pid, encounter, attempts, f"{delay:g}", error,
+        )
         return None, False
 
 
@@ -718,7 +806,7 @@ def sweep_visits(
             uow.commit()
             return result
 
-    results, skipped, failed = _reconcile_each(visits, sweep_one)
+    results, skipped, failed = _reconcile_each(engine, visits, sweep_one)
     return SweepResult(
         since=since,
         visits=len(results),
