@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -56,6 +57,8 @@ class StatusReport:
     openemr_database_version: int | None
     triggers: triggers.TriggerReport | None
     service: dict[str, object] | None = field(default=None)
+    # visits whose reconcile failed, waiting for their next try (engine, 519_01)
+    set_aside: tuple[Any, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -95,6 +98,12 @@ class StatusReport:
                 "message": self.triggers.message,
             },
             "service": self.service,
+            "set_aside_visits": [
+                {"pid": v.pid, "encounter": v.encounter, "attempts": v.attempts,
+                 "last_error": v.last_error,
+                 "next_try_at": None if v.next_try_at is None else str(v.next_try_at)}
+                for v in self.set_aside
+            ],
         }
 
 
@@ -165,6 +174,19 @@ def migrate(
     )
 
 
+def _set_aside(conn: Connection) -> tuple[Any, ...]:
+    """Set-aside visits of the consumption queue, once 519_01_queue.sql is applied."""
+    from ..consumption.repository import set_aside_visits
+
+    has_column = conn.execute(
+        text(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = 'aesthetic_inventory_change_queue' AND COLUMN_NAME = 'attempts'"
+        )
+    ).scalar()
+    return tuple(set_aside_visits(conn)) if has_column else ()
+
+
 def _install_stock_triggers(conn: Connection, *, dry_run: bool) -> None:
     """The consumption engine's stock-arrival triggers (branch ``engine``); to be
     replaced by the one trigger installer over ``ALL_TRIGGERS``."""
@@ -228,6 +250,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
+            set_aside=_set_aside(conn),
         )
 
 

@@ -172,3 +172,16 @@ def test_consume_reports_inactive_and_missing_products(
     assert "PROBLEM CPT4 11950: mapping" in run.output and "does not exist" in run.output
     assert "PROBLEM CPT4 15828: product Botox is inactive" in run.output
     assert clinic.held(1, 100) == 1
+
+
+def test_status_lists_set_aside_visits(clinic: Clinic, migrated_engine: Engine,
+                                       migrated_db_url: str, botox: int) -> None:
+    clinic.add_visit(4, 100)
+    clinic.add_line(4, 100, "15828", 1)
+    _refuse_pid(clinic, 4)
+    drain_change_queue(migrated_engine, service_username=SERVICE)
+    run = CliRunner().invoke(main, ["--database-url", migrated_db_url, "status"])
+    assert run.exit_code == 0, run.output
+    assert "set-aside visits (1; retried with backoff):" in run.output
+    assert "pid 4 encounter 100: 1 attempt(s)" in run.output
+    assert "refused by a site trigger" in run.output
