@@ -109,6 +109,7 @@ def release_claim(app: Any, owner: str) -> bool:
 def run_service(app: Any) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
     config = load_alert_config(app.settings)
+    _ = app.settings.lot_policy  # a bad engine setting stops the start, not every drain tick
     owner = process_owner()
     executor = ThreadPoolExecutor(max_workers=4)
     scheduler = build_scheduler(app, config, owner, executor)
