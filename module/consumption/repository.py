@@ -576,6 +576,17 @@ class QueueRepository:
             )
         return attempts, seconds
 
+    def waiting_visits(self) -> set[tuple[int, int]]:
+        """Set-aside visits that are not due yet (the sweep leaves them to the queue's
+        backoff instead of failing them again)."""
+        rows = self.conn.execute(
+            text(
+                "SELECT DISTINCT pid, encounter FROM aesthetic_inventory_change_queue "
+                "WHERE next_try_at > NOW(6)"
+            )
+        )
+        return {(int(r[0]), int(r[1])) for r in rows}
+
     def due_count(self) -> int:
         """Visits of the change queue that are due now (for a progress bar)."""
         return int(

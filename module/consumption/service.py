@@ -792,6 +792,9 @@ def sweep_visits(
             unsettled, checked = _unsettled_visits(sweep_window_facts(conn, since))
             unsettled &= suspects
         visits = sorted(unsettled | set(sweep_always_candidates(conn)))
+        if visits:  # (a settled window costs no third statement)
+            waiting = QueueRepository(conn).waiting_visits()
+            visits = [v for v in visits if v not in waiting]
         conn.rollback()
 
     def sweep_one(pid: int, encounter: int) -> ReconcileResult | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -31,23 +32,30 @@ def botox(clinic: Clinic) -> int:
     return drug
 
 
-def _refuse_pid(clinic: Clinic, pid: int) -> None:
+@pytest.fixture
+def refuse_pid(clinic: Clinic) -> Iterator[Callable[[int], None]]:
     """A real server-side failure for one visit only: OpenEMR sites carry their own
-    triggers, and one that refuses a row fails that visit's reconcile."""
-    clinic.execute(
-        "CREATE TRIGGER test_refuse BEFORE INSERT ON drug_sales FOR EACH ROW "
-        f"IF NEW.pid = {pid} THEN SIGNAL SQLSTATE '45000' "
-        "SET MESSAGE_TEXT = 'refused by a site trigger'; END IF"
-    )
+    triggers, and one that refuses a row fails that visit's reconcile. Dropped after."""
+
+    def refuse(pid: int) -> None:
+        clinic.execute(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON drug_sales FOR EACH ROW "
+            f"IF NEW.pid = {pid} THEN SIGNAL SQLSTATE '45000' "
+            "SET MESSAGE_TEXT = 'refused by a site trigger'; END IF"
+        )
+
+    yield refuse
+    clinic.execute("DROP TRIGGER IF EXISTS test_refuse")
 
 
 def test_failing_visit_is_set_aside_with_backoff_and_the_rest_drains(
-    clinic: Clinic, migrated_engine: Engine, botox: int, caplog: pytest.LogCaptureFixture
+    clinic: Clinic, migrated_engine: Engine, botox: int, caplog: pytest.LogCaptureFixture,
+    refuse_pid: Callable[[int], None],
 ) -> None:
     for pid in (1, 2, 3):
         clinic.add_visit(pid, 100)
         clinic.add_line(pid, 100, "15828", 1)
-    _refuse_pid(clinic, 2)
+    refuse_pid(2)
     with caplog.at_level(logging.WARNING):
         first = drain_change_queue(migrated_engine, service_username=SERVICE)
     assert (first.visits, first.failed) == (2, 1)
@@ -175,13 +183,28 @@ def test_consume_reports_inactive_and_missing_products(
 
 
 def test_status_lists_set_aside_visits(clinic: Clinic, migrated_engine: Engine,
-                                       migrated_db_url: str, botox: int) -> None:
+                                       migrated_db_url: str, botox: int,
+                                       refuse_pid: Callable[[int], None]) -> None:
     clinic.add_visit(4, 100)
     clinic.add_line(4, 100, "15828", 1)
-    _refuse_pid(clinic, 4)
+    refuse_pid(4)
     drain_change_queue(migrated_engine, service_username=SERVICE)
     run = CliRunner().invoke(main, ["--database-url", migrated_db_url, "status"])
     assert run.exit_code == 0, run.output
     assert "set-aside visits (1; retried with backoff):" in run.output
     assert "pid 4 encounter 100: 1 attempt(s)" in run.output
     assert "refused by a site trigger" in run.output
+
+
+def test_sync_sets_a_failing_visit_aside_once(clinic: Clinic, migrated_engine: Engine,
+                                              migrated_db_url: str, botox: int,
+                                              refuse_pid: Callable[[int], None]) -> None:
+    """The queue sets it aside; the sweep that follows leaves it to the backoff."""
+    clinic.add_visit(5, 100)
+    clinic.add_line(5, 100, "15828", 1)
+    refuse_pid(5)
+    run = CliRunner().invoke(main, ["--database-url", migrated_db_url, "sync",
+                                    "--since", "2026-01-01"])
+    assert run.exit_code == 1
+    assert "1 visit(s) could not be reconciled and were set aside" in run.output
+    assert clinic.scalar("SELECT MAX(attempts) FROM aesthetic_inventory_change_queue") == 1
