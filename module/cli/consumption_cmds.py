@@ -8,11 +8,12 @@ from datetime import date
 
 import click
 
-from ..consumption import service
+from ..bootstrap import App
+from ..consumption import batch, service
+from ..consumption.domain import LotPolicy
 from ..consumption.presentation import describe_result
-from ..consumption.repository import QueueRepository
-from ..consumption.service import ReconcileResult
-from ..unit_of_work import UnitOfWork
+from ..consumption.results import DrainResult, ReconcileResult
+from .context import pass_app
 
 
 def _echo_result(result: ReconcileResult) -> None:
@@ -33,13 +34,12 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--pid", type=click.IntRange(min=1), required=True, help="Patient id.")
 @click.option("--encounter", type=click.IntRange(min=1), required=True, help="Encounter number.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
+@pass_app
+def consume(app: App, pid: int, encounter: int, as_json: bool) -> None:
     """Reconcile one visit: deduct (or return) the mapped products of its fee sheet."""
-    app = state.app  # type: ignore[attr-defined]
     service.preflight(app.engine)
     result = service.reconcile_visit(
-        UnitOfWork(app.engine), pid, encounter,
+        app.unit_of_work(), pid, encounter,
         service_username=app.settings.service_username, policy=app.settings.lot_policy,
     )
     if as_json:
@@ -54,16 +54,15 @@ def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
     help="Sweep visits with billing lines on/after this date (YYYY-MM-DD; default: 7 days ago).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def sync(state: object, since: date | None, as_json: bool) -> None:
+@pass_app
+def sync(app: App, since: date | None, as_json: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""
-    app = state.app  # type: ignore[attr-defined]
     service.preflight(app.engine)
     user = app.settings.service_username
     policy = app.settings.lot_policy
-    drained = _drain_all(app.engine, user, policy, show_progress=not as_json)
-    swept = service.sweep_visits(
-        app.engine, since=since or service.default_since(), service_username=user,
+    drained = _drain_all(app, user, policy, show_progress=not as_json)
+    swept = batch.sweep_visits(
+        app.unit_of_work, since=since or batch.default_since(), service_username=user,
         policy=policy,
     )
     if as_json:
@@ -95,16 +94,16 @@ def sync(state: object, since: date | None, as_json: bool) -> None:
     _fail_if_any(drained.failed + swept.failed)
 
 
-def _drain_all(engine, user: str, policy, *, show_progress: bool):  # type: ignore[no-untyped-def]
+def _drain_all(app: App, user: str, policy: LotPolicy, *, show_progress: bool) -> DrainResult:
     """The whole queue; a progress bar when stderr is a terminal (silent otherwise)."""
     if not (show_progress and sys.stderr.isatty()):
-        return service.drain_change_queue(engine, service_username=user, policy=policy,
-                                          drain_all=True)
-    with engine.connect() as conn:
-        total = QueueRepository(conn).due_count()
+        return batch.drain_change_queue(app.unit_of_work, service_username=user,
+                                        policy=policy, drain_all=True)
+    with app.unit_of_work() as uow:
+        total = uow.queue.due_count()
     with click.progressbar(length=total, label="queue", file=sys.stderr) as bar:
-        return service.drain_change_queue(engine, service_username=user, policy=policy,
-                                          drain_all=True, progress=bar.update)
+        return batch.drain_change_queue(app.unit_of_work, service_username=user,
+                                        policy=policy, drain_all=True, progress=bar.update)
 
 
 def _fail_if_any(failed: int) -> None:

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 from aesthetic_inventory.cli import main
-from aesthetic_inventory.consumption.repository import (
+from aesthetic_inventory.consumption.repositories.health import (
     count_set_aside_visits,
     set_aside_visits,
 )

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from aesthetic_inventory.alerts.repository import AlertRepository
+from aesthetic_inventory.alerts.repositories.state import AlertStateRepository
 from aesthetic_inventory.consumption.domain import LotPolicy
-from aesthetic_inventory.consumption.repository import count_invalid_expiration_lots
+from aesthetic_inventory.consumption.repositories.health import count_invalid_expiration_lots
 from aesthetic_inventory.consumption.service import (
     drain_change_queue,
     reconcile_visit,
@@ -115,7 +115,7 @@ def test_zero_dates_never_crash_sync_the_queue_or_alerts(
     assert swept.failed == 0
     assert clinic.on_hand(zero) == 3
     with migrated_engine.connect() as conn:
-        lots = list(AlertRepository(conn).lots_to_notify(
+        lots = list(AlertStateRepository(conn).lots_to_notify(
             date(2026, 3, 10), date(2026, 4, 10), due=datetime(2026, 3, 10)))
     assert [(lot.inventory_id, lot.expiration) for lot, _ in lots] == [(zero, "0000-00-00")]
 
