@@ -79,6 +79,13 @@ def status(app: App, as_json: bool) -> None:
             f"service: {svc['name']} active={svc['active']} running={svc['running']} "
             f"next_run={svc['next_run']} every {svc['execute_interval']} min"
         )
+    if report.set_aside:
+        click.echo(f"set-aside visits ({len(report.set_aside)}; retried with backoff):")
+        for v in report.set_aside:
+            click.echo(f"  pid {v.pid} encounter {v.encounter}: {v.attempts} attempt(s), "
+                       f"next try {v.next_try_at}: {v.last_error}")
+    else:
+        click.echo("set-aside visits: none")
     click.echo(health.summary_line())
 
 

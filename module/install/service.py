@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -59,6 +60,8 @@ class StatusReport:
     openemr_database_version: int | None
     triggers: triggers.TriggerReport | None
     service: dict[str, object] | None = field(default=None)
+    # visits whose reconcile failed, waiting for their next try (engine, 519_01)
+    set_aside: tuple[Any, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -98,6 +101,12 @@ class StatusReport:
                 "message": self.triggers.message,
             },
             "service": self.service,
+            "set_aside_visits": [
+                {"pid": v.pid, "encounter": v.encounter, "attempts": v.attempts,
+                 "last_error": v.last_error,
+                 "next_try_at": None if v.next_try_at is None else str(v.next_try_at)}
+                for v in self.set_aside
+            ],
         }
 
 
@@ -204,6 +213,13 @@ def _service_row(conn: Connection) -> dict[str, object] | None:
     }
 
 
+def _set_aside(conn: Connection) -> tuple[Any, ...]:
+    """Set-aside visits of the consumption queue (once 519_01_queue.sql is applied)."""
+    from ..consumption.repositories.health import installed_set_aside_visits
+
+    return tuple(installed_set_aside_visits(conn))
+
+
 def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
     """Read-only view of the schema state of the module in this database."""
     files = runner.discover(directory)
@@ -219,6 +235,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
+            set_aside=_set_aside(conn),
         )
 
 
