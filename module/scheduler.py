@@ -32,7 +32,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .alerts.background import BackgroundServiceRepository
-from .alerts.config import AlertConfig, load_alert_config
+from .alerts.config import AlertConfig
+from .alerts.service import check_alert_setup
 from .unit_of_work import UnitOfWork
 
 log = logging.getLogger("aesthetic_inventory.service")
@@ -99,7 +100,7 @@ def release_claim(app: Any, owner: str) -> bool:
 
 def run_service(app: Any) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
-    config = load_alert_config(app.settings)
+    config = check_alert_setup(app)  # settings and OpenEMR's SMTP globals, at start
     owner = process_owner()
     executor = ThreadPoolExecutor(max_workers=4)
     scheduler = build_scheduler(app, config, owner, executor)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import AestheticInventoryError
 from ..unit_of_work import UnitOfWork
-from .channels import SmtpFactory, build_channels
+from .channels import SmtpFactory, build_channels, check_email_setup
 from .config import AlertConfig, load_alert_config
 from .digest import Digest, build_template_environment, render_digest
 from .outbox import DeliveryReport, deliver_outbox
@@ -191,6 +191,17 @@ def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
     payload = dict(digest.payload if channel == "webhook" else digest.summary())
     payload["idempotency_key"] = key
     return json.dumps(payload, sort_keys=True)
+
+
+def check_alert_setup(app: AppLike) -> AlertConfig:
+    """Validate the alert settings and what the channels read from OpenEMR (the
+    e-mail channel's host, port and TLS mode), before any work: a problem is a
+    one-line :class:`~aesthetic_inventory.errors.ConfigurationError` at start."""
+    config = load_alert_config(app.settings)
+    if "email" in config.channels:
+        with UnitOfWork(app.engine) as uow:
+            check_email_setup(uow.connection, config)
+    return config
 
 
 def run_alert_scan(

@@ -7,8 +7,7 @@ import json
 import click
 
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
-from ..alerts.config import load_alert_config
-from ..alerts.service import run_alert_scan
+from ..alerts.service import check_alert_setup, run_alert_scan
 
 
 @click.group("alerts")
@@ -23,7 +22,7 @@ def alerts() -> None:
 def run(state: object, dry_run: bool, as_json: bool) -> None:
     """One alert scan: decide what is new, write the outbox, deliver it."""
     app = state.app  # type: ignore[attr-defined]
-    load_alert_config(app.settings)  # a malformed setting fails before any work
+    check_alert_setup(app)  # a malformed setting fails before any work
     result = run_alert_scan(app, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
