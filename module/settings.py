@@ -280,7 +280,7 @@ def validate_value(key: str, raw: str, what: str) -> None:
         parse_bool(raw, what)
     elif spec.kind == "choice":
         if raw.strip().lower() not in spec.choices:
-            shown = " or ".join(c for c in spec.choices if c) + " (or empty)"
+            shown = ", ".join(c for c in spec.choices if c) + " (or empty)"
             raise ConfigurationError(f"{what} must be one of {shown}, got {raw!r}")
     elif spec.kind == "file":
         _check_file(raw, what)
@@ -356,7 +356,9 @@ def load_settings(
             origins[key] = name
     if database_url:
         values["database_url"] = database_url
-        origins["database_url"] = "--database-url"
+        # Click hands the environment's URL in as the option's value too
+        from_env = env.get(env_name("database_url")) == database_url
+        origins["database_url"] = env_name("database_url") if from_env else "--database-url"
     for key, value in values.items():
         if key == "database_url":
             validate_value(key, value, f"database URL ({origins[key]})")

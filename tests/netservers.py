@@ -7,6 +7,7 @@ Imported by tests as ``import netservers`` (``tests/`` is on sys.path).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
@@ -192,6 +193,8 @@ def silent_tcp_server() -> Iterator[tuple[int, threading.Event, threading.Event]
         release.set()
         for conn in accepted:
             conn.close()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         listener.close()
         thread.join(timeout=5)
 
