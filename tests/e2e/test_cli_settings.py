@@ -62,7 +62,9 @@ def seed_low_stock(url: str) -> None:
 # -- D.3 settings validated at start ---------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["alerts", "run"], ["alerts", "run", "--dry-run"], ["service"]])
+@pytest.mark.parametrize(
+    "command", [["alerts", "run"], ["alerts", "run", "--dry-run"], ["service"]]
+)
 def test_email_channel_without_smtp_host(migrated_db_url: str, command: list[str]) -> None:
     seed_low_stock(migrated_db_url)
     code, _out, err = run("--database-url", migrated_db_url, *command, channels="crm,email")
@@ -113,7 +115,9 @@ def test_malformed_database_url_parts(url_suffix: str, needle: str) -> None:
 
 def test_unknown_key_in_toml_names_key_and_file(tmp_path: Path, migrated_db_url: str) -> None:
     config = tmp_path / "aesthetic.toml"
-    config.write_text(f'[aesthetic_inventory]\ndatabase_url = "{migrated_db_url}"\nsmtp_hots = "x"\n')
+    config.write_text(
+        f'[aesthetic_inventory]\ndatabase_url = "{migrated_db_url}"\nsmtp_hots = "x"\n'
+    )
     code, out, err = run("--config", str(config), "status")
     assert code == 1 and out == ""
     line = one_line(err)
