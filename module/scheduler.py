@@ -31,10 +31,9 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .alerts.background import BackgroundServiceRepository
 from .alerts.config import AlertConfig
 from .alerts.service import check_alert_setup
-from .unit_of_work import UnitOfWork
+from .bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.service")
 
@@ -54,7 +53,7 @@ def _on_job_event(event: JobExecutionEvent) -> None:
 
 
 def build_scheduler(
-    app: Any, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
+    app: App, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
 ) -> BlockingScheduler:
     """The scheduler with the three jobs registered (not started)."""
     from aesthetic_inventory.jobs.alert_scan import run_alert_job
@@ -90,15 +89,15 @@ def build_scheduler(
     return scheduler
 
 
-def release_claim(app: Any, owner: str) -> bool:
+def release_claim(app: App, owner: str) -> bool:
     """Release the alert claim if this process holds it (shutdown path)."""
-    with UnitOfWork(app.engine) as uow:
-        released = BackgroundServiceRepository(uow.connection).release(owner)
+    with app.unit_of_work() as uow:
+        released = uow.services.release(owner)
         uow.commit()
     return released
 
 
-def run_service(app: Any) -> None:
+def run_service(app: App) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
     config = check_alert_setup(app)  # settings and OpenEMR's SMTP globals, at start
     owner = process_owner()

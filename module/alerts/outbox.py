@@ -22,10 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from ..errors import ChannelUnavailableError
-from ..unit_of_work import UnitOfWork
+from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from .channels import Channel
 from .config import AlertConfig
-from .repository import AlertRepository
 from .rules import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def _error_line(exc: BaseException) -> str:
 
 
 def deliver_channel(
-    engine: Engine,
+    uow_factory: UnitOfWorkFactory | Engine,
     config: AlertConfig,
     name: str,
     channel: Channel,
@@ -73,11 +72,12 @@ def deliver_channel(
 ) -> DeliveryReport:
     """Deliver the due pending rows of one channel, oldest first (bounded per pass)."""
     report = DeliveryReport()
+    new_uow = unit_of_work_factory(uow_factory)
     tried: list[int] = []  # rows failed in this pass (a zero backoff makes them due again)
     for _ in range(max_rows):
         at = now or datetime.now().replace(microsecond=0)
-        with UnitOfWork(engine) as uow:
-            repo = AlertRepository(uow.connection)
+        with new_uow() as uow:  # one unit of work per row, in this thread
+            repo = uow.outbox
             row = repo.claim_due(at, [name], exclude_ids=tried)
             if row is None:
                 break
@@ -119,7 +119,7 @@ def deliver_channel(
 
 
 def deliver_outbox(
-    engine: Engine,
+    uow_factory: UnitOfWorkFactory | Engine,
     config: AlertConfig,
     channels: Mapping[str, Channel],
     *,
@@ -132,11 +132,19 @@ def deliver_outbox(
     report = DeliveryReport()
     if len(names) == 1:
         only = names[0]
-        return deliver_channel(engine, config, only, channels[only], now=now, max_rows=max_rows)
+        return deliver_channel(
+            uow_factory, config, only, channels[only], now=now, max_rows=max_rows
+        )
     with ThreadPoolExecutor(max_workers=max(len(names), 1), thread_name_prefix="outbox") as pool:
         futures = [
             pool.submit(
-                deliver_channel, engine, config, name, channels[name], now=now, max_rows=max_rows
+                deliver_channel,
+                uow_factory,
+                config,
+                name,
+                channels[name],
+                now=now,
+                max_rows=max_rows,
             )
             for name in names
         ]

@@ -20,27 +20,8 @@ from ..bootstrap import App, build_app
 from ..db import describe_database_error
 from ..errors import AestheticInventoryError
 from . import alerts_cmds, consumption_cmds, demo_cmd, schema_cmds, service_cmds
+from .context import VERBOSE_KEY, is_verbose
 from .global_options import hoist_global_options
-
-
-class CliState:
-    """Options of the top-level group; builds the composition root on first use."""
-
-    def __init__(self, database_url: str | None, config_path: str | None, verbose: bool) -> None:
-        self.database_url = database_url
-        self.config_path = config_path
-        self.verbose = verbose
-        self._app: App | None = None
-
-    @property
-    def app(self) -> App:
-        if self._app is None:
-            self._app = build_app(database_url=self.database_url, config_path=self.config_path)
-        return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.close()
 
 
 class _Group(click.Group):
@@ -54,7 +35,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AestheticInventoryError as exc:
-            if _verbose(ctx):
+            if is_verbose(ctx):
                 traceback.print_exc()
             raise click.ClickException(str(exc)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
@@ -68,34 +49,24 @@ class _Group(click.Group):
                 "output closed early (broken pipe): the rest was not printed"
             ) from None
         except DBAPIError as exc:
-            message = describe_database_error(exc, _database_url(ctx))
+            url = ctx.obj.settings.database_url if isinstance(ctx.obj, App) else None
+            message = describe_database_error(exc, url)
             if message is None:
-                raise self._unexpected(ctx, exc) from None
-            if _verbose(ctx):
+                raise _unexpected(ctx, exc) from None
+            if is_verbose(ctx):
                 traceback.print_exc()
             raise click.ClickException(message) from None
         except Exception as exc:  # an unexpected failure: still one line by default
-            raise self._unexpected(ctx, exc) from None
-
-    @staticmethod
-    def _unexpected(ctx: click.Context, exc: Exception) -> click.ClickException:
-        if _verbose(ctx):
-            traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        return click.ClickException(
-            f"unexpected error ({type(exc).__name__}): {first} (run with -v for details)"
-        )
+            raise _unexpected(ctx, exc) from None
 
 
-def _verbose(ctx: click.Context) -> bool:
-    state = ctx.obj if isinstance(ctx.obj, CliState) else None
-    return bool(state and state.verbose)
-
-
-def _database_url(ctx: click.Context) -> str | None:
-    state = ctx.obj if isinstance(ctx.obj, CliState) else None
-    app = getattr(state, "_app", None)
-    return app.settings.database_url if app is not None else None
+def _unexpected(ctx: click.Context, exc: Exception) -> click.ClickException:
+    if is_verbose(ctx):
+        traceback.print_exc()
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return click.ClickException(
+        f"unexpected error ({type(exc).__name__}): {first} (run with -v for details)"
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,9 +104,10 @@ def main(
         # The service's own listener logs one line per failed job; APScheduler's
         # executor would add a full traceback for the same failure.
         logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
-    state = CliState(database_url, config_path, verbose)
-    ctx.obj = state
-    ctx.call_on_close(state.close)
+    ctx.meta[VERBOSE_KEY] = verbose
+    app = build_app(database_url=database_url, config_path=config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
 
 
 for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd):
