@@ -159,9 +159,16 @@ def migrate(
                 runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
             )
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+            _install_stock_triggers(conn, dry_run)  # issue 11 (stockin); until ALL_TRIGGERS
     return MigrationReport(
         dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
     )
+
+
+def _install_stock_triggers(conn: Connection, dry_run: bool) -> None:
+    from ..stock.triggers import install  # late: the stock package imports install
+
+    install(conn, dry_run=dry_run)
 
 
 def _openemr_version(conn: Connection) -> tuple[str | None, int | None]:
