@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +36,19 @@ def _read(path: str) -> str:
         raise InvalidInputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise InvalidInputError(f"{path}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _report_lines() -> Iterator[None]:
+    """A file with several bad lines: list each (line and column) on stderr, then fail
+    with the one-line summary."""
+    try:
+        yield
+    except domain.FileValidationError as exc:
+        if len(exc.errors) > 1:
+            for error in exc.errors:
+                click.echo(f"  {error}", err=True)
+        raise
 
 
 def _money(value: Decimal | None) -> str:
@@ -71,12 +86,21 @@ def receive(app: App, file_path: str | None, product: str | None, lot_number: st
             supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
             dry_run: bool, as_json: bool, user: str | None) -> None:
     """Receive stock: one lot from the options, or a supplier delivery from --file."""
+    with _report_lines():
+        _receive(app, file_path, product, lot_number, expires, quantity, unit_cost, warehouse,
+                 supplier, invoice, packages, units_per_package, dry_run, as_json, user)
+
+
+def _receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
+             expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
+             supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
+             dry_run: bool, as_json: bool, user: str | None) -> None:
     today = date.today()
     if file_path:
         if any(v is not None for v in (product, lot_number, expires, quantity, unit_cost)):
             raise click.UsageError("use either --file or --product/--lot/... , not both")
         lines = domain.parse_delivery(_read(file_path), today=today, source=file_path)
-        source = Path(file_path).name
+        source = file_path
     else:
         missing = [n for n, v in (("--product", product), ("--lot", lot_number),
                                   ("--expires", expires), ("--unit-cost", unit_cost)) if not v]
@@ -173,10 +197,11 @@ def adjust(app: App, inventory_id: int, by: int, reason: str, notes: str,
 def count_cmd(app: App, file_path: str, dry_run: bool, as_json: bool,
               user: str | None) -> None:
     """A stock take: one adjustment per lot whose counted quantity differs."""
-    lines = domain.parse_count(_read(file_path), source=file_path)
-    service.preflight(app.unit_of_work)
-    r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
-                      source=Path(file_path).name, dry_run=dry_run)
+    with _report_lines():
+        lines = domain.parse_count(_read(file_path), source=file_path)
+        service.preflight(app.unit_of_work)
+        r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
+                          source=file_path, dry_run=dry_run)
     s = r.summary
     if as_json:
         click.echo(json.dumps({
@@ -251,7 +276,7 @@ def ledger(app: App, drug_id: int | None, inventory_id: int | None, since: date 
         for r in rows:
             ref = f"{r.reference_type} {r.reference_id}".strip()
             click.echo(f"{str(r.created_at)[:19]}  {r.movement:<8} lot {r.inventory_id:<6} "
-                       f"{r.product[:24]:<24} {r.quantity:+6d} @ {r.unit_cost:.2f}  {ref}"
+                       f"{r.product[:26]:<26} {r.quantity:+5d} @ {r.unit_cost:>7.2f}  {ref}"
                        + (f"  {r.reason}" if r.reason else "") + f"  {r.user}")
         click.echo(f"{len(rows)} movement(s)")
 

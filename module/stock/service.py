@@ -532,8 +532,9 @@ def reorder(uow_factory: UowFactory, *, days: int = 90, today: date | None = Non
             max_level=int(r[6] or 0), min_level=None if r[7] is None else int(r[7]),
             units_per_package=int(r[8]), current_reorder_point=int(r[9] or 0),
         )) for r in rows]
+        # a product without usage or min level keeps the point an admin may have set
         points = {s.drug_id: s.reorder_point for s in suggestions
-                  if s.reorder_point != s.current_reorder_point}
+                  if s.reorder_point > 0 and s.reorder_point != s.current_reorder_point}
         if apply:
             repo.set_reorder_points(points)
         return suggestions, len(points)
