@@ -99,7 +99,7 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
     if file_path:
         if any(v is not None for v in (product, lot_number, expires, quantity, unit_cost)):
             raise click.UsageError("use either --file or --product/--lot/... , not both")
-        lines = domain.parse_delivery(_read(file_path), today=today, source=file_path)
+        lines, errors = domain.check_delivery(_read(file_path), today=today, source=file_path)
         source = file_path
     else:
         missing = [n for n, v in (("--product", product), ("--lot", lot_number),
@@ -114,11 +114,11 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
             packages=packages, units_per_package=units_per_package)
         if errors or line is None:
             raise domain.FileValidationError("", errors)
-        lines, source = [line], "command line"
+        lines, source, errors = [line], "command line", []
     service.preflight(app.unit_of_work)
     result = service.receive(app.unit_of_work, lines, user=_user(app, user), today=today,
                              supplier=supplier, invoice=invoice, source=source,
-                             dry_run=dry_run)
+                             dry_run=dry_run, prior_errors=errors)
     if as_json:
         click.echo(json.dumps({
             "delivery_id": result.delivery_id, "dry_run": result.dry_run,

@@ -209,6 +209,16 @@ def _read_csv(text: str, columns: tuple[str, ...], required: tuple[str, ...],
 def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[ReceiptLine]:
     """Parse and validate a delivery CSV; every line is checked before anything is
     written, and the error names each bad line and column."""
+    lines, errors = check_delivery(text, today=today, source=source)
+    if errors:
+        raise FileValidationError(source, errors)
+    return lines
+
+
+def check_delivery(text: str, *, today: date, source: str = "delivery",
+                   ) -> tuple[list[ReceiptLine], list[LineError]]:
+    """The valid lines of a delivery CSV and the problems of the others (a header
+    problem still raises), so the database checks can report on the valid ones too."""
     rows = _read_csv(text, DELIVERY_COLUMNS, DELIVERY_REQUIRED, source)
     lines: list[ReceiptLine] = []
     errors: list[LineError] = []
@@ -223,9 +233,7 @@ def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[
         errors += problems
         if parsed is not None:
             lines.append(parsed)
-    if errors:
-        raise FileValidationError(source, errors)
-    return lines
+    return lines, errors
 
 
 @dataclass(frozen=True)

@@ -153,18 +153,23 @@ def receive(
     invoice: str = "",
     source: str = "command line",
     dry_run: bool = False,
+    prior_errors: Sequence[domain.LineError] = (),
 ) -> ReceiptResult:
     """Receive lots (one delivery, all or nothing): a purchase ``drug_sales`` row per
     line (trans_type 2, pid 0, quantity -qty, fee -total cost), the newest live lot of
     the same product, warehouse and lot number reused (else a new ``drug_inventory``
     row), weighted average and last cost per product updated in the same transaction,
-    a RECEIVE ledger row per line."""
+    a RECEIVE ledger row per line. ``prior_errors`` (the file's other bad lines) are
+    reported together with the lines this check finds, and nothing is written."""
+    if not lines and prior_errors:
+        raise domain.FileValidationError(source, prior_errors)
     if not lines:
         raise StockInputError("nothing to receive")
     supplier = supplier.strip()
 
     def work(repo: StockRepository) -> ReceiptResult:
         drug_of, errors = _resolve_products(repo, lines)
+        errors += prior_errors
         known, default_wh = _warehouse_choice(repo, [x.warehouse for x in lines])
         errors += [domain.LineError(x.line, "warehouse", f"no warehouse {x.warehouse!r}")
                    for x in lines if x.warehouse and x.warehouse not in known]
