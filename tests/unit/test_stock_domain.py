@@ -155,3 +155,20 @@ def test_inventory_activity_classification() -> None:
     # a transfer row (on lot 5, from lot 4) seen from the destination and the source
     assert cls(xfer_inventory_id=4) == ("transfers", 3)
     assert cls(lot_id=4, xfer_inventory_id=4) == ("transfers", -3)
+
+
+def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
+    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, TRIGGERS
+
+    for spec in TRIGGERS:
+        sql = spec.create_sql()
+        if spec.table == "drug_sales":
+            # an OpenEMR table: a failing body must never fail OpenEMR's write
+            assert spec.fail_safe and "CONTINUE HANDLER FOR SQLEXCEPTION" in sql
+            assert "AUTO_PROC:%" in sql and spec.requires == (LEDGER_TABLE,)
+        else:
+            # the module's own ledger: refusing is the point
+            assert spec.table == LEDGER_TABLE and spec.event.startswith("BEFORE ")
+            assert not spec.fail_safe and "SIGNAL SQLSTATE '45000'" in sql
+            assert "HANDLER" not in sql
+        assert len(spec.name) <= 64 and spec.stamp in sql
