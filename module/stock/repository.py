@@ -301,11 +301,21 @@ class StockRepository:
             {"q": quantity, "e": expiration, "c": unit_cost, "s": supplier_name,
              "i": inventory_id})
 
-    def set_on_hand(self, values: dict[int, int]) -> None:
-        if values:
+    def set_on_hand(self, values: dict[int, int], chunk: int = 1000) -> None:
+        """Set many lots' on_hand with one UPDATE per ``chunk`` lots (PyMySQL batches
+        only INSERTs, an ``executemany`` UPDATE would be one statement per lot)."""
+        items = sorted(values.items())
+        for start in range(0, len(items), chunk):
+            part = items[start:start + chunk]
+            params: dict[str, int] = {}
+            whens = []
+            for n, (inv, qty) in enumerate(part):
+                params[f"i{n}"], params[f"q{n}"] = inv, qty
+                whens.append(f"WHEN :i{n} THEN :q{n}")
+            ids = ", ".join(f":i{n}" for n in range(len(part)))
             self.conn.execute(text(
-                "UPDATE drug_inventory SET on_hand = :q WHERE inventory_id = :i"),
-                [{"q": q, "i": i} for i, q in sorted(values.items())])
+                f"UPDATE drug_inventory SET on_hand = CASE inventory_id {' '.join(whens)} "
+                f"ELSE on_hand END WHERE inventory_id IN ({ids})"), params)
 
     def destroy_lot(self, inventory_id: int, *, when: date, method: str, witness: str,
                     notes: str) -> None:
@@ -317,20 +327,33 @@ class StockRepository:
 
     # -- OpenEMR rows and the ledger ---------------------------------------------------
 
-    def insert_sales(self, rows: Sequence[NewPurchase]) -> list[int]:
-        """Insert drug_sales rows one by one (their ids are the ledger references)."""
-        ids: list[int] = []
-        sql = text(
-            "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
-            "user, sale_date, quantity, fee, xfer_inventory_id, distributor_id, notes, "
-            "trans_type) VALUES (:d, :i, 0, 0, 0, :u, :sd, :q, :f, :x, 0, :n, :t)")
-        for r in rows:
-            result = self.conn.execute(sql, {
-                "d": r.drug_id, "i": r.inventory_id, "u": r.user, "sd": r.sale_date,
-                "q": r.quantity, "f": r.fee, "x": r.xfer_inventory_id, "n": r.notes,
-                "t": r.trans_type})
-            ids.append(int(result.lastrowid))
-        return ids
+    _SALE = (
+        "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
+        "user, sale_date, quantity, fee, xfer_inventory_id, distributor_id, notes, "
+        "trans_type) VALUES (%s, %s, 0, 0, 0, %s, %s, %s, %s, %s, 0, %s, %s)"
+    )
+
+    def insert_sales(self, rows: Sequence[NewPurchase], *, document: str = "") -> list[int]:
+        """Insert drug_sales rows and return their ids in order (the ledger's references).
+
+        With ``document`` (a notes prefix naming one delivery or stock take, unique to
+        this transaction) the rows go in one batched INSERT and their ids are read back
+        by that prefix above the highest id seen before; otherwise one INSERT per row."""
+        params = [(r.drug_id, r.inventory_id, r.user, r.sale_date, r.quantity, r.fee,
+                   r.xfer_inventory_id, r.notes, r.trans_type) for r in rows]
+        if not document or len(rows) < 2:
+            return [int(self.conn.exec_driver_sql(self._SALE, p).lastrowid) for p in params]
+        floor = int(self.conn.execute(text(
+            "SELECT COALESCE(MAX(sale_id), 0) FROM drug_sales")).scalar_one())
+        self.conn.exec_driver_sql(self._SALE, params)  # PyMySQL: multi-row INSERT
+        found = self.conn.execute(text(
+            "SELECT sale_id, inventory_id, quantity FROM drug_sales WHERE sale_id > :f "
+            "AND (notes = :d OR notes LIKE :p) ORDER BY sale_id"),
+            {"f": floor, "d": document, "p": document.replace("%", "").replace("_", "\\_")
+             + ",%"}).all()
+        if [(int(r[1]), int(r[2])) for r in found] != [(p[1], p[4]) for p in params]:
+            raise RuntimeError("drug_sales rows of this document could not be read back")
+        return [int(r[0]) for r in found]
 
     def insert_ledger(self, entries: Sequence[LedgerEntry]) -> None:
         if entries:

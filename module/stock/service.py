@@ -227,7 +227,7 @@ def receive(
             done.append(ReceivedLine(x.line, drug_id, names.get(drug_id, ""), inv,
                                      x.lot_number, warehouse, x.expires, x.quantity,
                                      x.unit_cost, new))
-        sale_ids = repo.insert_sales(sales)
+        sale_ids = repo.insert_sales(sales, document=notes)
         repo.insert_ledger([
             LedgerEntry(domain.RECEIVE, d.inventory_id, d.drug_id, d.quantity, d.unit_cost,
                         "delivery", str(delivery_id), user, notes, sale_id=sid)
@@ -451,13 +451,15 @@ def count(uow_factory: UowFactory, lines: Sequence[CountLine], *, user: str, tod
         count_id = repo.insert_count(source=source, user=user)
         changed = [d for d in diffs if d.difference]
         notes = {c.inventory_id: c.notes for c in lines}
-        note_of = {d.inventory_id: (f"COUNT: stock take {count_id}"
+        document = f"COUNT: stock take {count_id}"
+        note_of = {d.inventory_id: (document
                                     + (f", {notes[d.inventory_id]}" if notes[d.inventory_id]
                                        else ""))[:domain.NOTES_MAX] for d in changed}
         repo.set_on_hand({d.inventory_id: d.counted for d in changed})
         sale_ids = repo.insert_sales([NewPurchase(
             d.drug_id, d.inventory_id, user, today, -d.difference, Decimal("0.00"),
-            domain.TRANS_ADJUSTMENT, note_of[d.inventory_id]) for d in changed])
+            domain.TRANS_ADJUSTMENT, note_of[d.inventory_id]) for d in changed],
+            document=document)
         repo.insert_ledger([
             LedgerEntry(domain.ADJUST, d.inventory_id, d.drug_id, d.difference, d.unit_cost,
                         "count", str(count_id), user, notes[d.inventory_id], "COUNT", sid)
