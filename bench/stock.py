@@ -26,7 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from .database import bench_database
-from .generate import Scale, generate_clinic
+from .generate import Clinic, Scale, add_stocked_products, add_visits, generate_clinic
+from .module_api import reconcile
 from .runner import Results, counting, machine_metrics
 
 DELIVERY_LINES = 500
@@ -164,6 +165,38 @@ def baseline_reorder(engine: Engine, today: date, days: int = 90) -> int:
     return n
 
 
+def bench_observer_overhead(engine: Engine, clinic: Clinic, results: Results,
+                            visits: int = 60) -> None:
+    """What the drug_sales observer triggers (AUTO_PROC -> ledger ISSUE/RETURN) cost a
+    fee-sheet save: 5-line first saves (3 lots per line) with the triggers, without them
+    (dropped), and with them again; p50 of the two 'with' phases vs the 'without'."""
+    from aesthetic_inventory.stock.triggers import TRIGGERS, install
+
+    observers = [t for t in TRIGGERS if t.table == "drug_sales"]
+    codes = add_stocked_products(engine, clinic, "OBS", products=5 * 3 * visits,
+                                 lots_per_product=4, lot_size=3, quantity_per_unit=4)
+    shapes = [[(c, 2) for c in codes[5 * i:5 * i + 5]] for i in range(3 * visits)]
+    keys = add_visits(engine, clinic, shapes, pid_base=930_000)
+    phases: list[list[float]] = []
+    for phase in range(3):
+        if phase == 1:
+            with engine.begin() as conn:
+                for t in observers:
+                    conn.exec_driver_sql(t.drop_sql())
+        if phase == 2:
+            with engine.begin() as conn:
+                install(conn)
+        times = []
+        for pid, enc in keys[phase * visits:(phase + 1) * visits]:
+            times.append(_timed(lambda p=pid, e=enc: reconcile(engine, p, e)))
+        phases.append(times[3:])  # warm-up
+    with_triggers = statistics.median(phases[0] + phases[2]) * 1000
+    without = statistics.median(phases[1]) * 1000
+    results.add("consume_p50_with_observers_ms", round(with_triggers, 2), "ms",
+                round(without, 2), f"baseline = the same saves without the drug_sales "
+                f"observer triggers; {visits - 3} saves per phase, 15 sale rows each")
+
+
 def _timed(fn: Any) -> float:
     start = time.perf_counter()
     fn()
@@ -247,10 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     with bench_database(args.database_url) as (engine, _url):
         t = time.perf_counter()
-        generate_clinic(engine, scale)
+        clinic = generate_clinic(engine, scale)
         results.add("generate_s", round(time.perf_counter() - t, 1), "s")
         machine_metrics(scale, engine, results)
         run(engine, scale, results, args.repeat)
+        bench_observer_overhead(engine, clinic, results)
     print(f"{'metric':34} {'module':>10} {'baseline':>10} {'better by':>9}  note")
     for m in results.metrics:
         ratio = (f"{m.baseline / m.value:.1f}x" if m.value and m.baseline else "")

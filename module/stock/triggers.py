@@ -34,14 +34,16 @@ _INSERT = (
 
 
 def _observe(row: str, movement: str, quantity: str, condition: str) -> str:
-    # unit cost of the lot at the time of the movement (518's drug_inventory.unit_cost)
+    # IF ... INSERT ... VALUES: no INSERT ... SELECT (cheaper per row); the unit cost is
+    # the lot's at the time of the movement (518's drug_inventory.unit_cost)
     return (
-        _INSERT
-        + f"SELECT '{movement}', {row}.inventory_id, {row}.drug_id, {quantity}, "
+        f"IF {condition} THEN "
+        + _INSERT
+        + f"VALUES ('{movement}', {row}.inventory_id, {row}.drug_id, {quantity}, "
         f"COALESCE((SELECT di.unit_cost FROM drug_inventory di "
         f"WHERE di.inventory_id = {row}.inventory_id), 0), "
         f"'visit', CONCAT({row}.pid, '.', {row}.encounter), {row}.sale_id, "
-        f"COALESCE({row}.user, ''), {row}.selector FROM DUAL WHERE {condition};"
+        f"COALESCE({row}.user, ''), {row}.selector); END IF;"
     )
 
 
