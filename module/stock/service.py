@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy.engine import Engine
+
 from ..db import existing_tables, require_innodb, require_openemr
-from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict, unit_of_work_factory
 from . import domain
 from .domain import (
     CENTS,
@@ -39,16 +41,16 @@ from .repository import (
     StockRepository,
 )
 
-UowFactory = Callable[[], UnitOfWork]
+UowFactory = UnitOfWorkFactory
 
 
 class StockNotMigratedError(StockInputError):
     """The stock tables (version 519) are missing."""
 
 
-def preflight(uow_factory: UowFactory) -> None:
+def preflight(uow_factory: UowFactory | Engine) -> None:
     """An OpenEMR database with the stock tables and InnoDB stock tables."""
-    with uow_factory() as uow:
+    with unit_of_work_factory(uow_factory)() as uow:
         require_openemr(uow.connection)
         if len(existing_tables(uow.connection, MODULE_TABLES)) < len(MODULE_TABLES):
             raise StockNotMigratedError(
@@ -56,11 +58,15 @@ def preflight(uow_factory: UowFactory) -> None:
         require_innodb(uow.connection)
 
 
-def _run(uow_factory: UowFactory, work: Callable[[StockRepository], object],
+def _run(uow_factory: UowFactory | Engine, work: Callable[[StockRepository], object],
          *, dry_run: bool = False):  # type: ignore[no-untyped-def]
+    """One transaction (re-run whole on a deadlock or lock wait timeout); a dry run
+    rolls back."""
+    factory = unit_of_work_factory(uow_factory)
+
     def attempt():  # type: ignore[no-untyped-def]
-        with uow_factory() as uow:
-            result = work(StockRepository(uow.connection))
+        with factory() as uow:
+            result = work(uow.stock)
             if dry_run:
                 uow.rollback()
             else:
@@ -144,7 +150,7 @@ def _resolve_products(repo: StockRepository, lines: Sequence[ReceiptLine],
 
 
 def receive(
-    uow_factory: UowFactory,
+    uow_factory: UowFactory | Engine,
     lines: Sequence[ReceiptLine],
     *,
     user: str,
@@ -274,7 +280,7 @@ def _lot_or_error(repo: StockRepository, inventory_id: int) -> LotRow:
     return lot
 
 
-def transfer(uow_factory: UowFactory, inventory_id: int, to_warehouse: str, quantity: int,
+def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: str, quantity: int,
              *, user: str, today: date, notes: str = "") -> TransferResult:
     """Move ``quantity`` units of a lot to another warehouse, as add_edit_lot.php does:
     one ``drug_sales`` row on the destination lot (trans_type 4, quantity -qty, fee 0,
@@ -345,7 +351,7 @@ class AdjustResult:
     sale_id: int
 
 
-def adjust(uow_factory: UowFactory, inventory_id: int, by: int, reason: str, *, user: str,
+def adjust(uow_factory: UowFactory | Engine, inventory_id: int, by: int, reason: str, *, user: str,
            today: date, notes: str = "") -> AdjustResult:
     """Change a lot's on_hand by a signed amount: a ``drug_sales`` adjustment
     (trans_type 5, quantity = -change, fee 0) and an ADJUST ledger row with the reason.
@@ -387,7 +393,7 @@ class DestroyResult:
     destroy_date: date
 
 
-def destroy(uow_factory: UowFactory, inventory_id: int, *, method: str, witness: str,
+def destroy(uow_factory: UowFactory | Engine, inventory_id: int, *, method: str, witness: str,
             user: str, today: date, notes: str = "") -> DestroyResult:
     """Destroy a lot as destroy_lot.php does (destroy_date, method, witness, notes; no
     sale row, on_hand kept: OpenEMR's reports read the destruction from the lot), plus
@@ -426,7 +432,7 @@ class CountResult:
     summary: CountSummary
 
 
-def count(uow_factory: UowFactory, lines: Sequence[CountLine], *, user: str, today: date,
+def count(uow_factory: UowFactory | Engine, lines: Sequence[CountLine], *, user: str, today: date,
           source: str = "count", dry_run: bool = False) -> CountResult:
     """A stock take: lock every counted lot (ascending inventory_id), one adjustment
     (trans_type 5, reason COUNT) per lot whose count differs, a summary of variances
@@ -474,12 +480,12 @@ def count(uow_factory: UowFactory, lines: Sequence[CountLine], *, user: str, tod
 # -- reports -------------------------------------------------------------------------
 
 
-def ledger(uow_factory: UowFactory, *, drug_id: int | None = None,
+def ledger(uow_factory: UowFactory | Engine, *, drug_id: int | None = None,
            inventory_id: int | None = None, since: date | None = None,
            until: date | None = None, limit: int = 10000) -> list[LedgerRow]:
     """Movement ledger rows, oldest first."""
-    with uow_factory() as uow:
-        return StockRepository(uow.connection).ledger_rows(
+    with unit_of_work_factory(uow_factory)() as uow:
+        return uow.stock.ledger_rows(
             drug_id=drug_id, inventory_id=inventory_id, since=since, until=until, limit=limit)
 
 
@@ -493,14 +499,14 @@ class ValuationLine:
     last_cost: Decimal | None = None
 
 
-def valuation(uow_factory: UowFactory, *, by: str = "product",
+def valuation(uow_factory: UowFactory | Engine, *, by: str = "product",
               today: date | None = None) -> list[ValuationLine]:
     """Stock on hand (lots not destroyed) valued at each product's weighted average cost
     and at each lot's own cost, grouped by product, warehouse or category."""
     if by not in ("product", "warehouse", "category"):
         raise StockInputError(f"--by must be product, warehouse or category, got {by!r}")
-    with uow_factory() as uow:
-        rows = StockRepository(uow.connection).valuation_rows(today or date.today())
+    with unit_of_work_factory(uow_factory)() as uow:
+        rows = uow.stock.valuation_rows(today or date.today())
     groups: dict[str, list[Decimal | int]] = {}
     costs: dict[str, tuple[Decimal, Decimal]] = {}
     for drug_id, name, category, warehouse, on_hand, lot_cost, avg, last in rows:
@@ -519,7 +525,7 @@ def valuation(uow_factory: UowFactory, *, by: str = "product",
     ]
 
 
-def reorder(uow_factory: UowFactory, *, days: int = 90, today: date | None = None,
+def reorder(uow_factory: UowFactory | Engine, *, days: int = 90, today: date | None = None,
             apply: bool = False, default_lead_time: int = domain.DEFAULT_LEAD_TIME_DAYS,
             ) -> tuple[list[ReorderSuggestion], int]:
     """Reorder suggestions for every active, dispensable product (seed 004 formula), and
@@ -549,7 +555,7 @@ def reorder(uow_factory: UowFactory, *, days: int = 90, today: date | None = Non
     return _run(uow_factory, work, dry_run=not apply)  # type: ignore[no-any-return]
 
 
-def set_lead_time(uow_factory: UowFactory, supplier: str, days: int) -> None:
+def set_lead_time(uow_factory: UowFactory | Engine, supplier: str, days: int) -> None:
     """Record a supplier's delivery lead time (days), used by the reorder report."""
     if not supplier.strip():
         raise StockInputError("--name must not be empty")
@@ -558,6 +564,6 @@ def set_lead_time(uow_factory: UowFactory, supplier: str, days: int) -> None:
     _run(uow_factory, lambda repo: repo.set_supplier_lead_time(supplier.strip(), days))
 
 
-def suppliers(uow_factory: UowFactory) -> list[tuple[str, int]]:
-    with uow_factory() as uow:
-        return StockRepository(uow.connection).suppliers()
+def suppliers(uow_factory: UowFactory | Engine) -> list[tuple[str, int]]:
+    with unit_of_work_factory(uow_factory)() as uow:
+        return uow.stock.suppliers()
