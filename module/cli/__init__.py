@@ -28,6 +28,7 @@ from . import (
     report_cmds,
     schema_cmds,
     service_cmds,
+    stock_cmds,
     visit_cmds,
 )
 from .context import VERBOSE_KEY, is_verbose
@@ -120,7 +121,19 @@ def main(
     ctx.call_on_close(app.close)
 
 
-for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, doctor_cmds,
-                report_cmds, mappings_cmds, visit_cmds):
+# One entry per command module (each exports COMMANDS).
+_COMMAND_MODULES = (
+    schema_cmds,
+    doctor_cmds,
+    consumption_cmds,
+    visit_cmds,
+    mappings_cmds,
+    report_cmds,
+    stock_cmds,
+    alerts_cmds,
+    service_cmds,
+    demo_cmd,
+)
+for _module in _COMMAND_MODULES:
     for _command in _module.COMMANDS:
         main.add_command(_command)
