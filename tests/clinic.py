@@ -41,11 +41,11 @@ class Clinic:
             {"n": name, "c": allow_combining, "d": dispensable, "r": reorder_point, "a": active},
         )
 
-    def add_warehouse(self, option_id: str, seq: int) -> None:
+    def add_warehouse(self, option_id: str, seq: int, *, is_default: int = 0) -> None:
         self._exec(
-            "INSERT INTO list_options (list_id, option_id, title, seq, activity) "
-            "VALUES ('warehouse', :o, :o, :s, 1)",
-            {"o": option_id, "s": seq},
+            "INSERT INTO list_options (list_id, option_id, title, seq, activity, is_default) "
+            "VALUES ('warehouse', :o, :o, :s, 1, :d)",
+            {"o": option_id, "s": seq, "d": is_default},
         )
 
     def add_lot(
@@ -179,16 +179,47 @@ class Clinic:
         ))
 
     def ledgers(self) -> dict[int, int]:
-        """on_hand + SUM(drug_sales.quantity) per lot: 0 for every lot when balanced."""
+        """on_hand + SUM(drug_sales.quantity) per lot: 0 for every lot when balanced.
+
+        A transfer row (OpenEMR's, trans_type 4) sits on the destination lot with
+        ``xfer_inventory_id`` = the source, whose on_hand it reduced: it counts as
+        ``-quantity`` on the source."""
         return {
             int(r[0]): int(r[1])
             for r in self.rows(
-                "SELECT di.inventory_id, di.on_hand + COALESCE(SUM(ds.quantity), 0) "
-                "FROM drug_inventory di "
-                "LEFT JOIN drug_sales ds ON ds.inventory_id = di.inventory_id "
-                "GROUP BY di.inventory_id"
+                "SELECT di.inventory_id, di.on_hand + COALESCE((SELECT SUM(ds.quantity) "
+                "FROM drug_sales ds WHERE ds.inventory_id = di.inventory_id), 0) "
+                "- COALESCE((SELECT SUM(x.quantity) FROM drug_sales x "
+                "WHERE x.xfer_inventory_id = di.inventory_id), 0) "
+                "FROM drug_inventory di"
             )
         }
+
+    def stock_ledger(self, inventory_id: int | None = None) -> list[tuple]:
+        """The module's movement ledger: (movement, inventory_id, drug_id, quantity,
+        reference_type, reference_id, reason), oldest first."""
+        return self.rows(
+            "SELECT movement, inventory_id, drug_id, quantity, reference_type, reference_id, "
+            "reason FROM aesthetic_inventory_stock_ledger "
+            "WHERE :i IS NULL OR inventory_id = :i ORDER BY id",
+            {"i": inventory_id},
+        )
+
+    def stock_ledger_sums(self) -> dict[int, int]:
+        """SUM(quantity) of the module's movement ledger per lot."""
+        return {int(r[0]): int(r[1]) for r in self.rows(
+            "SELECT inventory_id, SUM(quantity) FROM aesthetic_inventory_stock_ledger "
+            "GROUP BY inventory_id")}
+
+    def sales(self, inventory_id: int | None = None) -> list[tuple]:
+        """drug_sales rows as OpenEMR's reports read them: (sale_id, inventory_id,
+        xfer_inventory_id, pid, distributor_id, fee, quantity, trans_type, notes, user)."""
+        return self.rows(
+            "SELECT sale_id, inventory_id, xfer_inventory_id, pid, distributor_id, fee, "
+            "quantity, trans_type, notes, user FROM drug_sales "
+            "WHERE :i IS NULL OR inventory_id = :i OR xfer_inventory_id = :i ORDER BY sale_id",
+            {"i": inventory_id},
+        )
 
     def auto_rows(self, pid: int, encounter: int) -> list[tuple]:
         """(selector, inventory_id, quantity, user, sale_date, fee, trans_type, billed)."""

@@ -28,6 +28,7 @@ from . import (
     report_cmds,
     schema_cmds,
     service_cmds,
+    stock_cmds,
     visit_cmds,
 )
 from .context import VERBOSE_KEY, is_verbose
@@ -128,6 +129,7 @@ _COMMAND_MODULES = (
     visit_cmds,
     mappings_cmds,
     report_cmds,
+    stock_cmds,
     alerts_cmds,
     service_cmds,
     demo_cmd,
