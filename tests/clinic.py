@@ -32,11 +32,13 @@ class Clinic:
             return [tuple(r) for r in conn.execute(text(sql), params or {})]
 
     def add_drug(
-        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1
+        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1,
+        reorder_point: float = 0, active: int = 1,
     ) -> int:
         return self._exec(
-            "INSERT INTO drugs (name, allow_combining, dispensable) VALUES (:n, :c, :d)",
-            {"n": name, "c": allow_combining, "d": dispensable},
+            "INSERT INTO drugs (name, allow_combining, dispensable, reorder_point, active) "
+            "VALUES (:n, :c, :d, :r, :a)",
+            {"n": name, "c": allow_combining, "d": dispensable, "r": reorder_point, "a": active},
         )
 
     def add_warehouse(self, option_id: str, seq: int, *, is_default: int = 0) -> None:
@@ -51,18 +53,27 @@ class Clinic:
         drug_id: int,
         on_hand: int,
         *,
-        expiration: date | None = date(2027, 1, 1),
+        expiration: date | str | None = date(2027, 1, 1),
         lot_number: str | None = None,
         warehouse: str = "onsite",
         destroyed: bool = False,
     ) -> int:
-        """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds."""
-        inv = self._exec(
-            "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, warehouse_id, "
-            "destroy_date) VALUES (:d, :l, :e, :q, :w, :x)",
-            {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
-             "x": date(2026, 1, 1) if destroyed else None},
-        )
+        """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds. A text
+        expiration ('0000-00-00', '2026-02-00') is stored as OpenEMR's PHP stores a blank
+        or partial date: under an empty sql_mode."""
+        with self.engine.begin() as conn:
+            if isinstance(expiration, str):
+                conn.execute(text("SET SESSION sql_mode = ''"))
+            inv = int(conn.execute(
+                text(
+                    "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, "
+                    "warehouse_id, destroy_date) VALUES (:d, :l, :e, :q, :w, :x)"
+                ),
+                {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
+                 "x": date(2026, 1, 1) if destroyed else None},
+            ).lastrowid)
+            if isinstance(expiration, str):
+                conn.execute(text("SET SESSION sql_mode = DEFAULT"))
         self._exec(
             "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, trans_type) "
             "VALUES (:d, :i, '2026-01-01', :q, 2)",
@@ -99,11 +110,48 @@ class Clinic:
             {"u": username, "w": default_warehouse},
         )
 
-    def add_visit(self, pid: int, encounter: int, visit_date: date = VISIT_DATE) -> None:
+    def add_visit(self, pid: int, encounter: int, visit_date: date = VISIT_DATE, *,
+                  provider_id: int = 0) -> None:
         self._exec(
-            "INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, :p, :e)",
-            {"d": visit_date, "p": pid, "e": encounter},
+            "INSERT INTO form_encounter (date, pid, encounter, provider_id) "
+            "VALUES (:d, :p, :e, :v)",
+            {"d": visit_date, "p": pid, "e": encounter, "v": provider_id},
         )
+
+    def add_patient(self, pid: int, fname: str, lname: str, *, dob: date | None = None,
+                    phone_cell: str = "", phone_home: str = "", email: str = "") -> None:
+        """A patient_data row (the columns the recall report reads)."""
+        self._exec(
+            "INSERT INTO patient_data (pid, pubpid, fname, lname, DOB, phone_cell, phone_home, "
+            "email) VALUES (:p, :p, :f, :l, :d, :c, :h, :e)",
+            {"p": pid, "f": fname, "l": lname, "d": dob, "c": phone_cell, "h": phone_home,
+             "e": email},
+        )
+
+    def add_provider(self, username: str, fname: str, lname: str) -> int:
+        """A users row that can be a visit's provider."""
+        return self._exec(
+            "INSERT INTO users (username, fname, lname, authorized) VALUES (:u, :f, :l, 1)",
+            {"u": username, "f": fname, "l": lname},
+        )
+
+    def add_sale(self, drug_id: int, inventory_id: int, quantity: int, *, sale_date: date,
+                 pid: int = 0, encounter: int = 0, fee: str = "0", xfer_inventory_id: int = 0,
+                 distributor_id: int = 0, trans_type: int = 1, adjust_lot: bool = True) -> int:
+        """A drug_sales row as OpenEMR's screens write it (sale, return, transfer,
+        adjustment...), taking ``quantity`` from the lot's on_hand (negative: into it)."""
+        sale = self._exec(
+            "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, quantity, "
+            "fee, xfer_inventory_id, distributor_id, trans_type) "
+            "VALUES (:d, :i, :p, :e, :s, :q, :f, :x, :t, :tt)",
+            {"d": drug_id, "i": inventory_id, "p": pid, "e": encounter, "s": sale_date,
+             "q": quantity, "f": fee, "x": xfer_inventory_id, "t": distributor_id,
+             "tt": trans_type},
+        )
+        if adjust_lot:
+            self._exec("UPDATE drug_inventory SET on_hand = on_hand - :q WHERE inventory_id = :i",
+                       {"q": quantity, "i": inventory_id})
+        return sale
 
     def add_line(self, pid: int, encounter: int, code: str, units: int = 1, *,
                  user: int | None = None, code_type: str = "CPT4", activity: int = 1) -> int:
@@ -118,6 +166,12 @@ class Clinic:
 
     def execute(self, sql: str, params: dict | None = None) -> None:
         self._exec(sql, params)
+
+    def php(self, sql: str, params: dict | None = None) -> None:
+        """A statement the way OpenEMR's PHP runs it: empty sql_mode (zero dates pass)."""
+        with self.engine.begin() as conn:
+            conn.execute(text("SET SESSION sql_mode = ''"))
+            conn.execute(text(sql), params or {})
 
     def on_hand(self, inventory_id: int) -> int:
         return int(self.scalar(
