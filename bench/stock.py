@@ -174,7 +174,8 @@ def bench_observer_overhead(engine: Engine, clinic: Clinic, results: Results,
     """What the drug_sales observer triggers (AUTO_PROC -> ledger ISSUE/RETURN) cost a
     fee-sheet save: 5-line first saves (3 lots per line) with the triggers, without them
     (dropped), and with them again; p50 of the two 'with' phases vs the 'without'."""
-    from aesthetic_inventory.stock.triggers import TRIGGERS, install
+    from aesthetic_inventory.install.triggers import ensure_triggers
+    from aesthetic_inventory.stock.triggers import TRIGGERS
 
     observers = [t for t in TRIGGERS if t.table == "drug_sales"]
     codes = add_stocked_products(engine, clinic, "OBS", products=5 * 3 * visits,
@@ -189,7 +190,7 @@ def bench_observer_overhead(engine: Engine, clinic: Clinic, results: Results,
                     conn.exec_driver_sql(t.drop_sql())
         if phase == 2:
             with engine.begin() as conn:
-                install(conn)
+                ensure_triggers(conn)
         times = []
         for pid, enc in keys[phase * visits:(phase + 1) * visits]:
             times.append(_timed(lambda p=pid, e=enc: reconcile(engine, p, e)))

@@ -9,23 +9,15 @@
 * Guards of the ledger table (NOT fail-safe: refusing is their job): any UPDATE or
   DELETE of ``aesthetic_inventory_stock_ledger`` fails with SQLSTATE 45000.
 
-Until the shared installer registry (``install.triggers.ALL_TRIGGERS``) takes over,
-:func:`install` is called at the end of ``install.service.migrate``.
+They are installed, checked and dropped by the one installer
+(``install.triggers``, which lists this module in ``TRIGGER_MODULES``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-
-from ..db import existing_tables, mysql_error_code
 from ..install.trigger_spec import TriggerSpec
 
 LEDGER_TABLE = "aesthetic_inventory_stock_ledger"
-_PRIVILEGE_ERRORS = frozenset({1044, 1142, 1227, 1370, 1419, 1465})
 
 _INSERT = (
     f"INSERT INTO {LEDGER_TABLE} (movement, inventory_id, drug_id, quantity, unit_cost, "
@@ -101,48 +93,8 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class StockTriggerReport:
-    created: tuple[str, ...]
-    present: tuple[str, ...]
-    message: str = ""
+def install(conn: object, *, dry_run: bool = False) -> object:
+    """Install (or check) every registered trigger through the one installer."""
+    from ..install.triggers import ensure_triggers  # the installer imports this module
 
-
-def _installed(conn: Connection) -> dict[str, str]:
-    rows = conn.execute(text(
-        "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
-        "WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'aesthetic\\_inventory\\_%'"
-    ))
-    return {str(r[0]): str(r[1]) for r in rows}
-
-
-def install(conn: Connection, *, dry_run: bool = False) -> StockTriggerReport:
-    """Create the stock triggers that are missing or outdated (their version stamp
-    differs). Without the TRIGGER privilege the observers are left out and the report
-    says so; nothing else fails (the ledger then lacks AUTO_PROC movements)."""
-    if not existing_tables(conn, [LEDGER_TABLE]):
-        return StockTriggerReport((), (), "stock ledger table missing")
-    installed = _installed(conn)
-    created: list[str] = []
-    present: list[str] = []
-    for spec in TRIGGERS:
-        body = installed.get(spec.name)
-        if body is not None and spec.stamp in body:
-            present.append(spec.name)
-            continue
-        if dry_run:
-            created.append(spec.name)
-            continue
-        try:
-            if body is not None:
-                conn.exec_driver_sql(spec.drop_sql())
-            conn.exec_driver_sql(spec.create_sql().replace("%", "%%"))  # driver formatting
-        except DBAPIError as exc:
-            if mysql_error_code(exc) in _PRIVILEGE_ERRORS:
-                return StockTriggerReport(
-                    tuple(created), tuple(present),
-                    "no TRIGGER privilege: the stock ledger does not record AUTO_PROC "
-                    "movements and is not write-protected")
-            raise
-        created.append(spec.name)
-    return StockTriggerReport(tuple(created), tuple(present))
+    return ensure_triggers(conn, dry_run=dry_run)  # type: ignore[arg-type]
