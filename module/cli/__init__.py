@@ -129,6 +129,7 @@ _COMMAND_MODULES = (
     visit_cmds,
     mappings_cmds,
     report_cmds,
+    stock_cmds,
     alerts_cmds,
     service_cmds,
     stock_cmds,

@@ -10,7 +10,7 @@
   DELETE of ``aesthetic_inventory_stock_ledger`` fails with SQLSTATE 45000.
 
 They are installed, checked and dropped by the one installer
-(``install.triggers``, which lists this module in ``TRIGGER_MODULES``).
+(:mod:`aesthetic_inventory.install.triggers`), which lists this module.
 """
 
 from __future__ import annotations
@@ -91,10 +91,3 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         fail_safe=False,
     ),
 )
-
-
-def install(conn: object, *, dry_run: bool = False) -> object:
-    """Install (or check) every registered trigger through the one installer."""
-    from ..install.triggers import ensure_triggers  # the installer imports this module
-
-    return ensure_triggers(conn, dry_run=dry_run)  # type: ignore[arg-type]
