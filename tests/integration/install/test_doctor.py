@@ -101,8 +101,10 @@ def test_set_aside_visits_are_listed_once_the_queue_has_attempts(migrated_engine
     """The engine's set-aside columns (attempts, last_error) are read when present."""
     with migrated_engine.begin() as conn:
         conn.exec_driver_sql(
-            "ALTER TABLE aesthetic_inventory_change_queue ADD COLUMN attempts int NOT NULL "
-            "DEFAULT 0, ADD COLUMN last_error varchar(255) NOT NULL DEFAULT ''"
+            # present since the engine's 519_01_queue.sql
+            "ALTER TABLE aesthetic_inventory_change_queue ADD COLUMN IF NOT EXISTS attempts "
+            "int NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS last_error varchar(255) "
+            "NOT NULL DEFAULT ''"
         )
         conn.exec_driver_sql(
             "INSERT INTO aesthetic_inventory_change_queue (pid, encounter, queued_at, attempts, "
