@@ -132,6 +132,7 @@ _COMMAND_MODULES = (
     stock_cmds,
     alerts_cmds,
     service_cmds,
+    stock_cmds,
     demo_cmd,
 )
 for _module in _COMMAND_MODULES:
