@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
-from .generate import Clinic, Scale, add_stocked_products, add_visits, ledger_report
+from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
@@ -135,7 +135,7 @@ class _Latency:
 
 
 def _latency_runs(
-    engine: Engine, clinic: Clinic, tag: str, *, iterations: int, lots_per_product: int,
+    engine: Engine, clinic: GeneratedClinic, tag: str, *, iterations: int, lots_per_product: int,
     fresh_products: bool, module_ok: bool, server: ServerCounter
 ) -> _Latency:
     """Time 5-line first saves (each line needs 8 units from 3-unit lots, so 3 lots),
@@ -175,7 +175,9 @@ def _latency_runs(
     return out
 
 
-def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int) -> None:
+def bench_latency(
+    engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int
+) -> None:
     """First save of a 5-line visit, at the clinic's lot depth and at 400 lots/product."""
     module_ok = module_api.available("consumption")
     if not module_ok:
@@ -188,7 +190,7 @@ def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: 
         server.close()
 
 
-def _bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int,
+def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int,
                    module_ok: bool, avg_lots: int, server: ServerCounter) -> None:
     lat = _latency_runs(engine, clinic, "LAT", iterations=iterations, lots_per_product=avg_lots,
                         fresh_products=True, module_ok=module_ok, server=server)
@@ -296,7 +298,7 @@ def _oversold(engine: Engine, prefix: str) -> int:
         )
 
 
-def bench_concurrency(engine: Engine, clinic: Clinic, results: Results, visits: int,
+def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results, visits: int,
                       workers: int = 8) -> None:
     """8 workers saving overlapping visits that all want the same few scarce lots."""
     out: dict[str, tuple[float, int, int]] = {}
@@ -328,7 +330,9 @@ def bench_concurrency(engine: Engine, clinic: Clinic, results: Results, visits: 
     results.add("concurrent_errors", mod[2] if mod else None, "failed saves", base[2])
 
 
-def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Results) -> None:
+def bench_alerts(
+    engine: Engine, database_url: str, clinic: GeneratedClinic, results: Results
+) -> None:
     """Alert scan time and peak Python memory, module vs the seed's job."""
     base_s = _timed(lambda: baseline_alert_scan(engine, today=clinic.today, commit=False))
     tracemalloc.start()
@@ -362,7 +366,7 @@ def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Res
                 round(base_peak / 2**20, 2), "tracemalloc peak (dry run)")
 
 
-def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sample: int,
+def bench_sweep(engine: Engine, clinic: GeneratedClinic, results: Results, baseline_sample: int,
                 days: int) -> None:
     """Sweep the visits of the last ``days`` days (a rate, so a window is enough to
     keep the quick run short); the baseline saves a sample of older visits its way."""
