@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import statistics
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from tests.dbtools import ServerCounter, count_statements
 
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
 from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
-
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
 
 @dataclass
@@ -51,54 +49,6 @@ class Results:
             | ({"note": m.note} if m.note else {})
             for m in self.metrics
         }
-
-
-@dataclass
-class StatementLog:
-    statements: list[str] = field(default_factory=list)
-    server_statements: int = 0
-
-    @property
-    def writes(self) -> int:
-        return sum(1 for s in self.statements if WRITE.match(s))
-
-
-class ServerCounter:
-    """Statements the server executed (global ``Questions``), read on a connection of
-    its own. Includes what the SQLAlchemy event cannot see: BEGIN/COMMIT and the
-    row-by-row fallback of an ``executemany`` PyMySQL could not batch. Exact only
-    while nothing else uses the server (the private server of a bench run)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.raw = engine.raw_connection()
-        first = self.read()
-        self.overhead = self.read() - first  # the SHOW statement counts itself
-
-    def read(self) -> int:
-        cur = self.raw.cursor()
-        cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-        return int(cur.fetchone()[1])
-
-    def close(self) -> None:
-        self.raw.close()
-
-
-@contextmanager
-def counting(engine: Engine, server: ServerCounter | None = None) -> Iterator[StatementLog]:
-    """Every statement the engine sends inside the block (one thread at a time)."""
-    log = StatementLog()
-    start = server.read() if server is not None else 0
-
-    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        log.statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        if server is not None:
-            log.server_statements = server.read() - start - server.overhead
 
 
 def _ms(seconds: float) -> float:
@@ -160,13 +110,13 @@ def _latency_runs(
     out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
         if module_ok:
-            with counting(engine, server) as log:
+            with count_statements(engine, server) as log:
                 elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
             if i >= warmup:
                 out.mod_times.append(elapsed)
                 out.mod_statements.append(len(log.statements))
                 out.mod_server.append(log.server_statements)
-        with counting(engine, server) as log:
+        with count_statements(engine, server) as log:
             elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
             out.base_times.append(elapsed)
@@ -233,10 +183,10 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
     big_mod: int | None = None
     big_mod_server: int | None = None
     if module_ok:
-        with counting(engine, server) as log:
+        with count_statements(engine, server) as log:
             module_api.reconcile(engine, *big_m)
         big_mod, big_mod_server = len(log.statements), log.server_statements
-    with counting(engine, server) as log:
+    with count_statements(engine, server) as log:
         baseline_save_fee_sheet(engine, *big_b)
     results.add("statements_per_consume_70_lots", big_mod, "statements", len(log.statements),
                 "5 lines x 14 lots")
@@ -247,12 +197,12 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
     resave_mod: int | None = None
     resave_mod_ms: float | None = None
     if module_ok:
-        with counting(engine) as log:
+        with count_statements(engine) as log:
             resave_mod_ms = _ms(_timed(lambda: module_api.reconcile(engine, *mod_visits[0])))
-        resave_mod = log.writes
-    with counting(engine) as log:
+        resave_mod = len(log.writes)
+    with count_statements(engine) as log:
         resave_base_ms = _ms(_timed(lambda: baseline_save_fee_sheet(engine, *base_visits[0])))
-    results.add("idempotent_resave_writes", resave_mod, "write statements", log.writes)
+    results.add("idempotent_resave_writes", resave_mod, "write statements", len(log.writes))
     results.add("idempotent_resave_ms", resave_mod_ms, "ms", resave_base_ms)
 
 

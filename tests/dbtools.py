@@ -138,9 +138,11 @@ class ServerInfo:
 
 @dataclass
 class StatementLog:
-    """Statements an engine sent while a :func:`count_statements` block ran."""
+    """Statements an engine sent while a :func:`count_statements` block ran (and, with
+    a :class:`ServerCounter`, how many the server executed)."""
 
     statements: list[str] = field(default_factory=list)
+    server_statements: int = 0
 
     @property
     def count(self) -> int:
@@ -152,10 +154,34 @@ class StatementLog:
         return [s for s in self.statements if pattern.match(s)]
 
 
+class ServerCounter:
+    """Statements the server executed (global ``Questions``), read on a connection of
+    its own. Includes what the SQLAlchemy event cannot see: BEGIN/COMMIT and the
+    row-by-row fallback of an ``executemany`` PyMySQL could not batch. Exact only
+    while nothing else uses the server (the private server of a bench run)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.raw = engine.raw_connection()
+        first = self.read()
+        self.overhead = self.read() - first  # the SHOW statement counts itself
+
+    def read(self) -> int:
+        cur = self.raw.cursor()
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+        return int(cur.fetchone()[1])
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 @contextmanager
-def count_statements(engine: Engine) -> Iterator[StatementLog]:
-    """Record every SQL statement the engine executes inside the block."""
+def count_statements(
+    engine: Engine, server: ServerCounter | None = None
+) -> Iterator[StatementLog]:
+    """Record every SQL statement the engine executes inside the block (one thread at
+    a time); with ``server``, also the server-side count."""
     log = StatementLog()
+    start = server.read() if server is not None else 0
 
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         log.statements.append(statement)
@@ -165,6 +191,8 @@ def count_statements(engine: Engine) -> Iterator[StatementLog]:
         yield log
     finally:
         event.remove(engine, "before_cursor_execute", before)
+        if server is not None:
+            log.server_statements = server.read() - start - server.overhead
 
 
 # -- one migrated template per session, reset per test ---------------------------------
