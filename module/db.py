@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -30,10 +31,22 @@ OPENEMR_CORE_TABLES: tuple[str, ...] = (
     "version",
 )
 
-# Tables whose rows move stock: they must honour transactions and row locks.
-STOCK_TABLES: tuple[str, ...] = ("drugs", "drug_inventory", "drug_sales", "billing")
+# Tables the module locks or relies on for atomicity: they must honour transactions and
+# row locks (with MyISAM, the per-visit lock on form_encounter is a no-op and concurrent
+# reconciles double-deduct). Every module table (aesthetic_inventory_*) is checked too.
+STOCK_TABLES: tuple[str, ...] = (
+    "drugs",
+    "drug_inventory",
+    "drug_sales",
+    "billing",
+    "form_encounter",
+    "background_services",
+    "procedure_products",
+)
+MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
 # MySQL/MariaDB error numbers.
+ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
 ER_BAD_DB = 1049
 ER_LOCK_WAIT_TIMEOUT = 1205
@@ -42,12 +55,20 @@ CR_CONN_HOST_ERROR = 2003
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 CONNECTION_ERRORS = frozenset({2002, CR_CONN_HOST_ERROR, 2005, CR_SERVER_GONE, CR_SERVER_LOST})
+# A statement the account has no privilege for: table (1142), column (1143), a
+# global privilege such as SUPER (1227), a routine (1370), and triggers under binary
+# logging without SUPER or log_bin_trust_function_creators (1419).
+PRIVILEGE_ERRORS = frozenset({1142, 1143, 1227, 1370, 1419})
 
 
 def parse_database_url(url: str | URL) -> URL:
     """Parse and validate a SQLAlchemy MySQL/MariaDB URL."""
     try:
         parsed = make_url(url)
+    except ValueError:  # make_url's own error for a port that is not a number
+        raise ConfigurationError(
+            "database URL has a bad port: it must be a number 1-65535"
+        ) from None
     except ArgumentError:
         raise ConfigurationError(
             "database URL is malformed; expected e.g. "
@@ -90,7 +111,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
@@ -104,6 +125,27 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    event.listen(engine, "connect", _align_connection_collation)
+    return engine
+
+
+# Literals and CAST(... AS CHAR) take the connection's collation with IMPLICIT
+# derivation; compared with a column of another collation of the same charset (a site
+# created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
+# module's tables use the database default, so the connection follows it whenever the
+# charsets agree (other charsets convert on their own).
+_ALIGN_COLLATION = (
+    "SET collation_connection = IF(@@character_set_database = @@character_set_connection, "
+    "@@collation_database, @@collation_connection)"
+)
+
+
+def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_ALIGN_COLLATION)
+    finally:
+        cursor.close()
 
 
 def mysql_error_code(exc: BaseException) -> int | None:
@@ -132,11 +174,38 @@ def translate_connect_error(exc: DBAPIError, url: str | URL | None) -> DatabaseU
     where = mask_url(make_url(url).set(query={}) if url is not None else None)
     if code == ER_ACCESS_DENIED:
         return DatabaseUnavailableError(f"access denied to {where}: check user and password")
+    if code == ER_DBACCESS_DENIED:
+        return DatabaseUnavailableError(
+            f"access denied to the database at {where}: the account has no privileges on "
+            "it (GRANT them as in the README's 'Attach to an OpenEMR site')"
+        )
     if code == ER_BAD_DB:
-        return DatabaseUnavailableError(f"database does not exist at {where}")
+        return DatabaseUnavailableError(
+            f"database does not exist at {where}: check the database name in the URL"
+        )
     if code in CONNECTION_ERRORS:
         return DatabaseUnavailableError(f"cannot reach the database server at {where}")
     return DatabaseUnavailableError(f"cannot use the database at {where} (MySQL error {code})")
+
+
+def describe_database_error(exc: DBAPIError, url: str | URL | None) -> str | None:
+    """A one-line, password-free message for a database error a user can act on
+    (privileges, a missing database, a lost server), or ``None`` for the others."""
+    code = mysql_error_code(exc)
+    if code in (ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_BAD_DB) or code in CONNECTION_ERRORS:
+        return str(translate_connect_error(exc, url))
+    if code in PRIVILEGE_ERRORS:
+        orig = getattr(exc, "orig", exc)
+        args = getattr(orig, "args", ())
+        detail = str(args[1]) if len(args) > 1 else str(orig)
+        detail = " ".join(detail.split())[:300]
+        denied = re.match(r"(\w+(?: \w+)?) command denied", detail)
+        which = f"the {denied.group(1).upper()} privilege" if denied else "a privilege"
+        return (
+            f"the database account lacks {which} (MySQL error {code}: {detail}); "
+            "GRANT it as in the README's 'Attach to an OpenEMR site'"
+        )
+    return None
 
 
 def connect(engine: Engine) -> Connection:
@@ -176,19 +245,49 @@ def require_openemr(conn: Connection) -> None:
         )
 
 
-def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
-    """Refuse to move stock when a stock table ignores transactions (MyISAM...)."""
+def non_innodb_tables(
+    conn: Connection, tables: Iterable[str] = STOCK_TABLES
+) -> list[tuple[str, str]]:
+    """(table, engine) of the listed tables and of every module table that are not
+    InnoDB (views and missing tables are not listed)."""
     names = list(tables)
     rows = conn.execute(
         text(
             "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+            "AND (TABLE_NAME IN :names OR TABLE_NAME LIKE :module) ORDER BY TABLE_NAME"
         ).bindparams(bindparam("names", expanding=True)),
-        {"names": names},
+        {"names": names, "module": MODULE_TABLE_PATTERN},
     )
-    bad = sorted(f"{name} ({engine})" for name, engine in rows if str(engine).lower() != "innodb")
+    return [(name, str(engine)) for name, engine in rows if str(engine).lower() != "innodb"]
+
+
+def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
+    """Refuse to move stock when a table we lock or rely on ignores transactions
+    (MyISAM...)."""
+    bad = [f"{name} ({engine})" for name, engine in non_innodb_tables(conn, tables)]
     if bad:
         raise UnsupportedEngineError(
-            "stock tables must be InnoDB for transactions and row locks; convert with "
+            "tables the module locks or relies on must be InnoDB for transactions and row "
+            "locks; convert with "
             "ALTER TABLE ... ENGINE=InnoDB: " + ", ".join(bad)
         )
+
+
+def execute_raw(conn: Connection, sql: str) -> int:
+    """Run one statement exactly as written (no placeholders, so ``%`` in a trigger
+    body or a comment is kept); returns the rowcount. Driver errors propagate as
+    SQLAlchemy ``DBAPIError`` like any other statement."""
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    except DBAPIError:
+        raise
+    except Exception as exc:  # a PyMySQL error: wrap it the way SQLAlchemy does
+        if getattr(exc, "args", None) and isinstance(exc.args[0], int):
+            raise DBAPIError(sql, None, exc) from exc
+        raise

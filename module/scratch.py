@@ -18,9 +18,17 @@ from .resources import sql_dir
 FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
 
 
+def server_url(url: str | URL) -> URL:
+    """``url`` without its database name: the server itself.
+
+    ``URL.set(database=None)`` would keep the name (``set`` ignores ``None``), and a
+    connection to a database that is being (or was) dropped fails with 1049."""
+    return parse_database_url(url)._replace(database=None)
+
+
 def _run_on_server(url: URL, statement: str) -> None:
     """One statement on the server of ``url``, outside any database."""
-    admin = create_db_engine(url.set(database=None))
+    admin = create_db_engine(server_url(url))
     try:
         with connect(admin) as conn:
             conn.exec_driver_sql(statement)
@@ -28,11 +36,15 @@ def _run_on_server(url: URL, statement: str) -> None:
         admin.dispose()
 
 
-def create_database(server_url: str | URL, prefix: str) -> URL:
-    """Create an empty utf8mb4 database ``<prefix>_<random>``; returns its URL."""
+def create_database(
+    server_url: str | URL, prefix: str, *, charset: str = "utf8mb4", collation: str | None = None
+) -> URL:
+    """Create an empty database ``<prefix>_<random>`` (utf8mb4 with the server's default
+    collation unless told otherwise); returns its URL."""
     base = parse_database_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    collate = f" COLLATE {collation}" if collation else ""
+    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET {charset}{collate}")
     return base.set(database=name)
 
 
