@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from aesthetic_inventory.consumption.domain import HeldSale, Lot, Requirement, StoredUsage
+from aesthetic_inventory.consumption.domain import (
+    DEFAULT_POLICY,
+    HeldSale,
+    Lot,
+    Requirement,
+    StoredUsage,
+)
 from aesthetic_inventory.consumption.planning import (
     HeldRows,
     LiveMapping,
@@ -41,7 +47,7 @@ def test_surplus_goes_back_before_another_mapping_takes_from_the_same_lot() -> N
     reqs = {2: req(2, 7, "3")}
     held = [HeldSale(sale_id=50, mapping_id=1, drug_id=7, inventory_id=10, quantity=3)]
     plans = mapping_plans(reqs, held)
-    changes = stock_plan(plans, reqs, VISIT, {10: lot(10, 7, 0)})
+    changes = stock_plan(plans, reqs, VISIT, {10: lot(10, 7, 0)}, DEFAULT_POLICY)
     assert changes.delete == [50]
     assert [(s.inventory_id, s.quantity) for s in changes.new_sales] == [(10, 3)]
     assert changes.deltas[10] == 0 and changes.shortage == {1: 0, 2: 0}
@@ -50,7 +56,7 @@ def test_surplus_goes_back_before_another_mapping_takes_from_the_same_lot() -> N
 def test_a_shortage_is_what_no_lot_covers_and_is_recorded_in_the_usage_row() -> None:
     reqs = {1: req(1, 7, "5")}
     plans = mapping_plans(reqs, [])
-    changes = stock_plan(plans, reqs, VISIT, {10: lot(10, 7, 2)})
+    changes = stock_plan(plans, reqs, VISIT, {10: lot(10, 7, 2)}, DEFAULT_POLICY)
     lines, usage_writes = outcomes(plans, reqs, {}, changes)
     assert (lines[0].required, lines[0].allocated, lines[0].shortage) == (5, 2, 3)
     assert usage_writes == [UsageRow(1, 7, Decimal("5"), 5, 2, 3, "CPT4", "C1")]
@@ -61,18 +67,18 @@ def test_an_unchanged_visit_writes_no_usage_row() -> None:
     held = [HeldSale(sale_id=50, mapping_id=1, drug_id=7, inventory_id=10, quantity=2)]
     stored = {1: UsageRow(1, 7, Decimal("2"), 2, 2, 0, "CPT4", "C1")}
     plans = mapping_plans(reqs, held)
-    changes = stock_plan(plans, reqs, VISIT, {})
+    changes = stock_plan(plans, reqs, VISIT, {}, DEFAULT_POLICY)
     assert isinstance(changes, StockChanges) and not changes.stock_changed
     assert outcomes(plans, reqs, stored, changes)[1] == []
 
 
 def test_snapshot_cut_covers_combining_products_of_one_default_warehouse_only() -> None:
     reqs = {1: req(1, 7, "2"), 2: req(2, 7, "3"), 3: req(3, 8, "1", combining=False)}
-    cut = snapshot_cut(mapping_plans(reqs, []), reqs)
+    cut = snapshot_cut(mapping_plans(reqs, []), reqs, DEFAULT_POLICY)
     assert cut is not None and cut.needs == {7: 5} and cut.default_warehouse == ""
     # two default warehouses lead two different lot orders: no running-total cut
     split = {1: req(1, 7, "2", warehouse="a"), 2: req(2, 7, "3", warehouse="b")}
-    assert snapshot_cut(mapping_plans(split, []), split) is None
+    assert snapshot_cut(mapping_plans(split, []), split, DEFAULT_POLICY) is None
 
 
 def test_window_check_over_typed_rows() -> None:
