@@ -19,7 +19,18 @@ from sqlalchemy.exc import DBAPIError
 from ..bootstrap import App, build_app
 from ..db import describe_database_error
 from ..errors import AestheticInventoryError
-from . import alerts_cmds, consumption_cmds, demo_cmd, doctor_cmds, schema_cmds, service_cmds
+from . import (
+    alerts_cmds,
+    consumption_cmds,
+    demo_cmd,
+    doctor_cmds,
+    mappings_cmds,
+    report_cmds,
+    schema_cmds,
+    service_cmds,
+    stock_cmds,
+    visit_cmds,
+)
 from .context import VERBOSE_KEY, is_verbose
 from .global_options import hoist_global_options
 
@@ -110,6 +121,19 @@ def main(
     ctx.call_on_close(app.close)
 
 
-for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, doctor_cmds):
+# One entry per command module (each exports COMMANDS).
+_COMMAND_MODULES = (
+    schema_cmds,
+    doctor_cmds,
+    consumption_cmds,
+    visit_cmds,
+    mappings_cmds,
+    report_cmds,
+    stock_cmds,
+    alerts_cmds,
+    service_cmds,
+    demo_cmd,
+)
+for _module in _COMMAND_MODULES:
     for _command in _module.COMMANDS:
         main.add_command(_command)
