@@ -288,7 +288,10 @@ class TemplateDatabase:
                 if not changed:
                     self.resets += 1
                     return
-                _restore(cur, self.template, self.working, changed, self._snapshot)
+                try:
+                    _restore(cur, self.template, self.working, changed, self._snapshot)
+                except pymysql.MySQLError:
+                    break  # a table that refuses to be restored: build the copy again
         # schema changed (or the data would not settle): build the copy again
         self.rebuilds += 1
         self.server.drop_database(self.working)
@@ -338,8 +341,17 @@ def _restore(
 ) -> None:
     cur.execute("SET SESSION foreign_key_checks = 0, sql_mode = ''")
     for table in tables:
-        cur.execute(f"DELETE FROM `{working}`.`{table}`")
+        # TRUNCATE, not DELETE: it fires no DELETE trigger (an append-only ledger refuses
+        # deletes) and resets the counter; the template's counter is set again if the
+        # template's rows alone do not give it
+        cur.execute(f"TRUNCATE TABLE `{working}`.`{table}`")
         cur.execute(f"INSERT INTO `{working}`.`{table}` SELECT * FROM `{template}`.`{table}`")
         counter = snapshot.tables[table][1]
         if counter is not None:
-            cur.execute(f"ALTER TABLE `{working}`.`{table}` AUTO_INCREMENT = {counter}")
+            cur.execute(
+                "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (working, table),
+            )
+            if cur.fetchone()[0] != counter:
+                cur.execute(f"ALTER TABLE `{working}`.`{table}` AUTO_INCREMENT = {counter}")
