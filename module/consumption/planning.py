@@ -37,6 +37,8 @@ from .results import LotMovement, MappingOutcome
 
 @dataclass(frozen=True)
 class Visit:
+    """The visit being reconciled; its date is the sale date of every row it takes."""
+
     pid: int
     encounter: int
     visit_date: date
@@ -78,6 +80,8 @@ class UsageRow:
 
 @dataclass(frozen=True)
 class NewSale:
+    """A ``drug_sales`` consumption row to insert (selector ``AUTO_PROC:<mapping>``)."""
+
     drug_id: int
     inventory_id: int
     pid: int
