@@ -33,6 +33,10 @@ OPENEMR_CORE_TABLES: tuple[str, ...] = (
 # Tables whose rows move stock: they must honour transactions and row locks.
 STOCK_TABLES: tuple[str, ...] = ("drugs", "drug_inventory", "drug_sales", "billing")
 
+# Every connection of the module sets this session variable, so triggers on OpenEMR
+# tables can tell the module's own writes from OpenEMR's (module/usage/triggers.py).
+WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
+
 # MySQL/MariaDB error numbers.
 ER_ACCESS_DENIED = 1045
 ER_BAD_DB = 1049
@@ -77,7 +81,8 @@ def mask_url(url: str | URL | None) -> str:
 
 
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4.
+    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4, and the session
+    variable ``@aesthetic_inventory_writer`` that marks the module's own writes.
 
     READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
     lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
@@ -87,7 +92,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     query = dict(parsed.query)
     query.setdefault("charset", "utf8mb4")
     parsed = parsed.set(query=query)
-    connect_args = {"connect_timeout": 10}
+    connect_args: dict[str, Any] = {"connect_timeout": 10, "init_command": WRITER_INIT_COMMAND}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
         return create_engine(

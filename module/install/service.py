@@ -18,6 +18,7 @@ from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationEr
 from ..migrations import runner
 from ..migrations.directives import parse_sql
 from ..resources import sql_dir
+from ..usage.triggers import install_usage_triggers
 from . import triggers
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
@@ -159,6 +160,7 @@ def migrate(
                 runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
             )
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+            install_usage_triggers(conn, dry_run=dry_run)  # issue 12; until trust's registry
     return MigrationReport(
         dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
     )
