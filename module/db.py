@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -94,8 +94,9 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = parsed.set(query=query)
     connect_args: dict[str, Any] = {"connect_timeout": 10, "init_command": WRITER_INIT_COMMAND}
     connect_args.update(kwargs.pop("connect_args", {}))
+    own_init = connect_args["init_command"] != WRITER_INIT_COMMAND
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
@@ -109,6 +110,18 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    if own_init:
+        # the caller's init_command replaced ours: mark the session right after connecting
+        event.listen(engine, "connect", _mark_writer)
+    return engine
+
+
+def _mark_writer(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(WRITER_INIT_COMMAND)
+    finally:
+        cursor.close()
 
 
 def mysql_error_code(exc: BaseException) -> int | None:

@@ -58,10 +58,15 @@ class Requirement:
     username: str = ""
     default_warehouse: str = ""
     product_name: str = ""
+    actual_quantity: Decimal | None = None  # recorded actual usage: the target when set
+    lot_id: int | None = None  # the lot actually used, when the actual names one
 
     @property
     def required_units(self) -> int:
-        """``drug_sales.quantity`` is an INT: a fractional total is rounded up."""
+        """Units the mapping's rows must hold: the recorded actual when there is one, else
+        the plan; ``drug_sales.quantity`` is an INT, so a fraction is rounded up."""
+        if self.actual_quantity is not None:
+            return required_units(self.actual_quantity)
         return required_units(self.planned_quantity)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from ..db import existing_tables, is_connection_error, require_innodb, require_openemr
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from ..usage.domain import allocate_from_lot, plan_mapping_in_lot
 from .domain import (
     HeldSale,
     Lot,
@@ -41,8 +42,10 @@ from .repository import (
     MappedLine,
     NewSale,
     QueueRepository,
+    RecordedActual,
     UsageRow,
     Visit,
+    VisitFacts,
     sweep_always_candidates,
     sweep_suspect_visits,
     sweep_window_facts,
@@ -148,6 +151,50 @@ class SweepResult:
     checked: int = 0  # window visits the server-side filter passed to the exact check
 
 
+def apply_actuals(
+    reqs: dict[int, Requirement], actuals: dict[int, RecordedActual], facts: VisitFacts,
+    service_username: str,
+) -> dict[int, Requirement]:
+    """Requirements whose target is the recorded actual (and its named lot). A mapping
+    with an actual but no live line any more still holds its actual (the material was
+    used); its plan is 0."""
+    out = dict(reqs)
+    for mapping_id, actual in actuals.items():
+        req = out.get(mapping_id)
+        if req is None:
+            usage = facts.usage.get(mapping_id)
+            product = facts.products.get(mapping_id)
+            if usage is None or product is None:
+                continue  # product deleted: nothing to hold
+            req = Requirement(
+                mapping_id=mapping_id, drug_id=usage.drug_id, code_type=usage.code_type,
+                code=usage.code, planned_quantity=Decimal(0), allow_combining=product[0],
+                dispensable=product[1], username=service_username, product_name=product[2],
+            )
+        out[mapping_id] = replace(req, actual_quantity=actual.quantity, lot_id=actual.lot_id)
+    return out
+
+
+def _absorb_edits(
+    conn: Connection, pid: int, encounter: int, facts: VisitFacts,
+    reqs: dict[int, Requirement], held: list[HeldSale],
+) -> dict[int, RecordedActual]:
+    """Record the fee-sheet edits of the visit's AUTO_PROC rows as actuals (history
+    included) and consume them; returns the new actuals."""
+    from ..usage.domain import Actual
+    from ..usage.service import absorb_fee_sheet_edits
+
+    refs = {m: (u.drug_id, u.code_type, u.code) for m, u in facts.usage.items()}
+    refs.update({m: (r.drug_id, r.code_type, r.code) for m, r in reqs.items()})
+    planned = {m: r.planned_quantity for m, r in reqs.items()}
+    old = {
+        m: Actual(a.quantity, a.reason, a.notes, a.lot_id) for m, a in facts.actuals.items()
+    }
+    new = absorb_fee_sheet_edits(conn, pid, encounter, facts.edits, held, planned, refs, old)
+    # a fee-sheet edit replaces a named lot: the rows now sit where the biller put them
+    return {m: RecordedActual(a.quantity, None, a.reason, a.notes) for m, a in new.items()}
+
+
 def _requirements(lines: list[MappedLine], service_username: str) -> dict[int, Requirement]:
     """Aggregate line rows into one requirement per mapping; the sale user (and so the
     default warehouse) is the user of the mapping's most recent live line."""
@@ -215,7 +262,11 @@ def _plans(
     for key in sorted(set(reqs) | set(held_by), key=abs):
         req = reqs.get(key)
         sales = held_by.get(key, [])
-        if req is not None:
+        if req is not None and req.lot_id is not None:
+            # the actual names the lot used: the units move there
+            plans[key] = plan_mapping_in_lot(key, req.drug_id, req.required_units, sales,
+                                             req.lot_id)
+        elif req is not None:
             plans[key] = plan_mapping(key, req.drug_id, req.required_units, sales)
         else:
             plans[key] = plan_mapping(sales[0].mapping_id, sales[0].drug_id, 0, sales)
@@ -244,9 +295,13 @@ def _apply_takes(
         if plan.take <= 0:
             continue
         req = reqs[key]
-        result = allocate(
-            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date
-        )
+        if req.lot_id is not None:
+            result = allocate_from_lot(changes.lots.get(req.lot_id), req.drug_id, plan.take)
+        else:
+            result = allocate(
+                req, list(changes.lots.values()), quantity=plan.take,
+                sale_date=visit.visit_date,
+            )
         for alloc in result.allocations:
             changes.move(key, alloc.inventory_id, alloc.quantity)
             changes.new_sales.append(
@@ -343,7 +398,8 @@ def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dic
     every taking requirement allows combining (without combining one lot must cover the
     whole quantity, which a running total cannot tell), and only when all taking
     requirements share one default warehouse (it leads the lot order)."""
-    taking = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    taking = [reqs[key] for key, plan in plans.items()
+              if plan.take > 0 and reqs[key].dispensable and reqs[key].lot_id is None]
     warehouses = {req.default_warehouse for req in taking}
     if len(warehouses) != 1:
         return {}
@@ -351,7 +407,7 @@ def _cutoffs(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> dic
     combining: dict[int, bool] = defaultdict(lambda: True)
     for key, plan in plans.items():
         req = reqs.get(key)
-        if plan.take > 0 and req is not None and req.dispensable:
+        if plan.take > 0 and req is not None and req.dispensable and req.lot_id is None:
             units[req.drug_id] += plan.take
             combining[req.drug_id] &= req.allow_combining
     needs = {drug: n for drug, n in units.items() if combining[drug]}
@@ -372,10 +428,11 @@ def _allocate_under_lock(
 
     Returns the changes and the deltas already written (``{inventory_id: delta}``); the
     caller writes the rest (``changes.deltas`` minus these)."""
-    take_drugs = {
-        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
-    }
+    takers = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    take_drugs = {req.drug_id for req in takers if req.lot_id is None}
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    # a named lot (the actual's "lot used") is read and locked by id like a return's lot
+    return_lots |= {req.lot_id for req in takers if req.lot_id}
     if not take_drugs and not return_lots:
         return _stock_plan(plans, reqs, visit, {}), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
@@ -439,8 +496,13 @@ def reconcile_in_transaction(
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    lines, usage = repo.lines_and_usage(pid, encounter)
+    facts = repo.visit_facts(pid, encounter)
+    lines, usage = facts.lines, facts.usage
     reqs = _requirements(lines, service_username)
+    actuals = facts.actuals
+    if facts.edits:  # OpenEMR's fee sheet changed our rows: that is the actual usage
+        actuals = {**actuals, **_absorb_edits(conn, pid, encounter, facts, reqs, held)}
+    reqs = apply_actuals(reqs, actuals, facts, service_username)
     plans = _plans(reqs, held)
     changes, applied = _allocate_under_lock(repo, plans, reqs, visit)
 

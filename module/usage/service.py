@@ -460,3 +460,11 @@ def show_usage(engine: Engine, pid: int, encounter: int, *, can_see_costs: bool)
         ))
     names = {d: p.name for d, p in products.items()}
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
+
+
+def costs_visible(engine: Engine, username: str) -> bool:
+    """Whether OpenEMR's ACL lets ``username`` see costs (issue 12, item 5).
+
+    The phpGACL check lives in ``aesthetic_inventory.acl`` (branch ``web``); until it
+    is merged nobody is shown costs (the safe side)."""
+    return False
