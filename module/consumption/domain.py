@@ -286,6 +286,7 @@ class StoredUsage:
     required_units: int
     allocated_units: int
     shortage_units: int
+    actual_quantity: Decimal | None = None  # a recorded actual is the target
 
 
 @dataclass(frozen=True)
@@ -314,10 +315,11 @@ def mapping_is_settled(state: MappingState) -> bool:
         return False  # product changed: rows go back, new ones are taken
     live = state.drug_id is not None
     planned = planned_quantity([state.live_units], state.per_unit) if live else Decimal(0)
-    required = required_units(planned)
+    usage = state.usage
+    actual = usage.actual_quantity if usage is not None else None
+    required = required_units(planned if actual is None else actual)
     if required < state.held and state.held_unbilled:
         return False  # unbilled surplus to return
-    usage = state.usage
     if usage is None:
         return required == 0 and state.held == 0  # a zero record is never written
     return (

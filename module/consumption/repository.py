@@ -599,11 +599,13 @@ def sweep_suspect_visits(conn: Connection, since: date) -> set[tuple[int, int]]:
             "SELECT l.pid, l.encounter FROM l "
             "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
             "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
-            "WHERE u.id IS NULL OR u.required_units <> CEILING(l.planned) "
-            "OR u.allocated_units > CEILING(l.planned) "
+            # a recorded actual, not the plan, is what the rows must hold
+            "WHERE u.id IS NULL OR u.required_units <> CEILING(COALESCE(u.actual_quantity, "
+            "l.planned)) OR u.allocated_units > CEILING(COALESCE(u.actual_quantity, l.planned)) "
             # a recorded shortage is settled here; stock arriving is the job of
             # sweep_always_candidates
-            "OR u.shortage_units <> CEILING(l.planned) - u.allocated_units "
+            "OR u.shortage_units <> CEILING(COALESCE(u.actual_quantity, l.planned)) "
+            "- u.allocated_units "
             "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
             "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
             "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
@@ -648,8 +650,9 @@ def sweep_window_facts(conn: Connection, since: date) -> list[tuple]:  # type: i
             "AND ds.selector LIKE :prefix "
             "GROUP BY v.pid, v.encounter, ds.selector, ds.drug_id, ds.billed "
             "UNION ALL SELECT 2, v.pid, v.encounter, u.mapping_id, u.drug_id, "
-            "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, NULL "
-            "FROM v JOIN aesthetic_inventory_usage u "
+            # the recorded actual rides in the selector column (NULL in the other branches)
+            "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, "
+            "u.actual_quantity FROM v JOIN aesthetic_inventory_usage u "
             "ON u.pid = v.pid AND u.encounter = v.encounter"
         ),
         {"since": since, "prefix": SELECTOR_PREFIX + "%"},

@@ -658,7 +658,8 @@ def _unsettled_visits(facts: list[tuple]) -> tuple[set[tuple[int, int]], int]:  
                 held[(*visit, parsed)].append((int(drug_id), int(n1), bool(n2)))
         else:
             usage[(*visit, int(mapping_id))] = StoredUsage(
-                int(drug_id), Decimal(dec), int(n1), int(n2), int(n3)
+                int(drug_id), Decimal(dec), int(n1), int(n2), int(n3),
+                None if selector is None else Decimal(str(selector)),
             )
     unsettled: set[tuple[int, int]] = set()
     for key in set(live) | set(held) | set(usage):
