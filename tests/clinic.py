@@ -218,3 +218,42 @@ class Clinic:
         return [int(r[0]) for r in self.rows(
             "SELECT sale_id FROM drug_sales WHERE pid = :p AND encounter = :e "
             "AND selector LIKE 'AUTO_PROC:%' ORDER BY sale_id", {"p": pid, "e": encounter})]
+
+    # --- OpenEMR users and access control (web / ACL) ---------------------------------
+
+    def install_default_acl(self) -> dict[str, int]:
+        """OpenEMR's default groups and ACLs, as its installer writes them (real schema)."""
+        from openemr_acl import install_default_acl
+
+        with self.engine.begin() as conn:
+            return install_default_acl(conn)
+
+    def add_openemr_user(
+        self, username: str, groups: list[str], *, password: str | None = "pass",
+        active: int = 1, fname: str = "Test", lname: str | None = None,
+        password_hash: str | None = None,
+    ) -> int:
+        """A user the way OpenEMR's user admin creates one: ``users`` (password
+        'NoLongerUsed'), ``users_secure`` (PHP ``password_hash`` = bcrypt ``$2y$``) and
+        the ARO in ``groups`` (group values: admin, doc, clin, front, back, breakglass)."""
+        import bcrypt
+        from openemr_acl import set_user_aro
+
+        if password_hash is None and password is not None:
+            # PHP's password_hash(PASSWORD_DEFAULT) writes $2y$ with cost 10.
+            raw = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+            password_hash = "$2y$" + raw[4:]
+        lname = lname if lname is not None else username
+        with self.engine.begin() as conn:
+            uid = int(conn.execute(
+                text("INSERT INTO users (username, password, authorized, fname, lname, active) "
+                     "VALUES (:u, 'NoLongerUsed', 1, :f, :l, :a)"),
+                {"u": username, "f": fname, "l": lname, "a": active},
+            ).lastrowid)
+            conn.execute(
+                text("INSERT INTO users_secure (id, username, password, last_update_password) "
+                     "VALUES (:i, :u, :p, NOW())"),
+                {"i": uid, "u": username, "p": password_hash},
+            )
+            set_user_aro(conn, username, f"{fname} {lname}", groups)
+        return uid
