@@ -69,3 +69,7 @@ class ServerStartError(AestheticInventoryError):
 
 class DeliveryError(AestheticInventoryError):
     """A notification channel failed to deliver (the outbox keeps the row)."""
+
+
+class PermissionDeniedError(AestheticInventoryError):
+    """OpenEMR's access control does not allow the user to do this."""

@@ -20,11 +20,11 @@ from .context import pass_app
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
-    """Whether ``user`` may see costs: OpenEMR's ACL decides (issue 12, item 5). Without
-    a user nobody is asked, so costs stay hidden."""
+    """Whether ``user`` may see costs: OpenEMR's ACL decides (issue 12, item 5); the user
+    must be allowed to view materials at all. Without a user, costs stay hidden."""
     if not user:
         return False
-    return service.costs_visible(app.engine, user)
+    return service.require_view_permission(app.engine, user).view_costs
 
 
 def _signed(value: Decimal | int | None) -> str:
@@ -204,6 +204,7 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
     from ..consumption.service import preflight
 
     preflight(app.engine)
+    service.require_update_permission(app.engine, user)
     result = service.record_usage(app.engine, pid, encounter, materials, user=user,
                                   service_username=app.settings.service_username)
     if as_json:

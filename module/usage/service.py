@@ -16,8 +16,10 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..acl import Grants
+from ..acl import user_grants as acl_user_grants
 from ..db import connect
-from ..errors import InvalidInputError, UnknownVisitError
+from ..errors import InvalidInputError, PermissionDeniedError, UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     SOURCE_USAGE,
@@ -462,9 +464,36 @@ def show_usage(engine: Engine, pid: int, encounter: int, *, can_see_costs: bool)
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
 
 
-def costs_visible(engine: Engine, username: str) -> bool:
-    """Whether OpenEMR's ACL lets ``username`` see costs (issue 12, item 5).
+def user_grants(engine: Engine, username: str) -> Grants:
+    """What OpenEMR's ACL lets ``username`` do in the module (phpGACL check of
+    :mod:`aesthetic_inventory.acl`). Costs need ``VIEW_COSTS``: inventory/purchases or
+    acct/rep_a (admin/drugs alone is not enough: OpenEMR's installer grants it to
+    physicians and clinicians, and seed 003 hides costs from them)."""
+    return acl_user_grants(lambda: UnitOfWork(engine), username)
 
-    The phpGACL check lives in ``aesthetic_inventory.acl`` (branch ``web``); until it
-    is merged nobody is shown costs (the safe side)."""
-    return False
+
+def costs_visible(engine: Engine, username: str) -> bool:
+    """Whether OpenEMR's ACL lets ``username`` see costs."""
+    return user_grants(engine, username).view_costs
+
+
+def require_update_permission(engine: Engine, username: str) -> Grants:
+    """Refuse a user whom OpenEMR's ACL does not allow to record actual usage (seed 003:
+    front office and accounting may not; inventory/consumption or admin/drugs)."""
+    grants = user_grants(engine, username)
+    if not grants.update_materials:
+        raise PermissionDeniedError(
+            f"user {username!r} may not record usage: OpenEMR's access control grants "
+            "neither inventory/consumption nor admin/drugs"
+        )
+    return grants
+
+
+def require_view_permission(engine: Engine, username: str) -> Grants:
+    """Refuse a user whom OpenEMR's ACL does not allow to see a visit's materials."""
+    grants = user_grants(engine, username)
+    if not grants.view_materials:
+        raise PermissionDeniedError(
+            f"user {username!r} may not view materials under OpenEMR's access control"
+        )
+    return grants

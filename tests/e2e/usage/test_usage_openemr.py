@@ -16,6 +16,7 @@ from aesthetic_inventory.consumption.service import drain_change_queue
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import load_sample, migrate
 from click.testing import CliRunner, Result
+from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -24,11 +25,26 @@ SERVICE = "aesthetic-inventory"
 PID, ENC = 812, 9120
 
 
+# seed 003's permission matrix, for OpenEMR's default groups: (costs, may record)
+ROLES = {
+    "admin": (True, True),  # Administrators
+    "doc": (False, True),  # Physicians
+    "clin": (False, True),  # Clinicians (nurses, injectors)
+    "front": (False, False),  # Front Office (receptionist)
+    "back": (True, False),  # Accounting
+}
+
+
 @pytest.fixture(scope="module")
 def oe(openemr_db_url: str) -> Iterator[tuple[Engine, str]]:
     engine = create_db_engine(openemr_db_url)
     migrate(engine)
     load_sample(engine)
+    clinic = Clinic(engine)
+    clinic.install_default_acl()  # as OpenEMR's installer builds it
+    for group in ROLES:
+        clinic.add_openemr_user(f"u_{group}", [group], password=None, password_hash="x")
+    clinic.add_openemr_user("nurse1", ["clin"], password=None, password_hash="x")
     yield engine, openemr_db_url
     engine.dispose()
 
@@ -138,6 +154,44 @@ def test_done_when_scenario(oe: tuple[Engine, str]) -> None:
     ]
     text_view = cli(url, "usage", "show", "--pid", str(PID), "--encounter", str(ENC))
     assert "Botox Cosmetic 100U" in text_view.output and "history:" in text_view.output
+
+    front = json.loads(cli(url, "usage", "show", "--pid", str(PID), "--encounter", str(ENC),
+                           "--user", "u_front", "--json").output)
+    acct = json.loads(cli(url, "usage", "show", "--pid", str(PID), "--encounter", str(ENC),
+                          "--user", "u_back", "--json").output)
+    assert front["materials"][0]["unitPrice"] is None and front["totalActualCost"] is None
+    assert acct["materials"][0]["unitPrice"] == "420.00"
+    assert (acct["totalPlannedCost"], acct["totalActualCost"], acct["costVariance"]) == (
+        "420.00", "1260.00", "840.00")
+
+
+@pytest.mark.parametrize("group", sorted(ROLES))
+def test_permission_matrix_of_seed_003(oe: tuple[Engine, str], group: str) -> None:
+    engine, url = oe
+    costs, may_record = ROLES[group]
+    shown = cli(url, "usage", "show", "--pid", str(PID), "--encounter", str(ENC),
+                "--user", f"u_{group}", "--json")
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.output)
+    assert view["costsVisible"] is costs
+    assert (view["materials"][0]["totalActualCost"] is not None) is costs
+    before = q(engine, "SELECT COUNT(*) FROM aesthetic_inventory_usage_history")
+    # the same actual as recorded: an allowed user changes nothing, a refused one is told
+    record = cli(url, "usage", "record", "--pid", str(PID), "--encounter", str(ENC),
+                 "--code", "CPT4:15828", "--actual", "3", "--reason", "OTHER",
+                 "--notes", "edited on the fee sheet", "--user", f"u_{group}")
+    if may_record:
+        assert record.exit_code == 0 and "[unchanged]" in record.output, record.output
+    else:
+        assert record.exit_code == 1 and "may not record usage" in record.output
+    assert q(engine, "SELECT COUNT(*) FROM aesthetic_inventory_usage_history") == before
+
+
+def test_unknown_user_sees_no_costs_and_may_not_record(oe: tuple[Engine, str]) -> None:
+    _engine, url = oe
+    shown = cli(url, "usage", "show", "--pid", str(PID), "--encounter", str(ENC),
+                "--user", "nobody-here")
+    assert shown.exit_code == 1 and "may not view materials" in shown.output
 
 
 def test_unknown_visit_code_and_lot_are_one_line_errors(oe: tuple[Engine, str]) -> None:
