@@ -208,3 +208,26 @@ def test_unknown_visit_code_and_lot_are_one_line_errors(oe: tuple[Engine, str]) 
         assert result.exit_code == 1, result.output
         assert message in result.output and result.output.strip().count("\n") == 0
     assert q(engine, "SELECT COUNT(*) FROM aesthetic_inventory_usage_history") == before
+
+
+def test_variance_report_formats_and_cost_visibility(oe: tuple[Engine, str]) -> None:
+    _engine, url = oe
+    today = date.today().isoformat()
+    as_acct = cli(url, "report", "variance", "--from", today, "--to", today, "--by", "product",
+                  "--user", "u_back", "--format", "json")
+    assert as_acct.exit_code == 0, as_acct.output
+    body = json.loads(as_acct.output)
+    [botox] = [g for g in body["groups"] if g["key"] == "Botox Cosmetic 100U"]
+    assert (botox["plannedUnits"], botox["actualUnits"], botox["varianceUnits"]) == (
+        "1", "3", "2")
+    assert botox["varianceByReason"] == {"OTHER": "2"}
+    assert (botox["plannedCost"], botox["actualCost"]) == ("420.00", "1260.00")
+    as_front = json.loads(cli(url, "report", "variance", "--user", "u_front",
+                              "--format", "json").output)
+    assert as_front["total"]["actualCost"] is None and as_front["costsVisible"] is False
+    csv_out = cli(url, "report", "variance", "--by", "code", "--format", "csv")
+    assert csv_out.output.splitlines()[0].startswith("code,records,planned units")
+    assert any(line.startswith("CPT4:15828,") for line in csv_out.output.splitlines())
+    text_out = cli(url, "report", "variance", "--by", "month")
+    assert text_out.exit_code == 0 and "Variance report by month" in text_out.output
+    assert cli(url, "report", "variance", "--from", "2026-02-30").exit_code == 2
