@@ -44,6 +44,10 @@ def _money(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _signed_money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
@@ -81,7 +85,7 @@ def describe_usage(view: VisitUsage) -> list[str]:
     if view.can_see_costs:
         lines.append(f"totals: planned cost {_money(view.total_planned_cost)}, actual cost "
                      f"{_money(view.total_actual_cost)}, variance "
-                     f"{_signed(view.cost_variance)}")
+                     f"{_signed_money(view.cost_variance)}")
     if view.history:
         lines.append("history:")
         for h in view.history:
@@ -255,7 +259,7 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
     rows = [
         [g.key, str(g.records), _num(g.planned_units), _num(g.actual_units),
          _signed(g.variance_units), _money(g.planned_cost), _money(g.actual_cost),
-         _signed(g.variance_cost),
+         _signed_money(g.variance_cost),
          "; ".join(f"{r} {_signed(v)}" for r, v in g.by_reason.items()) or "-",
          "-" if g.wastage_rate is None else f"{g.wastage_rate * 100:.1f}%"]
         for g in groups

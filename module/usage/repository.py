@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from ..consumption.domain import SELECTOR_PREFIX, Lot, parse_selector
-from .domain import Actual, FeeSheetEdit
+from .domain import Actual
 
 
 @dataclass(frozen=True)
@@ -276,17 +276,12 @@ class UsageRepository:
             for r in rows
         ]
 
-    def pending_edits(self, pid: int, encounter: int) -> list[FeeSheetEdit]:
-        rows = self.conn.execute(
-            text(
-                "SELECT id, mapping_id, sale_id, kind, old_quantity, new_quantity, username "
-                "FROM aesthetic_inventory_fee_sheet_edits WHERE pid = :p AND encounter = :e "
-                "ORDER BY id FOR UPDATE"
-            ),
+    def has_pending_edits(self, pid: int, encounter: int) -> bool:
+        return self.conn.execute(
+            text("SELECT 1 FROM aesthetic_inventory_fee_sheet_edits "
+                 "WHERE pid = :p AND encounter = :e LIMIT 1"),
             {"p": pid, "e": encounter},
-        ).all()
-        return [FeeSheetEdit(int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4], r[5], r[6])
-                for r in rows]
+        ).first() is not None
 
     # -- writes ------------------------------------------------------------------
 

@@ -174,6 +174,11 @@ def record_in_transaction(
     repo = UsageRepository(conn)
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
+    if repo.has_pending_edits(pid, encounter):
+        # edits made on OpenEMR's fee sheet before this record are older than it: absorb
+        # them first (they become the actual), so this record is the one that stands
+        reconcile_in_transaction(conn, pid, encounter, service_username=service_username,
+                                 today=today)
     live = repo.live_planned(pid, encounter)
     records = repo.records(pid, encounter)
     held = repo.held_rows(pid, encounter)
@@ -210,7 +215,7 @@ def record_in_transaction(
     for ref, *_rest in decided:
         line = outcomes.get(ref.mapping_id)
         units = (line.added - line.returned) if line else 0
-        lots = tuple((m.inventory_id, m.lot_number, m.quantity) for m in line.lots) if line else ()
+        lots = _per_lot(line.lots) if line else ()
         adjustments.append(StockAdjustment(ref.mapping_id, ref.product_name, units,
                                            adjustment_reason(units), lots))
     recorded = tuple(
@@ -220,6 +225,19 @@ def record_in_transaction(
         for ref, planned, _old, new, ch in decided
     )
     return RecordResult(pid, encounter, recorded, tuple(adjustments), writes)
+
+
+def _per_lot(moves: Sequence[object]) -> tuple[tuple[int, str | None, int], ...]:
+    """Movements summed per lot and direction (two rows given back to one lot are one
+    line), in the order they happened."""
+    out: dict[tuple[int, bool], list] = {}  # type: ignore[type-arg]
+    for m in moves:
+        key = (m.inventory_id, m.quantity > 0)  # type: ignore[attr-defined]
+        if key in out:
+            out[key][2] += m.quantity  # type: ignore[attr-defined]
+        else:
+            out[key] = [m.inventory_id, m.lot_number, m.quantity]  # type: ignore[attr-defined]
+    return tuple((int(i), n, int(q)) for i, n, q in out.values())
 
 
 def _check_lot(repo: UsageRepository, lot: str, ref: MappingRef, quantity: Decimal,

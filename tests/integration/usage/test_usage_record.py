@@ -179,6 +179,18 @@ def test_fee_sheet_quantity_edit_becomes_the_actual(clinic: Clinic, visit: dict)
     assert clinic.held(1, 1) == 3
 
 
+def test_record_after_an_unabsorbed_fee_sheet_edit_stands(clinic: Clinic, visit: dict
+                                                          ) -> None:
+    [sale] = clinic.auto_sale_ids(1, 1)
+    clinic.fee_sheet_set_quantity(sale, 3)  # queued, the worker has not run yet
+    _record(clinic.engine, "2", "WASTAGE")
+    assert clinic.held(1, 1) == 2
+    assert clinic.rows("SELECT new_actual, source FROM aesthetic_inventory_usage_history "
+                       "ORDER BY id") == [(D("3"), "fee_sheet"), (D("2"), "usage")]
+    drain_change_queue(clinic.engine, service_username=SERVICE)  # nothing left to absorb
+    assert clinic.held(1, 1) == 2
+
+
 def test_fee_sheet_delete_with_code_still_billed_is_actual_zero(clinic: Clinic, visit: dict
                                                                 ) -> None:
     [sale] = clinic.auto_sale_ids(1, 1)
