@@ -663,13 +663,15 @@ def sweep_window_facts(conn: Connection, since: date) -> list[tuple]:  # type: i
 def sweep_always_candidates(conn: Connection) -> list[tuple[int, int]]:
     """Visits the sweep reconciles whatever their window: open shortages of a product
     that has stock again (some lot not destroyed with on_hand > 0: a superset of what
-    the lot rules can use, so no refill is missed) and unbilled AUTO_PROC rows whose
-    mapping vanished (any date)."""
+    the lot rules can use, so no refill is missed), unbilled AUTO_PROC rows whose
+    mapping vanished (any date), and visits with fee-sheet edits not yet absorbed."""
     rows = conn.execute(
         text(
             "SELECT u.pid, u.encounter FROM aesthetic_inventory_usage u "
             "WHERE u.shortage_units > 0 AND EXISTS (SELECT 1 FROM drug_inventory di "
             "WHERE di.drug_id = u.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0) "
+            # fee-sheet edits not absorbed yet (their queue row may be gone)
+            "UNION SELECT e.pid, e.encounter FROM aesthetic_inventory_fee_sheet_edits e "
             # primary-key probe per row (a join on CONCAT would compare every pair)
             "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
             "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("

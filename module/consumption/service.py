@@ -53,7 +53,9 @@ from .repository import (
 
 log = logging.getLogger(__name__)
 
-MODULE_TABLES = ("aesthetic_inventory_usage", "aesthetic_inventory_change_queue")
+MODULE_TABLES = ("aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
+                 # 519_20: a reconcile reads recorded actuals and fee-sheet edits
+                 "aesthetic_inventory_fee_sheet_edits", "aesthetic_inventory_usage_history")
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,23 @@ def test_record_after_an_unabsorbed_fee_sheet_edit_stands(clinic: Clinic, visit:
     assert clinic.held(1, 1) == 2
 
 
+def test_sweep_absorbs_an_edit_whose_queue_row_was_lost(clinic: Clinic, visit: dict) -> None:
+    from aesthetic_inventory.consumption.service import sweep_visits
+
+    [sale] = clinic.auto_sale_ids(1, 1)
+    clinic.fee_sheet_set_quantity(sale, 2)
+    clinic.execute("DELETE FROM aesthetic_inventory_change_queue")
+    sweep_visits(clinic.engine, since=date(2030, 1, 1), service_username=SERVICE)
+    assert clinic.scalar("SELECT actual_quantity FROM aesthetic_inventory_usage") == 2
+    assert clinic.held(1, 1) == 2
+
+
+def test_non_ascii_lot_number(clinic: Clinic, visit: dict) -> None:
+    lot = clinic.add_lot(visit["drug"], 3, lot_number="BTX-Ünïcødé-7")
+    _record(clinic.engine, "1", lot="BTX-Ünïcødé-7")
+    assert [(r[1], r[2]) for r in clinic.auto_rows(1, 1)] == [(lot, 1)]
+
+
 def test_fee_sheet_delete_with_code_still_billed_is_actual_zero(clinic: Clinic, visit: dict
                                                                 ) -> None:
     [sale] = clinic.auto_sale_ids(1, 1)
