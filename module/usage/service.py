@@ -18,9 +18,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..acl import Grants
 from ..acl import user_grants as acl_user_grants
-from ..db import connect
 from ..errors import InvalidInputError, PermissionDeniedError, UnknownVisitError
-from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from ..unit_of_work import (
+    UnitOfWork,
+    UnitOfWorkFactory,
+    retry_on_lock_conflict,
+    unit_of_work_factory,
+)
 from .domain import (
     SOURCE_USAGE,
     Actual,
@@ -158,12 +162,13 @@ def _resolve(
 
 
 def record_in_transaction(
-    conn: Connection, pid: int, encounter: int, materials: Sequence[MaterialInput], *,
+    uow: UnitOfWork, pid: int, encounter: int, materials: Sequence[MaterialInput], *,
     user: str, service_username: str, now: datetime | None = None,
     today: date | None = None,
 ) -> RecordResult:
-    """Record the actuals on ``conn`` inside the caller's transaction, then reconcile the
-    visit so stock follows them. Any invalid material raises before anything is written."""
+    """Record the actuals inside the caller's unit of work (entered; no commit), then
+    reconcile the visit so stock follows them. Any invalid material raises before
+    anything is written."""
     from ..consumption.service import reconcile_in_transaction
 
     if not materials:
@@ -171,13 +176,13 @@ def record_in_transaction(
     if not user or not user.strip():
         raise InvalidInputError("the OpenEMR username of who records is required (--user)")
     now = (now or datetime.now()).replace(microsecond=0)
-    repo = UsageRepository(conn)
+    repo = uow.usage
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     if repo.has_pending_edits(pid, encounter):
         # edits made on OpenEMR's fee sheet before this record are older than it: absorb
         # them first (they become the actual), so this record is the one that stands
-        reconcile_in_transaction(conn, pid, encounter, service_username=service_username,
+        reconcile_in_transaction(uow, pid, encounter, service_username=service_username,
                                  today=today)
     live = repo.live_planned(pid, encounter)
     records = repo.records(pid, encounter)
@@ -207,7 +212,7 @@ def record_in_transaction(
         now,
     )
     result = reconcile_in_transaction(
-        conn, pid, encounter, service_username=service_username, today=today
+        uow, pid, encounter, service_username=service_username, today=today
     )
     writes += result.writes
     outcomes = {line.mapping_id: line for line in result.lines}
@@ -259,16 +264,18 @@ def _check_lot(repo: UsageRepository, lot: str, ref: MappingRef, quantity: Decim
 
 
 def record_usage(
-    engine: Engine, pid: int, encounter: int, materials: Sequence[MaterialInput], *,
-    user: str, service_username: str, today: date | None = None,
+    uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int,
+    materials: Sequence[MaterialInput], *, user: str, service_username: str,
+    today: date | None = None,
 ) -> RecordResult:
     """Record actuals for a visit in one transaction (all or nothing) and reconcile it,
     retrying the whole transaction on deadlock or lock wait timeout."""
+    factory = unit_of_work_factory(uow_factory)
 
     def work() -> RecordResult:
-        with UnitOfWork(engine) as uow:
+        with factory() as uow:
             result = record_in_transaction(
-                uow.connection, pid, encounter, materials, user=user,
+                uow, pid, encounter, materials, user=user,
                 service_username=service_username, today=today,
             )
             uow.commit()
@@ -417,12 +424,12 @@ class VisitUsage:
         }
 
 
-def show_usage(engine: Engine, pid: int, encounter: int, *, can_see_costs: bool) -> VisitUsage:
+def show_usage(uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int, *,
+               can_see_costs: bool) -> VisitUsage:
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
     ``can_see_costs``), stock status, the lots its rows hold, and the change history."""
-    conn = connect(engine)
-    try:
-        repo = UsageRepository(conn)
+    with unit_of_work_factory(uow_factory)() as uow:
+        repo = uow.usage
         if not repo.visit_exists(pid, encounter):
             raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
         live = repo.live_planned(pid, encounter)
@@ -435,9 +442,6 @@ def show_usage(engine: Engine, pid: int, encounter: int, *, can_see_costs: bool)
         lot_names = repo.lot_numbers(
             r.actual.lot_id for r in records.values() if r.actual and r.actual.lot_id
         )
-        conn.rollback()
-    finally:
-        conn.close()
     held_by: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
     for h in held:
         held_by[h.mapping_id].append(h)
@@ -482,12 +486,12 @@ def show_usage(engine: Engine, pid: int, encounter: int, *, can_see_costs: bool)
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
 
 
-def user_grants(engine: Engine, username: str) -> Grants:
+def user_grants(uow_factory: UnitOfWorkFactory | Engine, username: str) -> Grants:
     """What OpenEMR's ACL lets ``username`` do in the module (phpGACL check of
     :mod:`aesthetic_inventory.acl`). Costs need ``VIEW_COSTS``: inventory/purchases or
     acct/rep_a (admin/drugs alone is not enough: OpenEMR's installer grants it to
     physicians and clinicians, and seed 003 hides costs from them)."""
-    return acl_user_grants(lambda: UnitOfWork(engine), username)
+    return acl_user_grants(unit_of_work_factory(uow_factory), username)
 
 
 def costs_visible(engine: Engine, username: str) -> bool:

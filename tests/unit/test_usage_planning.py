@@ -10,8 +10,12 @@ from aesthetic_inventory.consumption.domain import (
     StoredUsage,
     mapping_is_settled,
 )
-from aesthetic_inventory.consumption.repository import RecordedActual, UsageRow, VisitFacts
-from aesthetic_inventory.consumption.service import apply_actuals
+from aesthetic_inventory.consumption.planning import (
+    RecordedActual,
+    UsageRow,
+    VisitFacts,
+    apply_actuals,
+)
 
 D = Decimal
 
