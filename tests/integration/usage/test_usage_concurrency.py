@@ -1,14 +1,22 @@
-"""Processes racing on ONE visit: ``usage record`` (the service the command calls), an
-OpenEMR fee-sheet save editing the AUTO_PROC row and the billing units, and the queue
-worker. Afterwards the visit is consistent: ledgers balance, the rows hold exactly
-the target of the last recorded actual, no edit is left pending, and the history is an
-unbroken chain (every change's old value is the previous change's new value)."""
+"""Processes racing on ONE visit: ``usage record`` (the service the command calls),
+fee-sheet saves (OpenEMR's PHP changing a product line's quantity and the billing units
+with plain SQL, and the Python fee-sheet API), and the queue worker. Afterwards the
+visit is consistent: ledgers balance, the rows hold exactly the target of the last
+recorded actual, no edit is left pending, and the history is an unbroken chain (every
+change's old value is the previous change's new value).
+
+The PHP edits the visit's first product line: returns go newest sale first and the
+actuals stay >= 1, so that row is shrunk or grown but never deleted while the fee sheet
+holds it. (A row the module deletes between the PHP's read and its write is OpenEMR's
+own unlocked read-modify-write race, the same as two billers saving one fee sheet; see
+the README.)"""
 
 from __future__ import annotations
 
 import multiprocessing
 from decimal import Decimal
 
+from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, save_fee_sheet
 from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
 from aesthetic_inventory.db import create_db_engine, is_lock_conflict
 from aesthetic_inventory.unit_of_work import UnitOfWork
@@ -36,7 +44,7 @@ def _recorder(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
         engine.dispose()
 
 
-def _fee_sheet(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
+def _fee_sheet(url: str, line: int, barrier, out) -> None:  # type: ignore[no-untyped-def]
     engine = create_db_engine(url)
     clinic = Clinic(engine)
     try:
@@ -45,9 +53,14 @@ def _fee_sheet(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
             try:
                 ids = clinic.auto_sale_ids(1, 1)
                 if ids:
-                    clinic.fee_sheet_set_quantity(ids[-1], (i % 3) + 1)
-                clinic.as_openemr("UPDATE billing SET units = :u WHERE pid = 1 AND encounter = 1",
-                                  {"u": (i % 2) + 1})
+                    clinic.fee_sheet_set_quantity(ids[0], (i % 3) + 1)
+                if i % 2:
+                    clinic.as_openemr("UPDATE billing SET units = :u WHERE pid = 1 "
+                                      "AND encounter = 1", {"u": (i % 4) + 1})
+                else:
+                    save_fee_sheet(UnitOfWork(engine), 1, 1,
+                                   FeeSheetChanges(units={line: (i % 3) + 1}),
+                                   service_username=SERVICE)
             except NoResultFound:
                 pass  # the row was given back meanwhile, as on a real fee sheet
             except DBAPIError as exc:
@@ -81,14 +94,15 @@ def test_record_fee_sheet_and_worker_race_on_one_visit(
     lots = [clinic.add_lot(drug, 30, lot_number=f"L{n}") for n in range(2)]
     clinic.add_mapping("15828", drug)
     clinic.add_visit(1, 1)
-    clinic.add_line(1, 1, "15828", 1)
+    line = clinic.add_line(1, 1, "15828", 1)
     reconcile_visit(UnitOfWork(migrated_engine), 1, 1, service_username=SERVICE)
 
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(3)
     out = ctx.Queue()
-    procs = [ctx.Process(target=t, args=(migrated_db_url, barrier, out))
-             for t in (_recorder, _fee_sheet, _worker)]
+    procs = [ctx.Process(target=_recorder, args=(migrated_db_url, barrier, out)),
+             ctx.Process(target=_fee_sheet, args=(migrated_db_url, line, barrier, out)),
+             ctx.Process(target=_worker, args=(migrated_db_url, barrier, out))]
     for p in procs:
         p.start()
     reports = [out.get(timeout=240) for _ in procs]

@@ -122,3 +122,44 @@ def test_history_is_append_only(clinic: Clinic) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         clinic.execute("DELETE FROM aesthetic_inventory_usage_history")
     assert clinic.scalar("SELECT new_actual FROM aesthetic_inventory_usage_history") == 2
+
+
+def _php_stale_write(clinic: Clinic, sale: int, stale_quantity: int, units: int | None) -> None:
+    """FeeSheet::save with a product line read BEFORE the module changed the row: it sets
+    the new quantity (or deletes the row) and moves on_hand by what it computed from the
+    stale read, without a lock, as the PHP does."""
+    inv = clinic.scalar("SELECT inventory_id FROM drug_sales WHERE sale_id = :s", {"s": sale})
+    with clinic.engine.begin() as conn:
+        conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+        try:
+            if units is None:
+                conn.exec_driver_sql(f"DELETE FROM drug_sales WHERE sale_id = {sale}")
+                conn.exec_driver_sql("UPDATE drug_inventory SET on_hand = on_hand + "
+                                     f"{stale_quantity} WHERE inventory_id = {inv}")
+            else:
+                conn.exec_driver_sql(
+                    f"UPDATE drug_sales SET quantity = {units} WHERE sale_id = {sale}")
+                conn.exec_driver_sql("UPDATE drug_inventory SET on_hand = on_hand - "
+                                     f"{units - stale_quantity} WHERE inventory_id = {inv}")
+        finally:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+
+
+@pytest.mark.parametrize("units", [1, None])
+def test_fee_sheet_save_on_a_stale_read_keeps_the_ledger(clinic: Clinic, units: int | None
+                                                          ) -> None:
+    from aesthetic_inventory.usage.service import MaterialInput, record_usage
+
+    _drug, lot = _visit(clinic, units=3)
+    [sale] = clinic.auto_sale_ids(1, 1)
+    # the biller's fee sheet shows 3; meanwhile the nurse records 2 (the row shrinks)
+    record_usage(clinic.engine, 1, 1, [MaterialInput("CPT4", "15828", "2", reason="OTHER")],
+                 user="nurse", service_username=SERVICE)
+    assert clinic.held(1, 1) == 2
+    _php_stale_write(clinic, sale, 3, units)  # 3 -> 1, or deleted, computed from 3
+    assert clinic.ledgers()[lot] == 0
+    assert clinic.on_hand(lot) == 10 - (units or 0)
+    # an unrelated OpenEMR update of the lot afterwards is left alone
+    clinic.as_openemr("UPDATE drug_inventory SET on_hand = on_hand + 5 WHERE inventory_id = :i",
+                      {"i": lot})
+    assert clinic.on_hand(lot) == 15 - (units or 0)
