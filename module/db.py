@@ -30,11 +30,23 @@ OPENEMR_CORE_TABLES: tuple[str, ...] = (
     "version",
 )
 
-# Tables whose rows move stock: they must honour transactions and row locks.
-STOCK_TABLES: tuple[str, ...] = ("drugs", "drug_inventory", "drug_sales", "billing")
+# Tables the module locks or relies on for atomicity: they must honour transactions and
+# row locks (with MyISAM, the per-visit lock on form_encounter is a no-op and concurrent
+# reconciles double-deduct). Every module table (aesthetic_inventory_*) is checked too.
+STOCK_TABLES: tuple[str, ...] = (
+    "drugs",
+    "drug_inventory",
+    "drug_sales",
+    "billing",
+    "form_encounter",
+    "background_services",
+    "procedure_products",
+)
+MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
-# Every connection of the module sets this session variable, so triggers on OpenEMR
-# tables can tell the module's own writes from OpenEMR's (module/usage/triggers.py).
+# Every connection of the module sets this session variable (on connect, together with
+# the collation alignment below), so triggers on OpenEMR tables can tell the module's
+# own writes from OpenEMR's (module/usage/triggers.py).
 WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
 
 # MySQL/MariaDB error numbers.
@@ -92,9 +104,8 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     query = dict(parsed.query)
     query.setdefault("charset", "utf8mb4")
     parsed = parsed.set(query=query)
-    connect_args: dict[str, Any] = {"connect_timeout": 10, "init_command": WRITER_INIT_COMMAND}
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
-    own_init = connect_args["init_command"] != WRITER_INIT_COMMAND
     try:
         engine = create_engine(
             parsed,
@@ -110,16 +121,28 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
-    if own_init:
-        # the caller's init_command replaced ours: mark the session right after connecting
-        event.listen(engine, "connect", _mark_writer)
+    # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)
+    event.listen(engine, "connect", _align_connection_collation)
     return engine
 
 
-def _mark_writer(dbapi_connection: Any, _record: Any) -> None:
+# Literals and CAST(... AS CHAR) take the connection's collation with IMPLICIT
+# derivation; compared with a column of another collation of the same charset (a site
+# created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
+# module's tables use the database default, so the connection follows it whenever the
+# charsets agree (other charsets convert on their own).
+# The same statement marks the session as the module's (WRITER_INIT_COMMAND).
+_ALIGN_COLLATION = (
+    "SET @aesthetic_inventory_writer = 1, "
+    "collation_connection = IF(@@character_set_database = @@character_set_connection, "
+    "@@collation_database, @@collation_connection)"
+)
+
+
+def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(WRITER_INIT_COMMAND)
+        cursor.execute(_ALIGN_COLLATION)
     finally:
         cursor.close()
 
@@ -194,19 +217,49 @@ def require_openemr(conn: Connection) -> None:
         )
 
 
-def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
-    """Refuse to move stock when a stock table ignores transactions (MyISAM...)."""
+def non_innodb_tables(
+    conn: Connection, tables: Iterable[str] = STOCK_TABLES
+) -> list[tuple[str, str]]:
+    """(table, engine) of the listed tables and of every module table that are not
+    InnoDB (views and missing tables are not listed)."""
     names = list(tables)
     rows = conn.execute(
         text(
             "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+            "AND (TABLE_NAME IN :names OR TABLE_NAME LIKE :module) ORDER BY TABLE_NAME"
         ).bindparams(bindparam("names", expanding=True)),
-        {"names": names},
+        {"names": names, "module": MODULE_TABLE_PATTERN},
     )
-    bad = sorted(f"{name} ({engine})" for name, engine in rows if str(engine).lower() != "innodb")
+    return [(name, str(engine)) for name, engine in rows if str(engine).lower() != "innodb"]
+
+
+def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
+    """Refuse to move stock when a table we lock or rely on ignores transactions
+    (MyISAM...)."""
+    bad = [f"{name} ({engine})" for name, engine in non_innodb_tables(conn, tables)]
     if bad:
         raise UnsupportedEngineError(
-            "stock tables must be InnoDB for transactions and row locks; convert with "
+            "tables the module locks or relies on must be InnoDB for transactions and row "
+            "locks; convert with "
             "ALTER TABLE ... ENGINE=InnoDB: " + ", ".join(bad)
         )
+
+
+def execute_raw(conn: Connection, sql: str) -> int:
+    """Run one statement exactly as written (no placeholders, so ``%`` in a trigger
+    body or a comment is kept); returns the rowcount. Driver errors propagate as
+    SQLAlchemy ``DBAPIError`` like any other statement."""
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    except DBAPIError:
+        raise
+    except Exception as exc:  # a PyMySQL error: wrap it the way SQLAlchemy does
+        if getattr(exc, "args", None) and isinstance(exc.args[0], int):
+            raise DBAPIError(sql, None, exc) from exc
+        raise

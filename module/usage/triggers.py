@@ -12,19 +12,13 @@ The module's own writes are skipped: every connection of the module's engine set
 session variable ``@aesthetic_inventory_writer`` (``module/db.py``). The bodies are
 fail-safe (:class:`~aesthetic_inventory.install.trigger_spec.TriggerSpec`), so nothing
 here can make an OpenEMR write fail. The history table is append-only: its two
-triggers refuse UPDATE and DELETE (not fail-safe, on purpose).
+triggers refuse UPDATE and DELETE (not fail-safe, on purpose). ``migrate`` installs
+them through the one trigger installer (``install.triggers``, which lists this module).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-
-from ..db import existing_tables, mysql_error_code
-from ..install.trigger_spec import STAMP_PREFIX, TriggerSpec
+from ..install.trigger_spec import TriggerSpec
 
 EDITS_TABLE = "aesthetic_inventory_fee_sheet_edits"
 QUEUE_TABLE = "aesthetic_inventory_change_queue"
@@ -34,8 +28,6 @@ WRITER_VARIABLE = "@aesthetic_inventory_writer"
 # that the row's true old quantity calls for (read by the drug_inventory trigger)
 LOT_VARIABLE = "@aesthetic_inventory_fs_lot"
 DELTA_VARIABLE = "@aesthetic_inventory_fs_delta"
-# 1142 command denied, 1227 needs SUPER, 1419 binary logging, 1044 access denied
-_PRIVILEGE_ERRORS = frozenset({1044, 1142, 1227, 1370, 1419, 1465})
 
 _MAPPING = "CAST(SUBSTRING({t}.selector, 11) AS UNSIGNED)"  # after 'AUTO_PROC:'
 _OURS = "{t}.selector LIKE 'AUTO_PROC:%' AND {t}.trans_type = 1"
@@ -60,7 +52,7 @@ def _record(t: str, kind: str, values: str, mapping: str | None = None) -> str:
 
 TRIGGERS: tuple[TriggerSpec, ...] = (
     TriggerSpec(
-        name="aesthetic_inventory_drug_sales_ai",
+        name="aesthetic_inventory_drug_sales_usage_ai",
         table="drug_sales",
         event="AFTER INSERT",
         body=(
@@ -73,7 +65,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
     # Only what changes stock counts: checkout flipping billed/bill_date or the fee
     # sheet rewriting fee/pricelevel must not queue the visit.
     TriggerSpec(
-        name="aesthetic_inventory_drug_sales_au",
+        name="aesthetic_inventory_drug_sales_usage_au",
         table="drug_sales",
         event="AFTER UPDATE",
         body=(
@@ -98,7 +90,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         requires=(EDITS_TABLE, QUEUE_TABLE),
     ),
     TriggerSpec(
-        name="aesthetic_inventory_drug_sales_ad",
+        name="aesthetic_inventory_drug_sales_usage_ad",
         table="drug_sales",
         event="AFTER DELETE",
         body=(
@@ -116,7 +108,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
     # session, how much the lot must move given the row's true old quantity; the next
     # on_hand update of that lot on the same session is held to that amount.
     TriggerSpec(
-        name="aesthetic_inventory_drug_inventory_bu",
+        name="aesthetic_inventory_drug_inventory_usage_bu",
         table="drug_inventory",
         event="BEFORE UPDATE",
         body=(
@@ -143,76 +135,3 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         fail_safe=False,
     ),
 )
-
-
-@dataclass(frozen=True)
-class UsageTriggerReport:
-    """What the usage triggers' installer did (``migrate`` prints the message)."""
-
-    installed: bool
-    message: str
-    created: tuple[str, ...] = ()
-
-
-def _installed_stamps(conn: Connection) -> dict[str, str]:
-    rows = conn.execute(
-        text(
-            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
-            "WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'aesthetic\\_inventory\\_%'"
-        )
-    )
-    return {str(r[0]): str(r[1] or "") for r in rows}
-
-
-def _current(spec: TriggerSpec, installed: dict[str, str]) -> bool:
-    body = installed.get(spec.name)
-    return body is not None and f"{STAMP_PREFIX}{spec.version}" in body
-
-
-def _execute_plain(conn: Connection, sql: str) -> None:
-    """Send SQL without any parameter interpolation (the bodies' ``LIKE 'AUTO_PROC:%'``
-    must reach the server as written; DDL is not transactional anyway)."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
-def install_usage_triggers(conn: Connection, *, dry_run: bool = False) -> UsageTriggerReport:
-    """Create the usage triggers that are missing or outdated (version stamp differs).
-
-    Needs the module tables the bodies write to; without the TRIGGER privilege the
-    fee-sheet edits are not noticed (and said so), the rest of the module works."""
-    installed = _installed_stamps(conn)
-    todo = [spec for spec in TRIGGERS if not _current(spec, installed)]
-    if not todo:
-        return UsageTriggerReport(True, "usage triggers installed")
-    names = ", ".join(spec.name for spec in todo)
-    if dry_run:
-        return UsageTriggerReport(False, "would create usage triggers: " + names)
-    needed = {t for spec in todo for t in (*spec.requires, spec.table)}
-    missing = sorted(needed - existing_tables(conn, needed))
-    if missing:
-        return UsageTriggerReport(
-            False, "usage triggers not created: missing table(s) " + ", ".join(missing)
-        )
-    created: list[str] = []
-    for spec in todo:
-        try:
-            _execute_plain(conn, spec.drop_sql())
-            _execute_plain(conn, spec.create_sql())
-        except DBAPIError as exc:
-            code = mysql_error_code(exc)
-            if code not in _PRIVILEGE_ERRORS:
-                raise
-            return UsageTriggerReport(
-                False,
-                f"usage triggers could not be created (MySQL error {code}); edits of the "
-                "module's rows on OpenEMR's fee sheet are not noticed until the TRIGGER "
-                "privilege is granted and migrate runs again",
-                tuple(created),
-            )
-        created.append(spec.name)
-    return UsageTriggerReport(True, "usage triggers created: " + ", ".join(created),
-                              tuple(created))

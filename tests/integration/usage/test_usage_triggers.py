@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.install.service import migrate
+from aesthetic_inventory.install.triggers import ensure_triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from aesthetic_inventory.usage.triggers import TRIGGERS, install_usage_triggers
+from aesthetic_inventory.usage.triggers import TRIGGERS
 from clinic import Clinic
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -44,19 +45,19 @@ def test_migrate_installs_the_usage_triggers_once(migrated_engine: Engine) -> No
     assert {spec.name for spec in TRIGGERS} <= names
     migrate(migrated_engine)  # again: nothing to do
     with migrated_engine.begin() as conn:
-        report = install_usage_triggers(conn)
-    assert report.installed and report.created == ()
+        report = ensure_triggers(conn)
+    assert report.installed and report.created == () and report.replaced == ()
 
 
 def test_outdated_trigger_is_replaced(migrated_engine: Engine) -> None:
     clinic = Clinic(migrated_engine)
-    clinic.execute("DROP TRIGGER aesthetic_inventory_drug_sales_ad")
+    clinic.execute("DROP TRIGGER aesthetic_inventory_drug_sales_usage_ad")
     clinic.execute(
-        "CREATE TRIGGER aesthetic_inventory_drug_sales_ad AFTER DELETE ON drug_sales "
+        "CREATE TRIGGER aesthetic_inventory_drug_sales_usage_ad AFTER DELETE ON drug_sales "
         "FOR EACH ROW BEGIN END")
     with migrated_engine.begin() as conn:
-        report = install_usage_triggers(conn)
-    assert report.created == ("aesthetic_inventory_drug_sales_ad",)
+        report = ensure_triggers(conn)
+    assert report.replaced == ("aesthetic_inventory_drug_sales_usage_ad",)
 
 
 def test_fee_sheet_quantity_change_is_queued_with_what_changed(clinic: Clinic) -> None:
