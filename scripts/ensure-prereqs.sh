@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure this machine can run the project: a Python venv module and a MariaDB
-# server binary (the tests and the demo start their own throwaway server).
+# Make sure this machine can run the project: a Python venv module, a MariaDB
+# server binary, Chromium for the browser tests (the tests and the demo start their own throwaway server).
 # As root with apt-get, install what is missing; otherwise say what to install.
 set -euo pipefail
 
@@ -10,11 +10,15 @@ have_server() {
 }
 have_client() { command -v mariadb >/dev/null 2>&1 || command -v mysql >/dev/null 2>&1; }
 have_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
+# The HTML report test opens the report in a real headless Chromium (Playwright drives
+# /usr/bin/chromium; no browser download).
+have_chromium() { [ -x /usr/bin/chromium ]; }
 
 missing=()
 have_server || missing+=(mariadb-server)
 have_client || missing+=(mariadb-client)
 have_venv || missing+=(python3-venv)
+have_chromium || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -243,7 +243,7 @@ def _group_dict(g: VarianceGroup) -> dict[str, object]:
 
 
 def render_variance(report: VarianceReport, fmt: str) -> str:
-    """The report as text, csv or json."""
+    """The report as text, csv, json or html."""
     groups = [*report.groups, report.total()]
     if fmt == "json":
         return json.dumps({
@@ -264,6 +264,8 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
          "-" if g.wastage_rate is None else f"{g.wastage_rate * 100:.1f}%"]
         for g in groups
     ]
+    if fmt == "html":
+        return _variance_html(report, headers, rows)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -276,14 +278,33 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
     return "\n".join(title + _table(headers, rows)) + "\n"
 
 
+def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[str]]) -> str:
+    """The report in the reports' one-file HTML layout (issue 10's template)."""
+    from datetime import datetime
+
+    from ..reports.documents import Document, render_html, template_environment
+    from ..reports.formatting import Column, Section
+
+    columns = [Column(h, str(i), right=0 < i < 8, get=lambda r, i=i: r[i])
+               for i, h in enumerate(headers)]
+    notes = [] if report.can_see_costs else ["costs hidden: not permitted by OpenEMR's ACL"]
+    doc = Document(
+        title=f"Variance report by {report.by}",
+        meta={"from": report.since or "the beginning", "to": report.until or "today",
+              "by": report.by, "costs": "shown" if report.can_see_costs else "hidden"},
+        sections=[Section("Planned vs actual usage", columns, rows, notes, "variance")],
+    )
+    return render_html(doc, template_environment(), generated=datetime.now())
+
+
 @click.command("variance")
 @click.option("--from", "since", callback=_parse_date, metavar="DATE", help="First visit date.")
 @click.option("--to", "until", callback=_parse_date, metavar="DATE", help="Last visit date.")
 @click.option("--by", type=click.Choice(GROUPINGS), default="product", show_default=True)
 @click.option("--user", metavar="USERNAME",
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")
-@click.option("--format", "fmt", type=click.Choice(("text", "csv", "json")), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("text", "csv", "json", "html")),
+              default="text", show_default=True)
 @pass_app
 def variance(app: App, since: date | None, until: date | None, by: str, user: str | None,
              fmt: str) -> None:

@@ -231,3 +231,6 @@ def test_variance_report_formats_and_cost_visibility(oe: tuple[Engine, str]) -> 
     text_out = cli(url, "report", "variance", "--by", "month")
     assert text_out.exit_code == 0 and "Variance report by month" in text_out.output
     assert cli(url, "report", "variance", "--from", "2026-02-30").exit_code == 2
+    html = cli(url, "report", "variance", "--user", "u_back", "--format", "html").output
+    assert html.lstrip().lower().startswith("<!doctype html") and "<table" in html
+    assert "Botox Cosmetic 100U" in html and "1260.00" in html and "<script" not in html
