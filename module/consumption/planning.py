@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from ..usage.domain import FeeSheetEdit, allocate_from_lot, plan_mapping_in_lot
 from .domain import (
+    DEFAULT_POLICY,
     HeldSale,
     Lot,
     LotPolicy,
@@ -252,7 +253,7 @@ def apply_returns(plans: dict[int, MappingPlan], changes: StockChanges) -> None:
 
 def apply_takes(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    changes: StockChanges, policy: LotPolicy,
+    changes: StockChanges, policy: LotPolicy = DEFAULT_POLICY,
 ) -> None:
     """Allocate each missing difference from the lots (sellDrug rules, current stock)."""
     for key, plan in plans.items():
@@ -348,7 +349,7 @@ def zero_usage(row: UsageRow) -> UsageRow:
 
 def stock_plan(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    lots: dict[int, Lot], policy: LotPolicy,
+    lots: dict[int, Lot], policy: LotPolicy = DEFAULT_POLICY,
 ) -> StockChanges:
     """Returns first, then takes, on the given lot state (pure, no SQL)."""
     changes = StockChanges(lots=dict(lots))
@@ -368,7 +369,8 @@ class SnapshotCut:
 
 
 def snapshot_cut(
-    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], policy: LotPolicy
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
+    policy: LotPolicy = DEFAULT_POLICY,
 ) -> SnapshotCut | None:
     """The running-total cut of the lot snapshot, or None to read every candidate lot.
 
