@@ -271,6 +271,65 @@ class Clinic:
             {"p": pid, "e": encounter},
         )
 
+    # -- OpenEMR's own writes (no @aesthetic_inventory_writer on the session) ---------
+
+    def as_openemr(self, sql: str, params: dict | None = None) -> int:
+        """Run one write the way OpenEMR's PHP does: on a session that is not marked as the
+        module's, so the module's drug_sales triggers see it as a host edit."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                result = conn.execute(text(sql), params or {})
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+            return int(result.lastrowid or result.rowcount or 0)
+
+    def fee_sheet_set_quantity(self, sale_id: int, units: int) -> None:
+        """OpenEMR's FeeSheet::save for a changed product line quantity: the sale row's
+        quantity, then the lot's on_hand by the difference (one transaction here)."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                old, inv = conn.execute(
+                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"),
+                    {"s": sale_id},
+                ).one()
+                conn.execute(text("UPDATE drug_sales SET quantity = :q WHERE sale_id = :s"),
+                             {"q": units, "s": sale_id})
+                if inv:
+                    conn.execute(
+                        text("UPDATE drug_inventory SET on_hand = on_hand - :d "
+                             "WHERE inventory_id = :i"),
+                        {"d": units - old, "i": inv},
+                    )
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+
+    def fee_sheet_delete(self, sale_id: int) -> None:
+        """OpenEMR's FeeSheet::save for a deleted product line: delete the sale and give
+        its quantity back to the lot."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                qty, inv = conn.execute(
+                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"),
+                    {"s": sale_id},
+                ).one()
+                conn.execute(text("DELETE FROM drug_sales WHERE sale_id = :s"), {"s": sale_id})
+                if inv:
+                    conn.execute(
+                        text("UPDATE drug_inventory SET on_hand = on_hand + :q "
+                             "WHERE inventory_id = :i"),
+                        {"q": qty, "i": inv},
+                    )
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+
+    def auto_sale_ids(self, pid: int, encounter: int) -> list[int]:
+        return [int(r[0]) for r in self.rows(
+            "SELECT sale_id FROM drug_sales WHERE pid = :p AND encounter = :e "
+            "AND selector LIKE 'AUTO_PROC:%' ORDER BY sale_id", {"p": pid, "e": encounter})]
+
     # --- OpenEMR users and access control (web / ACL) ---------------------------------
 
     def install_default_acl(self) -> dict[str, int]:
