@@ -284,14 +284,17 @@ class Clinic:
                 conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
             return int(result.lastrowid or result.rowcount or 0)
 
-    def fee_sheet_set_quantity(self, sale_id: int, units: int) -> None:
+    def fee_sheet_set_quantity(self, sale_id: int, units: int, *, lock: bool = False) -> None:
         """OpenEMR's FeeSheet::save for a changed product line quantity: the sale row's
-        quantity, then the lot's on_hand by the difference (one transaction here)."""
+        quantity, then the lot's on_hand by the difference (one transaction here).
+        OpenEMR reads the row without a lock; ``lock=True`` reads it FOR UPDATE, for
+        races whose subject is the module, not OpenEMR's own unlocked read."""
         with self.engine.begin() as conn:
             conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
             try:
                 old, inv = conn.execute(
-                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"),
+                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"
+                         + (" FOR UPDATE" if lock else "")),
                     {"s": sale_id},
                 ).one()
                 conn.execute(text("UPDATE drug_sales SET quantity = :q WHERE sale_id = :s"),

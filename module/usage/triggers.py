@@ -24,17 +24,9 @@ EDITS_TABLE = "aesthetic_inventory_fee_sheet_edits"
 QUEUE_TABLE = "aesthetic_inventory_change_queue"
 HISTORY_TABLE = "aesthetic_inventory_usage_history"
 WRITER_VARIABLE = "@aesthetic_inventory_writer"
-# set on OpenEMR's session by the drug_sales triggers: the lot and the on_hand change
-# that the row's true old quantity calls for (read by the drug_inventory trigger)
-LOT_VARIABLE = "@aesthetic_inventory_fs_lot"
-DELTA_VARIABLE = "@aesthetic_inventory_fs_delta"
 
 _MAPPING = "CAST(SUBSTRING({t}.selector, 11) AS UNSIGNED)"  # after 'AUTO_PROC:'
 _OURS = "{t}.selector LIKE 'AUTO_PROC:%' AND {t}.trans_type = 1"
-_EXPECT = (
-    "SET @aesthetic_inventory_fs_lot = OLD.inventory_id, "
-    "@aesthetic_inventory_fs_delta = {delta};"
-)
 
 
 def _record(t: str, kind: str, values: str, mapping: str | None = None) -> str:
@@ -82,10 +74,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
                 f"IF(OLD.selector LIKE 'AUTO_PROC:%', {_MAPPING.format(t='OLD')}, "
                 f"{_MAPPING.format(t='NEW')})",
             )
-            + " IF NOT (OLD.quantity <=> NEW.quantity) AND OLD.inventory_id = NEW.inventory_id "
-            "AND OLD.inventory_id <> 0 THEN "
-            + _EXPECT.format(delta="OLD.quantity - NEW.quantity")
-            + " END IF; END IF;"
+            + " END IF;"
         ),
         requires=(EDITS_TABLE, QUEUE_TABLE),
     ),
@@ -96,30 +85,13 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         body=(
             f"IF {WRITER_VARIABLE} IS NULL AND {_OURS.format(t='OLD')} THEN "
             + _record("OLD", "delete", "OLD.quantity, NULL, OLD.inventory_id, NULL, NULL")
-            + " IF OLD.inventory_id <> 0 THEN " + _EXPECT.format(delta="OLD.quantity")
-            + " END IF; END IF;"
+            + " END IF;"
         ),
         requires=(EDITS_TABLE, QUEUE_TABLE),
     ),
-    # OpenEMR's fee sheet reads a product line, then updates (or deletes) the sale row and
-    # moves on_hand by the difference it computed from what it read, without a lock. If
-    # the module changed that row in between, the lot would move by the wrong amount and
-    # its ledger would break. The two drug_sales triggers above note, on OpenEMR's
-    # session, how much the lot must move given the row's true old quantity; the next
-    # on_hand update of that lot on the same session is held to that amount.
-    TriggerSpec(
-        name="aesthetic_inventory_drug_inventory_usage_bu",
-        table="drug_inventory",
-        event="BEFORE UPDATE",
-        body=(
-            f"IF {WRITER_VARIABLE} IS NULL AND {LOT_VARIABLE} IS NOT NULL THEN "
-            f"IF NEW.inventory_id = {LOT_VARIABLE} AND OLD.inventory_id = NEW.inventory_id "
-            "AND NEW.on_hand <> OLD.on_hand "
-            f"AND NOT (NEW.on_hand - OLD.on_hand <=> {DELTA_VARIABLE}) THEN "
-            f"SET NEW.on_hand = OLD.on_hand + {DELTA_VARIABLE}; END IF; "
-            f"SET {LOT_VARIABLE} = NULL, {DELTA_VARIABLE} = NULL; END IF;"
-        ),
-    ),
+    # No trigger on drug_inventory: any UPDATE trigger there makes the server drop the
+    # LAST_INSERT_ID(expr) that the engine's lock-by-update check reads from its UPDATE's
+    # reply, so a lot changed by a concurrent save would go unnoticed and be oversold.
     TriggerSpec(
         name="aesthetic_inventory_usage_history_bu",
         table=HISTORY_TABLE,

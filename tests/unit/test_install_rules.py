@@ -147,3 +147,14 @@ def test_health_line() -> None:
     assert report.summary_line() == (
         "health: 1 problem(s) (c), 1 warning(s); run 'aesthetic-inventory doctor'"
     )
+
+
+def test_no_module_trigger_updates_drug_inventory() -> None:
+    """The engine's lock-by-update check reads LAST_INSERT_ID(expr) from its UPDATE of
+    drug_inventory; the server drops that value when the table has an UPDATE trigger, so a
+    lot changed by a concurrent save would be oversold. No package may put one there."""
+    from aesthetic_inventory.install.triggers import all_triggers
+
+    offending = [s.name for s in all_triggers()
+                 if s.table == "drug_inventory" and "UPDATE" in s.event.upper()]
+    assert offending == []

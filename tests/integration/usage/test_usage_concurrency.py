@@ -7,9 +7,10 @@ change's old value is the previous change's new value).
 
 The PHP edits the visit's first product line: returns go newest sale first and the
 actuals stay >= 1, so that row is shrunk or grown but never deleted while the fee sheet
-holds it. (A row the module deletes between the PHP's read and its write is OpenEMR's
-own unlocked read-modify-write race, the same as two billers saving one fee sheet; see
-the README.)"""
+holds it. The simulated PHP reads the row FOR UPDATE: OpenEMR's own read is unlocked, and
+a module write between that read and its write leaves the lot off by the difference (its
+read-modify-write race, the same as two billers saving one fee sheet); that case is
+detected, not prevented: see test_usage_triggers.py and the README.)"""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _fee_sheet(url: str, line: int, barrier, out) -> None:  # type: ignore[no-un
             try:
                 ids = clinic.auto_sale_ids(1, 1)
                 if ids:
-                    clinic.fee_sheet_set_quantity(ids[0], (i % 3) + 1)
+                    clinic.fee_sheet_set_quantity(ids[0], (i % 3) + 1, lock=True)
                 if i % 2:
                     clinic.as_openemr("UPDATE billing SET units = :u WHERE pid = 1 "
                                       "AND encounter = 1", {"u": (i % 4) + 1})
