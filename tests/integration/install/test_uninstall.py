@@ -34,7 +34,7 @@ def seed_sale(clinic: Clinic) -> None:
 
 def test_without_yes_prints_the_plan_and_changes_nothing(migrated_db_url: str) -> None:
     before = state(migrated_db_url)
-    assert before == (3, 7, 4, 1, 1)
+    assert before == (9, 13, 6, 1, 1)
     for extra in ([], ["--dry-run"], ["--dry-run", "--yes"]):
         code, out, _ = cli("--database-url", migrated_db_url, "uninstall", *extra)
         assert code == 0
@@ -77,8 +77,8 @@ def test_keep_data_keeps_tables_and_migrate_reinstalls(
     seed_sale(clinic)
     code, out, _ = cli("--database-url", migrated_db_url, "uninstall", "--yes", "--keep-data")
     assert code == 0 and "drop table" not in out and "the module tables stay" in out
-    assert state(migrated_db_url) == (0, 7, 0, 0, 0)
+    assert state(migrated_db_url) == (0, 13, 0, 0, 0)
     assert clinic.scalar("SELECT COUNT(*) FROM procedure_products") == 1
     code, out, _ = cli("--database-url", migrated_db_url, "migrate")
     assert code == 0 and "Repaired" in out
-    assert state(migrated_db_url) == (3, 7, 4, 1, 1)
+    assert state(migrated_db_url) == (9, 13, 6, 1, 1)
