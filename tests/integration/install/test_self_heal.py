@@ -62,7 +62,7 @@ def test_migrate_repairs_everything_while_every_file_is_recorded(migrated_db_url
 
     code, out, _ = cli("--database-url", migrated_db_url, "migrate")
     assert code == 0, out
-    assert "Repaired 6 item(s); all 3 upgrade file(s) are applied." in out
+    assert "Repaired 11 item(s); all 6 upgrade file(s) are applied." in out
     assert "created aesthetic_inventory_billing_ad" in out
     assert "re-created aesthetic_inventory_billing_ai" in out  # the legacy body was outdated
     assert table_exists(migrated_db_url, "aesthetic_inventory_usage")
