@@ -29,6 +29,7 @@ from . import (
     schema_cmds,
     service_cmds,
     stock_cmds,
+    usage_cmds,
     visit_cmds,
 )
 from .context import VERBOSE_KEY, is_verbose
@@ -130,6 +131,7 @@ _COMMAND_MODULES = (
     mappings_cmds,
     report_cmds,
     stock_cmds,
+    usage_cmds,
     alerts_cmds,
     service_cmds,
     stock_cmds,
