@@ -16,7 +16,7 @@ import click
 
 from ..bootstrap import App, build_app
 from ..errors import AestheticInventoryError
-from . import alerts_cmds, consumption_cmds, demo_cmd, schema_cmds, service_cmds
+from . import alerts_cmds, consumption_cmds, demo_cmd, schema_cmds, service_cmds, web_cmds
 
 
 class CliState:
@@ -106,6 +106,6 @@ def main(
     ctx.call_on_close(state.close)
 
 
-for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd):
+for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, web_cmds):
     for _command in _module.COMMANDS:
         main.add_command(_command)
