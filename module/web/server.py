@@ -7,7 +7,11 @@ composition root's engine is disposed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -15,6 +19,28 @@ from ..bootstrap import App
 from .app import create_web_app
 
 log = logging.getLogger(__name__)
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, but a stop signal is a normal end (exit status 0).
+
+    uvicorn re-raises the captured signal after its graceful shutdown, which kills the
+    process with -15 before the composition root is closed; a service manager then
+    reports a failure for an orderly stop.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470,
@@ -32,7 +58,7 @@ def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470,
         access_log=False,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     try:
         server.run()
     finally:
