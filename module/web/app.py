@@ -483,7 +483,7 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
         signer=Signer(config.secret, session_seconds=config.session_seconds,
                       token_seconds=config.token_seconds),
         login_limiter=RateLimiter(config.login_attempts, config.login_window_seconds),
-        materials=materials or UsageMaterials(app.unit_of_work),
+        materials=materials or UsageMaterials(app),
         templates=Environment(
             loader=FileSystemLoader(str(templates_dir() / "web")),
             autoescape=select_autoescape(default=True, default_for_string=True),
