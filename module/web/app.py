@@ -33,6 +33,7 @@ from . import services
 from .config import WebConfig
 from .materials import MaterialsGateway, UsageMaterials
 from .ratelimit import RateLimiter
+from .reports import REPORT_PAGES, recall_json, report_page, stock_json
 from .services import (
     AuthenticationError,
     ConflictError,
@@ -363,6 +364,21 @@ def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Requ
     return services.usable_lots(_ctx(request).uow, product_id, today=date.today())
 
 
+@api_router.get("/stock", tags=["reports"],
+                summary="Stock per product (usable, expired, reorder point, status, cover)")
+def get_stock(request: Request, principal: PrincipalDep) -> dict[str, Any]:
+    _require(principal.grants.view_reports)
+    return stock_json(_ctx(request).app.engine, today=date.today())
+
+
+@api_router.get("/lots/{lot}/recall", tags=["reports"],
+                summary="Lot recall: patients who received the lot, remaining stock")
+def get_recall(lot: Annotated[str, Path(min_length=1, max_length=20)], request: Request,
+               principal: PrincipalDep) -> dict[str, Any]:
+    _require(principal.grants.view_reports)
+    return recall_json(_ctx(request).app.engine, lot, today=date.today())
+
+
 # --- pages ------------------------------------------------------------------------------
 
 page_router = APIRouter(include_in_schema=False)
@@ -454,6 +470,19 @@ def review_page(request: Request, principal: PrincipalDep,
     visits = services.visits_on(ctx.uow, when)
     return HTMLResponse(_render(ctx, "review.html.j2", principal=principal, visits=visits,
                                 day=when, reasons=VARIANCE_REASONS))
+
+
+@page_router.get("/reports/{name}")
+def report(name: str, request: Request, principal: PrincipalDep) -> Response:
+    _require(principal.grants.view_reports)
+    if name not in REPORT_PAGES:
+        raise NotFoundError(f"No such report: {name}")
+    html = report_page(_ctx(request).app.engine, name, today=date.today())
+    # The reports' pages are self-contained: inline CSS and SVG, no script.
+    return HTMLResponse(html, headers={"Content-Security-Policy":
+                                       "default-src 'none'; style-src 'unsafe-inline'; "
+                                       "img-src data:; frame-ancestors "
+                                       + _ctx(request).config.frame_ancestors})
 
 
 @page_router.get("/static/{name}")
