@@ -39,6 +39,7 @@
         var label = (lot.lotNumber || "(no number)") + " · exp " + (lot.expiration || "none") + " · " + lot.onHand + " on hand";
         select.appendChild(el("option", { value: lot.lotNumber || "" }, label));
       });
+      if (material.actualLot) { select.value = material.actualLot; }
     }).catch(function () { /* lots are optional */ });
     return select;
   }
@@ -50,13 +51,13 @@
     var table = el("table");
     var head = el("tr");
     ["Product", "Code", "Planned", "Actual", "Reason", "Lot", "Notes", "Stock", "Cost"].forEach(function (h, i) {
-      head.appendChild(el("th", { "class": i >= 7 ? "opt" : "" }, h));
+      head.appendChild(el("th", { "class": i === 1 ? "code-col" : (i === 8 ? "opt" : "") }, h));
     });
     table.appendChild(head);
     data.materials.forEach(function (m) {
       var row = el("tr", { "data-usage-id": m.usageId, "data-code": m.code || "", "data-product-id": m.itemMasterId });
       row.appendChild(el("td", {}, m.itemName));
-      row.appendChild(el("td", {}, m.code || ""));
+      row.appendChild(el("td", { "class": "code-col" }, m.code || ""));
       row.appendChild(el("td", {}, m.plannedQuantity + " " + (m.unitName || "")));
       var actual = el("input", { type: "number", min: "0", step: "any", "class": "actual", "aria-label": "Actual quantity" });
       actual.value = m.actualQuantity === null || m.actualQuantity === undefined ? m.plannedQuantity : m.actualQuantity;
@@ -70,7 +71,7 @@
         if (!canUpdate) { input.disabled = true; }
         var td = el("td"); td.appendChild(input); row.appendChild(td);
       });
-      var stock = el("td", { "class": "opt" });
+      var stock = el("td");
       stock.appendChild(el("span", { "class": "badge " + m.stockStatus }, m.stockStatus));
       stock.appendChild(el("span", { "class": "stock" }, " " + m.currentStock));
       row.appendChild(stock);
