@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aesthetic_inventory.unit_of_work import UnitOfWork, retry_on_lock_conflict
+from aesthetic_inventory.consumption.results import SweepResult
+from aesthetic_inventory.unit_of_work import UnitOfWork
 from sqlalchemy.engine import Engine
 
 SERVICE_USER = "admin"
@@ -27,20 +28,15 @@ def available(concern: str) -> bool:
 
 
 def reconcile(engine: Engine, pid: int, encounter: int) -> Any:
-    """Reconcile one visit in one transaction (re-run whole on a deadlock)."""
+    """Reconcile one visit in one transaction (the service re-runs it on a deadlock)."""
     from aesthetic_inventory.consumption.service import reconcile_visit
 
-    return retry_on_lock_conflict(
-        lambda: reconcile_visit(
-            UnitOfWork(engine), pid, encounter, service_username=SERVICE_USER
-        ),
-        attempts=8,
-    )
+    return reconcile_visit(UnitOfWork(engine), pid, encounter, service_username=SERVICE_USER)
 
 
-def sweep(engine: Engine, since: date) -> Any:
+def sweep(engine: Engine, since: date) -> SweepResult:
     """Reconcile every visit since ``since``."""
-    from aesthetic_inventory.consumption.service import sweep_visits
+    from aesthetic_inventory.consumption.batch import sweep_visits
 
     return sweep_visits(engine, since=since, service_username=SERVICE_USER)
 

@@ -374,7 +374,7 @@ def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sampl
     steady_s: float | None = None
     if module_api.available("consumption"):
         start = time.perf_counter()
-        count = int(getattr(module_api.sweep(engine, since), "visits", 0))
+        count = module_api.sweep(engine, since).visits
         mod_s = time.perf_counter() - start
         # Second sweep: nothing changed since, the nightly safety-net case.
         steady_s = _timed(lambda: module_api.sweep(engine, since))

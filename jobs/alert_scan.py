@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aesthetic_inventory.alerts.background import BackgroundServiceRepository
 from aesthetic_inventory.alerts.config import AlertConfig
-from aesthetic_inventory.alerts.service import AppLike, run_alert_scan
-from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.alerts.service import run_alert_scan
+from aesthetic_inventory.bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.jobs.alert_scan")
 
@@ -23,10 +22,10 @@ class AlertJobOutcome:
     detail: str = ""
 
 
-def run_alert_job(app: AppLike, config: AlertConfig, owner: str) -> AlertJobOutcome:
+def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
     """Read the row, recover a stale claim, claim if due, scan, release."""
-    with UnitOfWork(app.engine) as uow:
-        services = BackgroundServiceRepository(uow.connection)
+    with app.unit_of_work() as uow:
+        services = uow.services
         if services.hand_back_bridgeless_claim():
             uow.commit()
             log.info("alert job: OpenEMR's runner claimed the row without a bridge; run here")
@@ -56,8 +55,8 @@ def run_alert_job(app: AppLike, config: AlertConfig, owner: str) -> AlertJobOutc
             f"{len(result.delivery.failed)} failed"
         )
     finally:
-        with UnitOfWork(app.engine) as uow:
-            BackgroundServiceRepository(uow.connection).release(owner)
+        with app.unit_of_work() as uow:
+            uow.services.release(owner)
             uow.commit()
     log.info(
         "alert job: claimed, ran and released (%s; next run in %s min)",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from aesthetic_inventory.alerts.outbox import DeliveryReport
-from aesthetic_inventory.alerts.service import AppLike, deliver_pending
+from aesthetic_inventory.alerts.service import deliver_pending
+from aesthetic_inventory.bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.jobs.outbox_delivery")
 
 
-def run_outbox_job(app: AppLike) -> DeliveryReport:
+def run_outbox_job(app: App) -> DeliveryReport:
     """One delivery pass; logs one line (INFO when it did something, else DEBUG,
     so an idle service does not write a line every 30 seconds)."""
     report = deliver_pending(app)

@@ -160,6 +160,11 @@ def existing_tables(conn: Connection, names: Iterable[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
+def table_exists(conn: Connection, name: str) -> bool:
+    """Whether the table ``name`` exists in the current database."""
+    return name in existing_tables(conn, [name])
+
+
 def require_openemr(conn: Connection) -> None:
     """Refuse a database that lacks OpenEMR's core tables."""
     if conn.execute(text("SELECT DATABASE()")).scalar() is None:

@@ -16,17 +16,15 @@ Cleanup runs on success, on error and on Ctrl-C (``finally``).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 
 from . import scratch
 from .db import connect, create_db_engine, mask_url
+from .demo_repository import DemoRepository, StockLine
 from .install import service
 from .migrations import runner
 from .private_server import PrivateServer
@@ -41,21 +39,6 @@ class DemoContext:
     engine: Engine
     database_url_masked: str
     private_server: bool
-
-
-@dataclass(frozen=True)
-class StockLine:
-    """One lot of a product, as the stock table shows it."""
-
-    product: str
-    category: str
-    lot_number: str | None
-    expiration: dt.date | None
-    warehouse: str
-    on_hand: int
-    unit_cost: Decimal
-    supplier: str
-    reorder_point: float
 
 
 @dataclass(frozen=True)
@@ -141,26 +124,4 @@ def prepare(ctx: DemoContext) -> PreparedDemo:
 def stock_table(engine: Engine) -> list[StockLine]:
     """Every active product with its lots (not destroyed), by product and expiry."""
     with connect(engine) as conn:
-        rows = conn.execute(
-            text(
-                "SELECT d.name, d.aesthetic_category, i.lot_number, i.expiration, "
-                "i.warehouse_id, i.on_hand, i.unit_cost, i.supplier_name, d.reorder_point "
-                "FROM drugs d JOIN drug_inventory i ON i.drug_id = d.drug_id "
-                "WHERE d.active = 1 AND i.destroy_date IS NULL "
-                "ORDER BY d.name, i.expiration, i.inventory_id"
-            )
-        ).all()
-    return [
-        StockLine(
-            product=r[0],
-            category=r[1],
-            lot_number=r[2],
-            expiration=r[3],
-            warehouse=r[4],
-            on_hand=int(r[5]),
-            unit_cost=Decimal(r[6]),
-            supplier=r[7],
-            reorder_point=float(r[8]),
-        )
-        for r in rows
-    ]
+        return DemoRepository(conn).stock_lines()

@@ -131,6 +131,10 @@ class PrivateServer:
         assert self.base_dir is not None
         datadir = self.base_dir / "data"
         log = self.base_dir / "error.log"
+        # its own temporary directory: on-disk temporary tables never live in the
+        # machine's /tmp, where another process's clean-up could remove them
+        tmpdir = self.base_dir / "tmp"
+        tmpdir.mkdir(exist_ok=True)
         args = [
             server,
             "--no-defaults",
@@ -140,6 +144,7 @@ class PrivateServer:
             "--bind-address=127.0.0.1",
             f"--pid-file={self.base_dir / 'mysqld.pid'}",
             f"--log-error={log}",
+            f"--tmpdir={tmpdir}",
             "--skip-name-resolve",
             "--skip-log-bin",
             "--innodb-buffer-pool-size=256M",

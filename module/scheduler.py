@@ -31,9 +31,8 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .alerts.background import BackgroundServiceRepository
-from .alerts.config import AlertConfig, load_alert_config
-from .unit_of_work import UnitOfWork
+from .alerts.config import AlertConfig
+from .bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.service")
 
@@ -53,7 +52,7 @@ def _on_job_event(event: JobExecutionEvent) -> None:
 
 
 def build_scheduler(
-    app: Any, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
+    app: App, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
 ) -> BlockingScheduler:
     """The scheduler with the three jobs registered (not started)."""
     from aesthetic_inventory.jobs.alert_scan import run_alert_job
@@ -89,17 +88,17 @@ def build_scheduler(
     return scheduler
 
 
-def release_claim(app: Any, owner: str) -> bool:
+def release_claim(app: App, owner: str) -> bool:
     """Release the alert claim if this process holds it (shutdown path)."""
-    with UnitOfWork(app.engine) as uow:
-        released = BackgroundServiceRepository(uow.connection).release(owner)
+    with app.unit_of_work() as uow:
+        released = uow.services.release(owner)
         uow.commit()
     return released
 
 
-def run_service(app: Any) -> None:
+def run_service(app: App) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
-    config = load_alert_config(app.settings)
+    config = app.alert_config
     owner = process_owner()
     executor = ThreadPoolExecutor(max_workers=4)
     scheduler = build_scheduler(app, config, owner, executor)

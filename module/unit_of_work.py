@@ -1,4 +1,5 @@
-"""Unit of work: owns one connection and one transaction, rolls back unless committed."""
+"""Unit of work: owns one connection and one transaction, rolls back unless committed,
+and carries the repositories that work on that connection."""
 
 from __future__ import annotations
 
@@ -11,18 +12,39 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from .alerts.background import BackgroundServiceRepository
+from .alerts.repositories import AlertStateRepository, OutboxRepository, TargetsRepository
+from .consumption.repositories import (
+    ConsumptionRepository,
+    FeeSheetRepository,
+    QueueRepository,
+    SweepRepository,
+)
 from .db import connect, is_lock_conflict
 
 T = TypeVar("T")
 
 
 class UnitOfWork:
-    """One transaction on one connection.
+    """One transaction on one connection, and the repositories on it.
 
-    Repositories are built on :attr:`connection` inside the ``with`` block. Leaving
-    the block without :meth:`commit` rolls everything back, so a failure midway
-    never leaves half a change behind.
+    Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
+    ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
+    ``uow.services``) works on :attr:`connection`. Leaving the block without
+    :meth:`commit` rolls everything back, so a failure midway never leaves half a
+    change behind. A unit of work may be entered again after it was left: each
+    ``with`` block is a new connection and transaction (not thread-safe: one per
+    thread).
     """
+
+    consumption: ConsumptionRepository
+    queue: QueueRepository
+    sweep: SweepRepository
+    fee_sheet: FeeSheetRepository
+    alerts: AlertStateRepository
+    outbox: OutboxRepository
+    targets: TargetsRepository
+    services: BackgroundServiceRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -37,7 +59,16 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         # SQLAlchemy begins a transaction with the first statement ("autobegin"), so a
         # unit of work that commits and leaves costs no extra BEGIN/ROLLBACK round trip.
-        self._connection = connect(self.engine)
+        conn = self._connection = connect(self.engine)
+        # Building a repository sends nothing: the statements a unit costs are its own.
+        self.consumption = ConsumptionRepository(conn)
+        self.queue = QueueRepository(conn)
+        self.sweep = SweepRepository(conn)
+        self.fee_sheet = FeeSheetRepository(conn)
+        self.alerts = AlertStateRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        self.targets = TargetsRepository(conn)
+        self.services = BackgroundServiceRepository(conn)
         return self
 
     def __exit__(
@@ -61,6 +92,18 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Throw away everything since the last commit."""
         self.connection.rollback()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What services that run several transactions take: one new unit of work per call."""
+
+
+def unit_of_work_factory(source: UnitOfWorkFactory | Engine) -> UnitOfWorkFactory:
+    """A factory from a factory (returned as is) or an engine (callers that hold only
+    an engine, such as the benchmark, keep passing it)."""
+    if isinstance(source, Engine):
+        return lambda: UnitOfWork(source)
+    return source
 
 
 def retry_on_lock_conflict(

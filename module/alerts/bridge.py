@@ -11,8 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import InvalidInputError
 from ..resources import templates_dir
-from ..unit_of_work import UnitOfWork
-from .background import BackgroundServiceRepository
+from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 
 BRIDGE_NAME = "aesthetic_inventory_alerts.php"
 # The background_services.require_once value, relative to OpenEMR's file root.
@@ -60,13 +59,13 @@ def _php_single_quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def register_bridge(engine: Engine) -> bool:
+def register_bridge(uow_factory: UnitOfWorkFactory | Engine) -> bool:
     """Name the installed bridge in the service row's ``require_once``.
 
     Done only after the file is in place: OpenEMR's runner stops its whole pass on
     a missing include file. Returns False when the row is missing (run migrate).
     """
-    with UnitOfWork(engine) as uow:
-        changed = BackgroundServiceRepository(uow.connection).register_bridge(BRIDGE_REQUIRE_ONCE)
+    with unit_of_work_factory(uow_factory)() as uow:
+        changed = uow.services.register_bridge(BRIDGE_REQUIRE_ONCE)
         uow.commit()
     return changed

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import ConfigurationError, DeliveryError
 from .config import AlertConfig
-from .repository import AlertRepository, OutboxRow
+from .repositories import OutboxRow, TargetsRepository
 
 DEFAULT_SENDER = "no-reply@openemr.local"
 SIGNATURE_HEADER = "X-Aesthetic-Inventory-Signature"
@@ -61,7 +61,7 @@ class Channel(Protocol):
 def sender_address(conn: Connection) -> str:
     """``practice_return_email_path`` or the seed's fallback sender."""
     value = (
-        AlertRepository(conn)
+        TargetsRepository(conn)
         .globals(["practice_return_email_path"])
         .get("practice_return_email_path", "")
     )
@@ -88,7 +88,7 @@ class CrmChannel:
 
     def deliver(self, conn: Connection, row: OutboxRow, now: datetime) -> str:
         message = fit_bytes(row.body_text)
-        log_id = AlertRepository(conn).insert_crm_log(message, sender_address(conn), now)
+        log_id = TargetsRepository(conn).insert_crm_log(message, sender_address(conn), now)
         return f"notification_log {log_id}"
 
 
@@ -98,7 +98,7 @@ class MessageChannel:
     name: str = "message"
 
     def deliver(self, conn: Connection, row: OutboxRow, now: datetime) -> str:
-        repo = AlertRepository(conn)
+        repo = TargetsRepository(conn)
         marker = f"[ref {row.idempotency_key}]"
         if repo.message_exists(marker):
             return "already written"
@@ -133,7 +133,7 @@ def resolve_smtp_target(conn: Connection, config: AlertConfig) -> SmtpTarget:
         "SMTP_SECURE",
         "practice_return_email_path",
     ]
-    g = AlertRepository(conn).globals(names)
+    g = TargetsRepository(conn).globals(names)
     host = config.smtp_host or g.get("SMTP_HOST", "").strip()
     if not host:
         raise DeliveryError(

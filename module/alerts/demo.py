@@ -4,27 +4,20 @@ the CRM ``notification_log`` row it produced."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from ..settings import Settings, load_settings
+from ..bootstrap import App, build_app
 from ..unit_of_work import UnitOfWork
-from .repository import AlertRepository
-from .service import AppLike, ScanResult, run_alert_scan
+from .service import ScanResult, run_alert_scan
+
+if TYPE_CHECKING:
+    from ..demo import DemoContext
 
 
-@dataclass
-class _DemoApp:
-    """The slice of the composition root the scan needs, on the demo engine."""
-
-    engine: Engine
-    settings: Settings = field(default_factory=lambda: load_settings(environ={}))
-
-
-def demo_alert_scan(app: AppLike) -> ScanResult:
+def demo_alert_scan(app: App) -> ScanResult:
     """Run one alert scan (CRM channel by default) and deliver it."""
     return run_alert_scan(app)
 
@@ -32,7 +25,7 @@ def demo_alert_scan(app: AppLike) -> ScanResult:
 def latest_crm_row(engine: Engine) -> dict[str, Any] | None:
     """The newest ``notification_log`` row written by this module."""
     with UnitOfWork(engine) as uow:
-        return AlertRepository(uow.connection).latest_crm_log()
+        return uow.targets.latest_crm_log()
 
 
 def _show(value: object) -> str:
@@ -43,10 +36,12 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def demo_alert_lines(ctx: Any) -> Sequence[str]:
+def demo_alert_lines(ctx: DemoContext) -> Sequence[str]:
     """A ``DemoStep.run`` function: scan the demo database, return lines to print
-    (the CRM row's fields and the digest). ``ctx`` is a ``demo.DemoContext``."""
-    result = demo_alert_scan(_DemoApp(engine=ctx.engine))
+    (the CRM row's fields and the digest)."""
+    # its own root on the scratch engine, default settings (no environment): the demo
+    # always shows the CRM channel
+    result = demo_alert_scan(build_app(environ={}, engine=ctx.engine))
     lines = [
         f"alert scan: {result.current} item(s) need attention, {len(result.notified)} notified"
     ]

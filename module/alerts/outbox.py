@@ -14,10 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import AestheticInventoryError
-from ..unit_of_work import UnitOfWork
+from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from .channels import Channel
 from .config import AlertConfig
-from .repository import AlertRepository
 from .rules import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class DeliveryReport:
 
 
 def deliver_outbox(
-    engine: Engine,
+    uow_factory: UnitOfWorkFactory | Engine,
     config: AlertConfig,
     channels: Mapping[str, Channel],
     *,
@@ -53,10 +52,11 @@ def deliver_outbox(
     report = DeliveryReport()
     failed_channels: list[str] = []
     names = list(channels)
+    new_uow = unit_of_work_factory(uow_factory)
     for _ in range(max_rows):
         at = now or datetime.now().replace(microsecond=0)
-        with UnitOfWork(engine) as uow:
-            repo = AlertRepository(uow.connection)
+        with new_uow() as uow:
+            repo = uow.outbox
             row = repo.claim_due(at, names, skip=failed_channels)
             if row is None:
                 break

@@ -8,18 +8,19 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
+from ..db import table_exists
 from ..errors import AestheticInventoryError
-from ..unit_of_work import UnitOfWork
-from .channels import SmtpFactory, build_channels
-from .config import AlertConfig, load_alert_config
-from .digest import Digest, build_template_environment, render_digest
+from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from .channels import build_channels
+from .config import AlertConfig
+from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
-from .repository import STATE_TABLE, USAGE_TABLE, AlertRepository
+from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository
 from .rules import (
     AlertItem,
     Decision,
@@ -30,16 +31,10 @@ from .rules import (
     shortage_items,
 )
 
+if TYPE_CHECKING:  # the composition root builds on this module, not the other way
+    from ..bootstrap import App
+
 log = logging.getLogger(__name__)
-
-
-class AppLike(Protocol):
-    """What the scan needs from the composition root (``bootstrap.App``)."""
-
-    settings: Any
-
-    @property
-    def engine(self) -> Engine: ...
 
 
 @dataclass
@@ -79,22 +74,13 @@ class ScanResult:
         }
 
 
-def _environment(app: Any) -> Environment:
-    env = getattr(app, "template_environment", None)
-    return env if isinstance(env, Environment) else build_template_environment()
-
-
-def _smtp_factory(app: Any) -> SmtpFactory | None:
-    return getattr(app, "smtp_factory", None)
-
-
 def collect_decision(
-    repo: AlertRepository, config: AlertConfig, now: datetime
+    repo: AlertStateRepository, config: AlertConfig, now: datetime, *, has_usage: bool
 ) -> tuple[Decision, bool]:
     """Run each rule's single query, already diffed against the alert state in
     SQL, plus one query for the states to resolve and one count: only changed
     items reach Python. The shortage rule runs only when the consumption
-    engine's usage table exists (checked once per scan)."""
+    engine's usage table exists (``has_usage``, checked once per scan)."""
     today = now.date()
     horizon_end = today + timedelta(days=config.expiry_horizon_days)
     reminder = timedelta(hours=config.reminder_hours)
@@ -105,7 +91,6 @@ def collect_decision(
     for lot, state in repo.lots_to_notify(today, horizon_end, due):
         items = expiry_items([lot], today=today, horizon_days=config.expiry_horizon_days)
         candidates.extend((item, state) for item in items)
-    has_usage = repo.table_exists(USAGE_TABLE)
     if has_usage:
         for row, state in repo.shortages_to_notify(due):
             candidates.extend((item, state) for item in shortage_items([row]))
@@ -120,7 +105,7 @@ def collect_decision(
 
 
 def scan(
-    engine: Engine,
+    uow_factory: UnitOfWorkFactory | Engine,
     config: AlertConfig,
     env: Environment,
     *,
@@ -130,16 +115,19 @@ def scan(
     """One scan, without delivery. A dry run computes the digest and writes nothing."""
     at = (now or datetime.now()).replace(microsecond=0)
     result = ScanResult(dry_run=dry_run, scanned_at=at)
-    with UnitOfWork(engine) as uow:
-        repo = AlertRepository(uow.connection)
-        if not repo.table_exists(STATE_TABLE):
+    with unit_of_work_factory(uow_factory)() as uow:
+        repo = uow.alerts
+        if not table_exists(uow.connection, STATE_TABLE):
             raise AestheticInventoryError(
                 "the alert tables are missing: run 'aesthetic-inventory migrate' first"
             )
         if not repo.acquire_scan_lock():
             raise AestheticInventoryError("another alert scan is running; try again later")
         try:
-            decision, result.shortage_rule = collect_decision(repo, config, at)
+            has_usage = table_exists(uow.connection, USAGE_TABLE)
+            decision, result.shortage_rule = collect_decision(
+                repo, config, at, has_usage=has_usage
+            )
             result.current = decision.current
             result.notified = list(decision.notify)
             result.new = len(decision.new_keys)
@@ -178,7 +166,7 @@ def scan(
                         }
                     )
                     result.outbox_keys.append(key)
-                repo.add_outbox_rows(rows)
+                uow.outbox.add_outbox_rows(rows)
             uow.commit()  # alert state and outbox together, or neither
         finally:
             repo.release_scan_lock()
@@ -194,14 +182,17 @@ def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
 
 
 def run_alert_scan(
-    app: AppLike, *, dry_run: bool = False, now: datetime | None = None, deliver: bool = True
+    app: App, *, dry_run: bool = False, now: datetime | None = None, deliver: bool = True
 ) -> ScanResult:
-    """One scan, outbox and delivery (the ``alerts run`` command and the service job)."""
-    config = load_alert_config(app.settings)
-    result = scan(app.engine, config, _environment(app), dry_run=dry_run, now=now)
+    """One scan, outbox and delivery (the ``alerts run`` command and the service job),
+    with the composition root's parsed config, templates and SMTP factory."""
+    config = app.alert_config
+    result = scan(
+        app.unit_of_work, config, app.template_environment, dry_run=dry_run, now=now
+    )
     if not dry_run and deliver:
-        channels = build_channels(config, _smtp_factory(app))
-        result.delivery = deliver_outbox(app.engine, config, channels, now=now)
+        channels = build_channels(config, app.smtp_factory)
+        result.delivery = deliver_outbox(app.unit_of_work, config, channels, now=now)
     log.info(
         "alert scan%s: %d current, %d notified (%d new, %d reminders), %d resolved, "
         "%d delivered, %d failed",
@@ -217,7 +208,8 @@ def run_alert_scan(
     return result
 
 
-def deliver_pending(app: AppLike, *, now: datetime | None = None) -> DeliveryReport:
+def deliver_pending(app: App, *, now: datetime | None = None) -> DeliveryReport:
     """Deliver due outbox rows only (the service's outbox job)."""
-    config = load_alert_config(app.settings)
-    return deliver_outbox(app.engine, config, build_channels(config, _smtp_factory(app)), now=now)
+    config = app.alert_config
+    channels = build_channels(config, app.smtp_factory)
+    return deliver_outbox(app.unit_of_work, config, channels, now=now)

@@ -14,29 +14,10 @@ from typing import Any
 
 import click
 
-from ..bootstrap import App, build_app
+from ..bootstrap import build_app
 from ..errors import AestheticInventoryError
 from . import alerts_cmds, consumption_cmds, demo_cmd, schema_cmds, service_cmds, web_cmds
-
-
-class CliState:
-    """Options of the top-level group; builds the composition root on first use."""
-
-    def __init__(self, database_url: str | None, config_path: str | None, verbose: bool) -> None:
-        self.database_url = database_url
-        self.config_path = config_path
-        self.verbose = verbose
-        self._app: App | None = None
-
-    @property
-    def app(self) -> App:
-        if self._app is None:
-            self._app = build_app(database_url=self.database_url, config_path=self.config_path)
-        return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.close()
+from .context import VERBOSE_KEY, is_verbose
 
 
 class _Group(click.Group):
@@ -47,23 +28,18 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AestheticInventoryError as exc:
-            if _verbose(ctx):
+            if is_verbose(ctx):
                 traceback.print_exc()
             raise click.ClickException(str(exc)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # an unexpected failure: still one line by default
-            if _verbose(ctx):
+            if is_verbose(ctx):
                 traceback.print_exc()
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             raise click.ClickException(
                 f"unexpected error ({type(exc).__name__}): {first} (run with -v for details)"
             ) from None
-
-
-def _verbose(ctx: click.Context) -> bool:
-    state = ctx.obj if isinstance(ctx.obj, CliState) else None
-    return bool(state and state.verbose)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,9 +77,10 @@ def main(
         # The service's own listener logs one line per failed job; APScheduler's
         # executor would add a full traceback for the same failure.
         logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
-    state = CliState(database_url, config_path, verbose)
-    ctx.obj = state
-    ctx.call_on_close(state.close)
+    ctx.meta[VERBOSE_KEY] = verbose
+    app = build_app(database_url=database_url, config_path=config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
 
 
 for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, web_cmds):

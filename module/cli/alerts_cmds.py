@@ -6,9 +6,11 @@ import json
 
 import click
 
+from ..alerts.background import SERVICE_NAME
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
-from ..alerts.config import load_alert_config
 from ..alerts.service import run_alert_scan
+from ..bootstrap import App
+from .context import pass_app
 
 
 @click.group("alerts")
@@ -19,11 +21,10 @@ def alerts() -> None:
 @alerts.command("run")
 @click.option("--dry-run", is_flag=True, help="Show the digest; write and send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
-@click.pass_obj
-def run(state: object, dry_run: bool, as_json: bool) -> None:
+@pass_app
+def run(app: App, dry_run: bool, as_json: bool) -> None:
     """One alert scan: decide what is new, write the outbox, deliver it."""
-    app = state.app  # type: ignore[attr-defined]
-    load_alert_config(app.settings)  # a malformed setting fails before any work
+    _ = app.alert_config  # parsed now: a malformed setting fails before any work
     result = run_alert_scan(app, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
@@ -52,25 +53,25 @@ def run(state: object, dry_run: bool, as_json: bool) -> None:
 )
 @click.option("--bin", "bin_path", help="Console script the bridge runs (default: this one).")
 @click.option("--force", is_flag=True, help="Replace an existing bridge file.")
-@click.pass_obj
-def install(state: object, openemr_dir: str, bin_path: str | None, force: bool) -> None:
+@pass_app
+def install(app: App, openemr_dir: str, bin_path: str | None, force: bool) -> None:
     """Copy the PHP bridge into OpenEMR so its background runner can run the alerts."""
-    config_path = getattr(state, "config_path", None)
-    target = install_bridge(openemr_dir, bin_path=bin_path, config_path=config_path, force=force)
+    target = install_bridge(
+        openemr_dir, bin_path=bin_path, config_path=app.config_path, force=force
+    )
     click.echo(f"installed {target}")
-    app = state.app  # type: ignore[attr-defined]
     if not app.settings.database_url:
         click.echo(
             "no database configured: register the bridge with --database-url, or run "
             f"UPDATE background_services SET require_once = '{BRIDGE_REQUIRE_ONCE}' "
-            "WHERE name = 'AestheticInventoryAlerts'"
+            f"WHERE name = '{SERVICE_NAME}'"
         )
-    elif register_bridge(app.engine):
+    elif register_bridge(app.unit_of_work):
         click.echo(
-            f"background_services row AestheticInventoryAlerts now loads {BRIDGE_REQUIRE_ONCE}"
+            f"background_services row {SERVICE_NAME} now loads {BRIDGE_REQUIRE_ONCE}"
         )
     else:
-        click.echo("background_services row AestheticInventoryAlerts not found: run migrate first")
+        click.echo(f"background_services row {SERVICE_NAME} not found: run migrate first")
 
 
 COMMANDS: list[click.Command] = [alerts]

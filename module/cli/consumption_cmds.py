@@ -7,10 +7,11 @@ from datetime import date
 
 import click
 
-from ..consumption import service
+from ..bootstrap import App
+from ..consumption import batch, service
 from ..consumption.presentation import describe_result
-from ..consumption.service import ReconcileResult
-from ..unit_of_work import UnitOfWork
+from ..consumption.results import ReconcileResult
+from .context import pass_app
 
 
 def _echo_result(result: ReconcileResult) -> None:
@@ -31,13 +32,12 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--pid", type=click.IntRange(min=1), required=True, help="Patient id.")
 @click.option("--encounter", type=click.IntRange(min=1), required=True, help="Encounter number.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
+@pass_app
+def consume(app: App, pid: int, encounter: int, as_json: bool) -> None:
     """Reconcile one visit: deduct (or return) the mapped products of its fee sheet."""
-    app = state.app  # type: ignore[attr-defined]
     service.preflight(app.engine)
     result = service.reconcile_visit(
-        UnitOfWork(app.engine), pid, encounter,
+        app.unit_of_work(), pid, encounter,
         service_username=app.settings.service_username,
     )
     if as_json:
@@ -52,15 +52,14 @@ def consume(state: object, pid: int, encounter: int, as_json: bool) -> None:
     help="Sweep visits with billing lines on/after this date (YYYY-MM-DD; default: 7 days ago).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def sync(state: object, since: date | None, as_json: bool) -> None:
+@pass_app
+def sync(app: App, since: date | None, as_json: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""
-    app = state.app  # type: ignore[attr-defined]
     service.preflight(app.engine)
     user = app.settings.service_username
-    drained = service.drain_change_queue(app.engine, service_username=user)
-    swept = service.sweep_visits(
-        app.engine, since=since or service.default_since(), service_username=user
+    drained = batch.drain_change_queue(app.unit_of_work, service_username=user)
+    swept = batch.sweep_visits(
+        app.unit_of_work, since=since or batch.default_since(), service_username=user
     )
     if as_json:
         click.echo(json.dumps({

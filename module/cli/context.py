@@ -1,26 +1,24 @@
 """How commands receive the composition root.
 
-Every command takes the :class:`~aesthetic_inventory.bootstrap.App` as its first
-argument through :data:`pass_app`; nothing below the CLI builds its own engine.
+The top-level group builds the :class:`~aesthetic_inventory.bootstrap.App` once and
+keeps it as the context object; every command takes it as its first argument through
+:data:`pass_app` (``@pass_app`` then ``def cmd(app: App, ...)``). Nothing below the
+CLI builds its own engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import update_wrapper
-from typing import Any, TypeVar
-
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from ..bootstrap import App
+
+VERBOSE_KEY = "aesthetic_inventory.verbose"
+"""``ctx.meta`` key of the ``-v`` flag (set before the App is built, so an error while
+building it is still shown with its traceback under ``-v``)."""
+
+pass_app = click.make_pass_decorator(App)
 
 
-def pass_app(f: F) -> F:
-    """Decorate a command so it is called with the :class:`App` as first argument."""
-
-    @click.pass_context
-    def new_func(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
-        state = ctx.find_root().obj
-        return ctx.invoke(f, state.app, *args, **kwargs)
-
-    return update_wrapper(new_func, f)  # type: ignore[return-value]
+def is_verbose(ctx: click.Context) -> bool:
+    """Whether ``-v`` was given (``ctx.meta`` is shared by the whole command chain)."""
+    return bool(ctx.meta.get(VERBOSE_KEY, False))

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import click
 
 from .. import demo as demo_service
+from ..bootstrap import App
 from ..demo import StockLine
+from .context import pass_app
 
 _HEADERS = (
     "Product",
@@ -49,10 +51,10 @@ def format_stock_table(lines: Sequence[StockLine]) -> list[str]:
 
 
 @click.command()
-@click.pass_obj
-def demo(state: object) -> None:
+@pass_app
+def demo(app: App) -> None:
     """The whole story on a throwaway database (private server unless --database-url)."""
-    url = getattr(state, "database_url", None)
+    url = app.settings.database_url
     click.echo(
         "Starting a private MariaDB server in a temporary directory..."
         if url is None

@@ -6,8 +6,11 @@ import json
 
 import click
 
+from ..alerts.background import SERVICE_NAME
+from ..bootstrap import App
 from ..install import service
 from ..migrations.runner import FileReport
+from .context import pass_app
 
 
 def _echo_file(report: FileReport) -> None:
@@ -18,10 +21,9 @@ def _echo_file(report: FileReport) -> None:
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would run; write nothing.")
-@click.pass_obj
-def migrate(state: object, dry_run: bool) -> None:
+@pass_app
+def migrate(app: App, dry_run: bool) -> None:
     """Apply pending upgrade files (and the billing triggers)."""
-    app = state.app  # type: ignore[attr-defined]
     report = service.migrate(app.engine, dry_run=dry_run)
     for file_report in report.files:
         _echo_file(file_report)
@@ -37,10 +39,9 @@ def migrate(state: object, dry_run: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def status(state: object, as_json: bool) -> None:
+@pass_app
+def status(app: App, as_json: bool) -> None:
     """Applied and pending files, versions, triggers and service state."""
-    app = state.app  # type: ignore[attr-defined]
     report = service.status(app.engine)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
@@ -58,7 +59,7 @@ def status(state: object, as_json: bool) -> None:
     if report.triggers is not None:
         click.echo(f"triggers: {report.triggers.message} (mode: {report.triggers.mode})")
     if report.service is None:
-        click.echo("service: AestheticInventoryAlerts row missing (run migrate)")
+        click.echo(f"service: {SERVICE_NAME} row missing (run migrate)")
     else:
         svc = report.service
         click.echo(
@@ -68,10 +69,9 @@ def status(state: object, as_json: bool) -> None:
 
 
 @click.command("load-sample")
-@click.pass_obj
-def load_sample(state: object) -> None:
+@pass_app
+def load_sample(app: App) -> None:
     """Load the sample products, lots, codes and mappings (idempotent)."""
-    app = state.app  # type: ignore[attr-defined]
     report = service.load_sample(app.engine)
     for step in report.steps:
         click.echo(f"  line {step.line}: {step.message}")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import click
 
+from ..bootstrap import App
+from ..db import require_openemr
 from ..scheduler import run_service
+from .context import pass_app
 
 
 @click.command("service")
-@click.pass_obj
-def service(state: object) -> None:
+@pass_app
+def service(app: App) -> None:
     """Run the background service (alert scan on the background_services interval,
     change-queue drain, outbox delivery) until SIGTERM/SIGINT."""
-    from ..db import require_openemr
-    from ..unit_of_work import UnitOfWork
-
-    app = state.app  # type: ignore[attr-defined]
-    with UnitOfWork(app.engine) as uow:  # fail fast on a wrong database
+    with app.unit_of_work() as uow:  # fail fast on a wrong database
         require_openemr(uow.connection)
     run_service(app)
 

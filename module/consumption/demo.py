@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from ..errors import InvalidInputError
 from ..unit_of_work import UnitOfWork
 from .fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
 from .presentation import describe_result
-from .service import ReconcileResult
+from .results import ReconcileResult
 
 DEMO_PID = 1
 DEMO_LINES = (NewLine("CPT4", "15828", 2), NewLine("CPT4", "11950", 1))
@@ -26,25 +25,16 @@ def demo_fee_sheet(
     Needs the sample data (its mappings); the result lists what each mapping took
     from which lot.
     """
-    with engine.begin() as conn:
-        if not conn.execute(
-            text("SELECT COUNT(*) FROM procedure_products WHERE code_type = 'CPT4' "
-                 "AND code IN ('15828', '11950')")
-        ).scalar():
+    uow = UnitOfWork(engine)
+    with uow:
+        if not uow.fee_sheet.codes_mapped("CPT4", [line.code for line in DEMO_LINES]):
             raise InvalidInputError("the demo fee sheet needs the sample data: run load-sample")
-        encounter = int(
-            conn.execute(text("SELECT COALESCE(MAX(encounter), 0) + 1 FROM form_encounter"))
-            .scalar()
+        encounter = uow.fee_sheet.open_visit(
+            DEMO_PID, visit_date or date.today(), "Aesthetic Inventory demo visit"
         )
-        conn.execute(
-            text(
-                "INSERT INTO form_encounter (date, reason, pid, encounter) "
-                "VALUES (:d, 'Aesthetic Inventory demo visit', :p, :e)"
-            ),
-            {"d": visit_date or date.today(), "p": DEMO_PID, "e": encounter},
-        )
+        uow.commit()
     _, result = save_fee_sheet(
-        UnitOfWork(engine),
+        uow,
         DEMO_PID,
         encounter,
         FeeSheetChanges(add=DEMO_LINES),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .service import LotMovement, ReconcileResult
+from .results import LotMovement, ReconcileResult
 
 
 def _lot(lot: LotMovement) -> str:

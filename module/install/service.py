@@ -10,19 +10,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from ..alerts.background import BackgroundServiceRepository
 from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
 from ..migrations import runner
 from ..migrations.directives import parse_sql
 from ..resources import sql_dir
 from . import triggers
+from .repository import InstallRepository
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
-MODULE_DIRECTORY = "aesthetic_inventory"
-SERVICE_NAME = "AestheticInventoryAlerts"
 # Serialises concurrent migrations of one database (two admins, or a service start).
 _LOCK_TIMEOUT_SECONDS = 30
 
@@ -111,19 +110,15 @@ def _autocommit(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def _migration_lock(conn: Connection) -> Iterator[None]:
-    name = "aesthetic_inventory_migrate:" + str(conn.execute(text("SELECT DATABASE()")).scalar())
-    name = name[:64]
-    got = conn.execute(
-        text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": _LOCK_TIMEOUT_SECONDS}
-    ).scalar()
-    if got != 1:
+    repo = InstallRepository(conn)
+    if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS):
         raise AestheticInventoryError(
             "another migration of this database is running; try again later"
         )
     try:
         yield
     finally:
-        conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+        repo.release_migration_lock()
 
 
 def migrate(
@@ -164,44 +159,17 @@ def migrate(
     )
 
 
-def _openemr_version(conn: Connection) -> tuple[str | None, int | None]:
-    row = conn.execute(
-        text("SELECT v_major, v_minor, v_patch, v_tag, v_database FROM version LIMIT 1")
-    ).first()
-    if row is None:
-        return None, None
-    return f"{row[0]}.{row[1]}.{row[2]}{row[3] or ''}", int(row[4])
-
-
-def _module_version(conn: Connection) -> str | None:
-    if not existing_tables(conn, ["modules"]):
-        return None
-    return conn.execute(
-        text("SELECT sql_version FROM modules WHERE mod_directory = :d LIMIT 1"),
-        {"d": MODULE_DIRECTORY},
-    ).scalar()
-
-
 def _service_row(conn: Connection) -> dict[str, object] | None:
-    row = (
-        conn.execute(
-            text(
-                "SELECT name, active, running, next_run, execute_interval FROM background_services "
-                "WHERE name = :n"
-            ),
-            {"n": SERVICE_NAME},
-        )
-        .mappings()
-        .first()
-    )
+    """The alert service's ``background_services`` row as ``status`` shows it."""
+    row = BackgroundServiceRepository(conn).read()
     if row is None:
         return None
     return {
-        "name": row["name"],
-        "active": int(row["active"]),
-        "running": int(row["running"]),
-        "next_run": None if row["next_run"] is None else str(row["next_run"]),
-        "execute_interval": int(row["execute_interval"]),
+        "name": row.name,
+        "active": int(row.active),
+        "running": row.running,
+        "next_run": None if row.next_run is None else str(row.next_run),
+        "execute_interval": row.execute_interval,
     }
 
 
@@ -211,10 +179,11 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
     with _autocommit(engine) as conn:
         require_openemr(conn)
         plans = runner.plan(conn, files)
-        version, db_version = _openemr_version(conn)
+        repo = InstallRepository(conn)
+        version, db_version = repo.openemr_version()
         return StatusReport(
             files=tuple(plans),
-            module_version=_module_version(conn),
+            module_version=repo.module_version(),
             openemr_version=version,
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),

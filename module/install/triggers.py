@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..db import mysql_error_code
+from ..db import mysql_error_code, table_exists
 
 QUEUE_TABLE = "aesthetic_inventory_change_queue"
 
@@ -80,18 +80,6 @@ def _existing(conn: Connection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _queue_exists(conn: Connection) -> bool:
-    return bool(
-        conn.execute(
-            text(
-                "SELECT COUNT(*) FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
-            ),
-            {"t": QUEUE_TABLE},
-        ).scalar()
-    )
-
-
 def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport:
     """Create the billing triggers if missing; report sweep mode when not allowed.
 
@@ -106,7 +94,7 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
         return TriggerReport(
             False, "sweep", "would create billing triggers: " + ", ".join(missing)
         )
-    if not _queue_exists(conn):
+    if not table_exists(conn, QUEUE_TABLE):
         # A trigger writing to a missing table would break OpenEMR's own billing saves.
         return TriggerReport(
             False, "sweep", f"billing triggers not created: table {QUEUE_TABLE} is missing"

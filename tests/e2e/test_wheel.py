@@ -36,5 +36,9 @@ def test_wheel_contains_sql_templates_and_jobs(tmp_path: Path) -> None:
     for template in (REPO / "templates").iterdir():
         if template.suffix in (".j2", ".php"):
             assert f"aesthetic_inventory/templates/{template.name}" in names
+    # every package of module/ is listed in pyproject.toml (a missing one installs a
+    # wheel that fails on import)
+    for source in (REPO / "module").rglob("*.py"):
+        assert f"aesthetic_inventory/{source.relative_to(REPO / 'module').as_posix()}" in names
     assert any(n.startswith("aesthetic_inventory/jobs/") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from aesthetic_inventory.consumption.presentation import describe_result
-from aesthetic_inventory.consumption.service import LotMovement, MappingOutcome, ReconcileResult
+from aesthetic_inventory.consumption.results import LotMovement, MappingOutcome, ReconcileResult
 
 
 def test_describe_result_shows_lots_returns_and_shortage() -> None:

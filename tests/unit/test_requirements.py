@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 from aesthetic_inventory.consumption.domain import planned_quantity, required_units
-from aesthetic_inventory.consumption.repository import MappedLine
-from aesthetic_inventory.consumption.service import _requirements
+from aesthetic_inventory.consumption.planning import MappedLine, requirements
 
 
 @pytest.mark.parametrize(
@@ -34,7 +33,7 @@ def line(line_id: int, mapping: int, units: int, user: str | None, wh: str = "")
 
 
 def test_requirements_aggregate_per_mapping_and_take_the_latest_line_user() -> None:
-    reqs = _requirements(
+    reqs = requirements(
         [line(1, 10, 3, "ann", "a"), line(5, 10, 2, "bob", "b"), line(3, 11, 1, None, "x")],
         "svc",
     )

@@ -1,4 +1,4 @@
-"""Fix 2 regression guard: every executemany INSERT of the alerts concern must be
+"""Every executemany INSERT of the alerts concern must be
 batchable by PyMySQL (one multi-row statement), checked on the wire."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fix 4: the new / reminder / resolved diff runs in SQL, so a steady-state scan
+"""The new / reminder / resolved diff runs in SQL, so a steady-state scan
 moves only changed rows to Python, and every state transition still resolves."""
 
 from __future__ import annotations

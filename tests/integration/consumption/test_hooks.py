@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import dbtools
 import pytest
+from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
-from aesthetic_inventory.consumption.service import drain_change_queue, sweep_visits
 from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
@@ -234,16 +234,15 @@ def test_a_failing_visit_does_not_block_the_others(
 def _killed_worker(url: str) -> None:  # runs in a child process
     import os
 
-    from aesthetic_inventory.consumption.repository import QueueRepository
     from aesthetic_inventory.consumption.service import reconcile_in_transaction
     from aesthetic_inventory.db import create_db_engine
+    from aesthetic_inventory.unit_of_work import UnitOfWork
 
-    engine = create_db_engine(url)
-    conn = engine.connect()
-    ids = QueueRepository(conn).claim(1, 100)
-    reconcile_in_transaction(conn, 1, 100, service_username=SERVICE)
-    QueueRepository(conn).delete(ids)
-    os._exit(9)  # killed before the commit
+    with UnitOfWork(create_db_engine(url)) as uow:
+        ids = uow.queue.claim(1, 100)
+        reconcile_in_transaction(uow, 1, 100, service_username=SERVICE)
+        uow.queue.delete(ids)
+        os._exit(9)  # killed before the commit
 
 
 def test_worker_killed_midway_leaves_queue_and_stock_for_the_next_run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from aesthetic_inventory.consumption.repository import ConsumptionRepository
+from aesthetic_inventory.consumption.repositories import ConsumptionRepository
 from clinic import Clinic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine

@@ -1,4 +1,4 @@
-"""Fix 3: a reconcile locks only the lots its allocation touches, re-checks them under
+"""A reconcile locks only the lots its allocation touches, re-checks them under
 the lock and falls back to locking every candidate lot when a concurrent save took the
 stock it had chosen. The concurrent save is simulated deterministically: a second
 connection changes the stock right after the reconcile's unlocked snapshot read."""
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
-from aesthetic_inventory.consumption.repository import ConsumptionRepository
+from aesthetic_inventory.consumption.repositories import ConsumptionRepository
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic

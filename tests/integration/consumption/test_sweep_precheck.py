@@ -7,7 +7,7 @@ from datetime import date
 
 import dbtools
 import pytest
-from aesthetic_inventory.consumption.service import sweep_visits
+from aesthetic_inventory.consumption.batch import sweep_visits
 from aesthetic_inventory.install import triggers
 from clinic import Clinic
 from sqlalchemy import text

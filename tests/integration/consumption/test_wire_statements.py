@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SERVICE = "aesthetic-inventory"
-WIRE_LIMIT = 12  # issue 5, item 3: a 5-line visit, whatever the lot count
+WIRE_LIMIT = 12  # the budget of a 5-line first save on the wire, whatever the lot count
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""All SQL of the consumption engine (SQLAlchemy Core, bound parameters only).
+"""The SQL of one reconcile (SQLAlchemy Core, bound parameters only).
 
 Every read of a reconcile is one statement for the whole visit (never one per line,
 mapping or lot), and every kind of write is one statement for all its rows, so the
@@ -8,68 +8,18 @@ number of statements of a reconcile does not grow with the size of the fee sheet
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection, CursorResult
 
-from .domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
+from ..domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
+from ..planning import MappedLine, NewSale, UsageRow, Visit
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
-
-
-@dataclass(frozen=True)
-class Visit:
-    pid: int
-    encounter: int
-    visit_date: date
-
-
-@dataclass(frozen=True)
-class MappedLine:
-    """A live billing line joined to one of its mappings and its product."""
-
-    line_id: int
-    units: int | None
-    mapping_id: int
-    drug_id: int
-    code_type: str
-    code: str
-    per_unit: Decimal
-    allow_combining: bool
-    dispensable: bool
-    username: str | None
-    default_warehouse: str
-    product_name: str = ""
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    """The planned-versus-allocated record of one visit and mapping."""
-
-    mapping_id: int
-    drug_id: int
-    planned_quantity: Decimal
-    required_units: int
-    allocated_units: int
-    shortage_units: int
-    code_type: str = ""
-    code: str = ""
-
-
-@dataclass(frozen=True)
-class NewSale:
-    drug_id: int
-    inventory_id: int
-    pid: int
-    encounter: int
-    user: str
-    sale_date: date
-    quantity: int
-    selector: str
 
 
 class ConsumptionRepository:
@@ -400,13 +350,12 @@ class ConsumptionRepository:
         return 1
 
 
-
 def _marks(n: int) -> str:
     """``n`` DBAPI placeholders for an IN list."""
     return ", ".join(["%s"] * n)
 
 
-def _driver(conn: Connection, sql: str, params: Sequence[object]) -> CursorResult:  # type: ignore[type-arg]
+def _driver(conn: Connection, sql: str, params: Sequence[object]) -> CursorResult[Any]:
     """Run SQL written with the driver's own ``%s`` placeholders (values still bound:
     PyMySQL escapes every parameter). The hot statements of a reconcile go this way
     because building, caching and binding a ``text()`` with dozens of (expanding)
@@ -415,32 +364,32 @@ def _driver(conn: Connection, sql: str, params: Sequence[object]) -> CursorResul
     return conn.exec_driver_sql(sql, tuple(params))
 
 
-def _lot(r: Sequence[object], seq: int | None) -> Lot:
+def _lot(r: Sequence[Any], seq: int | None) -> Lot:
     """A Lot from (inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number,
     destroyed) and its warehouse seq."""
     return Lot(
-        inventory_id=int(r[0]),  # type: ignore[arg-type]
-        drug_id=int(r[1]),  # type: ignore[arg-type]
-        on_hand=int(r[2]),  # type: ignore[arg-type]
+        inventory_id=int(r[0]),
+        drug_id=int(r[1]),
+        on_hand=int(r[2]),
         warehouse_id=str(r[3] or ""),
         warehouse_seq=seq,
-        expiration=r[4],  # type: ignore[arg-type]
-        lot_number=r[5],  # type: ignore[arg-type]
+        expiration=r[4],
+        lot_number=r[5],
         destroyed=bool(r[6]),
     )
 
 
-def _mapped_line(r: Sequence[object]) -> MappedLine:
+def _mapped_line(r: Sequence[Any]) -> MappedLine:
     """A MappedLine from (line id, units, mapping id, drug id, code type, code, per unit,
     allow_combining, dispensable, username, default warehouse, product name)."""
     return MappedLine(
-        line_id=int(r[0]),  # type: ignore[arg-type]
-        units=None if r[1] is None else int(r[1]),  # type: ignore[arg-type]
-        mapping_id=int(r[2]),  # type: ignore[arg-type]
-        drug_id=int(r[3]),  # type: ignore[arg-type]
+        line_id=int(r[0]),
+        units=None if r[1] is None else int(r[1]),
+        mapping_id=int(r[2]),
+        drug_id=int(r[3]),
         code_type=str(r[4] or ""),
         code=str(r[5] or ""),
-        per_unit=Decimal(r[6]),  # type: ignore[arg-type]
+        per_unit=Decimal(r[6]),
         allow_combining=bool(r[7]),
         dispensable=bool(r[8]),
         username=str(r[9]) if r[9] else None,
@@ -449,179 +398,15 @@ def _mapped_line(r: Sequence[object]) -> MappedLine:
     )
 
 
-def _held_from_rows(rows: Iterable[Sequence[object]]) -> list[HeldSale]:
+def _held_from_rows(rows: Iterable[Sequence[Any]]) -> list[HeldSale]:
     """HeldSales from (sale_id, selector, drug_id, inventory_id, quantity, billed) rows;
     a hand-edited selector that is not ours is left alone."""
     held = []
     for r in rows:
-        mapping_id = parse_selector(r[1])  # type: ignore[arg-type]
+        mapping_id = parse_selector(r[1])
         if mapping_id is None:
             continue
         held.append(
-            HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))  # type: ignore[arg-type]
+            HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))
         )
     return held
-
-
-class QueueRepository:
-    """SQL of the change queue fed by the billing triggers."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def pending_visits(self, limit: int) -> list[tuple[int, int]]:
-        """Distinct queued visits, oldest first (a plain read: cheap when empty)."""
-        rows = self.conn.execute(
-            text(
-                "SELECT pid, encounter FROM aesthetic_inventory_change_queue "
-                "GROUP BY pid, encounter ORDER BY MIN(id) LIMIT :n"
-            ),
-            {"n": limit},
-        )
-        return [(int(r[0]), int(r[1])) for r in rows]
-
-    def claim(self, pid: int, encounter: int) -> list[int]:
-        """Lock this visit's queue rows; rows another worker holds are skipped."""
-        rows = self.conn.execute(
-            text(
-                "SELECT id FROM aesthetic_inventory_change_queue "
-                "WHERE pid = :pid AND encounter = :enc ORDER BY id FOR UPDATE SKIP LOCKED"
-            ),
-            {"pid": pid, "enc": encounter},
-        )
-        return [int(r[0]) for r in rows]
-
-    def delete(self, ids: Sequence[int]) -> None:
-        if ids:
-            self.conn.execute(
-                text("DELETE FROM aesthetic_inventory_change_queue WHERE id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
-                {"ids": list(ids)},
-            )
-
-
-# the sweep's window: visits with mapped billing lines dated on/after :since, or with
-# AUTO_PROC rows sold on/after it
-_WINDOW = (
-    "WITH v AS ("
-    "SELECT b.pid, b.encounter FROM billing b "
-    "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-    "WHERE b.date >= :since AND b.pid IS NOT NULL AND b.encounter IS NOT NULL "
-    "UNION SELECT pid, encounter FROM drug_sales "
-    "WHERE sale_date >= :since AND selector LIKE :prefix) "
-)
-
-
-def sweep_suspect_visits(conn: Connection, since: date) -> set[tuple[int, int]]:
-    """Window visits that are NOT plainly settled, computed in the server so that a
-    window of reconciled visits sends no rows at all.
-
-    A visit is plainly settled when each of its mappings with live lines holds exactly
-    its required units, all of the mapping's product, and has the matching usage record
-    (required, allocated, no shortage, same planned quantity and product), and it has no
-    AUTO_PROC rows or usage records of a mapping without live lines. Everything else is
-    a suspect, decided exactly by ``mapping_is_settled`` in Python: this filter only
-    spares that check the visits it would call settled anyway. The AUTO_PROC rows are
-    joined on the mapping id parsed out of the selector (a key, unlike a CONCAT)."""
-    # Every join below goes from a window visit to a base table through an index
-    # ((pid, encounter) of billing, drug_sales and usage, the primary key of
-    # procedure_products); STRAIGHT_JOIN keeps the optimizer from scanning the whole
-    # table and probing the window instead. Joining the derived tables to each other
-    # has no key and was much slower.
-    live_mapping = (
-        "SELECT 1 FROM billing b2 JOIN procedure_products pp2 "
-        "ON pp2.code_type = b2.code_type AND pp2.code = b2.code "
-        "WHERE b2.pid = {t}.pid AND b2.encounter = {t}.encounter AND b2.activity = 1 "
-        "AND pp2.id = {mapping}"
-    )
-    rows = conn.execute(
-        text(
-            _WINDOW + ", l AS ("
-            "SELECT b.pid, b.encounter, pp.id AS mapping_id, pp.drug_id, "
-            "GREATEST(SUM(COALESCE(b.units, 0)), 0) * pp.quantity AS planned FROM v "
-            "STRAIGHT_JOIN billing b ON b.pid = v.pid AND b.encounter = v.encounter "
-            "AND b.activity = 1 "
-            "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-            "GROUP BY b.pid, b.encounter, pp.id, pp.drug_id, pp.quantity) "
-            # a mapping with live lines whose rows or record do not match its requirement
-            "SELECT l.pid, l.encounter FROM l "
-            "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
-            "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
-            "WHERE u.id IS NULL OR u.required_units <> CEILING(l.planned) "
-            "OR u.allocated_units > CEILING(l.planned) "
-            # a recorded shortage is settled here; stock arriving is the job of
-            # sweep_always_candidates
-            "OR u.shortage_units <> CEILING(l.planned) - u.allocated_units "
-            "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
-            "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
-            "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
-            "AND ds.selector = CONCAT(:plain, l.mapping_id) AND ds.drug_id = l.drug_id) "
-            "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = l.pid "
-            "AND ds.encounter = l.encounter AND ds.selector = CONCAT(:plain, l.mapping_id) "
-            "AND ds.drug_id <> l.drug_id) "
-            # AUTO_PROC rows that are not exactly 'AUTO_PROC:<a live mapping of the visit>'
-            "UNION SELECT ds.pid, ds.encounter FROM v STRAIGHT_JOIN drug_sales ds "
-            "ON ds.pid = v.pid AND ds.encounter = v.encounter AND ds.selector LIKE :prefix "
-            "WHERE NOT EXISTS (" + live_mapping.format(
-                t="ds", mapping="CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED)"
-            ) + " AND ds.selector = CONCAT(:plain, pp2.id)) "
-            # usage records of a mapping without live lines
-            "UNION SELECT u.pid, u.encounter FROM v STRAIGHT_JOIN aesthetic_inventory_usage u "
-            "ON u.pid = v.pid AND u.encounter = v.encounter "
-            "WHERE NOT EXISTS (" + live_mapping.format(t="u", mapping="u.mapping_id") + ")"
-        ),
-        {"since": since, "prefix": SELECTOR_PREFIX + "%", "plain": SELECTOR_PREFIX,
-         "cut": len(SELECTOR_PREFIX) + 1},
-    )
-    return {(int(r[0]), int(r[1])) for r in rows}
-
-
-def sweep_window_facts(conn: Connection, since: date) -> list[tuple]:  # type: ignore[type-arg]
-    """Per visit of the window (mapped billing lines dated on/after ``since`` or AUTO_PROC
-    rows sold on/after it), in ONE statement: its live mapped units per mapping (kind 0),
-    its AUTO_PROC quantities per selector, product and billed flag (kind 1) and its usage
-    records (kind 2). Rows: (kind, pid, encounter, mapping_id, drug_id, n1, decimal, n2,
-    n3, selector). The sweep compares them in Python (``mapping_is_settled``) and opens a
-    transaction only for visits that need one."""
-    rows = conn.execute(
-        text(
-            _WINDOW + "SELECT 0, v.pid, v.encounter, pp.id, pp.drug_id, SUM(COALESCE(b.units, 0)), "
-            "pp.quantity, NULL, NULL, NULL FROM v "
-            "JOIN billing b ON b.pid = v.pid AND b.encounter = v.encounter AND b.activity = 1 "
-            "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-            "GROUP BY v.pid, v.encounter, pp.id, pp.drug_id, pp.quantity "
-            "UNION ALL SELECT 1, v.pid, v.encounter, NULL, ds.drug_id, SUM(ds.quantity), "
-            "NULL, ds.billed, NULL, ds.selector FROM v "
-            "JOIN drug_sales ds ON ds.pid = v.pid AND ds.encounter = v.encounter "
-            "AND ds.selector LIKE :prefix "
-            "GROUP BY v.pid, v.encounter, ds.selector, ds.drug_id, ds.billed "
-            "UNION ALL SELECT 2, v.pid, v.encounter, u.mapping_id, u.drug_id, "
-            "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, NULL "
-            "FROM v JOIN aesthetic_inventory_usage u "
-            "ON u.pid = v.pid AND u.encounter = v.encounter"
-        ),
-        {"since": since, "prefix": SELECTOR_PREFIX + "%"},
-    )
-    return [tuple(r) for r in rows]
-
-
-def sweep_always_candidates(conn: Connection) -> list[tuple[int, int]]:
-    """Visits the sweep reconciles whatever their window: open shortages of a product
-    that has stock again (some lot not destroyed with on_hand > 0: a superset of what
-    the lot rules can use, so no refill is missed) and unbilled AUTO_PROC rows whose
-    mapping vanished (any date)."""
-    rows = conn.execute(
-        text(
-            "SELECT u.pid, u.encounter FROM aesthetic_inventory_usage u "
-            "WHERE u.shortage_units > 0 AND EXISTS (SELECT 1 FROM drug_inventory di "
-            "WHERE di.drug_id = u.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0) "
-            # primary-key probe per row (a join on CONCAT would compare every pair)
-            "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
-            "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("
-            "SELECT 1 FROM procedure_products pp "
-            "WHERE pp.id = CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED))"
-        ),
-        {"prefix": SELECTOR_PREFIX + "%", "cut": len(SELECTOR_PREFIX) + 1},
-    )
-    return [(int(r[0]), int(r[1])) for r in rows]

@@ -1,39 +1,24 @@
-"""All SQL of the alerts concern: rule queries (one per rule), alert state,
-``last_notify``, the outbox, OpenEMR globals and the channel writes."""
+"""The SQL of the alert scan: the scan lock, the rule queries (one per rule, diffed
+against the alert state), the alert state itself and OpenEMR's ``last_notify``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from .rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState
+from ..rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState
 
 STATE_TABLE = "aesthetic_inventory_alert_state"
-OUTBOX_TABLE = "aesthetic_inventory_outbox"
 USAGE_TABLE = "aesthetic_inventory_usage"
 SCAN_LOCK = "ai_alert_scan:"
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    """One pending delivery, as claimed from the outbox."""
-
-    id: int
-    channel: str
-    idempotency_key: str
-    subject: str
-    body_text: str
-    body_html: str
-    payload_json: str
-    attempts: int
-
-
-class AlertRepository:
-    """SQL on one connection (inside the caller's transaction)."""
+class AlertStateRepository:
+    """Rule queries and the alert state, on one connection (inside the caller's
+    transaction)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -51,17 +36,6 @@ class AlertRepository:
     def release_scan_lock(self) -> None:
         self.conn.execute(
             text("SELECT RELEASE_LOCK(CONCAT(:name, LEFT(DATABASE(), 40)))"), {"name": SCAN_LOCK}
-        )
-
-    def table_exists(self, name: str) -> bool:
-        return bool(
-            self.conn.execute(
-                text(
-                    "SELECT COUNT(*) FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :name"
-                ),
-                {"name": name},
-            ).scalar()
         )
 
     # -- rule queries: one set-based query each, diffed against the alert state ----
@@ -328,131 +302,4 @@ class AlertRepository:
                 "AND s.last_notified = :now"
             ),
             {"today": now.date(), "now": now},
-        )
-
-    # -- outbox ------------------------------------------------------------------
-    def add_outbox_rows(self, rows: Sequence[dict[str, object]]) -> None:
-        """One pending row per channel (one multi-row insert: placeholders only)."""
-        if not rows:
-            return
-        self.conn.execute(
-            text(
-                f"INSERT INTO {OUTBOX_TABLE} (channel, idempotency_key, subject, body_text, "
-                "body_html, payload_json, status, attempts, next_attempt_at, last_error, "
-                "created_at) VALUES (:channel, :key, :subject, :text, :html, :payload, "
-                ":status, :attempts, :now, :error, :now)"
-            ),
-            [dict(row) | {"status": "pending", "attempts": 0, "error": ""} for row in rows],
-        )
-
-    def claim_due(
-        self, now: datetime, channels: Sequence[str], skip: Sequence[str] = ()
-    ) -> OutboxRow | None:
-        """Lock the oldest due pending row of the given channels; concurrent
-        workers skip rows another worker holds."""
-        wanted = [c for c in channels if c not in skip]
-        if not wanted:
-            return None
-        row = self.conn.execute(
-            text(
-                "SELECT id, channel, idempotency_key, subject, body_text, body_html, "
-                f"payload_json, attempts FROM {OUTBOX_TABLE} "
-                "WHERE status = 'pending' AND next_attempt_at <= :now AND channel IN :channels "
-                "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ).bindparams(bindparam("channels", expanding=True)),
-            {"now": now, "channels": wanted},
-        ).first()
-        return OutboxRow(*row) if row is not None else None
-
-    def mark_delivered(self, row_id: int, now: datetime) -> None:
-        self.conn.execute(
-            text(
-                f"UPDATE {OUTBOX_TABLE} SET status = 'delivered', delivered_at = :now, "
-                "attempts = attempts + 1, last_error = '' WHERE id = :id"
-            ),
-            {"now": now, "id": row_id},
-        )
-
-    def mark_failed(self, row_id: int, error: str, next_attempt_at: datetime) -> None:
-        self.conn.execute(
-            text(
-                f"UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1, "
-                "next_attempt_at = :next, last_error = :error WHERE id = :id"
-            ),
-            {"next": next_attempt_at, "error": error[:500], "id": row_id},
-        )
-
-    def outbox_counts(self) -> dict[str, int]:
-        rows = self.conn.execute(
-            text(f"SELECT status, COUNT(*) FROM {OUTBOX_TABLE} GROUP BY status")
-        )
-        return {r[0]: int(r[1]) for r in rows}
-
-    # -- OpenEMR globals and channel targets --------------------------------------
-    def globals(self, names: Sequence[str]) -> dict[str, str]:
-        rows = self.conn.execute(
-            text(
-                "SELECT gl_name, gl_value FROM globals WHERE gl_name IN :names AND gl_index = 0"
-            ).bindparams(bindparam("names", expanding=True)),
-            {"names": list(names)},
-        )
-        return {r[0]: r[1] for r in rows}
-
-    def insert_crm_log(self, message: str, sender: str, now: datetime) -> int:
-        """The ``notification_log`` row exactly as SPEC section 2."""
-        result = self.conn.execute(
-            text(
-                "INSERT INTO notification_log (pid, pc_eid, sms_gateway_type, smsgateway_info, "
-                "message, email_sender, email_subject, type, patient_info, pc_eventDate, "
-                "pc_endDate, pc_startTime, pc_endTime, dSentDateTime) VALUES (0, NULL, 'CRM', "
-                "'AestheticInventory', :message, :sender, 'Aesthetic Inventory Alert', 'Email', "
-                "'', :today, :today, '00:00:00', '23:59:59', :now)"
-            ),
-            {"message": message, "sender": sender, "today": now.date(), "now": now},
-        )
-        return int(result.lastrowid)
-
-    def latest_crm_log(self) -> dict[str, object] | None:
-        """The newest CRM row of this module (for the demo and ``status``)."""
-        row = (
-            self.conn.execute(
-                text(
-                    "SELECT iLogId, pid, pc_eid, sms_gateway_type, smsgateway_info, email_sender, "
-                    "email_subject, type, pc_eventDate, pc_endDate, pc_startTime, pc_endTime, "
-                    "dSentDateTime, message FROM notification_log "
-                    "WHERE smsgateway_info = 'AestheticInventory' ORDER BY iLogId DESC LIMIT 1"
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return dict(row) if row is not None else None
-
-    def message_exists(self, marker: str) -> bool:
-        """Whether an internal message carrying this idempotency marker exists."""
-        return bool(
-            self.conn.execute(
-                text("SELECT COUNT(*) FROM pnotes WHERE pid = 0 AND body LIKE :pattern"),
-                {"pattern": "%" + marker.replace("%", r"\%").replace("_", r"\_") + "%"},
-            ).scalar()
-        )
-
-    def insert_messages(
-        self, title: str, body: str, sender: str, recipients: Sequence[str], now: datetime
-    ) -> None:
-        """One ``pnotes`` message per recipient (one multi-row insert: placeholders only)."""
-        self.conn.execute(
-            text(
-                "INSERT INTO pnotes (date, body, pid, user, groupname, activity, authorized, "
-                "title, assigned_to, deleted, message_status) VALUES (:now, :body, :pid, :user, "
-                ":group, :activity, :authorized, :title, :to, :deleted, :status)"
-            ),
-            [
-                {
-                    "now": now, "body": body, "pid": 0, "user": sender, "group": "Default",
-                    "activity": 1, "authorized": 0, "title": title, "to": to, "deleted": 0,
-                    "status": "New",
-                }
-                for to in recipients
-            ],
         )

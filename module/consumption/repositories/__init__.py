@@ -1,0 +1,12 @@
+"""Repositories of the consumption engine: every SQL statement it sends lives here.
+
+A :class:`~aesthetic_inventory.unit_of_work.UnitOfWork` builds them on its connection
+(``uow.consumption``, ``uow.queue``, ``uow.sweep``, ``uow.fee_sheet``).
+"""
+
+from .fee_sheet import FeeSheetRepository
+from .queue import QueueRepository
+from .reconcile import ConsumptionRepository
+from .sweep import SweepRepository
+
+__all__ = ["ConsumptionRepository", "FeeSheetRepository", "QueueRepository", "SweepRepository"]
