@@ -46,6 +46,7 @@ def _run(clients: int, seconds: float, make_request: Callable[[httpx.Client, ran
          url: str, headers: dict[str, str]) -> dict[str, float | int]:
     latencies: list[float] = []
     errors: list[int] = []
+    methods: dict[str, int] = {}
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -53,16 +54,20 @@ def _run(clients: int, seconds: float, make_request: Callable[[httpx.Client, ran
         rng = random.Random(n)
         mine: list[float] = []
         bad = 0
+        seen: dict[str, int] = {}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             while time.monotonic() < stop:
                 t = time.perf_counter()
                 resp = make_request(http, rng)
                 mine.append(time.perf_counter() - t)
+                seen[resp.request.method] = seen.get(resp.request.method, 0) + 1
                 if resp.status_code >= 400:
                     bad += 1
         with lock:
             latencies.extend(mine)
             errors.append(bad)
+            for method, count in seen.items():
+                methods[method] = methods.get(method, 0) + count
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
     for th in threads:
@@ -72,6 +77,7 @@ def _run(clients: int, seconds: float, make_request: Callable[[httpx.Client, ran
     ordered = sorted(latencies)
     return {
         "requests": len(ordered),
+        "by_final_method": methods,
         "errors": sum(errors),
         "per_s": round(len(ordered) / seconds, 1),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                     return http.put(f"/api/v1/visits/{pid}/{enc}/materials",
                                     json={"materials": materials})
 
+                results["get_materials_1_client"] = _run(1, 10, get, live.url, headers)
                 results["get_materials"] = _run(args.clients, args.seconds, get, live.url,
                                                 headers)
                 results["put_materials"] = _run(args.clients, args.seconds, put, live.url,
