@@ -108,7 +108,8 @@ class UsageMaterials:
 
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
         service = _usage_service()
-        view = service.show_usage(self.app.engine, pid, encounter, can_see_costs=show_costs)
+        view = service.show_usage(self.app.unit_of_work, pid, encounter,
+                                  can_see_costs=show_costs)
         return materials_json(view.as_dict(), show_costs)
 
     def record(self, pid: int, encounter: int, *, username: str,
@@ -116,7 +117,8 @@ class UsageMaterials:
         service = _usage_service()
         by_mapping: dict[int, dict[str, Any]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = service.show_usage(self.app.engine, pid, encounter, can_see_costs=False)
+            current = service.show_usage(self.app.unit_of_work, pid, encounter,
+                                         can_see_costs=False)
             by_mapping = {m["mappingId"]: m for m in current.as_dict()["materials"]}
         inputs = []
         for item in materials:
@@ -134,7 +136,7 @@ class UsageMaterials:
                 lot=item.get("lot"),
             ))
         result = service.record_usage(
-            self.app.engine, pid, encounter, inputs, user=username,
+            self.app.unit_of_work, pid, encounter, inputs, user=username,
             service_username=self.app.settings.service_username,
         )
         return record_json(result.as_dict())
