@@ -19,9 +19,12 @@ from .runner import (
     bench_sweep,
     machine_metrics,
 )
+from .service_latency import bench_service_latency
 
 # Per scale: latency iterations, concurrent visits, baseline sweep sample, sweep days.
 PLAN = {"quick": (30, 240, 200, 30), "full": (100, 800, 1000, 30), "tiny": (5, 40, 20, 30)}
+# Per scale: saves at 1/s, saves at 20/s, stock arrivals (service process latencies).
+SERVICE_PLAN = {"quick": (30, 200, 20), "full": (60, 400, 30), "tiny": (3, 20, 3)}
 HIGHER_IS_BETTER = {"concurrent_consumes_per_s", "sweep_visits_per_s", "sweep_steady_visits_per_s"}
 
 
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_concurrency(engine, clinic, results, concurrent_visits)
         bench_alerts(engine, db_url, clinic, results)
         bench_sweep(engine, clinic, results, sweep_sample, sweep_days)
+        bench_service_latency(engine, db_url, clinic, results, SERVICE_PLAN[args.scale])
         bench_ledger(engine, results)
     results.add("bench_total_s", round(time.perf_counter() - started, 1), "s")
     print_table(results)

@@ -16,9 +16,10 @@ log = logging.getLogger("aesthetic_inventory.jobs.change_queue")
 def run_drain_job(app: App) -> DrainResult:
     """Reconcile queued visits."""
     result = drain_change_queue(
-        app.unit_of_work, service_username=app.settings.service_username
+        app.unit_of_work, service_username=app.settings.service_username,
+        policy=app.settings.lot_policy,
     )
-    # Every second: one line at INFO only when the queue held work, else DEBUG.
+    # Every tick: one line at INFO only when the queue held work, else DEBUG.
     log.log(
         logging.INFO if result.visits else logging.DEBUG,
         "drain job: %s visit(s), %s changed, %s skipped",
@@ -42,7 +43,8 @@ def run_sweep_fallback_job(app: App) -> SweepResult | None:
         log.debug("sweep job: billing triggers installed, nothing to do")
         return None
     result = sweep_visits(
-        app.unit_of_work, since=default_since(), service_username=app.settings.service_username
+        app.unit_of_work, since=default_since(), service_username=app.settings.service_username,
+        policy=app.settings.lot_policy,
     )
     log.info(
         "sweep job (no billing triggers): %s visit(s) since %s, %s changed, %s failed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -30,8 +30,19 @@ OPENEMR_CORE_TABLES: tuple[str, ...] = (
     "version",
 )
 
-# Tables whose rows move stock: they must honour transactions and row locks.
-STOCK_TABLES: tuple[str, ...] = ("drugs", "drug_inventory", "drug_sales", "billing")
+# Tables the module locks or relies on for atomicity: they must honour transactions and
+# row locks (with MyISAM, the per-visit lock on form_encounter is a no-op and concurrent
+# reconciles double-deduct). Every module table (aesthetic_inventory_*) is checked too.
+STOCK_TABLES: tuple[str, ...] = (
+    "drugs",
+    "drug_inventory",
+    "drug_sales",
+    "billing",
+    "form_encounter",
+    "background_services",
+    "procedure_products",
+)
+MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
 # MySQL/MariaDB error numbers.
 ER_ACCESS_DENIED = 1045
@@ -90,7 +101,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             isolation_level="READ COMMITTED",
             pool_pre_ping=True,
@@ -104,6 +115,27 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    event.listen(engine, "connect", _align_connection_collation)
+    return engine
+
+
+# Literals and CAST(... AS CHAR) take the connection's collation with IMPLICIT
+# derivation; compared with a column of another collation of the same charset (a site
+# created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
+# module's tables use the database default, so the connection follows it whenever the
+# charsets agree (other charsets convert on their own).
+_ALIGN_COLLATION = (
+    "SET collation_connection = IF(@@character_set_database = @@character_set_connection, "
+    "@@collation_database, @@collation_connection)"
+)
+
+
+def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_ALIGN_COLLATION)
+    finally:
+        cursor.close()
 
 
 def mysql_error_code(exc: BaseException) -> int | None:
@@ -176,19 +208,49 @@ def require_openemr(conn: Connection) -> None:
         )
 
 
-def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
-    """Refuse to move stock when a stock table ignores transactions (MyISAM...)."""
+def non_innodb_tables(
+    conn: Connection, tables: Iterable[str] = STOCK_TABLES
+) -> list[tuple[str, str]]:
+    """(table, engine) of the listed tables and of every module table that are not
+    InnoDB (views and missing tables are not listed)."""
     names = list(tables)
     rows = conn.execute(
         text(
             "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+            "AND (TABLE_NAME IN :names OR TABLE_NAME LIKE :module) ORDER BY TABLE_NAME"
         ).bindparams(bindparam("names", expanding=True)),
-        {"names": names},
+        {"names": names, "module": MODULE_TABLE_PATTERN},
     )
-    bad = sorted(f"{name} ({engine})" for name, engine in rows if str(engine).lower() != "innodb")
+    return [(name, str(engine)) for name, engine in rows if str(engine).lower() != "innodb"]
+
+
+def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:
+    """Refuse to move stock when a table we lock or rely on ignores transactions
+    (MyISAM...)."""
+    bad = [f"{name} ({engine})" for name, engine in non_innodb_tables(conn, tables)]
     if bad:
         raise UnsupportedEngineError(
-            "stock tables must be InnoDB for transactions and row locks; convert with "
+            "tables the module locks or relies on must be InnoDB for transactions and row "
+            "locks; convert with "
             "ALTER TABLE ... ENGINE=InnoDB: " + ", ".join(bad)
         )
+
+
+def execute_raw(conn: Connection, sql: str) -> int:
+    """Run one statement exactly as written (no placeholders, so ``%`` in a trigger
+    body or a comment is kept); returns the rowcount. Driver errors propagate as
+    SQLAlchemy ``DBAPIError`` like any other statement."""
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    except DBAPIError:
+        raise
+    except Exception as exc:  # a PyMySQL error: wrap it the way SQLAlchemy does
+        if getattr(exc, "args", None) and isinstance(exc.args[0], int):
+            raise DBAPIError(sql, None, exc) from exc
+        raise

@@ -28,11 +28,15 @@ def _run_on_server(url: URL, statement: str) -> None:
         admin.dispose()
 
 
-def create_database(server_url: str | URL, prefix: str) -> URL:
-    """Create an empty utf8mb4 database ``<prefix>_<random>``; returns its URL."""
+def create_database(
+    server_url: str | URL, prefix: str, *, charset: str = "utf8mb4", collation: str | None = None
+) -> URL:
+    """Create an empty database ``<prefix>_<random>`` (utf8mb4 with the server's default
+    collation unless told otherwise); returns its URL."""
     base = parse_database_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    collate = f" COLLATE {collation}" if collation else ""
+    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET {charset}{collate}")
     return base.set(database=name)
 
 

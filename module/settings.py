@@ -14,8 +14,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .consumption.domain import LotPolicy
 
 ENV_PREFIX = "AESTHETIC_INVENTORY_"
 DEFAULT_SERVICE_USERNAME = "aesthetic-inventory"
@@ -33,7 +37,9 @@ class Settings:
         value = self.values.get(key.lower())
         return default if value is None or value == "" else value
 
-    def get_int(self, key: str, default: int, *, minimum: int | None = None) -> int:
+    def get_int(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         """An integer setting; a malformed value is a :class:`ConfigurationError`."""
         raw = self.get(key)
         if raw is None:
@@ -48,7 +54,58 @@ class Settings:
             raise ConfigurationError(
                 f"setting {ENV_PREFIX}{key.upper()} must be at least {minimum}, got {value}"
             )
+        if maximum is not None and value > maximum:
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}{key.upper()} must be at most {maximum}, got {value}"
+            )
         return value
+
+    def get_float(
+        self, key: str, default: float, *, minimum: float, maximum: float
+    ) -> float:
+        """A decimal number setting within [minimum, maximum] (e.g. ``0.25`` seconds)."""
+        raw = self.get(key)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not minimum <= value <= maximum:  # also refuses nan and inf
+            raise ConfigurationError(
+                f"setting {ENV_PREFIX}{key.upper()} must be a number from {minimum:g} to "
+                f"{maximum:g}, got {raw!r}"
+            )
+        return value
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        """A yes/no setting (1/0, true/false, yes/no, on/off); anything else is a
+        :class:`ConfigurationError`."""
+        raw = self.get(key)
+        if raw is None:
+            return default
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(
+            f"setting {ENV_PREFIX}{key.upper()} must be true or false, got {raw!r}"
+        )
+
+    @property
+    def lot_policy(self) -> LotPolicy:
+        """Which lots the consumption engine may take: ``sell_from_one_warehouse``
+        (default true, as OpenEMR's SELL_FROM_ONE_WAREHOUSE) and
+        ``block_days_before_expiry`` (default 0, OpenEMR's behaviour)."""
+        from .consumption.domain import LotPolicy
+
+        return LotPolicy(
+            sell_from_one_warehouse=self.get_bool("sell_from_one_warehouse", True),
+            block_days_before_expiry=self.get_int(
+                "block_days_before_expiry", 0, minimum=0, maximum=36500
+            ),
+        )
 
     @property
     def service_username(self) -> str:

@@ -51,18 +51,27 @@ class Clinic:
         drug_id: int,
         on_hand: int,
         *,
-        expiration: date | None = date(2027, 1, 1),
+        expiration: date | str | None = date(2027, 1, 1),
         lot_number: str | None = None,
         warehouse: str = "onsite",
         destroyed: bool = False,
     ) -> int:
-        """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds."""
-        inv = self._exec(
-            "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, warehouse_id, "
-            "destroy_date) VALUES (:d, :l, :e, :q, :w, :x)",
-            {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
-             "x": date(2026, 1, 1) if destroyed else None},
-        )
+        """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds. A text
+        expiration ('0000-00-00', '2026-02-00') is stored as OpenEMR's PHP stores a blank
+        or partial date: under an empty sql_mode."""
+        with self.engine.begin() as conn:
+            if isinstance(expiration, str):
+                conn.execute(text("SET SESSION sql_mode = ''"))
+            inv = int(conn.execute(
+                text(
+                    "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, "
+                    "warehouse_id, destroy_date) VALUES (:d, :l, :e, :q, :w, :x)"
+                ),
+                {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
+                 "x": date(2026, 1, 1) if destroyed else None},
+            ).lastrowid)
+            if isinstance(expiration, str):
+                conn.execute(text("SET SESSION sql_mode = DEFAULT"))
         self._exec(
             "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, trans_type) "
             "VALUES (:d, :i, '2026-01-01', :q, 2)",

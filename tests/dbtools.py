@@ -54,8 +54,12 @@ class ServerInfo:
     def database_url(self, name: str) -> str:
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
-    def create_database(self, prefix: str = "ait") -> str:
-        name = scratch.create_database(self.url, prefix).database
+    def create_database(
+        self, prefix: str = "ait", *, charset: str = "utf8mb4", collation: str | None = None
+    ) -> str:
+        name = scratch.create_database(
+            self.url, prefix, charset=charset, collation=collation
+        ).database
         assert name is not None
         self.created.append(name)
         return name

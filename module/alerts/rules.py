@@ -40,7 +40,8 @@ class StockLevel:
 
 @dataclass(frozen=True, slots=True)
 class LotRow:
-    """One lot with stock and an expiration date."""
+    """One lot with stock and an expiration date (or the text of a zero or invalid date
+    such as ``'0000-00-00'``, which OpenEMR stores under an empty ``sql_mode``)."""
 
     inventory_id: int
     drug_id: int
@@ -48,7 +49,7 @@ class LotRow:
     lot_number: str
     warehouse: str
     on_hand: int
-    expiration: date
+    expiration: date | str
     reorder_point: float
 
 
@@ -139,6 +140,18 @@ def low_stock_items(levels: Iterable[StockLevel]) -> list[AlertItem]:
     return items
 
 
+def lot_expiry_kind(expiration: date | str, *, today: date, horizon_end: date) -> str | None:
+    """EXPIRED, EXPIRING or None. Dates compare as their ``YYYY-MM-DD`` text, as
+    OpenEMR's ``sellDrug`` compares them in PHP: a zero date ``'0000-00-00'`` is
+    expired, a partial one (``'2027-05-00'``) sorts just before the month it names."""
+    text = expiration if isinstance(expiration, str) else expiration.isoformat()
+    if text <= today.isoformat():
+        return EXPIRED
+    if text <= horizon_end.isoformat():
+        return EXPIRING
+    return None
+
+
 def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> list[AlertItem]:
     """Expired lots still on hand (expiration on or before today, like OpenEMR's
     ``sellDrug`` which skips them) and lots expiring within the horizon."""
@@ -147,13 +160,10 @@ def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> l
     for lot in lots:
         if lot.on_hand <= 0:
             continue
-        days_left = (lot.expiration - today).days
-        if lot.expiration <= today:
-            kind = EXPIRED
-        elif lot.expiration <= horizon_end:
-            kind = EXPIRING
-        else:
+        kind = lot_expiry_kind(lot.expiration, today=today, horizon_end=horizon_end)
+        if kind is None:
             continue
+        valid = isinstance(lot.expiration, date)
         items.append(
             AlertItem(
                 kind=kind,
@@ -165,8 +175,10 @@ def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> l
                 warehouse=lot.warehouse,
                 on_hand=lot.on_hand,
                 reorder_point=_number(lot.reorder_point),
-                expiration=lot.expiration,
-                days_left=days_left,
+                expiration=lot.expiration if isinstance(lot.expiration, date) else None,
+                days_left=(lot.expiration - today).days if isinstance(lot.expiration, date)
+                else None,
+                detail="" if valid else f"invalid expiration date {lot.expiration}",
             )
         )
     return items

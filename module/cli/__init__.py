@@ -16,7 +16,15 @@ import click
 
 from ..bootstrap import build_app
 from ..errors import AestheticInventoryError
-from . import alerts_cmds, consumption_cmds, demo_cmd, schema_cmds, service_cmds, web_cmds
+from . import (
+    alerts_cmds,
+    consumption_cmds,
+    demo_cmd,
+    doctor_cmds,
+    schema_cmds,
+    service_cmds,
+    web_cmds,
+)
 from .context import VERBOSE_KEY, is_verbose
 
 
@@ -83,6 +91,7 @@ def main(
     ctx.call_on_close(app.close)
 
 
-for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, web_cmds):
+for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, doctor_cmds,
+                web_cmds):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 
 import click
 
 from ..bootstrap import App
 from ..consumption import batch, service
+from ..consumption.domain import LotPolicy
 from ..consumption.presentation import describe_result
-from ..consumption.results import ReconcileResult
+from ..consumption.results import DrainResult, ReconcileResult
 from .context import pass_app
 
 
@@ -38,7 +40,7 @@ def consume(app: App, pid: int, encounter: int, as_json: bool) -> None:
     service.preflight(app.engine)
     result = service.reconcile_visit(
         app.unit_of_work(), pid, encounter,
-        service_username=app.settings.service_username,
+        service_username=app.settings.service_username, policy=app.settings.lot_policy,
     )
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -57,9 +59,11 @@ def sync(app: App, since: date | None, as_json: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""
     service.preflight(app.engine)
     user = app.settings.service_username
-    drained = batch.drain_change_queue(app.unit_of_work, service_username=user)
+    policy = app.settings.lot_policy
+    drained = _drain_all(app, user, policy, show_progress=not as_json)
     swept = batch.sweep_visits(
-        app.unit_of_work, since=since or batch.default_since(), service_username=user
+        app.unit_of_work, since=since or batch.default_since(), service_username=user,
+        policy=policy,
     )
     if as_json:
         click.echo(json.dumps({
@@ -71,25 +75,43 @@ def sync(app: App, since: date | None, as_json: bool) -> None:
                       "shortage_units": swept.shortage_units},
             "changed_visits": [r.as_dict() for r in (*drained.results, *swept.results)
                                if r.changed],
+            "problems": [f"visit pid {r.pid} encounter {r.encounter}: {p}"
+                         for r in (*drained.results, *swept.results) for p in r.problems],
         }, indent=2))
         _fail_if_any(drained.failed + swept.failed)
         return
-    click.echo(f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed")
+    click.echo(
+        f"queue: {drained.visits} visit(s) reconciled, {drained.changed} changed"
+        + (f", {drained.failed} set aside" if drained.failed else "")
+    )
     click.echo(
         f"sweep since {swept.since.isoformat()}: {swept.visits} visit(s) reconciled, "
         f"{swept.changed} changed, {swept.shortage_units} unit(s) still short"
     )
     for result in (*drained.results, *swept.results):
-        if result.changed:
+        if result.changed or result.problems:
             _echo_result(result)
     _fail_if_any(drained.failed + swept.failed)
+
+
+def _drain_all(app: App, user: str, policy: LotPolicy, *, show_progress: bool) -> DrainResult:
+    """The whole queue; a progress bar when stderr is a terminal (silent otherwise)."""
+    if not (show_progress and sys.stderr.isatty()):
+        return batch.drain_change_queue(app.unit_of_work, service_username=user,
+                                        policy=policy, drain_all=True)
+    with app.unit_of_work() as uow:
+        total = uow.queue.due_count()
+    with click.progressbar(length=total, label="queue", file=sys.stderr) as bar:
+        return batch.drain_change_queue(app.unit_of_work, service_username=user,
+                                        policy=policy, drain_all=True, progress=bar.update)
 
 
 def _fail_if_any(failed: int) -> None:
     """Exit 1 (one line) when some visits hit a database error; the rest are done."""
     if failed:
         raise click.ClickException(
-            f"{failed} visit(s) could not be reconciled (see the log); run sync again"
+            f"{failed} visit(s) could not be reconciled and were set aside (see the log "
+            "and 'status'); they are retried with backoff"
         )
 
 

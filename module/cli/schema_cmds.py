@@ -10,6 +10,7 @@ from ..alerts.background import SERVICE_NAME
 from ..bootstrap import App
 from ..install import service
 from ..migrations.runner import FileReport
+from . import doctor_cmds
 from .context import pass_app
 
 
@@ -27,12 +28,21 @@ def migrate(app: App, dry_run: bool) -> None:
     report = service.migrate(app.engine, dry_run=dry_run)
     for file_report in report.files:
         _echo_file(file_report)
+    for repair in report.repairs:
+        state = "blocked" if repair.blocked else ("done" if repair.applied else "dry run")
+        click.echo(f"{repair.hook}: {repair.description} ({state})")
     if report.triggers is not None:
         click.echo(f"triggers: {report.triggers.message} (mode: {report.triggers.mode})")
     if dry_run:
         click.echo(f"Dry run: {len(report.files)} file(s) would be applied; nothing was written.")
     elif report.files:
         click.echo(f"Applied {len(report.files)} file(s) to {app.database_url_masked}.")
+    elif any(r.applied for r in report.repairs):
+        done = sum(1 for r in report.repairs if r.applied)
+        click.echo(
+            f"Repaired {done} item(s); all {len(report.already_applied)} upgrade file(s) "
+            "are applied."
+        )
     else:
         click.echo(f"Nothing to do: all {len(report.already_applied)} upgrade file(s) are applied.")
 
@@ -43,8 +53,11 @@ def migrate(app: App, dry_run: bool) -> None:
 def status(app: App, as_json: bool) -> None:
     """Applied and pending files, versions, triggers and service state."""
     report = service.status(app.engine)
+    health = doctor_cmds.health(app)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        data = report.as_dict()
+        data["health"] = {"healthy": health.healthy, "summary": health.summary_line()}
+        click.echo(json.dumps(data, indent=2, default=str))
         return
     click.echo(f"database: {app.database_url_masked}")
     click.echo(
@@ -66,6 +79,14 @@ def status(app: App, as_json: bool) -> None:
             f"service: {svc['name']} active={svc['active']} running={svc['running']} "
             f"next_run={svc['next_run']} every {svc['execute_interval']} min"
         )
+    if report.set_aside:
+        click.echo(f"set-aside visits ({len(report.set_aside)}; retried with backoff):")
+        for v in report.set_aside:
+            click.echo(f"  pid {v.pid} encounter {v.encounter}: {v.attempts} attempt(s), "
+                       f"next try {v.next_try_at}: {v.last_error}")
+    else:
+        click.echo("set-aside visits: none")
+    click.echo(health.summary_line())
 
 
 @click.command("load-sample")

@@ -6,6 +6,7 @@ import click
 
 from ..bootstrap import App
 from ..db import require_openemr
+from ..install.service import require_migrated
 from ..scheduler import run_service
 from .context import pass_app
 
@@ -15,8 +16,9 @@ from .context import pass_app
 def service(app: App) -> None:
     """Run the background service (alert scan on the background_services interval,
     change-queue drain, outbox delivery) until SIGTERM/SIGINT."""
-    with app.unit_of_work() as uow:  # fail fast on a wrong database
+    with app.unit_of_work() as uow:  # fail fast on a wrong or un-migrated database
         require_openemr(uow.connection)
+        require_migrated(uow.connection)
     run_service(app)
 
 

@@ -9,6 +9,14 @@ No SQL here. The lot rules reproduce OpenEMR's ``sellDrug`` (interface/drugs/dru
 * a lot in another warehouse whose seq is above 99 is unavailable (a missing seq
   counts as 0, as ``empty($row['seq']) ? 0``);
 * a lot with ``expiration <= sale date`` is skipped; a NULL expiration never expires;
+  PHP compares the date *texts*, so a zero or invalid date that OpenEMR's lot form
+  stores under an empty ``sql_mode`` (``'0000-00-00'``, ``'2026-02-00'``) is compared
+  as text too: ``'0000-00-00'`` is always expired;
+* with ``SELL_FROM_ONE_WAREHOUSE`` (OpenEMR's default) and a known default warehouse,
+  only that warehouse's lots are candidates;
+* ties on ``lot_number`` follow the column's collation (``'a1'`` before ``'B2'``,
+  ``'ab1'`` equal to ``'AB1'``, trailing spaces ignored): the repository reads the
+  server's collation key (``WEIGHT_STRING``) with each lot and the order uses it;
 * a lot is used only when it has ``on_hand > 0`` (so a lot driven negative by a manual
   adjustment is a candidate in OpenEMR's query but is never taken from; we treat it the
   same way: it covers nothing and is left alone);
@@ -16,6 +24,8 @@ No SQL here. The lot rules reproduce OpenEMR's ``sellDrug`` (interface/drugs/dru
 
 Where ``sellDrug`` then refuses the whole sale, the module fills what ``allow_combining``
 permits and records the rest as a shortage (SPEC section 5: billing never fails).
+Beyond ``sellDrug``, :class:`LotPolicy` can block lots that expire within N days of the
+sale date (seed 004's expiry policy; 0 = OpenEMR's behaviour).
 """
 
 from __future__ import annotations
@@ -23,25 +33,63 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 SELECTOR_PREFIX = "AUTO_PROC:"
+# drug_sales.quantity and the usage record's unit columns are signed INTs
+MAX_UNITS = 2_147_483_647
 UNAVAILABLE_WAREHOUSE_SEQ = 99
 
 
 @dataclass(frozen=True)
+class LotPolicy:
+    """Which lots a sale may take, beyond the fixed ``sellDrug`` rules.
+
+    ``sell_from_one_warehouse``: OpenEMR's ``$GLOBALS['SELL_FROM_ONE_WAREHOUSE']``
+    (true in drugs.inc.php): when the sale's user has a default warehouse, only its
+    lots are candidates; false lets other warehouses (seq <= 99) follow it.
+    ``block_days_before_expiry``: a lot expiring within this many days of the sale
+    date is not taken (0 = OpenEMR: only ``expiration <= sale date`` is skipped).
+    """
+
+    sell_from_one_warehouse: bool = True
+    block_days_before_expiry: int = 0
+
+    def expiry_cutoff(self, sale_date: date) -> date:
+        """Lots whose expiration is on or before this date are not taken."""
+        return sale_date + timedelta(days=self.block_days_before_expiry)
+
+    def only_warehouse(self, default_warehouse: str) -> str | None:
+        """The one warehouse a sale is limited to, else None. PHP's truthiness of
+        ``$default_warehouse`` decides: '' and '0' mean "no default"."""
+        if self.sell_from_one_warehouse and default_warehouse not in ("", "0"):
+            return default_warehouse
+        return None
+
+
+DEFAULT_POLICY = LotPolicy()
+
+
+@dataclass(frozen=True)
 class Lot:
-    """One ``drug_inventory`` row as the allocator sees it."""
+    """One ``drug_inventory`` row as the allocator sees it.
+
+    ``expiration`` is a date, None (no expiration), or the text of a date Python
+    cannot hold (``'0000-00-00'``, ``'2026-02-00'``: stored by OpenEMR under an empty
+    ``sql_mode`` and returned as text by the driver). ``lot_key`` is the server's
+    collation key of ``lot_number`` (``WEIGHT_STRING``); without it (pure tests) the
+    lot number's code points order the ties."""
 
     inventory_id: int
     drug_id: int
     on_hand: int
     warehouse_id: str = ""
     warehouse_seq: int | None = None
-    expiration: date | None = None
+    expiration: date | str | None = None
     lot_number: str | None = None
     destroyed: bool = False
+    lot_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -128,38 +176,72 @@ def required_units(planned: Decimal | int | float) -> int:
     return int(math.ceil(value))
 
 
+def requirement_problem(requirement: Requirement) -> str | None:
+    """Why a requirement cannot be reconciled at all (a per-mapping error: the visit's
+    other mappings still are), else None."""
+    if requirement.planned_quantity > MAX_UNITS:
+        return (
+            f"{requirement.code_type} {requirement.code}: quantity "
+            f"{requirement.planned_quantity.normalize():f} is more than {MAX_UNITS} units "
+            "(billing units x mapping quantity); not deducted"
+        )
+    return None
+
+
 def planned_quantity(units: Iterable[int | None], per_unit: Decimal) -> Decimal:
     """SUM(billing.units) of the live lines times the mapping quantity (NULL units count 0)."""
     total = sum(int(u) for u in units if u is not None)
     return Decimal(max(total, 0)) * Decimal(str(per_unit))
 
 
+def date_text(value: date | str) -> str:
+    """A date as MySQL (and so PHP) shows it: ``YYYY-MM-DD``; an invalid date's own text.
+    Text order of these is the server's DATE order, zero dates first."""
+    return value if isinstance(value, str) else value.isoformat()
+
+
 def lot_sort_key(lot: Lot, default_warehouse: str = "") -> tuple[object, ...]:
     """``ORDER BY di.warehouse_id != default, lo.seq, di.expiration, di.lot_number,
-    di.inventory_id`` with MySQL's NULLs-first ascending order."""
+    di.inventory_id`` with MySQL's NULLs-first ascending order; the lot number compares
+    by the server's collation key when the repository read it."""
 
     def nulls_first(value: object) -> tuple[int, object]:
         return (0, "") if value is None else (1, value)
 
     not_default = 0 if default_warehouse == "" else int(lot.warehouse_id != default_warehouse)
+    number = lot.lot_key
+    if number is None and lot.lot_number is not None:
+        number = lot.lot_number.encode("utf-32-be")  # code point order (no server key)
     return (
         not_default,
         nulls_first(lot.warehouse_seq),
-        nulls_first(lot.expiration),
-        nulls_first(lot.lot_number),
+        nulls_first(None if lot.expiration is None else date_text(lot.expiration)),
+        nulls_first(number),
         lot.inventory_id,
     )
 
 
-def lot_is_candidate(lot: Lot, *, sale_date: date, default_warehouse: str = "") -> bool:
+def lot_is_expired(lot: Lot, cutoff: date) -> bool:
+    """``!empty($row['expiration']) && $row['expiration'] <= $sale_date`` (text
+    comparison, as PHP does it): a zero date ``'0000-00-00'`` is always expired."""
+    return lot.expiration is not None and date_text(lot.expiration) <= cutoff.isoformat()
+
+
+def lot_is_candidate(
+    lot: Lot, *, sale_date: date, default_warehouse: str = "",
+    policy: LotPolicy = DEFAULT_POLICY,
+) -> bool:
     """Whether ``sellDrug`` would consider the lot at all (before quantity rules)."""
     if lot.destroyed or lot.on_hand == 0:
+        return False
+    only = policy.only_warehouse(default_warehouse)
+    if only is not None and lot.warehouse_id != only:
         return False
     if lot.warehouse_id != default_warehouse:
         seq = lot.warehouse_seq or 0
         if seq > UNAVAILABLE_WAREHOUSE_SEQ:
             return False
-    return not (lot.expiration is not None and lot.expiration <= sale_date)
+    return not lot_is_expired(lot, policy.expiry_cutoff(sale_date))
 
 
 def allocate(
@@ -168,10 +250,12 @@ def allocate(
     *,
     quantity: int | None = None,
     sale_date: date,
+    policy: LotPolicy = DEFAULT_POLICY,
 ) -> AllocationResult:
     """Choose lots for ``quantity`` units (default: the requirement's whole units).
 
-    Lots of other products are ignored. The result never takes more than a lot holds.
+    Lots of other products are ignored. The result never takes more than a lot holds;
+    what the lots the policy allows cannot fill is the shortage.
     """
     wanted = requirement.required_units if quantity is None else quantity
     if wanted <= 0:
@@ -185,7 +269,9 @@ def allocate(
             lot
             for lot in lots
             if lot.drug_id == requirement.drug_id
-            and lot_is_candidate(lot, sale_date=sale_date, default_warehouse=warehouse)
+            and lot_is_candidate(
+                lot, sale_date=sale_date, default_warehouse=warehouse, policy=policy
+            )
         ),
         key=lambda lot: lot_sort_key(lot, warehouse),
     )
@@ -322,3 +408,22 @@ def mapping_is_settled(state: MappingState) -> bool:
         and usage.planned_quantity == planned
         and (not live or usage.drug_id == state.drug_id)
     )
+
+
+RETRY_BASE_SECONDS = 5.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+def retry_delay(attempts: int, *, base: float = RETRY_BASE_SECONDS,
+                cap: float = RETRY_MAX_SECONDS) -> float:
+    """Seconds until a set-aside visit is tried again after ``attempts`` failures:
+    5 s, 10 s, 20 s, ... doubling up to one hour."""
+    return min(cap, base * 2 ** max(attempts - 1, 0))
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line naming a failure: the exception type and its first line (at most 255
+    characters, the width of the queue's ``last_error``)."""
+    orig = getattr(exc, "orig", None) or exc  # the driver's error inside SQLAlchemy's
+    first = (str(orig).splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:255]

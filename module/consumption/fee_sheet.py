@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..errors import InvalidInputError, UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from .domain import LotPolicy
 from .results import ReconcileResult
 from .service import reconcile_in_transaction
 
@@ -66,6 +67,7 @@ def save_fee_sheet(
     provider_id: int | None = None,
     service_username: str,
     today: date | None = None,
+    policy: LotPolicy | None = None,
 ) -> tuple[list[int], ReconcileResult]:
     """Apply the line changes and reconcile the visit in one transaction.
 
@@ -108,7 +110,8 @@ def save_fee_sheet(
             for line_id in changes.delete:
                 repo.deactivate(line_id)
             result = reconcile_in_transaction(
-                uow, pid, encounter, service_username=service_username, today=today
+                uow, pid, encounter, service_username=service_username, today=today,
+                policy=policy,
             )
             # The billing triggers queued this visit; it is reconciled already. Rows a
             # queue worker holds are skipped (waiting for them could deadlock with it).

@@ -19,6 +19,7 @@ from decimal import Decimal
 from .domain import (
     HeldSale,
     Lot,
+    LotPolicy,
     MappingPlan,
     MappingState,
     Requirement,
@@ -56,6 +57,8 @@ class MappedLine:
     username: str | None
     default_warehouse: str
     product_name: str = ""
+    product_missing: bool = False  # the mapping's drug_id has no drugs row
+    product_active: bool = True  # drugs.active
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,31 @@ class StockChanges:
         self.movements[key].append(LotMovement(inventory_id, number, quantity))
 
 
+def mapping_problems(lines: list[MappedLine]) -> tuple[list[str], set[int]]:
+    """Mappings to a product that does not exist (nothing can be deducted: reported and
+    left alone) or that is inactive in OpenEMR (deducted, but reported)."""
+    problems: list[str] = []
+    blocked: set[int] = set()
+    seen: set[int] = set()
+    for line in sorted(lines, key=lambda ln: ln.mapping_id):
+        if line.mapping_id in seen:
+            continue
+        seen.add(line.mapping_id)
+        code = f"{line.code_type} {line.code}"
+        if line.product_missing:
+            blocked.add(line.mapping_id)
+            problems.append(
+                f"{code}: mapping {line.mapping_id} points to product {line.drug_id}, "
+                "which does not exist; nothing deducted (fix or delete the mapping)"
+            )
+        elif not line.product_active:
+            problems.append(
+                f"{code}: product {line.product_name or line.drug_id} is inactive in OpenEMR "
+                f"(mapping {line.mapping_id}); deducted all the same"
+            )
+    return problems, blocked
+
+
 def mapping_plans(
     reqs: dict[int, Requirement], held: list[HeldSale]
 ) -> dict[int, MappingPlan]:
@@ -173,7 +201,7 @@ def apply_returns(plans: dict[int, MappingPlan], changes: StockChanges) -> None:
 
 def apply_takes(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    changes: StockChanges,
+    changes: StockChanges, policy: LotPolicy,
 ) -> None:
     """Allocate each missing difference from the lots (sellDrug rules, current stock)."""
     for key, plan in plans.items():
@@ -181,7 +209,8 @@ def apply_takes(
             continue
         req = reqs[key]
         result = allocate(
-            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date
+            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date,
+            policy=policy,
         )
         for alloc in result.allocations:
             changes.move(key, alloc.inventory_id, alloc.quantity)
@@ -265,12 +294,12 @@ def zero_usage(row: UsageRow) -> UsageRow:
 
 def stock_plan(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    lots: dict[int, Lot],
+    lots: dict[int, Lot], policy: LotPolicy,
 ) -> StockChanges:
     """Returns first, then takes, on the given lot state (pure, no SQL)."""
     changes = StockChanges(lots=dict(lots))
     apply_returns(plans, changes)
-    apply_takes(plans, reqs, visit, changes)
+    apply_takes(plans, reqs, visit, changes, policy)
     return changes
 
 
@@ -281,10 +310,11 @@ class SnapshotCut:
 
     needs: dict[int, int]
     default_warehouse: str
+    only_warehouse: str | None = None  # SELL_FROM_ONE_WAREHOUSE: the cut reads only it
 
 
 def snapshot_cut(
-    plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], policy: LotPolicy
 ) -> SnapshotCut | None:
     """The running-total cut of the lot snapshot, or None to read every candidate lot.
 
@@ -303,7 +333,10 @@ def snapshot_cut(
             units[req.drug_id] += plan.take
             combining[req.drug_id] &= req.allow_combining
     needs = {drug: n for drug, n in units.items() if combining[drug]}
-    return SnapshotCut(needs, warehouses.pop()) if needs else None
+    if not needs:
+        return None
+    warehouse = warehouses.pop()
+    return SnapshotCut(needs, warehouse, policy.only_warehouse(warehouse))
 
 
 def before_own_writes(lot: Lot, applied: dict[int, int]) -> Lot:

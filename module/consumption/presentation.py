@@ -15,8 +15,10 @@ def describe_result(result: ReconcileResult) -> list[str]:
     """What a reconcile found and did, per mapping: planned, allocated, shortage, lots."""
     state = "stock changed" if result.changed else "already up to date, nothing written"
     lines = [f"visit pid {result.pid} encounter {result.encounter}: {state}"]
-    if not result.lines:
+    if not result.lines and not result.problems:
         lines.append("  no mapped procedures on this visit")
+    for problem in result.problems:
+        lines.append(f"  PROBLEM {problem}")
     for m in result.lines:
         product = m.product_name or f"product {m.drug_id}"
         code = f"{m.code_type} {m.code}".strip() or f"mapping {m.mapping_id} (deleted)"

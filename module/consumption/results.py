@@ -41,6 +41,9 @@ class ReconcileResult:
     lines: tuple[MappingOutcome, ...]
     writes: int
     changed: bool
+    # mappings that could not be reconciled or deserve a look (missing or inactive
+    # product, a quantity that overflows); the visit's other mappings are reconciled
+    problems: tuple[str, ...] = ()
 
     @property
     def shortage(self) -> int:
@@ -52,6 +55,7 @@ class ReconcileResult:
             "encounter": self.encounter,
             "changed": self.changed,
             "writes": self.writes,
+            "problems": list(self.problems),
             "mappings": [
                 {
                     "mapping_id": m.mapping_id,

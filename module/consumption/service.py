@@ -21,12 +21,21 @@ from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import UnknownVisitError
 from ..install.service import SchemaNotMigratedError, require_migrated
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
-from .domain import MappingPlan, Requirement, merge_locked, plan_still_holds
+from .domain import (
+    DEFAULT_POLICY,
+    LotPolicy,
+    MappingPlan,
+    Requirement,
+    merge_locked,
+    plan_still_holds,
+    requirement_problem,
+)
 from .planning import (
     StockChanges,
     Visit,
     before_own_writes,
     mapping_plans,
+    mapping_problems,
     outcomes,
     remaining_deltas,
     requirements,
@@ -48,7 +57,10 @@ __all__ = [
     "reconcile_visit",
 ]
 
-MODULE_TABLES = ("aesthetic_inventory_usage", "aesthetic_inventory_change_queue")
+MODULE_TABLES = (
+    "aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
+    "aesthetic_inventory_stock_queue",
+)
 
 # The batch runners lived here before they got their own module; these names stay
 # importable from here so callers written against the old path keep working.
@@ -65,7 +77,7 @@ def __getattr__(name: str) -> object:
 
 def allocate_under_lock(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan],
-    reqs: dict[int, Requirement], visit: Visit,
+    reqs: dict[int, Requirement], visit: Visit, policy: LotPolicy = DEFAULT_POLICY,
 ) -> tuple[StockChanges, dict[int, int]]:
     """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
     locks exactly the lots it touches (inventory_id order) and checks them under that
@@ -82,20 +94,22 @@ def allocate_under_lock(
     }
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
     if not take_drugs and not return_lots:
-        return stock_plan(plans, reqs, visit, {}), {}
+        return stock_plan(plans, reqs, visit, {}, policy), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
         lots = repo.lock_lots((), return_lots)
-        return stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}), {}
-    cut = snapshot_cut(plans, reqs)
+        locked = {lot.inventory_id: lot for lot in lots}
+        return stock_plan(plans, reqs, visit, locked, policy), {}
+    cut = snapshot_cut(plans, reqs, policy)
     snapshot = {
         lot.inventory_id: lot
         for lot in repo.candidate_lots(
-            take_drugs, return_lots, sale_date=visit.visit_date,
+            take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date),
             needs=cut.needs if cut else None,
             default_warehouse=cut.default_warehouse if cut else "",
+            only_warehouse=cut.only_warehouse if cut else None,
         )
     }
-    changes = stock_plan(plans, reqs, visit, snapshot)
+    changes = stock_plan(plans, reqs, visit, snapshot, policy)
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
     if repo.adjust_lots_as_planned(applied, snapshot):
         return changes, applied  # nothing the plan relies on changed between read and lock
@@ -105,7 +119,8 @@ def allocate_under_lock(
     locked = repo.lock_lots_by_id(touched, seqs)
     if locked is not None:
         locked = [before_own_writes(lot, applied) for lot in locked]
-        replanned = stock_plan(plans, reqs, visit, merge_locked(snapshot, touched, locked))
+        merged = merge_locked(snapshot, touched, locked)
+        replanned = stock_plan(plans, reqs, visit, merged, policy)
         # the snapshot may end where the first plan's lots did (running-total cut): a
         # re-plan that now falls short might have needed lots it never saw
         no_worse = sum(replanned.shortage.values()) <= sum(changes.shortage.values())
@@ -113,7 +128,7 @@ def allocate_under_lock(
             return replanned, applied
     lots = repo.lock_lots(take_drugs, return_lots)
     before = {lot.inventory_id: before_own_writes(lot, applied) for lot in lots}
-    return stock_plan(plans, reqs, visit, before), applied
+    return stock_plan(plans, reqs, visit, before, policy), applied
 
 
 def reconcile_in_transaction(
@@ -124,22 +139,35 @@ def reconcile_in_transaction(
     service_username: str,
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
+    policy: LotPolicy | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit inside the caller's unit of work (entered; no commit).
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
     seam called after the stock writes, before the usage record (a failure there must
-    roll everything back).
+    roll everything back). ``policy``: which lots may be taken (default: OpenEMR's
+    ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
+    policy = policy or DEFAULT_POLICY
     repo = uow.consumption
     # first: the encounter row serialises reconciles of this visit, then its rows
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     lines, usage = repo.lines_and_usage(pid, encounter)
-    reqs = requirements(lines, service_username)
+    problems, blocked = mapping_problems(lines)
+    reqs = requirements([ln for ln in lines if not ln.product_missing], service_username)
+    for mapping_id, req in list(reqs.items()):
+        problem = requirement_problem(req)
+        if problem is not None:  # a per-mapping error: the other mappings go on
+            problems.append(problem)
+            blocked.add(mapping_id)
+            del reqs[mapping_id]
+    # a blocked mapping's rows and record are left exactly as they are
+    held = [sale for sale in held if sale.mapping_id not in blocked]
+    usage = {k: row for k, row in usage.items() if k not in blocked}
     plans = mapping_plans(reqs, held)
-    changes, applied = allocate_under_lock(repo, plans, reqs, visit)
+    changes, applied = allocate_under_lock(repo, plans, reqs, visit, policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)
@@ -149,7 +177,9 @@ def reconcile_in_transaction(
         after_writes(uow.connection)
     lines_out, usage_writes = outcomes(plans, reqs, usage, changes)
     writes += repo.upsert_usage(pid, encounter, usage_writes, datetime.now().replace(microsecond=0))
-    return ReconcileResult(pid, encounter, tuple(lines_out), writes, changes.stock_changed)
+    return ReconcileResult(
+        pid, encounter, tuple(lines_out), writes, changes.stock_changed, tuple(problems)
+    )
 
 
 def reconcile_visit(
@@ -160,6 +190,7 @@ def reconcile_visit(
     service_username: str,
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
+    policy: LotPolicy | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit in one transaction (``uow`` not yet entered), retrying the
     whole transaction on deadlock or lock wait timeout."""
@@ -173,6 +204,7 @@ def reconcile_visit(
                 service_username=service_username,
                 today=today,
                 after_writes=after_writes,
+                policy=policy,
             )
             uow.commit()
             return result

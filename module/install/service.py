@@ -5,10 +5,12 @@ Functions take an engine and return frozen reports; they never print.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -18,8 +20,10 @@ from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationEr
 from ..migrations import runner
 from ..migrations.directives import parse_sql
 from ..resources import sql_dir
-from . import triggers
+from . import collations, mappings, repairs, triggers
 from .repository import InstallRepository
+
+log = logging.getLogger("aesthetic_inventory.install")
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
 # Serialises concurrent migrations of one database (two admins, or a service start).
@@ -38,6 +42,7 @@ class MigrationReport:
     files: tuple[runner.FileReport, ...]
     already_applied: tuple[str, ...]
     triggers: triggers.TriggerReport | None
+    repairs: tuple[repairs.Repair, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -55,6 +60,8 @@ class StatusReport:
     openemr_database_version: int | None
     triggers: triggers.TriggerReport | None
     service: dict[str, object] | None = field(default=None)
+    # visits whose reconcile failed, waiting for their next try (engine, 519_01)
+    set_aside: tuple[Any, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -94,6 +101,12 @@ class StatusReport:
                 "message": self.triggers.message,
             },
             "service": self.service,
+            "set_aside_visits": [
+                {"pid": v.pid, "encounter": v.encounter, "attempts": v.attempts,
+                 "last_error": v.last_error,
+                 "next_try_at": None if v.next_try_at is None else str(v.next_try_at)}
+                for v in self.set_aside
+            ],
         }
 
 
@@ -153,10 +166,37 @@ def migrate(
             reports = tuple(
                 runner.apply_file(conn, f, dry_run=dry_run) for f in files if f.name in pending
             )
+            # Re-check every recorded file (also the ones applied just now: a file that
+            # altered a module table that was missing is completed once it exists again).
+            recorded = set(already) | (set() if dry_run else pending)
+            applied = [f for f in files if f.name in recorded]
+            done = run_repair_hooks(conn, applied, dry_run=dry_run)
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
     return MigrationReport(
-        dry_run=dry_run, files=reports, already_applied=already, triggers=trigger_report
+        dry_run=dry_run,
+        files=reports,
+        already_applied=already,
+        triggers=trigger_report,
+        repairs=tuple(done),
     )
+
+
+def run_repair_hooks(
+    conn: Connection, applied: list[runner.UpgradeFile], *, dry_run: bool
+) -> list[repairs.Repair]:
+    """The migrate loop's hooks, in order: installed state of the applied files (a
+    missing module table, column, index, service or module row), collations aligned
+    with OpenEMR's columns, the mapping CHECK constraint. The triggers follow in
+    :func:`migrate`. Each hook reads, decides and (unless ``dry_run``) applies; the
+    repairs it returns are recorded in the report."""
+    done: list[repairs.Repair] = []
+    done += repairs.repair_schema(conn, applied, dry_run=dry_run)
+    done += collations.align_collations(conn, dry_run=dry_run)
+    done += mappings.ensure_quantity_check(conn, dry_run=dry_run)
+    for repair in done:
+        if repair.applied:
+            log.debug("migrate: repaired %s: %s", repair.hook, repair.description)
+    return done
 
 
 def _service_row(conn: Connection) -> dict[str, object] | None:
@@ -171,6 +211,13 @@ def _service_row(conn: Connection) -> dict[str, object] | None:
         "next_run": None if row.next_run is None else str(row.next_run),
         "execute_interval": row.execute_interval,
     }
+
+
+def _set_aside(conn: Connection) -> tuple[Any, ...]:
+    """Set-aside visits of the consumption queue (once 519_01_queue.sql is applied)."""
+    from ..consumption.repositories.health import installed_set_aside_visits
+
+    return tuple(installed_set_aside_visits(conn))
 
 
 def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
@@ -188,6 +235,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
+            set_aside=_set_aside(conn),
         )
 
 

@@ -16,6 +16,9 @@ import hashlib
 from dataclasses import dataclass
 
 STAMP_PREFIX = "aesthetic_inventory body "
+# Part of every version: bump it when create_sql() changes what it wraps around a body
+# (the handler), so installed triggers are re-created.
+WRAPPER_FORMAT = "1"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,15 @@ class TriggerSpec:
     @property
     def version(self) -> str:
         """A short hash of everything that defines the trigger's behaviour."""
-        text = "\n".join((self.table, self.event, " ".join(self.body.split()), str(self.fail_safe)))
+        text = "\n".join(
+            (
+                WRAPPER_FORMAT,
+                self.table,
+                self.event,
+                " ".join(self.body.split()),
+                str(self.fail_safe),
+            )
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property

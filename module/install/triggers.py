@@ -1,132 +1,333 @@
-"""Triggers on ``billing`` that queue changed visits for the consumption worker.
+"""The one installer of the module's triggers (create if missing or outdated, check,
+drop), over the registry :func:`all_triggers` that every package contributes to.
 
-OpenEMR's PHP fee sheet writes ``billing`` rows directly; these triggers record the
-visit in ``aesthetic_inventory_change_queue`` so the worker reconciles it within about
-a second. Each body is a single statement (no BEGIN...END), so no delimiter tricks are
-needed. Where the database user may not create triggers, the module runs in sweep mode
-and says so instead of failing the migration.
+A package that needs triggers defines ``TRIGGERS: tuple[TriggerSpec, ...]`` in its
+own ``triggers`` module and adds that module's name to :data:`TRIGGER_MODULES` (one
+line); a listed package that is not installed is skipped.
+
+Installed state is read from ``information_schema.TRIGGERS`` and compared with the
+specs: the body's version stamp (outdated?), the definer (does the account still
+exist, may it INSERT into the tables the body writes?). A trigger runs as its
+definer; when that account is dropped the server raises error 1449 *before* any
+handler runs, so OpenEMR's own write fails: ``migrate`` re-creates such triggers with
+``DEFINER = CURRENT_USER``. Where the account may not create triggers, the module
+runs in sweep mode and says so instead of failing the migration.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..db import mysql_error_code, table_exists
+from ..db import existing_tables, mysql_error_code
+from .billing_triggers import QUEUE_TABLE
+from .billing_triggers import TRIGGERS as BILLING_TRIGGERS
+from .catalog import CatalogRepository, InstalledTrigger
+from .trigger_spec import TriggerSpec
 
-QUEUE_TABLE = "aesthetic_inventory_change_queue"
+_ROOT = __name__.split(".")[0]
+
+# Modules contributing ``TRIGGERS``; adding a package's triggers is one line here.
+TRIGGER_MODULES: tuple[str, ...] = (
+    f"{_ROOT}.install.billing_triggers",
+    f"{_ROOT}.consumption.triggers",  # drug_inventory: stock arrival (engine)
+    f"{_ROOT}.stock.triggers",
+    f"{_ROOT}.usage.triggers",
+)
+
+# The billing triggers by name (callers iterate their names).
+TRIGGERS: dict[str, TriggerSpec] = {spec.name: spec for spec in BILLING_TRIGGERS}
 
 # Errors that mean "not allowed to create triggers" (or binary-log restrictions):
 # 1142 command denied, 1227 needs SUPER, 1419 log_bin_trust_function_creators,
 # 1044 access denied to database, 1370 routine privilege, 1465 triggers on system tables.
 PRIVILEGE_ERRORS = frozenset({1044, 1142, 1227, 1370, 1419, 1465})
 
-# COALESCE keeps a NULL pid/encounter from failing OpenEMR's own insert under strict mode.
-_INSERT = f"INSERT INTO {QUEUE_TABLE} (pid, encounter, queued_at) "
-TRIGGERS: dict[str, str] = {
-    "aesthetic_inventory_billing_ai": (
-        "CREATE TRIGGER aesthetic_inventory_billing_ai AFTER INSERT ON billing FOR EACH ROW "
-        + _INSERT
-        + "VALUES (COALESCE(NEW.pid, 0), COALESCE(NEW.encounter, 0), NOW(6))"
-    ),
-    # Only changes that can alter the requirement queue the visit (checkout flips
-    # billed/bill_process on every line and must not flood the queue); a line moved to
-    # another visit queues both visits.
-    "aesthetic_inventory_billing_au": (
-        "CREATE TRIGGER aesthetic_inventory_billing_au AFTER UPDATE ON billing FOR EACH ROW "
-        + _INSERT
-        + "SELECT COALESCE(NEW.pid, 0), COALESCE(NEW.encounter, 0), NOW(6) FROM DUAL "
-        "WHERE NOT (OLD.pid <=> NEW.pid AND OLD.encounter <=> NEW.encounter "
-        "AND OLD.code_type <=> NEW.code_type AND OLD.code <=> NEW.code "
-        "AND OLD.units <=> NEW.units AND OLD.activity <=> NEW.activity "
-        "AND OLD.user <=> NEW.user) "
-        "UNION ALL SELECT COALESCE(OLD.pid, 0), COALESCE(OLD.encounter, 0), NOW(6) FROM DUAL "
-        "WHERE NOT (OLD.pid <=> NEW.pid AND OLD.encounter <=> NEW.encounter)"
-    ),
-    "aesthetic_inventory_billing_ad": (
-        "CREATE TRIGGER aesthetic_inventory_billing_ad AFTER DELETE ON billing FOR EACH ROW "
-        + _INSERT
-        + "VALUES (COALESCE(OLD.pid, 0), COALESCE(OLD.encounter, 0), NOW(6))"
-    ),
-}
-
 SWEEP_HINT = (
     "the service falls back to sweeping recent visits; run 'aesthetic-inventory sync' "
     "or grant the TRIGGER privilege and run migrate again"
 )
 
+OK = "ok"
+MISSING = "missing"
+OUTDATED = "outdated"
+DEFINER_MISSING = "definer missing"
+DEFINER_UNPRIVILEGED = "definer lacks INSERT"
+TABLE_MISSING = "table missing"  # a table the body writes is gone: the trigger does nothing
+# The server lists triggers only on tables the account holds TRIGGER on.
+NOT_VISIBLE = "not visible"
+UNVERIFIABLE = "unverifiable"
+# States migrate repairs; "unverifiable" (the account may not read the grants) is not one.
+NEEDS_INSTALL = frozenset(
+    {MISSING, OUTDATED, DEFINER_MISSING, DEFINER_UNPRIVILEGED, TABLE_MISSING}
+)
+
+
+def all_triggers() -> tuple[TriggerSpec, ...]:
+    """Every registered trigger spec, in :data:`TRIGGER_MODULES` order."""
+    specs: list[TriggerSpec] = []
+    for module_name in TRIGGER_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if module_name == missing or module_name.startswith(missing + "."):
+                continue  # that package is not part of this installation
+            raise
+        specs.extend(getattr(module, "TRIGGERS", ()))
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError("trigger names registered twice: " + ", ".join(duplicates))
+    return tuple(specs)
+
+
+def __getattr__(name: str) -> object:
+    # ``ALL_TRIGGERS`` is resolved on access, so contributing packages may import
+    # trigger_spec without an import cycle through this module.
+    if name == "ALL_TRIGGERS":
+        return all_triggers()
+    raise AttributeError(name)
+
+
+@dataclass(frozen=True)
+class TriggerCheck:
+    """The state of one registered trigger in the database."""
+
+    spec: TriggerSpec
+    state: str
+    detail: str
+    definer: str | None = None
+
+    @property
+    def needs_install(self) -> bool:
+        return self.state in NEEDS_INSTALL
+
 
 @dataclass(frozen=True)
 class TriggerReport:
-    """What ``migrate`` did about the billing triggers, and the mode that results."""
+    """What ``migrate`` did about the triggers, and the mode that results."""
 
     installed: bool
     mode: str  # "triggers" or "sweep"
     message: str
     created: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
 
 
-def _existing(conn: Connection) -> set[str]:
-    rows = conn.execute(
-        text(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
-            "WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'billing' "
-            "AND TRIGGER_NAME LIKE 'aesthetic\\_inventory\\_%'"
-        )
-    )
-    return {r[0] for r in rows}
+def installed_triggers(conn: Connection) -> dict[str, InstalledTrigger]:
+    """The module's triggers in the current database, by name."""
+    return CatalogRepository(conn).module_triggers()
+
+
+def _definer_state(
+    conn: Connection, definer: str, tables: tuple[str, ...], cache: dict[tuple[str, str], str]
+) -> tuple[str, str]:
+    key = (definer, ",".join(tables))
+    if key not in cache:
+        catalog = CatalogRepository(conn)
+        exists = catalog.account_exists(definer)
+        if exists is None:
+            cache[key] = UNVERIFIABLE
+        elif not exists:
+            cache[key] = DEFINER_MISSING
+        else:
+            lacking = [t for t in tables if not catalog.has_privilege(definer, "INSERT", t)]
+            cache[key] = DEFINER_UNPRIVILEGED if lacking else OK
+    state = cache[key]
+    details = {
+        OK: f"definer {definer}",
+        UNVERIFIABLE: f"definer {definer} (its grants cannot be read by this account)",
+        DEFINER_MISSING: f"its definer {definer} does not exist (OpenEMR's writes on the "
+        "table fail with error 1449)",
+        DEFINER_UNPRIVILEGED: f"its definer {definer} may not INSERT into "
+        + ", ".join(tables),
+    }
+    return state, details[state]
+
+
+def check_triggers(
+    conn: Connection, specs: tuple[TriggerSpec, ...] | None = None
+) -> tuple[TriggerCheck, ...]:
+    """Compare every registered trigger with what is installed."""
+    wanted = all_triggers() if specs is None else specs
+    catalog = CatalogRepository(conn)
+    installed = catalog.module_triggers()
+    required = {t for spec in wanted for t in spec.requires}
+    present = existing_tables(conn, required) if required else set()
+    cache: dict[tuple[str, str], str] = {}
+    visible: dict[str, bool] = {}
+    checks: list[TriggerCheck] = []
+    for spec in wanted:
+        found = installed.get(spec.name)
+        if found is None:
+            if spec.table not in visible:
+                me = catalog.current_user()
+                visible[spec.table] = catalog.has_privilege(me, "TRIGGER", spec.table)
+            if not visible[spec.table]:
+                detail = (f"trigger {spec.name} cannot be seen: this account lacks the "
+                          f"TRIGGER privilege on {spec.table}")
+                checks.append(TriggerCheck(spec, NOT_VISIBLE, detail))
+                continue
+            checks.append(TriggerCheck(spec, MISSING, f"trigger {spec.name} is missing"))
+            continue
+        if not found.statement and not found.definer:
+            # The row is listed but body and definer are hidden from this account.
+            detail = (f"trigger {spec.name} exists but its body cannot be read: this account "
+                      f"lacks the TRIGGER privilege on {spec.table}")
+            checks.append(TriggerCheck(spec, UNVERIFIABLE, detail))
+            continue
+        gone = [t for t in spec.requires if t not in present]
+        if gone:
+            detail = (f"trigger {spec.name} writes to missing table(s) {', '.join(gone)}: "
+                      "changes are not queued")
+            checks.append(TriggerCheck(spec, TABLE_MISSING, detail, found.definer))
+            continue
+        if (
+            spec.stamp not in found.statement
+            or found.table != spec.table
+            or found.event != " ".join(spec.event.upper().split())
+        ):
+            checks.append(
+                TriggerCheck(
+                    spec,
+                    OUTDATED,
+                    f"trigger {spec.name} is outdated (its body is not version {spec.version})",
+                    found.definer,
+                )
+            )
+            continue
+        state, detail = _definer_state(conn, found.definer, spec.requires, cache)
+        checks.append(TriggerCheck(spec, state, f"trigger {spec.name}: {detail}", found.definer))
+    return tuple(checks)
+
+
+def _install(
+    catalog: CatalogRepository, spec: TriggerSpec, *, exists: bool, mariadb: bool
+) -> None:
+    if exists and mariadb:
+        # One statement: OpenEMR's writes never run between a DROP and a CREATE.
+        catalog.execute_ddl(spec.create_sql().replace("CREATE ", "CREATE OR REPLACE ", 1))
+        return
+    if exists:
+        catalog.execute_ddl(spec.drop_sql())
+    catalog.execute_ddl(spec.create_sql())
+
+
+def _mode(checks: tuple[TriggerCheck, ...]) -> str:
+    """Triggers mode when every billing trigger exists and can write the queue."""
+    working = {c.spec.name for c in checks if c.state in (OK, OUTDATED, UNVERIFIABLE)}
+    return "triggers" if all(name in working for name in TRIGGERS) else "sweep"
 
 
 def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport:
-    """Create the billing triggers if missing; report sweep mode when not allowed.
+    """Create missing triggers and re-create outdated ones or ones whose definer is gone
+    or lost INSERT (as the current account); report sweep mode when not allowed.
 
-    Idempotent (existing triggers are kept). A dry run creates nothing and reports
-    what it would create. Never raises for a missing privilege.
+    Idempotent: current triggers are kept. A dry run creates nothing and reports what
+    it would do. Never raises for a missing privilege.
     """
-    existing = _existing(conn)
-    missing = [name for name in TRIGGERS if name not in existing]
-    if not missing:
-        return TriggerReport(True, "triggers", "billing triggers installed")
+    checks = check_triggers(conn)
+    todo = [c for c in checks if c.needs_install]
+    if any(c.state == NOT_VISIBLE for c in checks):
+        return TriggerReport(
+            False,
+            _mode(checks),
+            "triggers cannot be checked or created: the database user lacks the TRIGGER "
+            "privilege; " + SWEEP_HINT,
+        )
+    if not todo:
+        unsure = sum(1 for c in checks if c.state == UNVERIFIABLE)
+        note = f" ({unsure} not verifiable by this account)" if unsure else ""
+        return TriggerReport(
+            True, "triggers", f"{len(checks)} trigger(s) installed and current{note}"
+        )
+    required = {t for c in todo for t in c.spec.requires}
+    present = existing_tables(conn, required) if required else set()
+    blocked = [c for c in todo if not set(c.spec.requires) <= present]
+    todo = [c for c in todo if c not in blocked]
     if dry_run:
-        return TriggerReport(
-            False, "sweep", "would create billing triggers: " + ", ".join(missing)
-        )
-    if not table_exists(conn, QUEUE_TABLE):
-        # A trigger writing to a missing table would break OpenEMR's own billing saves.
-        return TriggerReport(
-            False, "sweep", f"billing triggers not created: table {QUEUE_TABLE} is missing"
-        )
+        parts = [
+            f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
+            for c in todo
+        ]
+        if blocked:
+            tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
+            parts.append(
+                f"would install {', '.join(c.spec.name for c in blocked)} "
+                f"(after {', '.join(tables)} is created)"
+            )
+        return TriggerReport(False, _mode(checks), "; ".join(parts))
+    catalog = CatalogRepository(conn)
+    mariadb = catalog.is_mariadb()
     created: list[str] = []
-    for name in missing:
+    replaced: list[str] = []
+    for check in todo:
         try:
-            conn.execute(text(TRIGGERS[name]))
+            _install(catalog, check.spec, exists=check.state != MISSING, mariadb=mariadb)
         except DBAPIError as exc:
             code = mysql_error_code(exc)
             if code not in PRIVILEGE_ERRORS:
                 raise
             for done in created:  # all or none: a partial set would miss changes silently
-                conn.execute(text(f"DROP TRIGGER IF EXISTS {done}"))
+                catalog.execute_ddl(f"DROP TRIGGER IF EXISTS `{done}`")
+            after = check_triggers(conn)
             return TriggerReport(
                 False,
-                "sweep",
-                f"billing triggers could not be created (MySQL error {code}: the database "
-                f"user lacks the TRIGGER privilege or binary logging forbids it); "
-                + SWEEP_HINT,
+                _mode(after),
+                f"triggers could not be created (MySQL error {code}: the database "
+                "user lacks the TRIGGER privilege or binary logging forbids it); " + SWEEP_HINT,
+                replaced=tuple(replaced),
             )
-        created.append(name)
-    return TriggerReport(True, "triggers", "billing triggers created", tuple(created))
+        (created if check.state == MISSING else replaced).append(check.spec.name)
+    after = check_triggers(conn)
+    bad = [c for c in after if c.needs_install]
+    parts = []
+    if created:
+        parts.append("created " + ", ".join(created))
+    if replaced:
+        parts.append("re-created " + ", ".join(replaced))
+    for c in bad:
+        parts.append(c.detail)
+    return TriggerReport(
+        not bad, _mode(after), "; ".join(parts), tuple(created), tuple(replaced)
+    )
 
 
 def trigger_status(conn: Connection) -> TriggerReport:
-    """Whether the billing triggers exist in the current database."""
-    existing = _existing(conn)
-    if all(name in existing for name in TRIGGERS):
-        return TriggerReport(True, "triggers", "billing triggers installed")
-    if existing:
+    """Whether the registered triggers exist, are current and can write."""
+    checks = check_triggers(conn)
+    bad = [c for c in checks if c.needs_install]
+    mode = _mode(checks)
+    if not bad:
+        return TriggerReport(True, mode, f"{len(checks)} trigger(s) installed and current")
+    if any(c.state == NOT_VISIBLE for c in checks):
         return TriggerReport(
-            False, "sweep", "billing triggers incomplete (run migrate again); " + SWEEP_HINT
+            False, mode, "triggers not visible to this account (no TRIGGER privilege); "
+            + SWEEP_HINT
         )
-    return TriggerReport(False, "sweep", "billing triggers not installed; " + SWEEP_HINT)
+    if all(c.state == MISSING for c in checks):
+        return TriggerReport(False, mode, "triggers not installed; " + SWEEP_HINT)
+    detail = "; ".join(c.detail for c in bad)
+    hint = " (run migrate again)" if mode == "triggers" else "; " + SWEEP_HINT
+    return TriggerReport(False, mode, detail + hint)
+
+
+def drop_statements(conn: Connection) -> list[str]:
+    """DROP statements for every module trigger installed (registered or not)."""
+    return [f"DROP TRIGGER IF EXISTS `{n}`" for n in sorted(installed_triggers(conn))]
+
+
+__all__ = [
+    "QUEUE_TABLE",
+    "TRIGGERS",
+    "TriggerCheck",
+    "TriggerReport",
+    "all_triggers",
+    "check_triggers",
+    "ensure_triggers",
+    "trigger_status",
+]

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from ..rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState
+from ..rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState, lot_expiry_kind
 
 STATE_TABLE = "aesthetic_inventory_alert_state"
 USAGE_TABLE = "aesthetic_inventory_usage"
@@ -119,10 +119,13 @@ class AlertStateRepository:
         for r in rows:
             product = names.setdefault(r[2] or "", r[2] or "")
             warehouse = names.setdefault(r[4] or "", r[4] or "")
+            # a zero or invalid date comes from the driver as its text ('0000-00-00')
+            expiration = r[6] if isinstance(r[6], date) else str(r[6])
             lot = LotRow(
-                int(r[0]), int(r[1]), product, r[3], warehouse, int(r[5]), r[6], float(r[7])
+                int(r[0]), int(r[1]), product, r[3], warehouse, int(r[5]), expiration,
+                float(r[7]),
             )
-            kind = "expired" if lot.expiration <= today else "expiring"
+            kind = lot_expiry_kind(expiration, today=today, horizon_end=horizon_end) or "expiring"
             yield lot, self._state(kind, str(lot.inventory_id), r)
 
     def shortages_to_notify(

@@ -8,6 +8,7 @@ number of statements of a reconcile does not grow with the size of the fee sheet
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,13 @@ from sqlalchemy.engine import Connection, CursorResult
 
 from ..domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
 from ..planning import MappedLine, NewSale, UsageRow, Visit
+
+# The server's collation key of a lot number: ties on lot_number sort as OpenEMR's
+# ``ORDER BY ... di.lot_number`` does under the column's collation ('ab1' = 'AB1',
+# 'é1' = 'e1' in general_ci, trailing spaces ignored under PAD SPACE). ``AS CHAR(64)``
+# pads the key the way the collation pads (a bare WEIGHT_STRING does not, so 'a\t'
+# and 'a' would swap); OpenEMR's lot_number is VARCHAR(20).
+LOT_KEY = "WEIGHT_STRING(lot_number AS CHAR(64))"
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
@@ -56,8 +64,10 @@ class ConsumptionRepository:
             return None, []
         rows.sort(key=lambda r: (r[0], r[2] or 0))  # encounter row id, then sale id
         first_id = rows[0][0]
-        # a visit without a date is sold today, as sellDrug does with an empty sale date
-        visit = Visit(pid, encounter, rows[0][1] or today or date.today())
+        # a visit without a date is sold today, as sellDrug does with an empty sale date;
+        # a zero or invalid date (text from the driver) is no date either
+        day = rows[0][1]
+        visit = Visit(pid, encounter, day if isinstance(day, date) else today or date.today())
         return visit, _held_from_rows(r[2:] for r in rows if r[0] == first_id and r[2])
 
     def lines_and_usage(
@@ -71,20 +81,26 @@ class ConsumptionRepository:
             self.conn,
             "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
             "pp.quantity, d.allow_combining, d.dispensable, u.username, "
-            "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL "
+            "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "d.drug_id IS NULL, COALESCE(d.active, 1) "
             "FROM billing b "
             "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-            "JOIN drugs d ON d.drug_id = pp.drug_id "
+            # LEFT: a mapping to a missing product is reported, not silently skipped
+            "LEFT JOIN drugs d ON d.drug_id = pp.drug_id "
             "LEFT JOIN users u ON u.id = b.user "
             "WHERE b.pid = %s AND b.encounter = %s AND b.activity = 1 "
             "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
             "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
-            "allocated_units, shortage_units, code_type, code "
+            "allocated_units, shortage_units, code_type, code, NULL, NULL "
             "FROM aesthetic_inventory_usage WHERE pid = %s AND encounter = %s "
             "ORDER BY 1, 2, 4",
             (pid, encounter, pid, encounter),
         ).all()
-        lines = [_mapped_line(r[1:13]) for r in rows if r[0] == 0]
+        lines = [
+            replace(_mapped_line(r[1:13]), product_missing=bool(r[19]),
+                    product_active=bool(r[20]))
+            for r in rows if r[0] == 0
+        ]
         usage = {
             int(r[3]): UsageRow(
                 int(r[3]), int(r[4]), Decimal(r[13]), int(r[14]), int(r[15]), int(r[16]),
@@ -107,8 +123,8 @@ class ConsumptionRepository:
             drugs = [-1]
         rows = self.conn.execute(
             text(
-                "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
-                "destroy_date IS NOT NULL FROM drug_inventory "
+                f"SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
+                f"destroy_date IS NOT NULL, {LOT_KEY} FROM drug_inventory "
                 "WHERE (drug_id IN :drugs AND destroy_date IS NULL AND on_hand <> 0) "
                 "OR inventory_id IN :extra ORDER BY inventory_id FOR UPDATE"
             ).bindparams(bindparam("drugs", expanding=True), bindparam("extra", expanding=True)),
@@ -126,6 +142,7 @@ class ConsumptionRepository:
         needs: dict[int, int] | None = None,
         default_warehouse: str = "",
         sale_date: date | None = None,
+        only_warehouse: str | None = None,
     ) -> list[Lot]:
         """The same lots as :meth:`lock_lots`, WITHOUT locks, with their warehouse seq
         joined in (a plain read locks nothing, so the join costs no contention).
@@ -137,13 +154,19 @@ class ConsumptionRepository:
         key, so the exact tie order (lot number, id) is still decided by the domain
         rules. The allocation is chosen on this snapshot; only the lots it touches are
         then locked, by the UPDATE that writes them, and re-checked under that lock
-        (:meth:`adjust_lots_as_planned`)."""
+        (:meth:`adjust_lots_as_planned`).
+
+        ``sale_date`` is the expiry cutoff of the cut (lots expiring on or before it are
+        unusable: the sale date plus any blocked days); ``only_warehouse`` limits the
+        cut to that warehouse (SELL_FROM_ONE_WAREHOUSE), so the running total counts
+        only lots the sale may take."""
         needs = dict(needs or {})
         plain = sorted(set(drug_ids) - set(needs))
         extra = sorted(set(extra_lot_ids))
         columns = (
             "di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
-            "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq"
+            "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq, "
+            f"{LOT_KEY.replace('lot_number', 'di.lot_number')} AS lot_key"
         )
         join = (
             "FROM drug_inventory di LEFT JOIN list_options lo "
@@ -170,7 +193,7 @@ class ConsumptionRepository:
             key = f"{not_default}, lo.seq, di.expiration"
             branches.append(
                 "SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
-                "c.expiration, c.lot_number, c.destroyed, c.seq "
+                "c.expiration, c.lot_number, c.destroyed, c.seq, c.lot_key "
                 f"FROM (SELECT {columns}, "
                 f"SUM(di.on_hand) OVER (PARTITION BY di.drug_id ORDER BY {key} "
                 "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
@@ -179,13 +202,19 @@ class ConsumptionRepository:
                 f"WHERE di.drug_id IN ({_marks(len(cut))}) AND di.destroy_date IS NULL "
                 "AND di.on_hand > 0 AND (di.expiration IS NULL OR di.expiration > %s) "
                 "AND (COALESCE(di.warehouse_id, '') = %s OR COALESCE(lo.seq, 0) <= "
-                f"{UNAVAILABLE_WAREHOUSE_SEQ})) c WHERE c.before_group < c.need"
+                f"{UNAVAILABLE_WAREHOUSE_SEQ})"
+                + (" AND di.warehouse_id = %s" if only_warehouse is not None else "")
+                + ") c WHERE c.before_group < c.need"
             )
             params += [wh, wh, wh, wh]
             params += [x for drug in cut for x in (drug, needs[drug])]
             params += [*cut, sale_date or date.today(), wh]
+            if only_warehouse is not None:
+                params.append(only_warehouse)
         rows = _driver(self.conn, " UNION ALL ".join(branches), params).all()
-        lots = {int(r[0]): _lot(r, None if r[7] is None else int(r[7])) for r in rows}
+        lots = {
+            int(r[0]): _lot((*r[:7], r[8]), None if r[7] is None else int(r[7])) for r in rows
+        }
         return [lots[k] for k in sorted(lots)]
 
     def lock_lots_by_id(
@@ -201,8 +230,8 @@ class ConsumptionRepository:
             return []
         rows = self.conn.execute(
             text(
-                "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
-                "destroy_date IS NOT NULL FROM drug_inventory "
+                f"SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
+                f"destroy_date IS NOT NULL, {LOT_KEY} FROM drug_inventory "
                 "WHERE inventory_id IN :ids ORDER BY inventory_id FOR UPDATE"
             ).bindparams(bindparam("ids", expanding=True)),
             {"ids": ids},
@@ -366,17 +395,30 @@ def _driver(conn: Connection, sql: str, params: Sequence[object]) -> CursorResul
 
 def _lot(r: Sequence[Any], seq: int | None) -> Lot:
     """A Lot from (inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number,
-    destroyed) and its warehouse seq."""
+    destroyed, lot key) and its warehouse seq. A zero or invalid expiration comes from
+    PyMySQL as its text ('0000-00-00') and stays text: the domain compares it as PHP
+    does; a driver that gives None for it cannot be told from NULL, hence the text."""
+    key = r[7] if len(r) > 7 else None
     return Lot(
         inventory_id=int(r[0]),
         drug_id=int(r[1]),
         on_hand=int(r[2]),
         warehouse_id=str(r[3] or ""),
         warehouse_seq=seq,
-        expiration=r[4],
+        expiration=_expiration(r[4]),
         lot_number=r[5],
         destroyed=bool(r[6]),
+        lot_key=None if key is None else bytes(key),
     )
+
+
+def _expiration(value: object) -> date | str | None:
+    """A DATE column as the domain takes it: a date, None, or an invalid date's text."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value)
 
 
 def _mapped_line(r: Sequence[Any]) -> MappedLine:

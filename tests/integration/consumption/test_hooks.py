@@ -226,9 +226,16 @@ def test_a_failing_visit_does_not_block_the_others(
     from aesthetic_inventory.cli import main
     from click.testing import CliRunner
 
+    # set aside with backoff: a sync right away leaves it to its next try ...
+    out = CliRunner().invoke(main, ["--database-url", migrated_db_url, "sync"])
+    assert out.exit_code == 0, out.output
+    # ... and once due it is tried (and set aside) again
+    clinic.execute("UPDATE aesthetic_inventory_change_queue SET next_try_at = NOW(6)")
     out = CliRunner().invoke(main, ["--database-url", migrated_db_url, "sync"])
     assert out.exit_code == 1 and "could not be reconciled" in out.output
     assert clinic.on_hand(stocked["lot"]) == 8
+    assert clinic.scalar("SELECT MAX(attempts) FROM aesthetic_inventory_change_queue") == 2
+    clinic.execute("DROP TRIGGER test_poison")
 
 
 def _killed_worker(url: str) -> None:  # runs in a child process
