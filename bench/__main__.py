@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .database import bench_database
 from .generate import Scale, generate_clinic
+from .reports_bench import bench_reports
 from .runner import (
     Results,
     bench_alerts,
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_alerts(engine, db_url, clinic, results)
         bench_sweep(engine, clinic, results, sweep_sample, sweep_days)
         bench_service_latency(engine, db_url, clinic, results, SERVICE_PLAN[args.scale])
+        bench_reports(engine, clinic, results)
         bench_ledger(engine, results)
     results.add("bench_total_s", round(time.perf_counter() - started, 1), "s")
     print_table(results)

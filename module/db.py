@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,6 +46,7 @@ STOCK_TABLES: tuple[str, ...] = (
 MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
 # MySQL/MariaDB error numbers.
+ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
 ER_BAD_DB = 1049
 ER_LOCK_WAIT_TIMEOUT = 1205
@@ -53,12 +55,20 @@ CR_CONN_HOST_ERROR = 2003
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 CONNECTION_ERRORS = frozenset({2002, CR_CONN_HOST_ERROR, 2005, CR_SERVER_GONE, CR_SERVER_LOST})
+# A statement the account has no privilege for: table (1142), column (1143), a
+# global privilege such as SUPER (1227), a routine (1370), and triggers under binary
+# logging without SUPER or log_bin_trust_function_creators (1419).
+PRIVILEGE_ERRORS = frozenset({1142, 1143, 1227, 1370, 1419})
 
 
 def parse_database_url(url: str | URL) -> URL:
     """Parse and validate a SQLAlchemy MySQL/MariaDB URL."""
     try:
         parsed = make_url(url)
+    except ValueError:  # make_url's own error for a port that is not a number
+        raise ConfigurationError(
+            "database URL has a bad port: it must be a number 1-65535"
+        ) from None
     except ArgumentError:
         raise ConfigurationError(
             "database URL is malformed; expected e.g. "
@@ -164,11 +174,38 @@ def translate_connect_error(exc: DBAPIError, url: str | URL | None) -> DatabaseU
     where = mask_url(make_url(url).set(query={}) if url is not None else None)
     if code == ER_ACCESS_DENIED:
         return DatabaseUnavailableError(f"access denied to {where}: check user and password")
+    if code == ER_DBACCESS_DENIED:
+        return DatabaseUnavailableError(
+            f"access denied to the database at {where}: the account has no privileges on "
+            "it (GRANT them as in the README's 'Attach to an OpenEMR site')"
+        )
     if code == ER_BAD_DB:
-        return DatabaseUnavailableError(f"database does not exist at {where}")
+        return DatabaseUnavailableError(
+            f"database does not exist at {where}: check the database name in the URL"
+        )
     if code in CONNECTION_ERRORS:
         return DatabaseUnavailableError(f"cannot reach the database server at {where}")
     return DatabaseUnavailableError(f"cannot use the database at {where} (MySQL error {code})")
+
+
+def describe_database_error(exc: DBAPIError, url: str | URL | None) -> str | None:
+    """A one-line, password-free message for a database error a user can act on
+    (privileges, a missing database, a lost server), or ``None`` for the others."""
+    code = mysql_error_code(exc)
+    if code in (ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_BAD_DB) or code in CONNECTION_ERRORS:
+        return str(translate_connect_error(exc, url))
+    if code in PRIVILEGE_ERRORS:
+        orig = getattr(exc, "orig", exc)
+        args = getattr(orig, "args", ())
+        detail = str(args[1]) if len(args) > 1 else str(orig)
+        detail = " ".join(detail.split())[:300]
+        denied = re.match(r"(\w+(?: \w+)?) command denied", detail)
+        which = f"the {denied.group(1).upper()} privilege" if denied else "a privilege"
+        return (
+            f"the database account lacks {which} (MySQL error {code}: {detail}); "
+            "GRANT it as in the README's 'Attach to an OpenEMR site'"
+        )
+    return None
 
 
 def connect(engine: Engine) -> Connection:

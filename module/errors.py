@@ -69,3 +69,8 @@ class ServerStartError(AestheticInventoryError):
 
 class DeliveryError(AestheticInventoryError):
     """A notification channel failed to deliver (the outbox keeps the row)."""
+
+
+class ChannelUnavailableError(DeliveryError):
+    """A channel cannot deliver anything right now (server unreachable, TLS refused):
+    the outbox keeps the row and tries that channel's other rows on a later pass."""

@@ -32,6 +32,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .alerts.config import AlertConfig
+from .alerts.service import check_alert_setup
 from .bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.service")
@@ -107,7 +108,7 @@ def release_claim(app: App, owner: str) -> bool:
 
 def run_service(app: App) -> None:
     """Run until SIGTERM/SIGINT; settings are validated before anything starts."""
-    config = app.alert_config
+    config = check_alert_setup(app)  # settings and OpenEMR's SMTP globals, at start
     _ = app.settings.lot_policy  # a bad engine setting stops the start, not every drain tick
     owner = process_owner()
     executor = ThreadPoolExecutor(max_workers=4)

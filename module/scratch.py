@@ -18,9 +18,17 @@ from .resources import sql_dir
 FIXTURE_SCHEMA = "fixtures/openemr_fixture.sql"
 
 
+def server_url(url: str | URL) -> URL:
+    """``url`` without its database name: the server itself.
+
+    ``URL.set(database=None)`` would keep the name (``set`` ignores ``None``), and a
+    connection to a database that is being (or was) dropped fails with 1049."""
+    return parse_database_url(url)._replace(database=None)
+
+
 def _run_on_server(url: URL, statement: str) -> None:
     """One statement on the server of ``url``, outside any database."""
-    admin = create_db_engine(url.set(database=None))
+    admin = create_db_engine(server_url(url))
     try:
         with connect(admin) as conn:
             conn.exec_driver_sql(statement)

@@ -5,16 +5,26 @@ Values come from, in increasing priority: built-in defaults, an optional TOML fi
 options. Keys in the TOML file are the environment names without the prefix, in lower
 case (``database_url``, ``channels``, ``smtp_host``...), at the top level or under an
 ``[aesthetic_inventory]`` table.
+
+:data:`SETTINGS` is the one place that knows every valid key, its kind and its bounds.
+:func:`load_settings` checks every value it is given against it, so a malformed value
+fails at start with one line naming the setting and where it came from (never at 3 a.m.
+in the service). A key the TOML file names but :data:`SETTINGS` does not know is an
+error (a typo would otherwise be silently ignored); unknown environment variables are
+ignored, because the environment is shared with other tools (the test harness has its
+own ``AESTHETIC_INVENTORY_TEST_*`` variables, for instance).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -24,74 +34,163 @@ if TYPE_CHECKING:
 ENV_PREFIX = "AESTHETIC_INVENTORY_"
 DEFAULT_SERVICE_USERNAME = "aesthetic-inventory"
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """What one setting accepts.
+
+    ``kind`` is one of ``text``, ``secret`` (never shown), ``int`` and ``float``
+    (``minimum`` and ``maximum`` inclusive), ``bool``, ``list`` (comma list), ``choice`` (one of
+    ``choices``, case-insensitive, empty allowed), ``file`` (an existing readable
+    file), ``http_url`` and ``database_url``.
+    """
+
+    key: str
+    kind: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+_DAY = 86_400
+
+# The one registry of valid keys. A branch that reads a new setting adds it here
+# (tests/unit/test_settings_registry.py fails for a key read in the code but missing).
+SETTINGS: dict[str, SettingSpec] = {
+    spec.key: spec
+    for spec in (
+        SettingSpec("database_url", "database_url", "SQLAlchemy URL of the OpenEMR database"),
+        SettingSpec("service_username", "text", "user written on consumption rows"),
+        # alerts and channels (module/alerts/config.py)
+        SettingSpec("channels", "list", "comma list of crm, email, webhook, message"),
+        SettingSpec("expiry_horizon_days", "int", "expiring-lot horizon", 0, 3650),
+        SettingSpec("reminder_hours", "int", "re-alert an unchanged item after", 0, 8760),
+        SettingSpec("email_to", "text", "e-mail recipient"),
+        SettingSpec("smtp_host", "text", "SMTP server (overrides OpenEMR's SMTP_HOST)"),
+        SettingSpec("smtp_port", "int", "SMTP port (overrides SMTP_PORT)", 1, 65535),
+        SettingSpec("smtp_user", "text", "SMTP user (overrides SMTP_USER)"),
+        SettingSpec("smtp_password", "secret", "SMTP password (overrides SMTP_PASS)"),
+        SettingSpec(
+            "smtp_secure",
+            "choice",
+            "ssl, tls or none (overrides SMTP_SECURE)",
+            choices=("", "none", "ssl", "tls"),
+        ),
+        SettingSpec("smtp_timeout_seconds", "int", "SMTP connect/read timeout", 1, 600),
+        SettingSpec("smtp_ca_file", "file", "PEM file of the CAs that sign the SMTP certificate"),
+        SettingSpec(
+            "smtp_allow_unencrypted_auth", "bool", "allow SMTP AUTH on a connection without TLS"
+        ),
+        SettingSpec("webhook_url", "http_url", "where the webhook channel POSTs"),
+        SettingSpec("webhook_secret", "secret", "HMAC-SHA256 key of the webhook signature"),
+        SettingSpec("webhook_timeout_seconds", "int", "webhook connect/read timeout", 1, 600),
+        SettingSpec("message_to", "list", "OpenEMR usernames for the message channel"),
+        SettingSpec("outbox_backoff_seconds", "int", "first retry delay", 0, _DAY),
+        SettingSpec("outbox_max_backoff_seconds", "int", "longest retry delay", 1, 30 * _DAY),
+        SettingSpec("digest_max_items_per_kind", "int", "items listed per kind", 1, 100_000),
+        # the background service (module/scheduler.py)
+        SettingSpec("service_poll_seconds", "int", "background_services check", 1, 15),
+        SettingSpec(
+            "service_drain_seconds", "float", "change-queue check interval (seconds, 0.05-60)",
+            0.05, 60,
+        ),
+        SettingSpec("service_outbox_seconds", "int", "outbox delivery interval", 1, 3600),
+        SettingSpec("service_sweep_seconds", "int", "sweep-mode fallback interval", 1, _DAY),
+        SettingSpec("claim_timeout_minutes", "int", "stale claim age", 1, 7 * 24 * 60),
+        # the consumption engine's lot policy (module/consumption/domain.py LotPolicy)
+        SettingSpec(
+            "sell_from_one_warehouse", "bool",
+            "sell only from the user's default warehouse (OpenEMR's SELL_FROM_ONE_WAREHOUSE)",
+        ),
+        SettingSpec(
+            "block_days_before_expiry", "int",
+            "do not take lots expiring within this many days of the sale", 0, 36500,
+        ),
+    )
+}
+
+# Query options a database URL may carry: what SQLAlchemy's PyMySQL dialect and
+# PyMySQL itself understand and what makes sense for this module. Anything else would
+# reach PyMySQL's connect() as an unexpected keyword argument.
+DATABASE_URL_OPTIONS: dict[str, str] = {
+    "charset": "text",
+    "collation": "text",
+    "connect_timeout": "seconds",
+    "read_timeout": "seconds",
+    "write_timeout": "seconds",
+    "unix_socket": "text",
+    "bind_address": "text",
+    "program_name": "text",
+    "init_command": "text",
+    "ssl_ca": "file",
+    "ssl_cert": "file",
+    "ssl_key": "file",
+    "ssl_capath": "directory",
+    "ssl_cipher": "text",
+    "ssl_check_hostname": "bool",
+    "ssl_verify_cert": "bool",
+    "ssl_verify_identity": "bool",
+    "ssl_disabled": "bool",
+}
+
+
+def env_name(key: str) -> str:
+    """The environment variable of ``key``."""
+    return f"{ENV_PREFIX}{key.upper()}"
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. ``values`` holds every key (lower case, no prefix)."""
+    """Resolved settings. ``values`` holds every key (lower case, no prefix);
+    ``origins`` says where a value came from, for error messages."""
 
     database_url: str | None
     values: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The raw string value of ``key`` (lower case, no prefix), or ``default``."""
         value = self.values.get(key.lower())
         return default if value is None or value == "" else value
 
+    def describe(self, key: str) -> str:
+        """How to name ``key`` in a message: its environment variable, or the file."""
+        return self.origins.get(key.lower()) or env_name(key)
+
     def get_int(
         self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
     ) -> int:
-        """An integer setting; a malformed value is a :class:`ConfigurationError`."""
+        """An integer setting within its bounds (the registry's, narrowed by the
+        arguments); a malformed value is a :class:`ConfigurationError`."""
         raw = self.get(key)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}{key.upper()} must be a whole number, got {raw!r}"
-            ) from None
-        if minimum is not None and value < minimum:
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}{key.upper()} must be at least {minimum}, got {value}"
-            )
-        if maximum is not None and value > maximum:
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}{key.upper()} must be at most {maximum}, got {value}"
-            )
-        return value
+        spec = SETTINGS.get(key.lower())
+        low = None if spec is None or spec.minimum is None else int(spec.minimum)
+        high = None if spec is None or spec.maximum is None else int(spec.maximum)
+        if minimum is not None:
+            low = minimum if low is None else max(low, minimum)
+        if maximum is not None:
+            high = maximum if high is None else min(high, maximum)
+        return parse_int(raw, f"setting {self.describe(key)}", low, high)
 
-    def get_float(
-        self, key: str, default: float, *, minimum: float, maximum: float
-    ) -> float:
+    def get_bool(self, key: str, default: bool = False) -> bool:
+        """A yes/no setting (1/0, true/false, yes/no, on/off)."""
+        raw = self.get(key)
+        if raw is None:
+            return default
+        return parse_bool(raw, f"setting {self.describe(key)}")
+
+    def get_float(self, key: str, default: float, *, minimum: float, maximum: float) -> float:
         """A decimal number setting within [minimum, maximum] (e.g. ``0.25`` seconds)."""
         raw = self.get(key)
         if raw is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = float("nan")
-        if not minimum <= value <= maximum:  # also refuses nan and inf
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}{key.upper()} must be a number from {minimum:g} to "
-                f"{maximum:g}, got {raw!r}"
-            )
-        return value
-
-    def get_bool(self, key: str, default: bool) -> bool:
-        """A yes/no setting (1/0, true/false, yes/no, on/off); anything else is a
-        :class:`ConfigurationError`."""
-        raw = self.get(key)
-        if raw is None:
-            return default
-        value = raw.strip().lower()
-        if value in ("1", "true", "yes", "on"):
-            return True
-        if value in ("0", "false", "no", "off"):
-            return False
-        raise ConfigurationError(
-            f"setting {ENV_PREFIX}{key.upper()} must be true or false, got {raw!r}"
-        )
+        return parse_float(raw, f"setting {self.describe(key)}", minimum, maximum)
 
     @property
     def lot_policy(self) -> LotPolicy:
@@ -102,9 +201,7 @@ class Settings:
 
         return LotPolicy(
             sell_from_one_warehouse=self.get_bool("sell_from_one_warehouse", True),
-            block_days_before_expiry=self.get_int(
-                "block_days_before_expiry", 0, minimum=0, maximum=36500
-            ),
+            block_days_before_expiry=self.get_int("block_days_before_expiry", 0),
         )
 
     @property
@@ -113,26 +210,177 @@ class Settings:
         return self.get("service_username", DEFAULT_SERVICE_USERNAME) or DEFAULT_SERVICE_USERNAME
 
 
+def parse_int(raw: str, what: str, minimum: int | None, maximum: int | None) -> int:
+    """A whole number within ``[minimum, maximum]``; ``what`` names it in the error."""
+    text = raw.strip()
+    # int() accepts '1_000' and digits of any script: only plain ASCII digits pass here
+    body = text[1:] if text[:1] in "+-" else text
+    if not body.isascii() or not body.isdigit():
+        raise ConfigurationError(f"{what} must be a whole number, got {raw!r}")
+    if len(body) > 18:  # far beyond any bound below; keeps a 400-digit number short
+        raise ConfigurationError(f"{what} is out of range ({text[:12]}... is too large)")
+    value = int(text)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        if (minimum, maximum) == (1, 65535):
+            raise ConfigurationError(f"{what} must be a TCP port (1-65535), got {value}")
+        if value < minimum:
+            raise ConfigurationError(f"{what} must be at least {minimum}, got {value}")
+        raise ConfigurationError(f"{what} must be at most {maximum}, got {value}")
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{what} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{what} must be at most {maximum}, got {value}")
+    return value
+
+
+def parse_float(raw: str, what: str, minimum: float, maximum: float) -> float:
+    """A decimal number within ``[minimum, maximum]`` (nan and inf refused)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(
+            f"{what} must be a number from {minimum:g} to {maximum:g}, got {raw!r}"
+        )
+    return value
+
+
+def parse_bool(raw: str, what: str) -> bool:
+    """1/0, true/false, yes/no, on/off (any case)."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{what} must be true or false, got {raw!r}")
+
+
+def _check_file(path: str, what: str, *, directory: bool = False) -> None:
+    target = Path(path).expanduser()
+    kind = "directory" if directory else "file"
+    exists = target.is_dir() if directory else target.is_file()
+    if not exists:
+        raise ConfigurationError(f"{what}: {kind} not found: {path}")
+    if not os.access(target, os.R_OK):
+        raise ConfigurationError(f"{what}: {kind} not readable: {path}")
+
+
+def validate_http_url(raw: str, what: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host and, if given, a valid port."""
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ConfigurationError(f"{what} has a bad port: it must be 1-65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an http:// or https:// URL")
+    if port == 0:
+        raise ConfigurationError(f"{what} has a bad port: it must be 1-65535")
+    return raw
+
+
+def validate_database_url(raw: str, what: str = "database URL") -> None:
+    """The parts of a database URL PyMySQL would only reject at connect time (or
+    ignore): the port, the query options and the files they name."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except ValueError:  # make_url raises it for a port that is not a number
+        raise ConfigurationError(f"{what} has a bad port: it must be a number 1-65535") from None
+    except ArgumentError:
+        return  # db.parse_database_url reports a malformed URL with an example
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ConfigurationError(f"{what} has a bad port {url.port}: it must be 1-65535")
+    for name, value in url.query.items():
+        option = DATABASE_URL_OPTIONS.get(name)
+        label = f"{what} option {name}"
+        if option is None:
+            hint = difflib.get_close_matches(name, DATABASE_URL_OPTIONS, n=1)
+            known = f"did you mean {hint[0]}?" if hint else "known: " + ", ".join(
+                sorted(DATABASE_URL_OPTIONS)
+            )
+            raise ConfigurationError(f"{what}: unknown query option {name!r} ({known})")
+        values = value if isinstance(value, tuple) else (value,)
+        if len(values) != 1:
+            raise ConfigurationError(f"{label} is given more than once")
+        (single,) = values
+        if option == "seconds":
+            parse_int(single, label, 1, 31_536_000)
+        elif option == "bool":
+            parse_bool(single, label)
+        elif option == "file":
+            _check_file(single, label)
+        elif option == "directory":
+            _check_file(single, label, directory=True)
+
+
+def validate_value(key: str, raw: str, what: str) -> None:
+    """Check ``raw`` against the registry entry of ``key`` (unknown keys pass)."""
+    spec = SETTINGS.get(key)
+    if spec is None or raw == "":
+        return
+    if spec.kind == "int":
+        low = None if spec.minimum is None else int(spec.minimum)
+        high = None if spec.maximum is None else int(spec.maximum)
+        parse_int(raw, what, low, high)
+    elif spec.kind == "float":
+        parse_float(raw, what, float(spec.minimum or 0), float(spec.maximum or 0))
+    elif spec.kind == "bool":
+        parse_bool(raw, what)
+    elif spec.kind == "choice":
+        if raw.strip().lower() not in spec.choices:
+            shown = ", ".join(c for c in spec.choices if c) + " (or empty)"
+            raise ConfigurationError(f"{what} must be one of {shown}, got {raw!r}")
+    elif spec.kind == "file":
+        _check_file(raw, what)
+    elif spec.kind == "http_url":
+        validate_http_url(raw, what)
+    elif spec.kind == "database_url":
+        validate_database_url(raw, what)
+
+
+def _unknown_key(key: str, path: Path) -> ConfigurationError:
+    hint = difflib.get_close_matches(key, SETTINGS, n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return ConfigurationError(f"unknown setting {key!r} in config file {path}{suggestion}")
+
+
 def _read_toml(path: Path) -> dict[str, str]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigurationError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"config file {path} is a directory") from None
+    except PermissionError:
+        raise ConfigurationError(f"config file {path} is not readable") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
-    section = data.get("aesthetic_inventory", data)
-    if not isinstance(section, dict):
-        raise ConfigurationError(f"config file {path}: [aesthetic_inventory] must be a table")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"config file {path} is not UTF-8 text") from None
+    if "aesthetic_inventory" in data:
+        section = data["aesthetic_inventory"]
+        if not isinstance(section, dict):
+            raise ConfigurationError(f"config file {path}: [aesthetic_inventory] must be a table")
+        for key in data:
+            if key != "aesthetic_inventory":
+                raise _unknown_key(key, path)
+    else:
+        section = data
     values: dict[str, str] = {}
     for key, value in section.items():
-        if isinstance(value, dict):
-            continue
+        name = str(key).lower()
+        if name not in SETTINGS or isinstance(value, dict):
+            raise _unknown_key(str(key), path)
         if isinstance(value, list):
             value = ",".join(str(item) for item in value)
         elif isinstance(value, bool):
             value = "1" if value else "0"
-        values[str(key).lower()] = str(value)
+        values[name] = str(value)
     return values
 
 
@@ -142,15 +390,31 @@ def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings from a config file, the environment and explicit options."""
+    """Resolve settings from a config file, the environment and explicit options,
+    and check every value against :data:`SETTINGS` (a :class:`ConfigurationError`
+    names the setting and where it came from)."""
     env = os.environ if environ is None else environ
     values: dict[str, str] = {}
+    origins: dict[str, str] = {}
     if config_path is not None:
-        values.update(_read_toml(Path(config_path)))
+        path = Path(config_path)
+        for key, value in _read_toml(path).items():
+            values[key] = value
+            origins[key] = f"{key} in config file {path}"
     for name, value in env.items():
         if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_"):
-            values[name[len(ENV_PREFIX):].lower()] = value
+            key = name[len(ENV_PREFIX) :].lower()
+            values[key] = value
+            origins[key] = name
     if database_url:
         values["database_url"] = database_url
+        # Click hands the environment's URL in as the option's value too
+        from_env = env.get(env_name("database_url")) == database_url
+        origins["database_url"] = env_name("database_url") if from_env else "--database-url"
+    for key, value in values.items():
+        if key == "database_url":
+            validate_value(key, value, f"database URL ({origins[key]})")
+        else:
+            validate_value(key, value, f"setting {origins[key]}")
     url = values.get("database_url") or None
-    return Settings(database_url=url, values=values)
+    return Settings(database_url=url, values=values, origins=origins)

@@ -21,6 +21,7 @@ from .consumption.repositories import (
     SweepRepository,
 )
 from .db import connect, is_lock_conflict
+from .stock.repository import StockRepository
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ class UnitOfWork:
 
     Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
     ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
-    ``uow.services``) works on :attr:`connection`. Leaving the block without
+    ``uow.services``, ``uow.stock``) works on :attr:`connection`. Leaving the block without
     :meth:`commit` rolls everything back, so a failure midway never leaves half a
     change behind. A unit of work may be entered again after it was left: each
     ``with`` block is a new connection and transaction (not thread-safe: one per
@@ -45,6 +46,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     targets: TargetsRepository
     services: BackgroundServiceRepository
+    stock: StockRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(conn)
         self.targets = TargetsRepository(conn)
         self.services = BackgroundServiceRepository(conn)
+        self.stock = StockRepository(conn)
         return self
 
     def __exit__(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure this machine can run the project: a Python venv module and a MariaDB
-# server binary (the tests and the demo start their own throwaway server).
+# Make sure this machine can run the project: a Python venv module, a MariaDB
+# server binary, Chromium for the browser tests (the tests and the demo start their own throwaway server).
 # As root with apt-get, install what is missing; otherwise say what to install.
 set -euo pipefail
 

@@ -32,18 +32,20 @@ class Clinic:
             return [tuple(r) for r in conn.execute(text(sql), params or {})]
 
     def add_drug(
-        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1
+        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1,
+        reorder_point: float = 0, active: int = 1,
     ) -> int:
         return self._exec(
-            "INSERT INTO drugs (name, allow_combining, dispensable) VALUES (:n, :c, :d)",
-            {"n": name, "c": allow_combining, "d": dispensable},
+            "INSERT INTO drugs (name, allow_combining, dispensable, reorder_point, active) "
+            "VALUES (:n, :c, :d, :r, :a)",
+            {"n": name, "c": allow_combining, "d": dispensable, "r": reorder_point, "a": active},
         )
 
-    def add_warehouse(self, option_id: str, seq: int) -> None:
+    def add_warehouse(self, option_id: str, seq: int, *, is_default: int = 0) -> None:
         self._exec(
-            "INSERT INTO list_options (list_id, option_id, title, seq, activity) "
-            "VALUES ('warehouse', :o, :o, :s, 1)",
-            {"o": option_id, "s": seq},
+            "INSERT INTO list_options (list_id, option_id, title, seq, activity, is_default) "
+            "VALUES ('warehouse', :o, :o, :s, 1, :d)",
+            {"o": option_id, "s": seq, "d": is_default},
         )
 
     def add_lot(
@@ -108,11 +110,48 @@ class Clinic:
             {"u": username, "w": default_warehouse},
         )
 
-    def add_visit(self, pid: int, encounter: int, visit_date: date = VISIT_DATE) -> None:
+    def add_visit(self, pid: int, encounter: int, visit_date: date = VISIT_DATE, *,
+                  provider_id: int = 0) -> None:
         self._exec(
-            "INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, :p, :e)",
-            {"d": visit_date, "p": pid, "e": encounter},
+            "INSERT INTO form_encounter (date, pid, encounter, provider_id) "
+            "VALUES (:d, :p, :e, :v)",
+            {"d": visit_date, "p": pid, "e": encounter, "v": provider_id},
         )
+
+    def add_patient(self, pid: int, fname: str, lname: str, *, dob: date | None = None,
+                    phone_cell: str = "", phone_home: str = "", email: str = "") -> None:
+        """A patient_data row (the columns the recall report reads)."""
+        self._exec(
+            "INSERT INTO patient_data (pid, pubpid, fname, lname, DOB, phone_cell, phone_home, "
+            "email) VALUES (:p, :p, :f, :l, :d, :c, :h, :e)",
+            {"p": pid, "f": fname, "l": lname, "d": dob, "c": phone_cell, "h": phone_home,
+             "e": email},
+        )
+
+    def add_provider(self, username: str, fname: str, lname: str) -> int:
+        """A users row that can be a visit's provider."""
+        return self._exec(
+            "INSERT INTO users (username, fname, lname, authorized) VALUES (:u, :f, :l, 1)",
+            {"u": username, "f": fname, "l": lname},
+        )
+
+    def add_sale(self, drug_id: int, inventory_id: int, quantity: int, *, sale_date: date,
+                 pid: int = 0, encounter: int = 0, fee: str = "0", xfer_inventory_id: int = 0,
+                 distributor_id: int = 0, trans_type: int = 1, adjust_lot: bool = True) -> int:
+        """A drug_sales row as OpenEMR's screens write it (sale, return, transfer,
+        adjustment...), taking ``quantity`` from the lot's on_hand (negative: into it)."""
+        sale = self._exec(
+            "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, quantity, "
+            "fee, xfer_inventory_id, distributor_id, trans_type) "
+            "VALUES (:d, :i, :p, :e, :s, :q, :f, :x, :t, :tt)",
+            {"d": drug_id, "i": inventory_id, "p": pid, "e": encounter, "s": sale_date,
+             "q": quantity, "f": fee, "x": xfer_inventory_id, "t": distributor_id,
+             "tt": trans_type},
+        )
+        if adjust_lot:
+            self._exec("UPDATE drug_inventory SET on_hand = on_hand - :q WHERE inventory_id = :i",
+                       {"q": quantity, "i": inventory_id})
+        return sale
 
     def add_line(self, pid: int, encounter: int, code: str, units: int = 1, *,
                  user: int | None = None, code_type: str = "CPT4", activity: int = 1) -> int:
@@ -128,22 +167,59 @@ class Clinic:
     def execute(self, sql: str, params: dict | None = None) -> None:
         self._exec(sql, params)
 
+    def php(self, sql: str, params: dict | None = None) -> None:
+        """A statement the way OpenEMR's PHP runs it: empty sql_mode (zero dates pass)."""
+        with self.engine.begin() as conn:
+            conn.execute(text("SET SESSION sql_mode = ''"))
+            conn.execute(text(sql), params or {})
+
     def on_hand(self, inventory_id: int) -> int:
         return int(self.scalar(
             "SELECT on_hand FROM drug_inventory WHERE inventory_id = :i", {"i": inventory_id}
         ))
 
     def ledgers(self) -> dict[int, int]:
-        """on_hand + SUM(drug_sales.quantity) per lot: 0 for every lot when balanced."""
+        """on_hand + SUM(drug_sales.quantity) per lot: 0 for every lot when balanced.
+
+        A transfer row (OpenEMR's, trans_type 4) sits on the destination lot with
+        ``xfer_inventory_id`` = the source, whose on_hand it reduced: it counts as
+        ``-quantity`` on the source."""
         return {
             int(r[0]): int(r[1])
             for r in self.rows(
-                "SELECT di.inventory_id, di.on_hand + COALESCE(SUM(ds.quantity), 0) "
-                "FROM drug_inventory di "
-                "LEFT JOIN drug_sales ds ON ds.inventory_id = di.inventory_id "
-                "GROUP BY di.inventory_id"
+                "SELECT di.inventory_id, di.on_hand + COALESCE((SELECT SUM(ds.quantity) "
+                "FROM drug_sales ds WHERE ds.inventory_id = di.inventory_id), 0) "
+                "- COALESCE((SELECT SUM(x.quantity) FROM drug_sales x "
+                "WHERE x.xfer_inventory_id = di.inventory_id), 0) "
+                "FROM drug_inventory di"
             )
         }
+
+    def stock_ledger(self, inventory_id: int | None = None) -> list[tuple]:
+        """The module's movement ledger: (movement, inventory_id, drug_id, quantity,
+        reference_type, reference_id, reason), oldest first."""
+        return self.rows(
+            "SELECT movement, inventory_id, drug_id, quantity, reference_type, reference_id, "
+            "reason FROM aesthetic_inventory_stock_ledger "
+            "WHERE :i IS NULL OR inventory_id = :i ORDER BY id",
+            {"i": inventory_id},
+        )
+
+    def stock_ledger_sums(self) -> dict[int, int]:
+        """SUM(quantity) of the module's movement ledger per lot."""
+        return {int(r[0]): int(r[1]) for r in self.rows(
+            "SELECT inventory_id, SUM(quantity) FROM aesthetic_inventory_stock_ledger "
+            "GROUP BY inventory_id")}
+
+    def sales(self, inventory_id: int | None = None) -> list[tuple]:
+        """drug_sales rows as OpenEMR's reports read them: (sale_id, inventory_id,
+        xfer_inventory_id, pid, distributor_id, fee, quantity, trans_type, notes, user)."""
+        return self.rows(
+            "SELECT sale_id, inventory_id, xfer_inventory_id, pid, distributor_id, fee, "
+            "quantity, trans_type, notes, user FROM drug_sales "
+            "WHERE :i IS NULL OR inventory_id = :i OR xfer_inventory_id = :i ORDER BY sale_id",
+            {"i": inventory_id},
+        )
 
     def auto_rows(self, pid: int, encounter: int) -> list[tuple]:
         """(selector, inventory_id, quantity, user, sale_date, fee, trans_type, billed)."""

@@ -15,8 +15,9 @@ import pytest
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.private_server import PrivateServer
+from aesthetic_inventory.scratch import server_url
 from clinic import Clinic
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -27,10 +28,10 @@ def mysql_server() -> Iterator[dbtools.ServerInfo]:
     configured = os.environ.get("AESTHETIC_INVENTORY_TEST_DATABASE_URL")
     if configured:
         info = dbtools.ServerInfo(
-            url=make_url(configured).set(database=None).render_as_string(hide_password=False)
+            url=server_url(configured).render_as_string(hide_password=False)
         )
         yield info
-        for name in info.created:
+        for name in info.created:  # what a failed test left behind (IF EXISTS)
             info.drop_database(name)
         return
     server = PrivateServer()
@@ -97,7 +98,10 @@ def openemr_db_url(mysql_server: dbtools.ServerInfo) -> Iterator[str]:
     In CI a missing schema file or client is a failure, never a skip.
     """
     if not dbtools.OPENEMR_SCHEMA.is_file():
-        message = f"real OpenEMR schema not found at {dbtools.OPENEMR_SCHEMA}"
+        message = (
+            f"real OpenEMR schema not found at {dbtools.OPENEMR_SCHEMA}: set "
+            "AESTHETIC_INVENTORY_OPENEMR_SCHEMA to OpenEMR's sql/database.sql"
+        )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message + " (outside CI only)")

@@ -2,20 +2,22 @@
 
 Keys (environment ``AESTHETIC_INVENTORY_<KEY>`` or the TOML file, lower case):
 ``channels``, ``expiry_horizon_days``, ``reminder_hours``, ``email_to``, ``smtp_host``,
-``smtp_port``, ``smtp_user``, ``smtp_password``, ``smtp_secure``, ``webhook_url``,
-``webhook_secret``, ``message_to``, ``outbox_backoff_seconds``, ``outbox_max_backoff_seconds``,
-``smtp_timeout_seconds``, and the service intervals ``service_poll_seconds``,
+``smtp_port``, ``smtp_user``, ``smtp_password``, ``smtp_secure``, ``smtp_ca_file``,
+``smtp_allow_unencrypted_auth``, ``smtp_timeout_seconds``, ``webhook_url``,
+``webhook_secret``, ``webhook_timeout_seconds``, ``message_to``, ``outbox_backoff_seconds``,
+``outbox_max_backoff_seconds``, and the service intervals ``service_poll_seconds``,
 ``service_drain_seconds``, ``service_outbox_seconds``, ``service_sweep_seconds``,
-``claim_timeout_minutes``.
+``claim_timeout_minutes``. Each key's kind and bounds live in
+:data:`aesthetic_inventory.settings.SETTINGS`; this module adds the rules that tie
+several keys together (a channel and what it needs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 from ..errors import ConfigurationError
-from ..settings import ENV_PREFIX, Settings
+from ..settings import ENV_PREFIX, Settings, validate_http_url, validate_value
 
 KNOWN_CHANNELS: tuple[str, ...] = ("crm", "email", "webhook", "message")
 SMTP_SECURE_VALUES: tuple[str, ...] = ("", "none", "ssl", "tls")
@@ -35,8 +37,11 @@ class AlertConfig:
     smtp_password: str | None = field(default=None, repr=False)  # never shown
     smtp_secure: str | None = None
     smtp_timeout_seconds: int = 10
+    smtp_ca_file: str | None = None
+    smtp_allow_unencrypted_auth: bool = False
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
+    webhook_timeout_seconds: int = 10
     message_to: tuple[str, ...] = ()
     outbox_backoff_seconds: int = 60
     outbox_max_backoff_seconds: int = 3600
@@ -58,27 +63,27 @@ def load_alert_config(settings: Settings) -> AlertConfig:
     """Parse and validate every alert setting; a bad one is a :class:`ConfigurationError`."""
     channels = tuple(name.lower() for name in _split(settings.get("channels", "crm")))
     if not channels:
-        raise ConfigurationError(f"setting {ENV_PREFIX}CHANNELS names no channel")
+        raise ConfigurationError(f"setting {settings.describe('channels')} names no channel")
     unknown = [name for name in channels if name not in KNOWN_CHANNELS]
     if unknown:
         raise ConfigurationError(
-            f"setting {ENV_PREFIX}CHANNELS: unknown channel {unknown[0]!r} "
+            f"setting {settings.describe('channels')}: unknown channel {unknown[0]!r} "
             f"(known: {', '.join(KNOWN_CHANNELS)})"
         )
     channels = tuple(dict.fromkeys(channels))  # drop repeats, keep order
 
     smtp_port: int | None = None
     if settings.get("smtp_port") is not None:
-        smtp_port = settings.get_int("smtp_port", 25, minimum=1)
-        if smtp_port > 65535:
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}SMTP_PORT must be a TCP port (1-65535), got {smtp_port}"
-            )
+        smtp_port = settings.get_int("smtp_port", 25)
     secure = settings.get("smtp_secure")
     if secure is not None and secure.lower() not in SMTP_SECURE_VALUES:
         raise ConfigurationError(
-            f"setting {ENV_PREFIX}SMTP_SECURE must be one of ssl, tls or empty, got {secure!r}"
+            f"setting {settings.describe('smtp_secure')} must be one of ssl, tls, none or "
+            f"empty, got {secure!r}"
         )
+    ca_file = settings.get("smtp_ca_file")
+    if ca_file is not None:
+        validate_value("smtp_ca_file", ca_file, f"setting {settings.describe('smtp_ca_file')}")
 
     webhook_url = settings.get("webhook_url")
     webhook_secret = settings.get("webhook_secret")
@@ -92,11 +97,7 @@ def load_alert_config(settings: Settings) -> AlertConfig:
                 f"channel webhook needs {ENV_PREFIX}WEBHOOK_SECRET to sign the body"
             )
     if webhook_url:
-        parsed = urlparse(webhook_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigurationError(
-                f"setting {ENV_PREFIX}WEBHOOK_URL must be an http:// or https:// URL"
-            )
+        validate_http_url(webhook_url, f"setting {settings.describe('webhook_url')}")
 
     message_to = _split(settings.get("message_to"))
     if "message" in channels and not message_to:
@@ -105,7 +106,9 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         )
     email_to = settings.get("email_to")
     if email_to is not None and "@" not in email_to:
-        raise ConfigurationError(f"setting {ENV_PREFIX}EMAIL_TO is not an e-mail address")
+        raise ConfigurationError(
+            f"setting {settings.describe('email_to')} is not an e-mail address"
+        )
 
     poll = settings.get_int("service_poll_seconds", 15, minimum=1)
     if poll > 15:
@@ -126,8 +129,11 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         smtp_password=settings.get("smtp_password"),
         smtp_secure=secure.lower() if secure is not None else None,
         smtp_timeout_seconds=settings.get_int("smtp_timeout_seconds", 10, minimum=1),
+        smtp_ca_file=ca_file,
+        smtp_allow_unencrypted_auth=settings.get_bool("smtp_allow_unencrypted_auth"),
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        webhook_timeout_seconds=settings.get_int("webhook_timeout_seconds", 10, minimum=1),
         message_to=message_to,
         outbox_backoff_seconds=settings.get_int("outbox_backoff_seconds", 60, minimum=0),
         outbox_max_backoff_seconds=settings.get_int("outbox_max_backoff_seconds", 3600, minimum=1),

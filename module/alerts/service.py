@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from ..db import table_exists
 from ..errors import AestheticInventoryError
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from .channels import build_channels
+from .channels import build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
@@ -179,6 +179,17 @@ def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
     payload = dict(digest.payload if channel == "webhook" else digest.summary())
     payload["idempotency_key"] = key
     return json.dumps(payload, sort_keys=True)
+
+
+def check_alert_setup(app: App) -> AlertConfig:
+    """Validate the alert settings and what the channels read from OpenEMR (the
+    e-mail channel's host, port and TLS mode), before any work: a problem is a
+    one-line :class:`~aesthetic_inventory.errors.ConfigurationError` at start."""
+    config = app.alert_config
+    if "email" in config.channels:
+        with app.unit_of_work() as uow:
+            check_email_setup(uow.connection, config)
+    return config
 
 
 def run_alert_scan(

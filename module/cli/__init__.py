@@ -8,29 +8,40 @@ messages with exit code 1; usage errors exit 2 (Click's convention).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
-from ..bootstrap import build_app
+from ..bootstrap import App, build_app
+from ..db import describe_database_error
 from ..errors import AestheticInventoryError
 from . import (
     alerts_cmds,
     consumption_cmds,
     demo_cmd,
     doctor_cmds,
+    mappings_cmds,
+    report_cmds,
     schema_cmds,
     service_cmds,
+    stock_cmds,
+    visit_cmds,
     web_cmds,
 )
 from .context import VERBOSE_KEY, is_verbose
+from .global_options import hoist_global_options
 
 
 class _Group(click.Group):
     """Turn library errors into one line and exit code 1; never show a traceback
-    unless ``-v`` was given."""
+    unless ``-v`` was given. Global options may also follow the command name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,13 +52,33 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
-        except Exception as exc:  # an unexpected failure: still one line by default
+        except BrokenPipeError:
+            # The reader went away (``status | head -1``). Point stdout at /dev/null so
+            # the interpreter's final flush cannot fail again, and say it once.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.ClickException(
+                "output closed early (broken pipe): the rest was not printed"
+            ) from None
+        except DBAPIError as exc:
+            url = ctx.obj.settings.database_url if isinstance(ctx.obj, App) else None
+            message = describe_database_error(exc, url)
+            if message is None:
+                raise _unexpected(ctx, exc) from None
             if is_verbose(ctx):
                 traceback.print_exc()
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise click.ClickException(
-                f"unexpected error ({type(exc).__name__}): {first} (run with -v for details)"
-            ) from None
+            raise click.ClickException(message) from None
+        except Exception as exc:  # an unexpected failure: still one line by default
+            raise _unexpected(ctx, exc) from None
+
+
+def _unexpected(ctx: click.Context, exc: Exception) -> click.ClickException:
+    if is_verbose(ctx):
+        traceback.print_exc()
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return click.ClickException(
+        f"unexpected error ({type(exc).__name__}): {first} (run with -v for details)"
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +122,20 @@ def main(
     ctx.call_on_close(app.close)
 
 
-for _module in (schema_cmds, consumption_cmds, alerts_cmds, service_cmds, demo_cmd, doctor_cmds,
-                web_cmds):
+# One entry per command module (each exports COMMANDS).
+_COMMAND_MODULES = (
+    schema_cmds,
+    doctor_cmds,
+    consumption_cmds,
+    visit_cmds,
+    mappings_cmds,
+    report_cmds,
+    stock_cmds,
+    alerts_cmds,
+    service_cmds,
+    demo_cmd,
+    web_cmds,
+)
+for _module in _COMMAND_MODULES:
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -8,7 +8,7 @@ import click
 
 from ..alerts.background import SERVICE_NAME
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
-from ..alerts.service import run_alert_scan
+from ..alerts.service import check_alert_setup, run_alert_scan
 from ..bootstrap import App
 from .context import pass_app
 
@@ -24,7 +24,7 @@ def alerts() -> None:
 @pass_app
 def run(app: App, dry_run: bool, as_json: bool) -> None:
     """One alert scan: decide what is new, write the outbox, deliver it."""
-    _ = app.alert_config  # parsed now: a malformed setting fails before any work
+    check_alert_setup(app)  # a malformed setting (or SMTP global) fails before any work
     result = run_alert_scan(app, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))

@@ -34,10 +34,16 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--pid", type=click.IntRange(min=1), required=True, help="Patient id.")
 @click.option("--encounter", type=click.IntRange(min=1), required=True, help="Encounter number.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @pass_app
-def consume(app: App, pid: int, encounter: int, as_json: bool) -> None:
+def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) -> None:
     """Reconcile one visit: deduct (or return) the mapped products of its fee sheet."""
     service.preflight(app.engine)
+    if dry_run:
+        from .visit_cmds import consume_dry_run
+
+        consume_dry_run(app, pid, encounter, as_json)
+        return
     result = service.reconcile_visit(
         app.unit_of_work(), pid, encounter,
         service_username=app.settings.service_username, policy=app.settings.lot_policy,
@@ -54,10 +60,16 @@ def consume(app: App, pid: int, encounter: int, as_json: bool) -> None:
     help="Sweep visits with billing lines on/after this date (YYYY-MM-DD; default: 7 days ago).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--dry-run", is_flag=True, help="Print what would be reconciled; write nothing.")
 @pass_app
-def sync(app: App, since: date | None, as_json: bool) -> None:
+def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""
     service.preflight(app.engine)
+    if dry_run:
+        from .visit_cmds import sync_dry_run
+
+        sync_dry_run(app, since or batch.default_since(), as_json)
+        return
     user = app.settings.service_username
     policy = app.settings.lot_policy
     drained = _drain_all(app, user, policy, show_progress=not as_json)

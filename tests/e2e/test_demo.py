@@ -57,7 +57,8 @@ def test_demo_with_url_uses_scratch_database_and_runs_extra_steps(
         demo_service, "EXTRA_STEPS", [demo_service.DemoStep("Extra", step, show_stock_after=True)]
     )
     before = _demo_databases(mysql_server)
-    result = CliRunner().invoke(main, ["--database-url", mysql_server.url, "demo"])
+    # the global option after the command (as users type it) works the same
+    result = CliRunner().invoke(main, ["demo", "--database-url", mysql_server.url])
     assert result.exit_code == 0, result.output
     assert "== Extra ==" in result.stdout and "extra step ran" in result.stdout
     assert result.stdout.count("Medical Grade Peel Kit") == 2  # table shown again
@@ -73,7 +74,8 @@ def test_demo_cleans_up_after_a_failing_step(
 
     monkeypatch.setattr(demo_service, "EXTRA_STEPS", [demo_service.DemoStep("Boom", boom)])
     before = _demo_databases(mysql_server)
-    result = CliRunner().invoke(main, ["--database-url", mysql_server.url, "demo"])
+    # the global option after the command (as users type it) works the same
+    result = CliRunner().invoke(main, ["demo", "--database-url", mysql_server.url])
     assert result.exit_code == 1
     assert "step failed on purpose" in result.stderr
     assert _demo_databases(mysql_server) == before

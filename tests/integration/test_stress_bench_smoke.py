@@ -21,6 +21,14 @@ REQUIRED = (
     "alert_scan_s",
     "alert_scan_peak_mib",
     "sweep_visits_per_s",
+    "report_stock_s",
+    "report_stock_lots_s",
+    "report_recall_lot_s",
+    "report_recall_patient_s",
+    "report_expiring_s",
+    "report_activity_s",
+    "report_usage_s",
+    "report_shortages_s",
 )
 
 

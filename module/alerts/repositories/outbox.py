@@ -46,22 +46,47 @@ class OutboxRepository:
             [dict(row) | {"status": "pending", "attempts": 0, "error": ""} for row in rows],
         )
 
+    _COLUMNS = (
+        "id, channel, idempotency_key, subject, body_text, body_html, payload_json, attempts"
+    )
+
     def claim_due(
-        self, now: datetime, channels: Sequence[str], skip: Sequence[str] = ()
+        self,
+        now: datetime,
+        channels: Sequence[str],
+        skip: Sequence[str] = (),
+        *,
+        exclude_ids: Sequence[int] = (),
     ) -> OutboxRow | None:
-        """Lock the oldest due pending row of the given channels; concurrent
-        workers skip rows another worker holds."""
+        """Lock the oldest due pending row of the given channels (except the rows
+        in ``exclude_ids``); concurrent workers skip rows another worker holds."""
         wanted = [c for c in channels if c not in skip]
         if not wanted:
             return None
+        params: dict[str, object] = {"now": now, "channels": wanted}
+        excluded = ""
+        if exclude_ids:
+            excluded = " AND id NOT IN :excluded"
+            params["excluded"] = list(exclude_ids)
+        statement = text(
+            f"SELECT {self._COLUMNS} FROM {OUTBOX_TABLE} "
+            "WHERE status = 'pending' AND next_attempt_at <= :now AND channel IN :channels"
+            f"{excluded} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ).bindparams(bindparam("channels", expanding=True))
+        if exclude_ids:
+            statement = statement.bindparams(bindparam("excluded", expanding=True))
+        row = self.conn.execute(statement, params).first()
+        return OutboxRow(*row) if row is not None else None
+
+    def lock_pending(self, row_id: int) -> OutboxRow | None:
+        """Lock one pending row again (after a rollback), or ``None`` if it is gone
+        or no longer pending."""
         row = self.conn.execute(
             text(
-                "SELECT id, channel, idempotency_key, subject, body_text, body_html, "
-                f"payload_json, attempts FROM {OUTBOX_TABLE} "
-                "WHERE status = 'pending' AND next_attempt_at <= :now AND channel IN :channels "
-                "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ).bindparams(bindparam("channels", expanding=True)),
-            {"now": now, "channels": wanted},
+                f"SELECT {self._COLUMNS} FROM {OUTBOX_TABLE} "
+                "WHERE id = :id AND status = 'pending' FOR UPDATE"
+            ),
+            {"id": row_id},
         ).first()
         return OutboxRow(*row) if row is not None else None
 

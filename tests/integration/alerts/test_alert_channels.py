@@ -165,8 +165,11 @@ def test_webhook_signed(migrated_engine, migrated_db_url) -> None:
     assert [c for _i, c, _n in result.delivery.delivered] == ["webhook"]
     assert len(_Hook.received) == 1
     headers, body = _Hook.received[0]
-    expected = "sha256=" + hmac.new(b"k3y", body, hashlib.sha256).hexdigest()
-    assert headers["X-Aesthetic-Inventory-Signature"] == expected
+    # t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">
+    stamp, mac = headers["X-Aesthetic-Inventory-Signature"].split(",")
+    assert stamp.startswith("t=") and mac.startswith("v1=")
+    signed = stamp[2:].encode() + b"." + body
+    assert mac[3:] == hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
     payload = json.loads(body)
     assert headers["Idempotency-Key"] == payload["idempotency_key"] == result.outbox_keys[0]
     assert payload["items"][0]["product"] == "Botox"

@@ -1,0 +1,377 @@
+"""Stock commands: ``receive``, ``transfer``, ``adjust``, ``count``, ``destroy``,
+``ledger``, ``valuation``, ``reorder`` and ``supplier``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from ..bootstrap import App
+from ..errors import InvalidInputError
+from ..stock import domain, service
+from .context import pass_app
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _report_lines() -> Iterator[None]:
+    """A file with several bad lines: list each (line and column) on stderr, then fail
+    with the one-line summary."""
+    try:
+        yield
+    except domain.FileValidationError as exc:
+        if len(exc.errors) > 1:
+            for error in exc.errors:
+                click.echo(f"  {error}", err=True)
+        raise
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _user(app: App, user: str | None) -> str:
+    return user or app.settings.service_username
+
+
+_user_option = click.option(
+    "--user", metavar="USERNAME",
+    help="OpenEMR username recorded on the rows (default: the service user).")
+
+
+@click.command()
+@click.option("--file", "file_path", type=click.Path(dir_okay=False),
+              help="Delivery CSV (see docs/stock-csv.md): many lines, all or nothing.")
+@click.option("--product", help="Product id or exact name.")
+@click.option("--lot", "lot_number", help="Lot number.")
+@click.option("--expires", help="Expiry date YYYY-MM-DD (after today).")
+@click.option("--quantity", help="Units received.")
+@click.option("--unit-cost", help="Cost per unit (not negative).")
+@click.option("--warehouse", default="", help="Warehouse option id (default: the default one).")
+@click.option("--supplier", default="", help="Supplier name (lead time: see 'supplier').")
+@click.option("--invoice", default="", help="Supplier invoice / delivery note reference.")
+@click.option("--packages", help="Packages received (with --units-per-package).")
+@click.option("--units-per-package", help="Units in one package.")
+@click.option("--dry-run", is_flag=True, help="Validate and show; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_user_option
+@pass_app
+def receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
+            expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
+            supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
+            dry_run: bool, as_json: bool, user: str | None) -> None:
+    """Receive stock: one lot from the options, or a supplier delivery from --file."""
+    with _report_lines():
+        _receive(app, file_path, product, lot_number, expires, quantity, unit_cost, warehouse,
+                 supplier, invoice, packages, units_per_package, dry_run, as_json, user)
+
+
+def _receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
+             expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
+             supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
+             dry_run: bool, as_json: bool, user: str | None) -> None:
+    today = date.today()
+    if file_path:
+        if any(v is not None for v in (product, lot_number, expires, quantity, unit_cost)):
+            raise click.UsageError("use either --file or --product/--lot/... , not both")
+        lines, errors = domain.check_delivery(_read(file_path), today=today, source=file_path)
+        source = file_path
+    else:
+        missing = [n for n, v in (("--product", product), ("--lot", lot_number),
+                                  ("--expires", expires), ("--unit-cost", unit_cost)) if not v]
+        if quantity is None and packages is None:
+            missing.append("--quantity")
+        if missing:
+            raise click.UsageError(f"missing {', '.join(missing)} (or use --file)")
+        line, errors = domain.validate_receipt(
+            product=product or "", lot_number=lot_number or "", expires=expires or "",
+            quantity=quantity, unit_cost=unit_cost or "", today=today, warehouse=warehouse,
+            packages=packages, units_per_package=units_per_package)
+        if errors or line is None:
+            raise domain.FileValidationError("", errors)
+        lines, source, errors = [line], "command line", []
+    service.preflight(app.unit_of_work)
+    result = service.receive(app.unit_of_work, lines, user=_user(app, user), today=today,
+                             supplier=supplier, invoice=invoice, source=source,
+                             dry_run=dry_run, prior_errors=errors)
+    if as_json:
+        click.echo(json.dumps({
+            "delivery_id": result.delivery_id, "dry_run": result.dry_run,
+            "units": result.units, "total_cost": str(result.total_cost),
+            "lines": [{"line": x.line, "drug_id": x.drug_id, "inventory_id": x.inventory_id,
+                       "lot": x.lot_number, "warehouse": x.warehouse,
+                       "expires": x.expires.isoformat(), "quantity": x.quantity,
+                       "unit_cost": str(x.unit_cost), "new_lot": x.new_lot}
+                      for x in result.lines],
+            "costs": {str(k): {"average_cost": str(c.average_cost),
+                               "last_cost": str(c.last_cost)}
+                      for k, c in result.costs.items()},
+        }, indent=2))
+        return
+    head = "dry run, nothing written: would receive" if dry_run else (
+        f"delivery {result.delivery_id}: received")
+    click.echo(f"{head} {len(result.lines)} line(s), {result.units} unit(s), "
+               f"total cost {_money(result.total_cost)}")
+    for x in result.lines:
+        lot = "new lot" if x.new_lot else "lot"
+        click.echo(f"  {x.product} lot {x.lot_number} -> {lot} {x.inventory_id} "
+                   f"({x.warehouse or 'no warehouse'}), +{x.quantity} @ {x.unit_cost} "
+                   f"expires {x.expires.isoformat()}")
+    for drug_id, c in sorted(result.costs.items()):
+        click.echo(f"  cost of {result.product_names.get(drug_id, drug_id)}: average "
+                   f"{c.average_cost}, last {c.last_cost}")
+
+
+@click.command()
+@click.option("--lot", "inventory_id", type=click.IntRange(min=1), required=True,
+              help="Source lot (inventory id).")
+@click.option("--to", "to_warehouse", required=True, help="Destination warehouse option id.")
+@click.option("--quantity", type=click.IntRange(min=1), required=True, help="Units to move.")
+@click.option("--notes", default="", help="Comment on the transfer row.")
+@_user_option
+@pass_app
+def transfer(app: App, inventory_id: int, to_warehouse: str, quantity: int, notes: str,
+             user: str | None) -> None:
+    """Move units of a lot to another warehouse (OpenEMR transfer, trans_type 4)."""
+    service.preflight(app.unit_of_work)
+    r = service.transfer(app.unit_of_work, inventory_id, to_warehouse, quantity,
+                         user=_user(app, user), today=date.today(), notes=notes)
+    kind = "new lot" if r.new_lot else "lot"
+    click.echo(f"transferred {r.quantity} from lot {inventory_id} "
+               f"({r.source.warehouse_id or 'no warehouse'}, now {r.source_on_hand}) to {kind} "
+               f"{r.destination_id} ({to_warehouse}, now {r.destination_on_hand}); "
+               f"drug_sales {r.sale_id}")
+
+
+@click.command()
+@click.option("--lot", "inventory_id", type=click.IntRange(min=1), required=True,
+              help="Lot (inventory id).")
+@click.option("--by", type=int, required=True, help="Signed change, e.g. -2 or +5.")
+@click.option("--reason", required=True, type=click.Choice(domain.ADJUST_REASONS,
+                                                           case_sensitive=False))
+@click.option("--notes", default="", help="Free text kept with the adjustment.")
+@_user_option
+@pass_app
+def adjust(app: App, inventory_id: int, by: int, reason: str, notes: str,
+           user: str | None) -> None:
+    """Adjust a lot's quantity (OpenEMR adjustment, trans_type 5); never below zero."""
+    service.preflight(app.unit_of_work)
+    r = service.adjust(app.unit_of_work, inventory_id, by, reason, user=_user(app, user),
+                       today=date.today(), notes=notes)
+    click.echo(f"lot {r.inventory_id}: {r.before} -> {r.after} ({by:+d}, {reason.upper()}); "
+               f"drug_sales {r.sale_id}")
+
+
+@click.command("count")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False), required=True,
+              help="Stock-take CSV: lot_id,counted[,notes].")
+@click.option("--dry-run", is_flag=True, help="Show the variances; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_user_option
+@pass_app
+def count_cmd(app: App, file_path: str, dry_run: bool, as_json: bool,
+              user: str | None) -> None:
+    """A stock take: one adjustment per lot whose counted quantity differs."""
+    with _report_lines():
+        lines = domain.parse_count(_read(file_path), source=file_path)
+        service.preflight(app.unit_of_work)
+        r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
+                          source=file_path, dry_run=dry_run)
+    s = r.summary
+    if as_json:
+        click.echo(json.dumps({
+            "count_id": r.count_id, "dry_run": r.dry_run, "lots": s.lots,
+            "adjusted": s.adjusted, "units_over": s.units_over, "units_short": s.units_short,
+            "value_over": str(s.value_over), "value_short": str(s.value_short),
+            "differences": [{"inventory_id": d.inventory_id, "on_hand": d.on_hand,
+                             "counted": d.counted, "difference": d.difference,
+                             "value": str(d.value)} for d in r.differences if d.difference],
+        }, indent=2))
+        return
+    head = "dry run, nothing written:" if dry_run else f"stock take {r.count_id}:"
+    click.echo(f"{head} {s.lots} lot(s) counted, {s.adjusted} adjusted")
+    for d in r.differences:
+        if d.difference:
+            click.echo(f"  lot {d.inventory_id}: on hand {d.on_hand}, counted {d.counted}, "
+                       f"{d.difference:+d} ({_money(d.value)})")
+    click.echo(f"  over {s.units_over} unit(s) {_money(s.value_over)}, short {s.units_short} "
+               f"unit(s) {_money(s.value_short)}, net {s.net_units:+d} "
+               f"({_money(s.net_value)})")
+
+
+@click.command()
+@click.option("--lot", "inventory_id", type=click.IntRange(min=1), required=True,
+              help="Lot (inventory id).")
+@click.option("--method", required=True, help="Method of destruction.")
+@click.option("--witness", required=True, help="Witness name.")
+@click.option("--notes", default="", help="Notes.")
+@_user_option
+@pass_app
+def destroy(app: App, inventory_id: int, method: str, witness: str, notes: str,
+            user: str | None) -> None:
+    """Destroy a lot (as OpenEMR's Destroy Lot screen does)."""
+    service.preflight(app.unit_of_work)
+    r = service.destroy(app.unit_of_work, inventory_id, method=method, witness=witness,
+                        user=_user(app, user), today=date.today(), notes=notes)
+    click.echo(f"lot {r.inventory_id} destroyed on {r.destroy_date.isoformat()} "
+               f"({r.on_hand} unit(s) out of usable stock)")
+
+
+_LEDGER_FIELDS = ("id", "created_at", "movement", "inventory_id", "lot_number", "drug_id",
+                  "product", "quantity", "unit_cost", "reference_type", "reference_id",
+                  "reason", "user", "notes")
+
+
+@click.command()
+@click.option("--product", "drug_id", type=click.IntRange(min=1), help="Product id.")
+@click.option("--lot", "inventory_id", type=click.IntRange(min=1), help="Lot (inventory id).")
+@click.option("--from", "since", callback=_date, metavar="DATE", help="From date (YYYY-MM-DD).")
+@click.option("--to", "until", callback=_date, metavar="DATE", help="To date, inclusive.")
+@click.option("--limit", type=click.IntRange(min=1), default=10000, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
+              show_default=True)
+@pass_app
+def ledger(app: App, drug_id: int | None, inventory_id: int | None, since: date | None,
+           until: date | None, limit: int, fmt: str) -> None:
+    """List the immutable movement ledger (oldest first)."""
+    service.preflight(app.unit_of_work)
+    rows = service.ledger(app.unit_of_work, drug_id=drug_id, inventory_id=inventory_id,
+                          since=since, until=until, limit=limit)
+    dicts = [{f: (str(getattr(r, f)) if f in ("created_at", "unit_cost") else getattr(r, f))
+              for f in _LEDGER_FIELDS} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(dicts, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=_LEDGER_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dicts)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        for r in rows:
+            ref = f"{r.reference_type} {r.reference_id}".strip()
+            click.echo(f"{str(r.created_at)[:19]}  {r.movement:<8} lot {r.inventory_id:<6} "
+                       f"{r.product[:26]:<26} {r.quantity:+5d} @ {r.unit_cost:>7.2f}  {ref}"
+                       + (f"  {r.reason}" if r.reason else "") + f"  {r.user}")
+        click.echo(f"{len(rows)} movement(s)")
+
+
+@click.command()
+@click.option("--by", type=click.Choice(["product", "warehouse", "category"]),
+              default="product", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
+              show_default=True)
+@pass_app
+def valuation(app: App, by: str, fmt: str) -> None:
+    """Stock value at weighted average cost and at lot cost."""
+    service.preflight(app.unit_of_work)
+    lines = service.valuation(app.unit_of_work, by=by)
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow([by, "units", "value_at_average", "value_at_lot_cost", "average_cost",
+                    "last_cost"])
+        for x in lines:
+            w.writerow([x.key, x.units, x.at_average, x.at_lot_cost,
+                        x.average_cost if x.average_cost is not None else "",
+                        x.last_cost if x.last_cost is not None else ""])
+        click.echo(out.getvalue(), nl=False)
+        return
+    extra = by == "product"
+    click.echo(f"{by:<32} {'units':>7} {'at average':>12} {'at lot cost':>12}"
+               + (f" {'avg cost':>9} {'last cost':>9}" if extra else ""))
+    for x in lines:
+        click.echo(f"{x.key[:32]:<32} {x.units:>7} {_money(x.at_average):>12} "
+                   f"{_money(x.at_lot_cost):>12}"
+                   + (f" {x.average_cost:>9.2f} {x.last_cost:>9.2f}"
+                      if extra and x.average_cost is not None and x.last_cost is not None
+                      else ""))
+    click.echo(f"{'total':<32} {sum(x.units for x in lines):>7} "
+               f"{_money(sum((x.at_average for x in lines), Decimal(0))):>12} "
+               f"{_money(sum((x.at_lot_cost for x in lines), Decimal(0))):>12}")
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Usage window.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
+              show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List every product, not only what to "
+              "order now.")
+@click.option("--apply", "apply", is_flag=True,
+              help="Write the computed reorder points to drugs.reorder_point (default: "
+              "show them, write nothing).")
+@pass_app
+def reorder(app: App, days: int, fmt: str, show_all: bool, apply: bool) -> None:
+    """What to order now, per supplier (seed 004 reorder point)."""
+    service.preflight(app.unit_of_work)
+    suggestions, changed = service.reorder(app.unit_of_work, days=days, apply=apply)
+    shown = [s for s in suggestions if show_all or s.order_now]
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["supplier", "drug_id", "product", "avg_daily_usage", "safety_stock",
+                    "reorder_point", "on_hand_and_on_order", "order_now", "packages",
+                    "units_per_package", "order_quantity"])
+        for s in shown:
+            w.writerow([s.supplier, s.drug_id, s.name, s.average_daily_usage, s.safety_stock,
+                        s.reorder_point, s.position, int(s.order_now), s.packages,
+                        s.units_per_package, s.order_quantity])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        supplier = None
+        for s in shown:
+            if s.supplier != supplier:
+                supplier = s.supplier
+                click.echo(f"{supplier or '(no supplier)'}:")
+            what = (f"order {s.packages} x {s.units_per_package} = {s.order_quantity}"
+                    if s.order_now else "no order")
+            click.echo(f"  {s.name} (#{s.drug_id}): {s.average_daily_usage:.2f}/day, "
+                       f"reorder point {s.reorder_point} (safety {s.safety_stock}), "
+                       f"stock {s.position}: {what}")
+        click.echo(f"{sum(1 for s in suggestions if s.order_now)} product(s) to order "
+                   f"(usage over {days} days)")
+    verb = "reorder point(s) written to drugs.reorder_point" if apply else (
+        "reorder point(s) would change (use --apply to write)")
+    click.echo(f"{changed} {verb}", err=fmt == "csv")
+
+
+@click.command()
+@click.option("--name", required=True, help="Supplier name (as in the products' supplier).")
+@click.option("--lead-time-days", type=click.IntRange(min=0), required=True)
+@pass_app
+def supplier(app: App, name: str, lead_time_days: int) -> None:
+    """Set a supplier's delivery lead time (default 7 days)."""
+    service.preflight(app.unit_of_work)
+    service.set_lead_time(app.unit_of_work, name, lead_time_days)
+    click.echo(f"supplier {name.strip()}: lead time {lead_time_days} day(s)")
+
+
+COMMANDS: list[click.Command] = [
+    receive, transfer, adjust, count_cmd, destroy, ledger, valuation, reorder, supplier,
+]

@@ -1,0 +1,148 @@
+"""Pure rules and value types of the reports: stock status, days of cover, the
+Inventory Activity classification, and mapping validation. No SQL here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+OK = "OK"
+LOW = "LOW"
+OUT_OF_STOCK = "OUT_OF_STOCK"
+
+# Columns of OpenEMR's Inventory Activity report, in its order.
+ACTIVITY_KINDS: tuple[str, ...] = ("sales", "distributions", "purchases", "transfers",
+                                   "adjustments")
+
+
+def stock_status(usable_on_hand: int, reorder_point: float | None) -> str:
+    """Seed 003's rule on usable stock: nothing usable is OUT_OF_STOCK; at or below
+    the reorder point (when one is set) is LOW; otherwise OK."""
+    if usable_on_hand <= 0:
+        return OUT_OF_STOCK
+    if reorder_point is not None and reorder_point > 0 and usable_on_hand <= reorder_point:
+        return LOW
+    return OK
+
+
+def days_of_cover(usable_on_hand: int, used_in_window: int, window_days: int) -> float | None:
+    """How many days the usable stock lasts at the window's average daily use;
+    None when nothing was used (cover is unbounded)."""
+    if used_in_window <= 0 or window_days <= 0:
+        return None
+    return round(max(usable_on_hand, 0) / (used_in_window / window_days), 1)
+
+
+def classify_sale(
+    *, lot_id: int, xfer_inventory_id: int, pid: int, distributor_id: int, fee: Decimal | float,
+    quantity: int,
+) -> tuple[str, int]:
+    """One ``drug_sales`` row as seen from one lot, classified the way OpenEMR's
+    Inventory Activity report does (interface/reports/inventory_activity.php):
+    a transfer when it has a source lot (counted on both lots), else a sale when it
+    has a patient, else a distribution, else a purchase when it carries a fee,
+    else an adjustment. Returns (kind, signed quantity into the lot)."""
+    if xfer_inventory_id:
+        return "transfers", quantity if lot_id == xfer_inventory_id else -quantity
+    if pid:
+        return "sales", -quantity
+    if distributor_id:
+        return "distributions", -quantity
+    if fee != 0:
+        return "purchases", -quantity
+    return "adjustments", -quantity
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """One product of the stock view."""
+
+    drug_id: int
+    name: str
+    active: bool
+    dispensable: bool
+    usable: int
+    expired: int
+    reorder_point: float
+    used_90d: int
+    status: str
+    days_of_cover: float | None
+
+
+@dataclass(frozen=True)
+class LotRow:
+    """One lot with its stock."""
+
+    inventory_id: int
+    drug_id: int
+    product: str
+    warehouse: str
+    lot_number: str
+    expiration: date | None
+    days_left: int | None
+    on_hand: int
+    expired: bool
+    unit_cost: Decimal = Decimal("0")
+
+    @property
+    def value(self) -> Decimal:
+        return (self.unit_cost * self.on_hand).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One product of the activity report: start, five movement kinds, end."""
+
+    drug_id: int
+    product: str
+    start: int
+    sales: int
+    distributions: int
+    purchases: int
+    transfers: int
+    adjustments: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A ``procedure_products`` row as the user sees it."""
+
+    id: int | None
+    code_type: str
+    code: str
+    drug_id: int
+    product: str
+    quantity: Decimal
+
+
+@dataclass
+class Validation:
+    """Errors stop a change; warnings are printed and the change goes on."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_quantity(raw: str | float | Decimal) -> Decimal:
+    """A mapping quantity: a finite number above zero with at most four decimals
+    (the column is decimal(12,4)). Raises ValueError with a one-line reason."""
+    text = str(raw).strip()
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"quantity must be a number, got {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"quantity must be a finite number, got {text!r}")
+    if value <= 0:
+        raise ValueError(f"quantity must be greater than 0, got {text}")
+    if value != value.quantize(Decimal("0.0001")):
+        raise ValueError(f"quantity has more than 4 decimals: {text}")
+    if value >= Decimal("100000000"):
+        raise ValueError(f"quantity is too large: {text}")
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()

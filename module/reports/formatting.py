@@ -1,0 +1,144 @@
+"""Pure formatting: tables as text, CSV and JSON. No SQL, no printing; renderers
+yield strings (or write to a file object) so large outputs stream."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import islice
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: header, how to get the value from a row, right-aligned or not."""
+
+    header: str
+    key: str
+    right: bool = False
+    get: Callable[[Any], Any] | None = None
+
+    def value(self, row: Any) -> Any:
+        if self.get is not None:
+            return self.get(row)
+        if isinstance(row, dict):
+            return row.get(self.key)
+        return getattr(row, self.key)
+
+
+@dataclass
+class Section:
+    """A titled table of a report (rows may be a lazy iterable)."""
+
+    title: str
+    columns: list[Column]
+    rows: Iterable[Any]
+    notes: list[str] = field(default_factory=list)
+    name: str = ""
+
+
+def cell(value: Any) -> str:
+    """A value as shown in text and CSV: dates ISO, decimals as written, None blank."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}" if value != int(value) else str(int(value))
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON holds it: dates ISO, decimals as numbers."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral() else float(value)
+    return value
+
+
+def render_text(columns: list[Column], rows: Iterable[Any], *, sample: int = 2000
+                ) -> Iterator[str]:
+    """An aligned text table (header, rule, rows). Column widths come from the first
+    ``sample`` rows; later rows stream through with those widths (a longer cell just
+    pushes its line), so a 200,000-lot listing never sits in memory."""
+    iterator = iter(rows)
+    head = [[cell(c.value(r)) for c in columns] for r in islice(iterator, sample)]
+    widths = [max([len(c.header)] + [len(row[i]) for row in head]) for i, c in
+              enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        parts = [v.rjust(w) if c.right else v.ljust(w)
+                 for v, w, c in zip(values, widths, columns, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    yield line([c.header for c in columns])
+    yield line(["-" * w for w in widths])
+    for row in head:
+        yield line(row)
+    for r in iterator:
+        yield line([cell(c.value(r)) for c in columns])
+
+
+def render_sections_text(sections: Iterable[Section]) -> Iterator[str]:
+    """Every section: title, notes, table (or '(none)')."""
+    first = True
+    for section in sections:
+        if not first:
+            yield ""
+        first = False
+        yield f"== {section.title} =="
+        yield from section.notes
+        lines = render_text(section.columns, section.rows)
+        header, rule = next(lines), next(lines)
+        row1 = next(lines, None)
+        if row1 is None:
+            yield "(none)"
+            continue
+        yield header
+        yield rule
+        yield row1
+        yield from lines
+
+
+def write_csv(sections: Iterable[Section], out: IO[str]) -> None:
+    """CSV: one header row per section; several sections are separated by a blank
+    line and a '# title' line, so a spreadsheet opens each block as a table."""
+    writer = csv.writer(out, lineterminator="\n")
+    sections = list(sections)
+    for n, section in enumerate(sections):
+        if len(sections) > 1:
+            if n:
+                out.write("\n")
+            out.write(f"# {section.title}\n")
+        writer.writerow([c.header for c in section.columns])
+        for row in section.rows:
+            writer.writerow([cell(c.value(row)) for c in section.columns])
+
+
+def row_dict(columns: list[Column], row: Any) -> dict[str, Any]:
+    return {c.key: jsonable(c.value(row)) for c in columns}
+
+
+def write_json(sections: Iterable[Section], out: IO[str], meta: dict[str, Any]) -> None:
+    """``{meta..., "<section name>": [rows...]}``, rows streamed one per line."""
+    out.write("{\n")
+    for key, value in meta.items():
+        out.write(f"  {json.dumps(key)}: {json.dumps(jsonable(value))},\n")
+    sections = list(sections)
+    for n, section in enumerate(sections):
+        out.write(f"  {json.dumps(section.name or section.title)}: [")
+        first = True
+        for row in section.rows:
+            out.write("\n    " if first else ",\n    ")
+            out.write(json.dumps(row_dict(section.columns, row), ensure_ascii=False))
+            first = False
+        out.write("\n  ]" if not first else "]")
+        out.write(",\n" if n < len(sections) - 1 else "\n")
+    out.write("}\n")
