@@ -2,7 +2,8 @@
 
 A private MariaDB gets the real OpenEMR schema, ``migrate``, the generated clinic of the
 chosen scale (``bench.generate``), OpenEMR's default ACL and a nurse; the real application
-runs under uvicorn; 20 client threads (httpx, one keep-alive connection each) call
+runs as ``aesthetic-inventory serve`` in its own process (the load generator must not share
+the server's interpreter lock); 20 client threads (httpx, one keep-alive connection each) call
 GET materials for 30 s, then PUT materials (actual usage on random visits) for 30 s.
 Reported: requests, errors, p50/p95/max latency, and the ledger afterwards.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -86,10 +89,39 @@ def _run(clients: int, seconds: float, make_request: Callable[[httpx.Client, ran
     }
 
 
+class _ServeProcess:
+    """``aesthetic-inventory serve`` on a free port, stopped with SIGTERM."""
+
+    def __init__(self, database_url: str) -> None:
+        from webserver import WEB_SECRET, free_port
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        script = Path(sys.executable).with_name("aesthetic-inventory")
+        env = dict(os.environ, AESTHETIC_INVENTORY_DATABASE_URL=database_url,
+                   AESTHETIC_INVENTORY_WEB_SECRET=WEB_SECRET,
+                   AESTHETIC_INVENTORY_WEB_LOGIN_ATTEMPTS="1000")
+        self.proc = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("aesthetic-inventory serve did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
 def main(argv: list[str] | None = None) -> int:
     import dbtools
     from clinic import Clinic
-    from webserver import start_server
 
     parser = argparse.ArgumentParser(prog="python -m bench.web", description=__doc__)
     parser.add_argument("--scale", choices=("tiny", "quick", "full"), default="quick")
@@ -113,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         builder.install_default_acl()
         builder.add_openemr_user("bench_nurse", ["clin"], password=PASSWORD)
         visits = generated.visits
-        live = start_server(url)
+        live = _ServeProcess(url)
         try:
             token = httpx.post(live.url + "/api/v1/auth/token",
                                json={"username": "bench_nurse", "password": PASSWORD}

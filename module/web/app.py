@@ -9,6 +9,8 @@ nothing below reaches the client as a traceback or SQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -518,7 +520,16 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
             autoescape=select_autoescape(default=True, default_for_string=True),
         ),
     )
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # Bound the sync routes' worker threads by the connection pool (see WebConfig).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
+        yield
+
     api = FastAPI(
+        lifespan=lifespan,
         title="Aesthetic Inventory for OpenEMR",
         version="1",
         description="Planned vs actual materials of OpenEMR visits (seed 003), signed in as "

@@ -25,6 +25,7 @@ class WebConfig:
     login_window_seconds: int
     frame_ancestors: str
     root_path: str
+    threads: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -44,4 +45,7 @@ class WebConfig:
             login_window_seconds=settings.get_int("web_login_window_seconds", 300, minimum=1),
             frame_ancestors=settings.get("web_frame_ancestors", "'self'") or "'self'",
             root_path=(settings.get("web_root_path", "") or "").rstrip("/"),
+            # Requests run on worker threads, each holding one pooled connection at a
+            # time; more threads than the engine's pool (5) only adds connection churn.
+            threads=settings.get_int("web_threads", 5, minimum=1),
         )
