@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 
 from .domain import (
+    DEFAULT_POLICY,
     HeldSale,
     Lot,
     LotPolicy,
@@ -201,7 +202,7 @@ def apply_returns(plans: dict[int, MappingPlan], changes: StockChanges) -> None:
 
 def apply_takes(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    changes: StockChanges, policy: LotPolicy,
+    changes: StockChanges, policy: LotPolicy = DEFAULT_POLICY,
 ) -> None:
     """Allocate each missing difference from the lots (sellDrug rules, current stock)."""
     for key, plan in plans.items():
@@ -294,7 +295,7 @@ def zero_usage(row: UsageRow) -> UsageRow:
 
 def stock_plan(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement], visit: Visit,
-    lots: dict[int, Lot], policy: LotPolicy,
+    lots: dict[int, Lot], policy: LotPolicy = DEFAULT_POLICY,
 ) -> StockChanges:
     """Returns first, then takes, on the given lot state (pure, no SQL)."""
     changes = StockChanges(lots=dict(lots))
@@ -314,7 +315,8 @@ class SnapshotCut:
 
 
 def snapshot_cut(
-    plans: dict[int, MappingPlan], reqs: dict[int, Requirement], policy: LotPolicy
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
+    policy: LotPolicy = DEFAULT_POLICY,
 ) -> SnapshotCut | None:
     """The running-total cut of the lot snapshot, or None to read every candidate lot.
 

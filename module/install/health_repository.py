@@ -51,7 +51,7 @@ class HealthRepository:
         self, queue_table: str, with_error: bool, limit: int = 20
     ) -> list[tuple[int, int, int, str]]:
         """(pid, encounter, attempts, last error) of visits with failed attempts."""
-        error = "last_error" if with_error else "''"
+        error = "COALESCE(last_error, '')" if with_error else "''"
         rows = self.conn.execute(
             text(
                 f"SELECT pid, encounter, MAX(attempts), MAX({error}) FROM `{queue_table}` "

@@ -33,7 +33,7 @@ _ROOT = __name__.split(".")[0]
 # Modules contributing ``TRIGGERS``; adding a package's triggers is one line here.
 TRIGGER_MODULES: tuple[str, ...] = (
     f"{_ROOT}.install.billing_triggers",
-    f"{_ROOT}.consumption.triggers",  # drug_inventory: stock arrival (engine)
+    f"{_ROOT}.consumption.triggers",  # drug_sales: stock arrival (engine)
     f"{_ROOT}.stock.triggers",
     f"{_ROOT}.usage.triggers",
 )

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..consumption.domain import DEFAULT_POLICY, LotPolicy
 from ..consumption.planning import (
     mapping_plans,
     outcomes,
@@ -125,7 +126,7 @@ def _outcome_dict(m: MappingOutcome, held: int) -> dict[str, Any]:
 
 def plan_reconcile(
     repo: ReportRepository, pid: int, encounter: int, *, service_username: str,
-    today: date | None = None,
+    today: date | None = None, policy: LotPolicy = DEFAULT_POLICY,
 ) -> tuple[ReconcileResult, int]:
     """The reconcile a visit would get now, computed on plain reads (no locks, no
     writes): (result with ``writes`` 0, number of usage records it would write)."""
@@ -142,9 +143,10 @@ def plan_reconcile(
         plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
     }
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    lots = crepo.candidate_lots(take_drugs, return_lots, sale_date=visit.visit_date) if (
-        take_drugs or return_lots) else []
-    changes = stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots})
+    lots = crepo.candidate_lots(
+        take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date)
+    ) if (take_drugs or return_lots) else []
+    changes = stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}, policy)
     outs, usage_writes = outcomes(plans, reqs, usage, changes)
     return ReconcileResult(pid, encounter, tuple(outs), 0, changes.stock_changed), len(
         usage_writes)

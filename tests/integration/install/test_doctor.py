@@ -97,13 +97,9 @@ def test_each_problem_fails_its_check_with_a_fix(clinic: Clinic, migrated_db_url
     assert out.splitlines()[-1] == data["summary"]
 
 
-def test_set_aside_visits_are_listed_once_the_queue_has_attempts(migrated_engine: Engine) -> None:
-    """The engine's set-aside columns (attempts, last_error) are read when present."""
+def test_set_aside_visits_are_listed(migrated_engine: Engine) -> None:
+    """The engine's set-aside columns (519_01_queue.sql: attempts, last_error)."""
     with migrated_engine.begin() as conn:
-        conn.exec_driver_sql(
-            "ALTER TABLE aesthetic_inventory_change_queue ADD COLUMN attempts int NOT NULL "
-            "DEFAULT 0, ADD COLUMN last_error varchar(255) NOT NULL DEFAULT ''"
-        )
         conn.exec_driver_sql(
             "INSERT INTO aesthetic_inventory_change_queue (pid, encounter, queued_at, attempts, "
             "last_error) VALUES (3, 7, NOW(6), 4, 'TypeError: bad date')"

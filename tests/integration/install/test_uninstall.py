@@ -3,6 +3,7 @@ and module rows; AUTO_PROC sales and the product columns stay."""
 
 from __future__ import annotations
 
+from aesthetic_inventory.install.triggers import all_triggers
 from clinic import Clinic
 from install_helpers import BILLING_INSERT, cli, scalar, sql
 
@@ -34,13 +35,14 @@ def seed_sale(clinic: Clinic) -> None:
 
 def test_without_yes_prints_the_plan_and_changes_nothing(migrated_db_url: str) -> None:
     before = state(migrated_db_url)
-    assert before == (3, 7, 4, 1, 1)
+    triggers = len(all_triggers())
+    assert before[0] == triggers and before[1] >= 7 and before[2] >= 4 and before[3:] == (1, 1)
     for extra in ([], ["--dry-run"], ["--dry-run", "--yes"]):
         code, out, _ = cli("--database-url", migrated_db_url, "uninstall", *extra)
         assert code == 0
         lines = out.splitlines()
         assert lines[0] == "plan: drop trigger aesthetic_inventory_billing_ad"
-        assert lines[3] == "plan: drop table procedure_products"
+        assert lines[triggers] == "plan: drop table procedure_products"
         assert "plan: drop table procedure_products" in lines
         assert "plan: delete background_services row AestheticInventoryAlerts" in lines
         assert lines[-1].startswith("Nothing was changed; run with --yes")
@@ -59,7 +61,8 @@ def test_yes_removes_the_module_and_keeps_openemrs_ledger(
     code, out, _ = cli("--database-url", migrated_db_url, "uninstall", "--yes")
     assert code == 0
     lines = out.splitlines()
-    assert all(line.startswith("done: drop trigger") for line in lines[:3])  # triggers first
+    n = len(all_triggers())
+    assert all(line.startswith("done: drop trigger") for line in lines[:n])  # triggers first
     assert state(migrated_db_url) == (0, 0, 0, 0, 0)
     assert clinic.rows("SELECT sale_id, quantity, selector FROM drug_sales "
                        "WHERE selector LIKE 'AUTO_PROC:%'") == sales
@@ -75,10 +78,11 @@ def test_keep_data_keeps_tables_and_migrate_reinstalls(
     clinic: Clinic, migrated_db_url: str
 ) -> None:
     seed_sale(clinic)
+    before = state(migrated_db_url)
     code, out, _ = cli("--database-url", migrated_db_url, "uninstall", "--yes", "--keep-data")
     assert code == 0 and "drop table" not in out and "the module tables stay" in out
-    assert state(migrated_db_url) == (0, 7, 0, 0, 0)
+    assert state(migrated_db_url) == (0, before[1], 0, 0, 0)
     assert clinic.scalar("SELECT COUNT(*) FROM procedure_products") == 1
     code, out, _ = cli("--database-url", migrated_db_url, "migrate")
     assert code == 0 and "Repaired" in out
-    assert state(migrated_db_url) == (3, 7, 4, 1, 1)
+    assert state(migrated_db_url) == before
