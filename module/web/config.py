@@ -40,7 +40,7 @@ class WebConfig:
             session_seconds=settings.get_int("web_session_seconds", 8 * 3600, minimum=60),
             token_seconds=settings.get_int("web_token_seconds", 3600, minimum=60),
             launch_max_age=settings.get_int("web_launch_max_age", 60, minimum=5),
-            cookie_secure=(settings.get("web_cookie_secure", "0") or "0") in ("1", "true"),
+            cookie_secure=settings.get_bool("web_cookie_secure", False),
             login_attempts=settings.get_int("web_login_attempts", 10, minimum=1),
             login_window_seconds=settings.get_int("web_login_window_seconds", 300, minimum=1),
             frame_ancestors=settings.get("web_frame_ancestors", "'self'") or "'self'",
