@@ -1,8 +1,9 @@
 """Clinic generator: a realistic aesthetic clinic on the OpenEMR fixture schema.
 
-Everything is loaded with batched multi-row inserts (PyMySQL's ``executemany``
-rewrites ``INSERT ... VALUES`` into one statement per batch), so the full scale
-(10k products, 200k lots, 100k visits) loads in tens of seconds, not hours.
+This module decides what a realistic clinic holds (random but seeded); the rows are
+written by the tests' clinic builder (``tests/clinic.py``, its bulk methods: batched
+multi-row inserts), so the full scale (10k products, 200k lots, 100k visits) loads in
+tens of seconds, not hours, with the same columns the tests seed.
 
 Every lot's stock arrives through a purchase row in ``drug_sales`` (trans_type 2,
 negative quantity), so the ledger invariant ``on_hand + SUM(quantity) = 0`` holds
@@ -12,14 +13,15 @@ from the start and the benchmarks and stress tests can check it afterwards.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-BATCH = 5000
+from tests.clinic import BulkRows
 
 # Warehouses: the fixture already has 'onsite' (seq 5); two more with higher seqs.
 WAREHOUSES: tuple[tuple[str, str, int], ...] = (
@@ -55,7 +57,7 @@ class Scale:
 
 
 @dataclass
-class Clinic:
+class GeneratedClinic:
     """What the generator created, for the benchmarks to aim at."""
 
     scale: Scale
@@ -66,163 +68,95 @@ class Clinic:
     next_encounter: int = 0
 
 
-def _batched(rows: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _insert(cur: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    for chunk in _batched(rows):
-        cur.executemany(sql, chunk)
-
-
-def _insert_visits(
-    cur: Any, enc_rows: Sequence[Sequence[Any]], bill_rows: Sequence[Sequence[Any]]
-) -> None:
-    """Encounters (date, pid, encounter, reason) and their billing lines (date,
-    code_type, code, pid, encounter, units, activity, billed)."""
-    _insert(
-        cur,
-        "INSERT INTO form_encounter (date, pid, encounter, reason) VALUES (%s, %s, %s, %s)",
-        enc_rows,
-    )
-    _insert(
-        cur,
-        "INSERT INTO billing (date, code_type, code, pid, encounter, units, activity, billed, "
-        "authorized, fee) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 100)",
-        bill_rows,
-    )
-
-
-def _fetch_ids(cur: Any, sql: str, params: Sequence[Any] = ()) -> list[int]:
-    cur.execute(sql, params)
-    return [int(r[0]) for r in cur.fetchall()]
-
-
 def generate_clinic(
     engine: Engine,
     scale: Scale,
     *,
     seed: int = 518,
     today: date | None = None,
-) -> Clinic:
+) -> GeneratedClinic:
     """Fill a migrated fixture database with a clinic of the given scale."""
     rng = random.Random(seed)
     today = today or date.today()
-    clinic = Clinic(scale=scale, today=today)
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("SET SESSION unique_checks = 0")
-        # Warehouses.
-        _insert(
-            cur,
-            "INSERT IGNORE INTO list_options (list_id, option_id, title, seq) "
-            "VALUES ('warehouse', %s, %s, %s)",
-            [(w, t, s) for w, t, s in WAREHOUSES],
-        )
-        # Products.
-        drug_rows = []
-        for i in range(scale.products):
-            combining = 1 if rng.random() < 0.9 else 0
-            dispensable = 0 if rng.random() < 0.02 else 1
-            reorder = rng.choice((0, 0, 5, 10, 20, 50))
-            drug_rows.append(
-                (f"Product {i:05d}", reorder, reorder * 4, combining, dispensable, 1)
-            )
-        _insert(
-            cur,
-            "INSERT INTO drugs (name, reorder_point, max_level, allow_combining, dispensable, "
-            "active) VALUES (%s, %s, %s, %s, %s, %s)",
-            drug_rows,
-        )
-        all_ids = _fetch_ids(cur, "SELECT drug_id FROM drugs ORDER BY drug_id")
-        clinic.product_ids = all_ids[: scale.products]
+    clinic = GeneratedClinic(scale=scale, today=today)
+    rows = BulkRows(engine)
+    rows.add_warehouses(WAREHOUSES)
+    # Products.
+    drug_rows = []
+    for i in range(scale.products):
+        combining = 1 if rng.random() < 0.9 else 0
+        dispensable = 0 if rng.random() < 0.02 else 1
+        reorder = rng.choice((0, 0, 5, 10, 20, 50))
+        drug_rows.append((f"Product {i:05d}", reorder, reorder * 4, combining, dispensable, 1))
+    rows.add_drugs(drug_rows)
+    with engine.connect() as conn:
+        all_ids = [int(r[0]) for r in conn.execute(
+            text("SELECT drug_id FROM drugs ORDER BY drug_id")
+        )]
+    clinic.product_ids = all_ids[: scale.products]
 
-        # Lots, spread over warehouses and expiries; a few destroyed.
-        lot_rows: list[tuple[Any, ...]] = []
-        for n in range(scale.lots):
-            drug_id = clinic.product_ids[n % len(clinic.product_ids)]
-            roll = rng.random()
-            if roll < 0.05:
-                expiration = today - timedelta(days=rng.randint(1, 200))  # expired
-            elif roll < 0.15:
-                expiration = today + timedelta(days=rng.randint(0, 30))  # expiring soon
-            else:
-                expiration = today + timedelta(days=rng.randint(31, 1000))
-            destroyed = today - timedelta(days=rng.randint(1, 90)) if rng.random() < 0.03 else None
-            on_hand = 0 if destroyed else rng.randint(1, 60)
-            lot_rows.append(
-                (drug_id, f"L{n:07d}", expiration, on_hand, rng.choice(WAREHOUSES)[0], destroyed)
-            )
-        _insert(
-            cur,
-            "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, warehouse_id, "
-            "destroy_date) VALUES (%s, %s, %s, %s, %s, %s)",
-            lot_rows,
+    # Lots, spread over warehouses and expiries; a few destroyed; each with a receipt.
+    lot_rows: list[tuple[Any, ...]] = []
+    for n in range(scale.lots):
+        drug_id = clinic.product_ids[n % len(clinic.product_ids)]
+        roll = rng.random()
+        if roll < 0.05:
+            expiration = today - timedelta(days=rng.randint(1, 200))  # expired
+        elif roll < 0.15:
+            expiration = today + timedelta(days=rng.randint(0, 30))  # expiring soon
+        else:
+            expiration = today + timedelta(days=rng.randint(31, 1000))
+        destroyed = today - timedelta(days=rng.randint(1, 90)) if rng.random() < 0.03 else None
+        on_hand = 0 if destroyed else rng.randint(1, 60)
+        lot_rows.append(
+            (drug_id, f"L{n:07d}", expiration, on_hand, rng.choice(WAREHOUSES)[0], destroyed)
         )
-        # Receipts: one purchase row per lot, so on_hand + SUM(quantity) = 0.
-        cur.execute(
-            "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, fee, user, "
-            "trans_type, notes) SELECT drug_id, inventory_id, %s, -on_hand, 0, 'admin', 2, "
-            "'bench receipt' FROM drug_inventory WHERE on_hand > 0",
-            (today - timedelta(days=400),),
-        )
+    rows.add_lots(lot_rows, received=today - timedelta(days=400))
 
-        # Codes and mappings: codes P00000.. each mapped to one to three products.
-        codes_count = max(1, scale.mappings * 2 // 3)
-        codes = [f"P{i:05d}" for i in range(codes_count)]
-        mapping_rows: list[tuple[Any, ...]] = []
-        seen: set[tuple[str, int]] = set()
-        while len(mapping_rows) < scale.mappings:
-            n = len(mapping_rows)
-            code = codes[n] if n < codes_count else rng.choice(codes)
-            drug_id = rng.choice(clinic.product_ids)
-            if (code, drug_id) in seen:
-                continue
-            seen.add((code, drug_id))
-            mapping_rows.append(("CPT4", code, drug_id, rng.choice((1, 1, 1, 2, 0.5))))
-        _insert(
-            cur,
-            "INSERT INTO procedure_products (code_type, code, drug_id, quantity) "
-            "VALUES (%s, %s, %s, %s)",
-            mapping_rows,
-        )
-        clinic.mapped_codes = codes
-        code_rows = [(c, f"Aesthetic procedure {c}", 1, 100) for c in codes]
-        code_rows += [(c, f"Office visit {c}", 1, 80) for c in UNMAPPED_CODES]
-        _insert(
-            cur,
-            "INSERT INTO codes (code, code_text, code_type, fee) VALUES (%s, %s, %s, %s)",
-            code_rows,
-        )
+    # Codes and mappings: codes P00000.. each mapped to one to three products.
+    codes_count = max(1, scale.mappings * 2 // 3)
+    codes = [f"P{i:05d}" for i in range(codes_count)]
+    mapping_rows: list[tuple[Any, ...]] = []
+    seen: set[tuple[str, int]] = set()
+    while len(mapping_rows) < scale.mappings:
+        n = len(mapping_rows)
+        code = codes[n] if n < codes_count else rng.choice(codes)
+        drug_id = rng.choice(clinic.product_ids)
+        if (code, drug_id) in seen:
+            continue
+        seen.add((code, drug_id))
+        mapping_rows.append(("CPT4", code, drug_id, rng.choice((1, 1, 1, 2, 0.5))))
+    rows.add_mappings(mapping_rows)
+    clinic.mapped_codes = codes
+    code_rows = [(c, f"Aesthetic procedure {c}", 1, 100) for c in codes]
+    code_rows += [(c, f"Office visit {c}", 1, 80) for c in UNMAPPED_CODES]
+    rows.add_codes(code_rows)
 
-        # Visits over the last year with 1-8 billing lines each.
-        enc_rows: list[tuple[Any, ...]] = []
-        bill_rows: list[tuple[Any, ...]] = []
-        for v in range(scale.visits):
-            pid = 1 + v % max(1, scale.visits // 4)
-            encounter = 100_000 + v
-            day = today - timedelta(days=rng.randint(0, 364))
-            when = datetime.combine(day, datetime.min.time()).replace(hour=rng.randint(8, 17))
-            enc_rows.append((when, pid, encounter, "Aesthetic visit"))
-            clinic.visits.append((pid, encounter))
-            for _ in range(rng.randint(1, 8)):
-                code = rng.choice(UNMAPPED_CODES) if rng.random() < 0.25 else rng.choice(codes)
-                bill_rows.append((when, "CPT4", code, pid, encounter, rng.randint(1, 3), 1, 0))
-        clinic.next_encounter = 100_000 + scale.visits
-        _insert_visits(cur, enc_rows, bill_rows)
-        raw.commit()
-        cur.execute("ANALYZE TABLE drugs, drug_inventory, drug_sales, billing, form_encounter")
-        cur.fetchall()
-    finally:
-        raw.close()
+    # Visits over the last year with 1-8 billing lines each.
+    enc_rows: list[tuple[Any, ...]] = []
+    bill_rows: list[tuple[Any, ...]] = []
+    for v in range(scale.visits):
+        pid = 1 + v % max(1, scale.visits // 4)
+        encounter = 100_000 + v
+        day = today - timedelta(days=rng.randint(0, 364))
+        when = datetime.combine(day, datetime.min.time()).replace(hour=rng.randint(8, 17))
+        enc_rows.append((when, pid, encounter, "Aesthetic visit"))
+        clinic.visits.append((pid, encounter))
+        for _ in range(rng.randint(1, 8)):
+            code = rng.choice(UNMAPPED_CODES) if rng.random() < 0.25 else rng.choice(codes)
+            bill_rows.append((when, "CPT4", code, pid, encounter, rng.randint(1, 3), 1, 0))
+    clinic.next_encounter = 100_000 + scale.visits
+    rows.add_visits(enc_rows, bill_rows)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            "ANALYZE TABLE drugs, drug_inventory, drug_sales, billing, form_encounter"
+        ).all()
     return clinic
 
 
 def add_stocked_products(
     engine: Engine,
-    clinic: Clinic,
+    clinic: GeneratedClinic,
     prefix: str,
     *,
     products: int,
@@ -237,51 +171,31 @@ def add_stocked_products(
     Small lots make one billing line allocate from several lots, which is the case
     the latency benchmark is about; few units make the stress runs fight for stock.
     """
-    raw = engine.raw_connection()
+    rows = BulkRows(engine)
     codes = [f"{prefix}{i}" for i in range(products)]
-    try:
-        cur = raw.cursor()
-        for code in codes:
-            cur.execute(
-                "INSERT INTO drugs (name, allow_combining, dispensable, active) "
-                "VALUES (%s, %s, 1, 1)",
-                (f"Bench {code}", 1 if allow_combining else 0),
-            )
-            drug_id = cur.lastrowid
-            _insert(
-                cur,
-                "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, "
-                "warehouse_id) VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (drug_id, f"{code}-{k:04d}", clinic.today + timedelta(days=60 + k), lot_size,
-                     WAREHOUSES[k % len(WAREHOUSES)][0])
-                    for k in range(lots_per_product)
-                ],
-            )
-            cur.execute(
-                "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, fee, user, "
-                "trans_type, notes) SELECT drug_id, inventory_id, %s, -on_hand, 0, 'admin', 2, "
-                "'bench receipt' FROM drug_inventory WHERE drug_id = %s",
-                (clinic.today - timedelta(days=30), drug_id),
-            )
-            cur.execute(
-                "INSERT INTO procedure_products (code_type, code, drug_id, quantity) "
-                "VALUES ('CPT4', %s, %s, %s)",
-                (code, drug_id, quantity_per_unit),
-            )
-            cur.execute(
-                "INSERT INTO codes (code, code_text, code_type, fee) VALUES (%s, %s, 1, 100)",
-                (code, f"Bench procedure {code}"),
-            )
-        raw.commit()
-    finally:
-        raw.close()
+    rows.add_drugs([(f"Bench {code}", 0, 0, 1 if allow_combining else 0, 1, 1) for code in codes])
+    with engine.connect() as conn:
+        ids = dict(conn.execute(
+            text("SELECT name, drug_id FROM drugs WHERE name LIKE :p"),
+            {"p": f"Bench {prefix}%"},
+        ).all())
+    rows.add_lots(
+        [
+            (ids[f"Bench {code}"], f"{code}-{k:04d}", clinic.today + timedelta(days=60 + k),
+             lot_size, WAREHOUSES[k % len(WAREHOUSES)][0], None)
+            for code in codes
+            for k in range(lots_per_product)
+        ],
+        received=clinic.today - timedelta(days=30),
+    )
+    rows.add_mappings([("CPT4", code, ids[f"Bench {code}"], quantity_per_unit) for code in codes])
+    rows.add_codes([(code, f"Bench procedure {code}", 1, 100) for code in codes])
     return codes
 
 
 def add_visits(
     engine: Engine,
-    clinic: Clinic,
+    clinic: GeneratedClinic,
     visits: Sequence[Sequence[tuple[str, int]]],
     *,
     pid_base: int = 900_000,
@@ -296,37 +210,11 @@ def add_visits(
         clinic.next_encounter += 1
         keys.append((pid, encounter))
         enc_rows.append((when, pid, encounter, "bench visit"))
-        bill_rows += [(when, 'CPT4', code, pid, encounter, units, 1, 0) for code, units in lines]
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        _insert_visits(cur, enc_rows, bill_rows)
-        raw.commit()
-    finally:
-        raw.close()
+        bill_rows += [(when, "CPT4", code, pid, encounter, units, 1, 0) for code, units in lines]
+    BulkRows(engine).add_visits(enc_rows, bill_rows)
     return keys
 
 
 def ledger_report(engine: Engine) -> tuple[int, int, int]:
-    """(lots out of balance, units oversold, lots below zero) over lots with receipts.
-
-    A lot balances when ``on_hand + SUM(drug_sales.quantity) = 0``; stock below
-    zero counts as oversold units.
-    """
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute(
-            "SELECT COUNT(*) FROM drug_inventory AS di JOIN (SELECT inventory_id, "
-            "SUM(quantity) AS total, SUM(trans_type = 2) AS receipts FROM drug_sales "
-            "GROUP BY inventory_id) AS s ON s.inventory_id = di.inventory_id "
-            "WHERE s.receipts > 0 AND di.on_hand + s.total <> 0"
-        )
-        unbalanced = int(cur.fetchone()[0])
-        cur.execute(
-            "SELECT COALESCE(SUM(-on_hand), 0), COUNT(*) FROM drug_inventory WHERE on_hand < 0"
-        )
-        oversold, negative = cur.fetchone()
-        return unbalanced, int(oversold), int(negative)
-    finally:
-        raw.close()
+    """(lots out of balance, units oversold, lots below zero) over lots with receipts."""
+    return BulkRows(engine).ledger_report()

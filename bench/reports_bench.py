@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from .generate import Clinic
+from .generate import GeneratedClinic
 from .runner import Results
 
 
@@ -113,7 +113,7 @@ def _baseline_activity(engine: Engine, start: Any, end: Any, drug_id: int) -> in
     return len(products)
 
 
-def bench_reports(engine: Engine, clinic: Clinic, results: Results) -> None:
+def bench_reports(engine: Engine, clinic: GeneratedClinic, results: Results) -> None:
     """Every read-only view at the clinic's scale."""
     from aesthetic_inventory.reports import documents, service
     from aesthetic_inventory.reports.formatting import render_sections_text, write_json

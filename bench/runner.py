@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import statistics
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from tests.dbtools import ServerCounter, count_statements
 
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
-from .generate import Clinic, Scale, add_stocked_products, add_visits, ledger_report
-
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
 
 
 @dataclass
@@ -51,54 +49,6 @@ class Results:
             | ({"note": m.note} if m.note else {})
             for m in self.metrics
         }
-
-
-@dataclass
-class StatementLog:
-    statements: list[str] = field(default_factory=list)
-    server_statements: int = 0
-
-    @property
-    def writes(self) -> int:
-        return sum(1 for s in self.statements if WRITE.match(s))
-
-
-class ServerCounter:
-    """Statements the server executed (global ``Questions``), read on a connection of
-    its own. Includes what the SQLAlchemy event cannot see: BEGIN/COMMIT and the
-    row-by-row fallback of an ``executemany`` PyMySQL could not batch. Exact only
-    while nothing else uses the server (the private server of a bench run)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.raw = engine.raw_connection()
-        first = self.read()
-        self.overhead = self.read() - first  # the SHOW statement counts itself
-
-    def read(self) -> int:
-        cur = self.raw.cursor()
-        cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-        return int(cur.fetchone()[1])
-
-    def close(self) -> None:
-        self.raw.close()
-
-
-@contextmanager
-def counting(engine: Engine, server: ServerCounter | None = None) -> Iterator[StatementLog]:
-    """Every statement the engine sends inside the block (one thread at a time)."""
-    log = StatementLog()
-    start = server.read() if server is not None else 0
-
-    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        log.statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        if server is not None:
-            log.server_statements = server.read() - start - server.overhead
 
 
 def _ms(seconds: float) -> float:
@@ -135,7 +85,7 @@ class _Latency:
 
 
 def _latency_runs(
-    engine: Engine, clinic: Clinic, tag: str, *, iterations: int, lots_per_product: int,
+    engine: Engine, clinic: GeneratedClinic, tag: str, *, iterations: int, lots_per_product: int,
     fresh_products: bool, module_ok: bool, server: ServerCounter
 ) -> _Latency:
     """Time 5-line first saves (each line needs 8 units from 3-unit lots, so 3 lots),
@@ -160,13 +110,13 @@ def _latency_runs(
     out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
         if module_ok:
-            with counting(engine, server) as log:
+            with count_statements(engine, server) as log:
                 elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
             if i >= warmup:
                 out.mod_times.append(elapsed)
                 out.mod_statements.append(len(log.statements))
                 out.mod_server.append(log.server_statements)
-        with counting(engine, server) as log:
+        with count_statements(engine, server) as log:
             elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
             out.base_times.append(elapsed)
@@ -175,7 +125,9 @@ def _latency_runs(
     return out
 
 
-def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int) -> None:
+def bench_latency(
+    engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int
+) -> None:
     """First save of a 5-line visit, at the clinic's lot depth and at 400 lots/product."""
     module_ok = module_api.available("consumption")
     if not module_ok:
@@ -188,7 +140,7 @@ def bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: 
         server.close()
 
 
-def _bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations: int,
+def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int,
                    module_ok: bool, avg_lots: int, server: ServerCounter) -> None:
     lat = _latency_runs(engine, clinic, "LAT", iterations=iterations, lots_per_product=avg_lots,
                         fresh_products=True, module_ok=module_ok, server=server)
@@ -231,10 +183,10 @@ def _bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations:
     big_mod: int | None = None
     big_mod_server: int | None = None
     if module_ok:
-        with counting(engine, server) as log:
+        with count_statements(engine, server) as log:
             module_api.reconcile(engine, *big_m)
         big_mod, big_mod_server = len(log.statements), log.server_statements
-    with counting(engine, server) as log:
+    with count_statements(engine, server) as log:
         baseline_save_fee_sheet(engine, *big_b)
     results.add("statements_per_consume_70_lots", big_mod, "statements", len(log.statements),
                 "5 lines x 14 lots")
@@ -245,12 +197,12 @@ def _bench_latency(engine: Engine, clinic: Clinic, results: Results, iterations:
     resave_mod: int | None = None
     resave_mod_ms: float | None = None
     if module_ok:
-        with counting(engine) as log:
+        with count_statements(engine) as log:
             resave_mod_ms = _ms(_timed(lambda: module_api.reconcile(engine, *mod_visits[0])))
-        resave_mod = log.writes
-    with counting(engine) as log:
+        resave_mod = len(log.writes)
+    with count_statements(engine) as log:
         resave_base_ms = _ms(_timed(lambda: baseline_save_fee_sheet(engine, *base_visits[0])))
-    results.add("idempotent_resave_writes", resave_mod, "write statements", log.writes)
+    results.add("idempotent_resave_writes", resave_mod, "write statements", len(log.writes))
     results.add("idempotent_resave_ms", resave_mod_ms, "ms", resave_base_ms)
 
 
@@ -296,7 +248,7 @@ def _oversold(engine: Engine, prefix: str) -> int:
         )
 
 
-def bench_concurrency(engine: Engine, clinic: Clinic, results: Results, visits: int,
+def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results, visits: int,
                       workers: int = 8) -> None:
     """8 workers saving overlapping visits that all want the same few scarce lots."""
     out: dict[str, tuple[float, int, int]] = {}
@@ -328,7 +280,9 @@ def bench_concurrency(engine: Engine, clinic: Clinic, results: Results, visits: 
     results.add("concurrent_errors", mod[2] if mod else None, "failed saves", base[2])
 
 
-def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Results) -> None:
+def bench_alerts(
+    engine: Engine, database_url: str, clinic: GeneratedClinic, results: Results
+) -> None:
     """Alert scan time and peak Python memory, module vs the seed's job."""
     base_s = _timed(lambda: baseline_alert_scan(engine, today=clinic.today, commit=False))
     tracemalloc.start()
@@ -362,7 +316,7 @@ def bench_alerts(engine: Engine, database_url: str, clinic: Clinic, results: Res
                 round(base_peak / 2**20, 2), "tracemalloc peak (dry run)")
 
 
-def bench_sweep(engine: Engine, clinic: Clinic, results: Results, baseline_sample: int,
+def bench_sweep(engine: Engine, clinic: GeneratedClinic, results: Results, baseline_sample: int,
                 days: int) -> None:
     """Sweep the visits of the last ``days`` days (a rate, so a window is enough to
     keep the quick run short); the baseline saves a sample of older visits its way."""

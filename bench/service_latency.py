@@ -29,7 +29,7 @@ from typing import Any
 import pymysql
 from sqlalchemy.engine import Engine, make_url
 
-from .generate import Clinic, add_stocked_products
+from .generate import GeneratedClinic, add_stocked_products
 
 POLL_SECONDS = 0.002
 
@@ -95,7 +95,7 @@ def _service(db_url: str, drain_seconds: float) -> Iterator[subprocess.Popen[byt
             proc.wait()
 
 
-def _encounters(conn: Any, clinic: Clinic, n: int, pid_base: int) -> list[tuple[int, int]]:
+def _encounters(conn: Any, clinic: GeneratedClinic, n: int, pid_base: int) -> list[tuple[int, int]]:
     cur = conn.cursor()
     keys = []
     for i in range(n):
@@ -143,7 +143,7 @@ def _save_to_deducted(observer: _Observer, conn: Any, codes: list[str], keys: li
     return [observer.seen[k] - committed[k] for k in keys if k in observer.seen]
 
 
-def _arrival_to_filled(observer: _Observer, conn: Any, clinic: Clinic, arrivals: int
+def _arrival_to_filled(observer: _Observer, conn: Any, clinic: GeneratedClinic, arrivals: int
                        ) -> list[float]:
     """A product with no stock and ``arrivals`` visits short of it (1 unit each); each
     receipt of 1 unit must fill the oldest short visit."""
@@ -184,7 +184,7 @@ def _arrival_to_filled(observer: _Observer, conn: Any, clinic: Clinic, arrivals:
     return times
 
 
-def bench_service_latency(engine: Engine, db_url: str, clinic: Clinic, results: Any,
+def bench_service_latency(engine: Engine, db_url: str, clinic: GeneratedClinic, results: Any,
                           plan: tuple[int, int, int], drain_seconds: float = 0.1) -> None:
     """Run the service process and measure both latencies (``plan``: saves at 1/s,
     saves at 20/s, stock arrivals)."""

@@ -25,10 +25,12 @@ from aesthetic_inventory.unit_of_work import UnitOfWork
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from tests.dbtools import count_statements
+
 from .database import bench_database
-from .generate import Clinic, Scale, add_stocked_products, add_visits, generate_clinic
+from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, generate_clinic
 from .module_api import reconcile
-from .runner import Results, counting, machine_metrics
+from .runner import Results, machine_metrics
 
 DELIVERY_LINES = 500
 COUNT_LOTS = 2_000
@@ -169,7 +171,7 @@ def baseline_reorder(engine: Engine, today: date, days: int = 90,
     return elapsed * len(products) / max(1, min(sample, len(products)))
 
 
-def bench_observer_overhead(engine: Engine, clinic: Clinic, results: Results,
+def bench_observer_overhead(engine: Engine, clinic: GeneratedClinic, results: Results,
                             visits: int = 60) -> None:
     """What the drug_sales observer triggers (AUTO_PROC -> ledger ISSUE/RETURN) cost a
     fee-sheet save: 5-line first saves (3 lots per line) with the triggers, without them
@@ -221,7 +223,7 @@ def run(engine: Engine, scale: Scale, results: Results, repeat: int) -> None:
     for r in range(repeat):
         csv_text = _delivery_csv(engine, rng, today, f"R{r}")
         start = time.perf_counter()
-        with counting(engine) as log:
+        with count_statements(engine) as log:
             lines = domain.parse_delivery(csv_text, today=today, source="bench.csv")
             result = service.receive(uow, lines, user="bench", today=today, supplier="Bench")
         receive_s.append(time.perf_counter() - start)
@@ -239,7 +241,7 @@ def run(engine: Engine, scale: Scale, results: Results, repeat: int) -> None:
     for _ in range(repeat):
         csv_text, _counted = _count_csv(engine, rng)
         start = time.perf_counter()
-        with counting(engine) as log:
+        with count_statements(engine) as log:
             res = service.count(uow, domain.parse_count(csv_text), user="bench", today=today,
                                 source="bench-count.csv")
         count_s.append(time.perf_counter() - start)

@@ -45,6 +45,11 @@ STOCK_TABLES: tuple[str, ...] = (
 )
 MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
+# Every connection of the module sets this session variable (on connect, together with
+# the collation alignment below), so triggers on OpenEMR tables can tell the module's
+# own writes from OpenEMR's (module/usage/triggers.py).
+WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
+
 # MySQL/MariaDB error numbers.
 ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
@@ -98,7 +103,8 @@ def mask_url(url: str | URL | None) -> str:
 
 
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4.
+    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4, and the session
+    variable ``@aesthetic_inventory_writer`` that marks the module's own writes.
 
     READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
     lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
@@ -108,7 +114,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     query = dict(parsed.query)
     query.setdefault("charset", "utf8mb4")
     parsed = parsed.set(query=query)
-    connect_args = {"connect_timeout": 10}
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
         engine = create_engine(
@@ -125,6 +131,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         )
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)
     event.listen(engine, "connect", _align_connection_collation)
     return engine
 
@@ -134,8 +141,10 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
 # created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
 # module's tables use the database default, so the connection follows it whenever the
 # charsets agree (other charsets convert on their own).
+# The same statement marks the session as the module's (WRITER_INIT_COMMAND).
 _ALIGN_COLLATION = (
-    "SET collation_connection = IF(@@character_set_database = @@character_set_connection, "
+    "SET @aesthetic_inventory_writer = 1, "
+    "collation_connection = IF(@@character_set_database = @@character_set_connection, "
     "@@collation_database, @@collation_connection)"
 )
 

@@ -74,3 +74,7 @@ class DeliveryError(AestheticInventoryError):
 class ChannelUnavailableError(DeliveryError):
     """A channel cannot deliver anything right now (server unreachable, TLS refused):
     the outbox keeps the row and tries that channel's other rows on a later pass."""
+
+
+class PermissionDeniedError(AestheticInventoryError):
+    """OpenEMR's access control does not allow the user to do this."""

@@ -22,6 +22,7 @@ from .consumption.repositories import (
 )
 from .db import connect, is_lock_conflict
 from .stock.repository import StockRepository
+from .usage.repository import UsageRepository
 
 T = TypeVar("T")
 
@@ -31,7 +32,8 @@ class UnitOfWork:
 
     Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
     ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
-    ``uow.services``, ``uow.stock``) works on :attr:`connection`. Leaving the block without
+    ``uow.services``, ``uow.stock``,
+    ``uow.usage``) works on :attr:`connection`. Leaving the block without
     :meth:`commit` rolls everything back, so a failure midway never leaves half a
     change behind. A unit of work may be entered again after it was left: each
     ``with`` block is a new connection and transaction (not thread-safe: one per
@@ -47,6 +49,7 @@ class UnitOfWork:
     targets: TargetsRepository
     services: BackgroundServiceRepository
     stock: StockRepository
+    usage: UsageRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -72,6 +75,7 @@ class UnitOfWork:
         self.targets = TargetsRepository(conn)
         self.services = BackgroundServiceRepository(conn)
         self.stock = StockRepository(conn)
+        self.usage = UsageRepository(conn)
         return self
 
     def __exit__(

@@ -1,22 +1,33 @@
-"""The one clinic builder of the tests: seed products, lots, mappings, visits and billing
-lines with plain SQL (the way OpenEMR's PHP writes them) and read back the ledger."""
+"""The one clinic builder of the tests and the benchmark: seed products, lots, mappings,
+visits and billing lines with plain SQL (the way OpenEMR's PHP writes them) and read
+back the ledger.
+
+Single rows (``add_drug``, ``add_lot``...) return their ids; the bulk methods
+(``add_drugs``, ``add_lots``...) write the same columns for thousands of rows, one
+multi-row INSERT per batch, for the benchmark's volumes (``bench/generate.py`` imports
+this module as ``tests.clinic``).
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 VISIT_DATE = date(2026, 3, 10)
+BATCH = 5000  # rows per multi-row INSERT of the bulk methods
 
 
 class Clinic:
-    """Seeds rows in one database; every method commits on its own."""
+    """Seeds rows in one database; every method commits on its own. ``bulk`` writes
+    the same rows by the thousand."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.bulk = BulkRows(engine)
 
     def _exec(self, sql: str, params: dict | None = None) -> int:
         with self.engine.begin() as conn:
@@ -32,13 +43,20 @@ class Clinic:
             return [tuple(r) for r in conn.execute(text(sql), params or {})]
 
     def add_drug(
-        self, name: str = "Botox", *, allow_combining: int = 1, dispensable: int = 1,
-        reorder_point: float = 0, active: int = 1,
+        self,
+        name: str = "Botox",
+        *,
+        allow_combining: int = 1,
+        dispensable: int = 1,
+        reorder_point: float = 0,
+        active: int = 1,
     ) -> int:
+        """A product (``drugs`` row); a reorder point above 0 makes it an alert candidate."""
         return self._exec(
             "INSERT INTO drugs (name, allow_combining, dispensable, reorder_point, active) "
             "VALUES (:n, :c, :d, :r, :a)",
-            {"n": name, "c": allow_combining, "d": dispensable, "r": reorder_point, "a": active},
+            {"n": name, "c": allow_combining, "d": dispensable, "r": reorder_point,
+             "a": active},
         )
 
     def add_warehouse(self, option_id: str, seq: int, *, is_default: int = 0) -> None:
@@ -56,11 +74,12 @@ class Clinic:
         expiration: date | str | None = date(2027, 1, 1),
         lot_number: str | None = None,
         warehouse: str = "onsite",
-        destroyed: bool = False,
+        destroyed: bool | date = False,
     ) -> int:
         """A lot received by a purchase row, so on_hand + SUM(quantity) = 0 holds. A text
         expiration ('0000-00-00', '2026-02-00') is stored as OpenEMR's PHP stores a blank
-        or partial date: under an empty sql_mode."""
+        or partial date: under an empty sql_mode. ``destroyed`` is True (destroyed on
+        2026-01-01) or the destroy date."""
         with self.engine.begin() as conn:
             if isinstance(expiration, str):
                 conn.execute(text("SET SESSION sql_mode = ''"))
@@ -70,7 +89,7 @@ class Clinic:
                     "warehouse_id, destroy_date) VALUES (:d, :l, :e, :q, :w, :x)"
                 ),
                 {"d": drug_id, "l": lot_number, "e": expiration, "q": on_hand, "w": warehouse,
-                 "x": date(2026, 1, 1) if destroyed else None},
+                 "x": _destroy_date(destroyed)},
             ).lastrowid)
             if isinstance(expiration, str):
                 conn.execute(text("SET SESSION sql_mode = DEFAULT"))
@@ -164,6 +183,13 @@ class Clinic:
              "n": units},
         )
 
+    def set_global(self, name: str, value: str) -> None:
+        """An OpenEMR ``globals`` value (index 0), as the admin screens store it."""
+        self._exec(
+            "REPLACE INTO globals (gl_name, gl_index, gl_value) VALUES (:n, 0, :v)",
+            {"n": name, "v": value},
+        )
+
     def execute(self, sql: str, params: dict | None = None) -> None:
         self._exec(sql, params)
 
@@ -245,6 +271,65 @@ class Clinic:
             {"p": pid, "e": encounter},
         )
 
+    # -- OpenEMR's own writes (no @aesthetic_inventory_writer on the session) ---------
+
+    def as_openemr(self, sql: str, params: dict | None = None) -> int:
+        """Run one write the way OpenEMR's PHP does: on a session that is not marked as the
+        module's, so the module's drug_sales triggers see it as a host edit."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                result = conn.execute(text(sql), params or {})
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+            return int(result.lastrowid or result.rowcount or 0)
+
+    def fee_sheet_set_quantity(self, sale_id: int, units: int) -> None:
+        """OpenEMR's FeeSheet::save for a changed product line quantity: the sale row's
+        quantity, then the lot's on_hand by the difference (one transaction here)."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                old, inv = conn.execute(
+                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"),
+                    {"s": sale_id},
+                ).one()
+                conn.execute(text("UPDATE drug_sales SET quantity = :q WHERE sale_id = :s"),
+                             {"q": units, "s": sale_id})
+                if inv:
+                    conn.execute(
+                        text("UPDATE drug_inventory SET on_hand = on_hand - :d "
+                             "WHERE inventory_id = :i"),
+                        {"d": units - old, "i": inv},
+                    )
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+
+    def fee_sheet_delete(self, sale_id: int) -> None:
+        """OpenEMR's FeeSheet::save for a deleted product line: delete the sale and give
+        its quantity back to the lot."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET @aesthetic_inventory_writer = NULL")
+            try:
+                qty, inv = conn.execute(
+                    text("SELECT quantity, inventory_id FROM drug_sales WHERE sale_id = :s"),
+                    {"s": sale_id},
+                ).one()
+                conn.execute(text("DELETE FROM drug_sales WHERE sale_id = :s"), {"s": sale_id})
+                if inv:
+                    conn.execute(
+                        text("UPDATE drug_inventory SET on_hand = on_hand + :q "
+                             "WHERE inventory_id = :i"),
+                        {"q": qty, "i": inv},
+                    )
+            finally:
+                conn.exec_driver_sql("SET @aesthetic_inventory_writer = 1")
+
+    def auto_sale_ids(self, pid: int, encounter: int) -> list[int]:
+        return [int(r[0]) for r in self.rows(
+            "SELECT sale_id FROM drug_sales WHERE pid = :p AND encounter = :e "
+            "AND selector LIKE 'AUTO_PROC:%' ORDER BY sale_id", {"p": pid, "e": encounter})]
+
     # --- OpenEMR users and access control (web / ACL) ---------------------------------
 
     def install_default_acl(self) -> dict[str, int]:
@@ -283,3 +368,116 @@ class Clinic:
             )
             set_user_aro(conn, username, f"{fname} {lname}", groups)
         return uid
+
+def _destroy_date(destroyed: bool | date) -> date | None:
+    if isinstance(destroyed, date):
+        return destroyed
+    return date(2026, 1, 1) if destroyed else None
+
+
+class BulkRows:
+    """The bulk half of the builder: rows as tuples, written in batches."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def insert_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """``sql`` with driver placeholders (``%s``) for every row; PyMySQL folds each
+        batch of an ``INSERT ... VALUES`` executemany into one multi-row statement."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for start in range(0, len(rows), BATCH):
+                cur.executemany(sql, rows[start : start + BATCH])
+            raw.commit()
+        finally:
+            raw.close()
+
+    def add_warehouses(self, rows: Sequence[tuple[str, str, int]]) -> None:
+        """(option_id, title, seq) warehouses; existing ones are kept."""
+        self.insert_many(
+            "INSERT IGNORE INTO list_options (list_id, option_id, title, seq) "
+            "VALUES ('warehouse', %s, %s, %s)",
+            rows,
+        )
+
+    def add_drugs(self, rows: Sequence[tuple[str, float, float, int, int, int]]) -> None:
+        """(name, reorder_point, max_level, allow_combining, dispensable, active) products."""
+        self.insert_many(
+            "INSERT INTO drugs (name, reorder_point, max_level, allow_combining, dispensable, "
+            "active) VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+
+    def add_lots(
+        self, rows: Sequence[tuple[int, str, date, int, str, date | None]], *, received: date
+    ) -> None:
+        """(drug_id, lot_number, expiration, on_hand, warehouse, destroy_date) lots, each
+        with a purchase row dated ``received`` (so on_hand + SUM(quantity) = 0 holds)."""
+        with self.engine.connect() as conn:
+            before = int(conn.execute(
+                text("SELECT COALESCE(MAX(inventory_id), 0) FROM drug_inventory")
+            ).scalar_one())
+        self.insert_many(
+            "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, warehouse_id, "
+            "destroy_date) VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO drug_sales (drug_id, inventory_id, sale_date, quantity, fee, "
+                    "user, trans_type, notes) SELECT drug_id, inventory_id, :d, -on_hand, 0, "
+                    "'admin', 2, 'bench receipt' FROM drug_inventory "
+                    "WHERE inventory_id > :before AND on_hand > 0"
+                ),
+                {"d": received, "before": before},
+            )
+
+    def add_mappings(self, rows: Sequence[tuple[str, str, int, float]]) -> None:
+        """(code_type, code, drug_id, quantity per unit) procedure-product mappings."""
+        self.insert_many(
+            "INSERT INTO procedure_products (code_type, code, drug_id, quantity) "
+            "VALUES (%s, %s, %s, %s)",
+            rows,
+        )
+
+    def add_codes(self, rows: Sequence[tuple[str, str, int, float]]) -> None:
+        """(code, code_text, code_type id, fee) rows of ``codes``."""
+        self.insert_many(
+            "INSERT INTO codes (code, code_text, code_type, fee) VALUES (%s, %s, %s, %s)", rows
+        )
+
+    def add_visits(
+        self,
+        visits: Sequence[tuple[datetime, int, int, str]],
+        lines: Sequence[tuple[datetime, str, str, int, int, int, int, int]],
+    ) -> None:
+        """(date, pid, encounter, reason) visits and their (date, code_type, code, pid,
+        encounter, units, activity, billed) billing lines."""
+        self.insert_many(
+            "INSERT INTO form_encounter (date, pid, encounter, reason) VALUES (%s, %s, %s, %s)",
+            visits,
+        )
+        self.insert_many(
+            "INSERT INTO billing (date, code_type, code, pid, encounter, units, activity, "
+            "billed, authorized, fee) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 100)",
+            lines,
+        )
+
+    def ledger_report(self) -> tuple[int, int, int]:
+        """(lots out of balance, units oversold, lots below zero) over lots with receipts.
+
+        A lot balances when ``on_hand + SUM(drug_sales.quantity) = 0``; stock below
+        zero counts as oversold units."""
+        with self.engine.connect() as conn:
+            unbalanced = int(conn.execute(text(
+                "SELECT COUNT(*) FROM drug_inventory AS di JOIN (SELECT inventory_id, "
+                "SUM(quantity) AS total, SUM(trans_type = 2) AS receipts FROM drug_sales "
+                "GROUP BY inventory_id) AS s ON s.inventory_id = di.inventory_id "
+                "WHERE s.receipts > 0 AND di.on_hand + s.total <> 0"
+            )).scalar_one())
+            oversold, negative = conn.execute(text(
+                "SELECT COALESCE(SUM(-on_hand), 0), COUNT(*) FROM drug_inventory WHERE on_hand < 0"
+            )).one()
+        return unbalanced, int(oversold), int(negative)

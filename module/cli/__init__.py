@@ -29,6 +29,7 @@ from . import (
     schema_cmds,
     service_cmds,
     stock_cmds,
+    usage_cmds,
     visit_cmds,
     web_cmds,
 )
@@ -131,8 +132,10 @@ _COMMAND_MODULES = (
     mappings_cmds,
     report_cmds,
     stock_cmds,
+    usage_cmds,
     alerts_cmds,
     service_cmds,
+    stock_cmds,
     demo_cmd,
     web_cmds,
 )

@@ -17,6 +17,7 @@ import click
 from ..bootstrap import App
 from ..errors import InvalidInputError
 from ..stock import domain, service
+from . import report_cmds
 from .context import pass_app
 
 
@@ -371,6 +372,9 @@ def supplier(app: App, name: str, lead_time_days: int) -> None:
     service.set_lead_time(app.unit_of_work, name, lead_time_days)
     click.echo(f"supplier {name.strip()}: lead time {lead_time_days} day(s)")
 
+
+# The spelling is ``report valuation``: the same command, also under ``report``.
+report_cmds.report.add_command(valuation)
 
 COMMANDS: list[click.Command] = [
     receive, transfer, adjust, count_cmd, destroy, ledger, valuation, reorder, supplier,

@@ -31,7 +31,8 @@ def show(app: App, pid: int, encounter: int, as_json: bool) -> None:
     service.require_migrated(app.engine)
     with service.read_only(app.engine) as repo:
         view = visit_view(repo, pid, encounter,
-                          service_username=app.settings.service_username)
+                          service_username=app.settings.service_username,
+                          policy=app.settings.lot_policy)
     if as_json:
         click.echo(json.dumps(view.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -43,7 +44,8 @@ def consume_dry_run(app: App, pid: int, encounter: int, as_json: bool) -> None:
     """``consume --dry-run``: the reconcile's plan on plain reads; nothing written."""
     with service.read_only(app.engine) as repo:
         result, usage_changes = plan_reconcile(
-            repo, pid, encounter, service_username=app.settings.service_username)
+            repo, pid, encounter, service_username=app.settings.service_username,
+            policy=app.settings.lot_policy)
     if as_json:
         click.echo(json.dumps(result.as_dict() | {"dry_run": True,
                                                   "usage_records_to_write": usage_changes},
@@ -59,7 +61,8 @@ def sync_dry_run(app: App, since: date, as_json: bool) -> None:
     change; nothing claimed, nothing written."""
     with service.read_only(app.engine) as repo:
         visits, plans = plan_sync(repo, since=since,
-                                  service_username=app.settings.service_username)
+                                  service_username=app.settings.service_username,
+                                  policy=app.settings.lot_policy)
     if as_json:
         click.echo(json.dumps({"dry_run": True, "since": since.isoformat(),
                                "checked": len(visits),

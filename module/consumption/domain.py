@@ -106,10 +106,15 @@ class Requirement:
     username: str = ""
     default_warehouse: str = ""
     product_name: str = ""
+    actual_quantity: Decimal | None = None  # recorded actual usage: the target when set
+    lot_id: int | None = None  # the lot actually used, when the actual names one
 
     @property
     def required_units(self) -> int:
-        """``drug_sales.quantity`` is an INT: a fractional total is rounded up."""
+        """Units the mapping's rows must hold: the recorded actual when there is one, else
+        the plan; ``drug_sales.quantity`` is an INT, so a fraction is rounded up."""
+        if self.actual_quantity is not None:
+            return required_units(self.actual_quantity)
         return required_units(self.planned_quantity)
 
 
@@ -367,6 +372,7 @@ class StoredUsage:
     required_units: int
     allocated_units: int
     shortage_units: int
+    actual_quantity: Decimal | None = None  # a recorded actual is the target
 
 
 @dataclass(frozen=True)
@@ -395,10 +401,11 @@ def mapping_is_settled(state: MappingState) -> bool:
         return False  # product changed: rows go back, new ones are taken
     live = state.drug_id is not None
     planned = planned_quantity([state.live_units], state.per_unit) if live else Decimal(0)
-    required = required_units(planned)
+    usage = state.usage
+    actual = usage.actual_quantity if usage is not None else None
+    required = required_units(planned if actual is None else actual)
     if required < state.held and state.held_unbilled:
         return False  # unbilled surplus to return
-    usage = state.usage
     if usage is None:
         return required == 0 and state.held == 0  # a zero record is never written
     return (

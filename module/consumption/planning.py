@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+from ..usage.domain import FeeSheetEdit, allocate_from_lot, plan_mapping_in_lot
 from .domain import (
     DEFAULT_POLICY,
     HeldSale,
@@ -37,6 +38,8 @@ from .results import LotMovement, MappingOutcome
 
 @dataclass(frozen=True)
 class Visit:
+    """The visit being reconciled; its date is the sale date of every row it takes."""
+
     pid: int
     encounter: int
     visit_date: date
@@ -77,7 +80,31 @@ class UsageRow:
 
 
 @dataclass(frozen=True)
+class RecordedActual:
+    """The recorded actual of a usage record, as the reconcile needs it."""
+
+    quantity: Decimal
+    lot_id: int | None = None
+    reason: str | None = None
+    notes: str | None = None
+
+
+@dataclass
+class VisitFacts:
+    """What the reconcile's one visit read returns (``ConsumptionRepository.visit_facts``)."""
+
+    lines: list[MappedLine] = field(default_factory=list)
+    usage: dict[int, UsageRow] = field(default_factory=dict)
+    actuals: dict[int, RecordedActual] = field(default_factory=dict)
+    # per usage record's product: (allow_combining, dispensable, name)
+    products: dict[int, tuple[bool, bool, str]] = field(default_factory=dict)
+    edits: list[FeeSheetEdit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class NewSale:
+    """A ``drug_sales`` consumption row to insert (selector ``AUTO_PROC:<mapping>``)."""
+
     drug_id: int
     inventory_id: int
     pid: int
@@ -110,6 +137,30 @@ def requirements(lines: list[MappedLine], service_username: str) -> dict[int, Re
             product_name=last.product_name,
         )
     return reqs
+
+
+def apply_actuals(
+    reqs: dict[int, Requirement], actuals: dict[int, RecordedActual], facts: VisitFacts,
+    service_username: str,
+) -> dict[int, Requirement]:
+    """Requirements whose target is the recorded actual (and its named lot). A mapping
+    with an actual but no live line any more still holds its actual (the material was
+    used); its plan is 0."""
+    out = dict(reqs)
+    for mapping_id, actual in actuals.items():
+        req = out.get(mapping_id)
+        if req is None:
+            usage = facts.usage.get(mapping_id)
+            product = facts.products.get(mapping_id)
+            if usage is None or product is None:
+                continue  # product deleted: nothing to hold
+            req = Requirement(
+                mapping_id=mapping_id, drug_id=usage.drug_id, code_type=usage.code_type,
+                code=usage.code, planned_quantity=Decimal(0), allow_combining=product[0],
+                dispensable=product[1], username=service_username, product_name=product[2],
+            )
+        out[mapping_id] = replace(req, actual_quantity=actual.quantity, lot_id=actual.lot_id)
+    return out
 
 
 @dataclass
@@ -180,7 +231,11 @@ def mapping_plans(
     for key in sorted(set(reqs) | set(held_by), key=abs):
         req = reqs.get(key)
         sales = held_by.get(key, [])
-        if req is not None:
+        if req is not None and req.lot_id is not None:
+            # the actual names the lot used: the units move there
+            plans[key] = plan_mapping_in_lot(key, req.drug_id, req.required_units, sales,
+                                             req.lot_id)
+        elif req is not None:
             plans[key] = plan_mapping(key, req.drug_id, req.required_units, sales)
         else:
             plans[key] = plan_mapping(sales[0].mapping_id, sales[0].drug_id, 0, sales)
@@ -209,10 +264,13 @@ def apply_takes(
         if plan.take <= 0:
             continue
         req = reqs[key]
-        result = allocate(
-            req, list(changes.lots.values()), quantity=plan.take, sale_date=visit.visit_date,
-            policy=policy,
-        )
+        if req.lot_id is not None:
+            result = allocate_from_lot(changes.lots.get(req.lot_id), req.drug_id, plan.take)
+        else:
+            result = allocate(
+                req, list(changes.lots.values()), quantity=plan.take,
+                sale_date=visit.visit_date, policy=policy,
+            )
         for alloc in result.allocations:
             changes.move(key, alloc.inventory_id, alloc.quantity)
             changes.new_sales.append(
@@ -323,7 +381,8 @@ def snapshot_cut(
     Only products whose every taking requirement allows combining qualify (without
     combining one lot must cover the whole quantity, which a running total cannot
     tell), and only when all taking requirements share one default warehouse."""
-    taking = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    taking = [reqs[key] for key, plan in plans.items()
+              if plan.take > 0 and reqs[key].dispensable and reqs[key].lot_id is None]
     warehouses = {req.default_warehouse for req in taking}
     if len(warehouses) != 1:
         return None
@@ -331,7 +390,7 @@ def snapshot_cut(
     combining: dict[int, bool] = defaultdict(lambda: True)
     for key, plan in plans.items():
         req = reqs.get(key)
-        if plan.take > 0 and req is not None and req.dispensable:
+        if plan.take > 0 and req is not None and req.dispensable and req.lot_id is None:
             units[req.drug_id] += plan.take
             combining[req.drug_id] &= req.allow_combining
     needs = {drug: n for drug, n in units.items() if combining[drug]}

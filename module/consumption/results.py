@@ -18,6 +18,8 @@ class LotMovement:
 
 @dataclass(frozen=True)
 class MappingOutcome:
+    """What a reconcile found and did for one mapping of the visit."""
+
     mapping_id: int
     drug_id: int
     code_type: str

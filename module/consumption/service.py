@@ -13,6 +13,7 @@ lots in ascending ``inventory_id``. What to write is decided by
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy.engine import Connection, Engine
@@ -23,6 +24,7 @@ from ..install.service import SchemaNotMigratedError, require_migrated
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     DEFAULT_POLICY,
+    HeldSale,
     LotPolicy,
     MappingPlan,
     Requirement,
@@ -31,8 +33,11 @@ from .domain import (
     requirement_problem,
 )
 from .planning import (
+    RecordedActual,
     StockChanges,
     Visit,
+    VisitFacts,
+    apply_actuals,
     before_own_writes,
     mapping_plans,
     mapping_problems,
@@ -60,6 +65,8 @@ __all__ = [
 MODULE_TABLES = (
     "aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
     "aesthetic_inventory_stock_queue",
+    # 519_20: a reconcile reads recorded actuals and fee-sheet edits
+    "aesthetic_inventory_fee_sheet_edits", "aesthetic_inventory_usage_history",
 )
 
 # The batch runners lived here before they got their own module; these names stay
@@ -89,10 +96,11 @@ def allocate_under_lock(
 
     Returns the changes and the deltas already written (``{inventory_id: delta}``); the
     caller writes the rest (``changes.deltas`` minus these)."""
-    take_drugs = {
-        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
-    }
+    takers = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    take_drugs = {req.drug_id for req in takers if req.lot_id is None}
     return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    # a named lot (the actual's "lot used") is read and locked by id like a return's lot
+    return_lots |= {req.lot_id for req in takers if req.lot_id}
     if not take_drugs and not return_lots:
         return stock_plan(plans, reqs, visit, {}, policy), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
@@ -131,6 +139,27 @@ def allocate_under_lock(
     return stock_plan(plans, reqs, visit, before, policy), applied
 
 
+def _absorb_edits(
+    uow: UnitOfWork, pid: int, encounter: int, facts: VisitFacts,
+    reqs: dict[int, Requirement], held: list[HeldSale],
+) -> dict[int, RecordedActual]:
+    """Record the fee-sheet edits of the visit's AUTO_PROC rows as actuals (history
+    included) and consume them; returns the new actuals."""
+    from ..usage.domain import Actual
+    from ..usage.service import absorb_fee_sheet_edits
+
+    refs = {m: (u.drug_id, u.code_type, u.code) for m, u in facts.usage.items()}
+    refs.update({m: (r.drug_id, r.code_type, r.code) for m, r in reqs.items()})
+    planned = {m: r.planned_quantity for m, r in reqs.items()}
+    old = {
+        m: Actual(a.quantity, a.reason, a.notes, a.lot_id) for m, a in facts.actuals.items()
+    }
+    new = absorb_fee_sheet_edits(uow.connection, pid, encounter, facts.edits, held, planned,
+                                 refs, old)
+    # a fee-sheet edit replaces a named lot: the rows now sit where the biller put them
+    return {m: RecordedActual(a.quantity, None, a.reason, a.notes) for m, a in new.items()}
+
+
 def reconcile_in_transaction(
     uow: UnitOfWork,
     pid: int,
@@ -154,7 +183,8 @@ def reconcile_in_transaction(
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    lines, usage = repo.lines_and_usage(pid, encounter)
+    facts = repo.visit_facts(pid, encounter)
+    lines, usage = facts.lines, facts.usage
     problems, blocked = mapping_problems(lines)
     reqs = requirements([ln for ln in lines if not ln.product_missing], service_username)
     for mapping_id, req in list(reqs.items()):
@@ -166,6 +196,12 @@ def reconcile_in_transaction(
     # a blocked mapping's rows and record are left exactly as they are
     held = [sale for sale in held if sale.mapping_id not in blocked]
     usage = {k: row for k, row in usage.items() if k not in blocked}
+    actuals = {k: a for k, a in facts.actuals.items() if k not in blocked}
+    edits = [e for e in facts.edits if e.mapping_id not in blocked]
+    if edits:  # OpenEMR's fee sheet changed our rows: that is the actual usage
+        actuals.update(_absorb_edits(uow, pid, encounter, replace(facts, edits=edits),
+                                     reqs, held))
+    reqs = apply_actuals(reqs, actuals, facts, service_username)
     plans = mapping_plans(reqs, held)
     changes, applied = allocate_under_lock(repo, plans, reqs, visit, policy)
 

@@ -292,6 +292,28 @@ def check_lot_dates(conn: Connection) -> Check:
     return _ok("lot dates", "no lot has a zero or invalid expiration date")
 
 
+def check_lot_drift(conn: Connection, limit: int = 20) -> Check:
+    """Lots whose on_hand no longer matches their drug_sales rows (stock package)."""
+    from ..stock.repository import lot_drift  # the stock package imports install
+
+    drifted = lot_drift(conn, limit=limit + 1)
+    if not drifted:
+        return _ok("lot ledger", "every lot received through drug_sales rows balances")
+    shown = drifted[:limit]
+    more = " (first 20)" if len(drifted) > limit else ""
+    return Check(
+        "lot ledger",
+        WARN,
+        f"{len(shown)}{'+' if more else ''} lot(s) whose on_hand differs from their "
+        f"drug_sales rows{more}",
+        tuple(f"lot {d.inventory_id} (product {d.drug_id}, lot number {d.lot_number!r}): "
+              f"on_hand {d.on_hand}, rows say {d.expected_on_hand}, drift {d.drift:+d}"
+              for d in shown),
+        "count the lot; set on_hand back to what its rows say (undo the manual edit), then "
+        "record the real difference with 'aesthetic-inventory adjust'",
+    )
+
+
 def diagnose(conn: Connection, files: list[runner.UpgradeFile], *,
              claim_timeout_minutes: int = 60, backlog_minutes: int = 10) -> DoctorReport:
     """Run every check on one connection (read-only)."""
@@ -311,6 +333,7 @@ def diagnose(conn: Connection, files: list[runner.UpgradeFile], *,
         check_outbox(conn),
         check_service_claim(conn, claim_timeout_minutes),
         check_lot_dates(conn),
+        check_lot_drift(conn),
     )
     return DoctorReport(checks)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from ..db import MODULE_TABLE_PATTERN, execute_raw, existing_tables
+from ..alerts.background import CLAIMS_TABLE, SERVICE_NAME
+from ..alerts.repositories.outbox import OUTBOX_TABLE
+from ..db import MODULE_TABLE_PATTERN, execute_raw, existing_tables, table_exists
+from .repository import MODULE_DIRECTORY
 
-SERVICE_NAME = "AestheticInventoryAlerts"
-MODULE_DIRECTORY = "aesthetic_inventory"
-CLAIMS_TABLE = "aesthetic_inventory_service_claims"
-OUTBOX_TABLE = "aesthetic_inventory_outbox"
+__all__ = ["CLAIMS_TABLE", "MODULE_DIRECTORY", "OUTBOX_TABLE", "SERVICE_NAME", "HealthRepository"]
 # Module tables without the prefix (SPEC section 4 names it).
 UNPREFIXED_TABLES: tuple[str, ...] = ("procedure_products",)
 
@@ -23,7 +23,8 @@ class HealthRepository:
         self.conn = conn
 
     def has_table(self, table: str) -> bool:
-        return bool(existing_tables(self.conn, [table]))
+        """Whether ``table`` exists (:func:`~aesthetic_inventory.db.table_exists`)."""
+        return table_exists(self.conn, table)
 
     def columns(self, table: str) -> set[str]:
         return {

@@ -15,9 +15,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..consumption.domain import DEFAULT_POLICY, LotPolicy
+from ..consumption.domain import DEFAULT_POLICY, LotPolicy, requirement_problem
 from ..consumption.planning import (
     mapping_plans,
+    mapping_problems,
     outcomes,
     requirements,
     stock_plan,
@@ -106,6 +107,7 @@ class VisitView:
             ],
             "mappings": [_outcome_dict(m, held_now.get(m.mapping_id, 0))
                          for m in (self.plan.lines if self.plan else ())],
+            "problems": list(self.plan.problems) if self.plan else [],
             "reconcile_would_change": self.would_change,
         }
 
@@ -126,10 +128,12 @@ def _outcome_dict(m: MappingOutcome, held: int) -> dict[str, Any]:
 
 def plan_reconcile(
     repo: ReportRepository, pid: int, encounter: int, *, service_username: str,
-    today: date | None = None, policy: LotPolicy = DEFAULT_POLICY,
+    today: date | None = None, policy: LotPolicy | None = None,
 ) -> tuple[ReconcileResult, int]:
     """The reconcile a visit would get now, computed on plain reads (no locks, no
-    writes): (result with ``writes`` 0, number of usage records it would write)."""
+    writes) with the engine's own steps (mapping problems, requirements, plans, lot
+    policy): (result with ``writes`` 0, number of usage records it would write)."""
+    policy = policy or DEFAULT_POLICY
     today = today or date.today()
     vrepo = VisitRepository(repo.conn)
     crepo = ConsumptionRepository(repo.conn)
@@ -137,7 +141,16 @@ def plan_reconcile(
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     lines, usage = crepo.lines_and_usage(pid, encounter)
-    reqs = requirements(lines, service_username)
+    problems, blocked = mapping_problems(lines)
+    reqs = requirements([ln for ln in lines if not ln.product_missing], service_username)
+    for mapping_id, req in list(reqs.items()):
+        problem = requirement_problem(req)
+        if problem is not None:
+            problems.append(problem)
+            blocked.add(mapping_id)
+            del reqs[mapping_id]
+    held = [sale for sale in held if sale.mapping_id not in blocked]
+    usage = {k: row for k, row in usage.items() if k not in blocked}
     plans = mapping_plans(reqs, held)
     take_drugs = {
         plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
@@ -148,17 +161,19 @@ def plan_reconcile(
     ) if (take_drugs or return_lots) else []
     changes = stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}, policy)
     outs, usage_writes = outcomes(plans, reqs, usage, changes)
-    return ReconcileResult(pid, encounter, tuple(outs), 0, changes.stock_changed), len(
-        usage_writes)
+    result = ReconcileResult(pid, encounter, tuple(outs), 0, changes.stock_changed,
+                             tuple(problems))
+    return result, len(usage_writes)
 
 
 def visit_view(
     repo: ReportRepository, pid: int, encounter: int, *, service_username: str,
-    today: date | None = None,
+    today: date | None = None, policy: LotPolicy | None = None,
 ) -> VisitView:
     """Everything about one visit's consumption, read-only."""
     plan, usage_changes = plan_reconcile(repo, pid, encounter,
-                                         service_username=service_username, today=today)
+                                         service_username=service_username, today=today,
+                                         policy=policy)
     vrepo = VisitRepository(repo.conn)
     visit, _ = vrepo.visit_and_held(pid, encounter, today or date.today())
     assert visit is not None
@@ -219,6 +234,8 @@ def describe_view(view: VisitView) -> list[str]:
             line += f"; a reconcile would take {m.added} and return {m.returned}"
         line += f"; shortage {m.shortage}" if m.shortage else "; no shortage"
         out.append(line)
+    for problem in view.plan.problems if view.plan else ():
+        out.append(f"problem: {problem}")
     out.append("a reconcile would change: " + (
         "YES (run 'aesthetic-inventory consume --pid "
         f"{view.pid} --encounter {view.encounter}')" if view.would_change else
@@ -234,6 +251,7 @@ def _num(value: Decimal | None) -> str:
 
 def plan_sync(
     repo: ReportRepository, *, since: date, service_username: str, today: date | None = None,
+    policy: LotPolicy | None = None,
 ) -> tuple[list[tuple[int, int]], list[ReconcileResult]]:
     """What ``sync`` would do now, read-only: the visits it would reconcile (the queued
     ones, then the sweep's: the window's unsettled visits, open shortages with stock
@@ -255,7 +273,7 @@ def plan_sync(
         try:
             result, usage_changes = plan_reconcile(repo, pid, encounter,
                                                    service_username=service_username,
-                                                   today=today)
+                                                   today=today, policy=policy)
         except UnknownVisitError:
             continue
         if result.changed or usage_changes:

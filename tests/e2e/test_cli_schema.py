@@ -81,12 +81,8 @@ def test_wrong_password_is_not_printed(
     mysql_server: dbtools.ServerInfo, fixture_db_url: str
 ) -> None:
     user = "ai_" + uuid.uuid4().hex[:8]
-    conn = mysql_server._connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'RightPass1'")
-    finally:
-        conn.close()
+    with mysql_server.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'RightPass1'")
     try:
         url = make_url(fixture_db_url).set(username=user, password="WrongPass9")
         code, out, err = run("--database-url", url.render_as_string(hide_password=False), "status")
@@ -95,12 +91,8 @@ def test_wrong_password_is_not_printed(
         assert "access denied" in line and "***" in line
         assert "WrongPass9" not in err + out
     finally:
-        conn = mysql_server._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP USER '{user}'@'%'")
-        finally:
-            conn.close()
+        with mysql_server.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'%'")
 
 
 def test_non_openemr_database_refused_and_untouched(mysql_server: dbtools.ServerInfo) -> None:

@@ -16,13 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _demo_databases(server: dbtools.ServerInfo) -> list[str]:
-    conn = server._connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES LIKE 'aesthetic\\_inventory\\_demo\\_%'")
-            return [r[0] for r in cur.fetchall()]
-    finally:
-        conn.close()
+    with server.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'aesthetic\\_inventory\\_demo\\_%'")
+        return [r[0] for r in cur.fetchall()]
 
 
 def test_demo_on_private_server_prints_stock_table() -> None:

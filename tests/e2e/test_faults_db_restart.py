@@ -17,18 +17,14 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import dbtools
 import pytest
+from aesthetic_inventory.db import create_db_engine
+from aesthetic_inventory.private_server import PrivateServer
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-sys.path.insert(0, str(dbtools.REPO_DIR))
-
-from aesthetic_inventory.db import create_db_engine  # noqa: E402
-from aesthetic_inventory.private_server import PrivateServer  # noqa: E402
-
-from bench.database import create_fixture_database, migrate_database  # noqa: E402
-from bench.generate import Clinic, Scale, add_stocked_products, add_visits  # noqa: E402
+from bench.database import create_fixture_database, migrate_database
+from bench.generate import GeneratedClinic, Scale, add_stocked_products, add_visits
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +69,7 @@ def test_service_survives_a_database_restart(own_server: PrivateServer) -> None:
     url = create_fixture_database(own_server.url)
     engine = create_db_engine(url)
     migrate_database(engine)
-    clinic = Clinic(scale=Scale.named("tiny"), today=date.today(), next_encounter=10)
+    clinic = GeneratedClinic(scale=Scale.named("tiny"), today=date.today(), next_encounter=10)
     codes = add_stocked_products(engine, clinic, "RST", products=1, lots_per_product=5,
                                  lot_size=10)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AESTHETIC_INVENTORY_")}

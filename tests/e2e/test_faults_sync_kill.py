@@ -17,15 +17,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import dbtools
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-sys.path.insert(0, str(dbtools.REPO_DIR))
-
-from bench.generate import (  # noqa: E402 - the repository root is put on the path above
-    Clinic,
+from bench.generate import (
+    GeneratedClinic,
     Scale,
     add_stocked_products,
     add_visits,
@@ -65,7 +62,7 @@ def test_sync_killed_mid_batch_then_restarted_deducts_everything_once(
 ) -> None:
     # Visits a month old: the sync's default 7-day sweep does not reach them, so only
     # the queue (filled by the billing triggers) brings them to the worker.
-    clinic = Clinic(scale=Scale.named("tiny"), today=date.today() - timedelta(days=30),
+    clinic = GeneratedClinic(scale=Scale.named("tiny"), today=date.today() - timedelta(days=30),
                     next_encounter=1000)
     codes = add_stocked_products(migrated_engine, clinic, "KILL", products=4,
                                  lots_per_product=50, lot_size=10)  # 500 units each

@@ -1,4 +1,4 @@
-"""The harness itself: fresh databases on a real server, isolated per test."""
+"""The harness itself: databases on a real server, in their initial state for each test."""
 
 from __future__ import annotations
 
@@ -27,3 +27,4 @@ def test_statement_counter_sees_statements(engine: Engine) -> None:
         conn.execute(text("UPDATE drugs SET name = name WHERE drug_id = 0"))
     assert log.count >= 2
     assert len(log.writes) == 1
+

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import sys
 from datetime import date
 
-import dbtools
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-sys.path.insert(0, str(dbtools.REPO_DIR))
-
-from bench.generate import (  # noqa: E402 - the repository root is put on the path above
-    Clinic,
+from bench.generate import (
+    GeneratedClinic,
     Scale,
     add_stocked_products,
     add_visits,
@@ -91,7 +87,7 @@ def test_eight_processes_editing_overlapping_visits_never_oversell(
     from aesthetic_inventory.consumption.service import reconcile_visit
     from aesthetic_inventory.unit_of_work import UnitOfWork
 
-    clinic = Clinic(scale=Scale.named("tiny"), today=date.today(), next_encounter=500)
+    clinic = GeneratedClinic(scale=Scale.named("tiny"), today=date.today(), next_encounter=500)
     scarce = add_stocked_products(migrated_engine, clinic, "SCARCE", products=3,
                                   lots_per_product=4, lot_size=3)  # 12 units each
     whole = add_stocked_products(migrated_engine, clinic, "WHOLE", products=1,

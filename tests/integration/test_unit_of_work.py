@@ -75,3 +75,21 @@ def test_committed_unit_sends_no_rollback(engine: Engine) -> None:
         _insert(uow, "two")
     assert _session_counter(engine, "Com_rollback")[1] == rollbacks_before + 1
     assert _drugs(engine) == ["one"]
+
+
+def test_repositories_work_on_the_units_connection_and_each_block_is_a_transaction(
+    migrated_engine: Engine,
+) -> None:
+    uow = UnitOfWork(migrated_engine)
+    with uow:
+        repositories = (uow.consumption, uow.queue, uow.sweep, uow.fee_sheet, uow.alerts,
+                        uow.outbox, uow.targets, uow.services)
+        assert all(repo.conn is uow.connection for repo in repositories)
+        _insert(uow, "kept")
+        uow.commit()
+    with uow:  # the same unit again: a new connection and transaction
+        assert uow.services.read() is not None  # the migrated service row, via its repository
+        _insert(uow, "rolled back")
+    with uow:
+        names = [r[0] for r in uow.connection.execute(text("SELECT name FROM drugs"))]
+    assert names == ["kept"]

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection, CursorResult
 
+from ...usage.domain import FeeSheetEdit
 from ..domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
-from ..planning import MappedLine, NewSale, UsageRow, Visit
+from ..planning import MappedLine, NewSale, RecordedActual, UsageRow, Visit, VisitFacts
 
 # The server's collation key of a lot number: ties on lot_number sort as OpenEMR's
 # ``ORDER BY ... di.lot_number`` does under the column's collation ('ab1' = 'AB1',
@@ -28,6 +29,7 @@ LOT_KEY = "WEIGHT_STRING(lot_number AS CHAR(64))"
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
+_EDIT_KINDS = {1: "insert", 2: "update", 3: "delete"}
 
 
 class ConsumptionRepository:
@@ -73,43 +75,69 @@ class ConsumptionRepository:
     def lines_and_usage(
         self, pid: int, encounter: int
     ) -> tuple[list[MappedLine], dict[int, UsageRow]]:
-        """The visit's mapped live lines and its usage records, in one round trip (a
-        UNION ALL of two plain reads; no string column is shared between the two
-        halves, so differing collations of OpenEMR's and the module's tables never
-        meet)."""
+        """The visit's mapped live lines and its usage records (see :meth:`visit_facts`)."""
+        facts = self.visit_facts(pid, encounter)
+        return facts.lines, facts.usage
+
+    def visit_facts(self, pid: int, encounter: int) -> VisitFacts:
+        """The visit's mapped live lines, its usage records with their recorded actuals,
+        and the pending fee-sheet edits of its AUTO_PROC rows, in ONE round trip (a UNION
+        ALL of three plain reads). A string column filled by one branch only is NULL in
+        the others (drugs.name, the same column in two branches, is the one exception),
+        so differing collations of OpenEMR's and the module's tables never meet."""
         rows = _driver(
             self.conn,
             "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
             "pp.quantity, d.allow_combining, d.dispensable, u.username, "
             "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL, "
-            "d.drug_id IS NULL, COALESCE(d.active, 1) "
+            "d.drug_id IS NULL, COALESCE(d.active, 1), NULL, NULL, NULL, NULL, NULL "
             "FROM billing b "
             "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
             # LEFT: a mapping to a missing product is reported, not silently skipped
             "LEFT JOIN drugs d ON d.drug_id = pp.drug_id "
             "LEFT JOIN users u ON u.id = b.user "
             "WHERE b.pid = %s AND b.encounter = %s AND b.activity = 1 "
-            "UNION ALL SELECT 1, NULL, NULL, mapping_id, drug_id, NULL, NULL, NULL, "
-            "NULL, NULL, NULL, NULL, NULL, planned_quantity, required_units, "
-            "allocated_units, shortage_units, code_type, code, NULL, NULL "
-            "FROM aesthetic_inventory_usage WHERE pid = %s AND encounter = %s "
+            "UNION ALL SELECT 1, NULL, NULL, us.mapping_id, us.drug_id, NULL, NULL, NULL, "
+            "d.allow_combining, d.dispensable, NULL, NULL, d.name, us.planned_quantity, "
+            "us.required_units, us.allocated_units, us.shortage_units, us.code_type, us.code, "
+            "NULL, NULL, us.actual_quantity, us.actual_lot_id, us.variance_reason, "
+            "us.actual_notes, NULL "
+            "FROM aesthetic_inventory_usage us LEFT JOIN drugs d ON d.drug_id = us.drug_id "
+            "WHERE us.pid = %s AND us.encounter = %s "
+            "UNION ALL SELECT 2, e.id, e.sale_id, e.mapping_id, NULL, NULL, NULL, NULL, NULL, "
+            "NULL, NULL, NULL, NULL, NULL, "
+            "CASE e.kind WHEN 'insert' THEN 1 WHEN 'update' THEN 2 ELSE 3 END, "
+            "e.old_quantity, e.new_quantity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "e.username "
+            "FROM aesthetic_inventory_fee_sheet_edits e WHERE e.pid = %s AND e.encounter = %s "
             "ORDER BY 1, 2, 4",
-            (pid, encounter, pid, encounter),
+            (pid, encounter, pid, encounter, pid, encounter),
         ).all()
-        lines = [
+        facts = VisitFacts(lines=[
             replace(_mapped_line(r[1:13]), product_missing=bool(r[19]),
                     product_active=bool(r[20]))
             for r in rows if r[0] == 0
-        ]
-        usage = {
-            int(r[3]): UsageRow(
-                int(r[3]), int(r[4]), Decimal(r[13]), int(r[14]), int(r[15]), int(r[16]),
-                r[17], r[18],
-            )
-            for r in rows
-            if r[0] == 1
-        }
-        return lines, usage
+        ])
+        for r in rows:
+            if r[0] == 1:
+                mapping_id = int(r[3])
+                facts.usage[mapping_id] = UsageRow(
+                    mapping_id, int(r[4]), Decimal(r[13]), int(r[14]), int(r[15]),
+                    int(r[16]), r[17], r[18],
+                )
+                if r[12] is not None:
+                    facts.products[mapping_id] = (bool(r[8]), bool(r[9]), str(r[12]))
+                if r[21] is not None:
+                    facts.actuals[mapping_id] = RecordedActual(
+                        Decimal(r[21]), None if r[22] is None else int(r[22]), r[23], r[24]
+                    )
+            elif r[0] == 2:
+                facts.edits.append(FeeSheetEdit(
+                    int(r[1]), int(r[3]), int(r[2]), _EDIT_KINDS.get(int(r[14]), "delete"),
+                    None if r[15] is None else int(r[15]),
+                    None if r[16] is None else int(r[16]), r[25],
+                ))
+        return facts
 
     def lock_lots(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]) -> list[Lot]:
         """Lock the candidate lots of all needed products (and the lots returns go to)

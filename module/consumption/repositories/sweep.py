@@ -64,11 +64,14 @@ class SweepRepository:
                 "SELECT l.pid, l.encounter FROM l "
                 "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
                 "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
-                "WHERE u.id IS NULL OR u.required_units <> CEILING(l.planned) "
-                "OR u.allocated_units > CEILING(l.planned) "
+                # a recorded actual, not the plan, is what the rows must hold
+                "WHERE u.id IS NULL OR u.required_units <> CEILING(COALESCE("
+                "u.actual_quantity, l.planned)) "
+                "OR u.allocated_units > CEILING(COALESCE(u.actual_quantity, l.planned)) "
                 # a recorded shortage is settled here; stock arriving is the job of
                 # sweep_always_candidates
-                "OR u.shortage_units <> CEILING(l.planned) - u.allocated_units "
+                "OR u.shortage_units <> CEILING(COALESCE(u.actual_quantity, l.planned)) "
+                "- u.allocated_units "
                 "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
                 "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
                 "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
@@ -111,7 +114,9 @@ class SweepRepository:
                 "AND ds.selector LIKE :prefix "
                 "GROUP BY v.pid, v.encounter, ds.selector, ds.drug_id, ds.billed "
                 "UNION ALL SELECT 2, v.pid, v.encounter, u.mapping_id, u.drug_id, "
-                "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, NULL "
+                # the recorded actual rides in the selector column (NULL elsewhere)
+                "u.required_units, u.planned_quantity, u.allocated_units, u.shortage_units, "
+                "u.actual_quantity "
                 "FROM v JOIN aesthetic_inventory_usage u "
                 "ON u.pid = v.pid AND u.encounter = v.encounter"
             ),
@@ -129,20 +134,23 @@ class SweepRepository:
                                      bool(n2)))
             else:
                 usage.append(UsageRecord(int(pid), int(enc), int(mapping_id), StoredUsage(
-                    int(drug_id), Decimal(dec), int(n1), int(n2), int(n3)
+                    int(drug_id), Decimal(dec), int(n1), int(n2), int(n3),
+                    None if selector is None else Decimal(str(selector)),
                 )))
         return WindowFacts(tuple(live), tuple(held), tuple(usage))
 
     def always_candidates(self) -> list[tuple[int, int]]:
         """Visits the sweep reconciles whatever their window: open shortages of a product
         that has stock again (some lot not destroyed with on_hand > 0: a superset of what
-        the lot rules can use, so no refill is missed) and unbilled AUTO_PROC rows whose
-        mapping vanished (any date)."""
+        the lot rules can use, so no refill is missed), visits with fee-sheet edits not yet
+        absorbed, and unbilled AUTO_PROC rows whose mapping vanished (any date)."""
         rows = self.conn.execute(
             text(
                 "SELECT u.pid, u.encounter FROM aesthetic_inventory_usage u "
                 "WHERE u.shortage_units > 0 AND EXISTS (SELECT 1 FROM drug_inventory di "
                 "WHERE di.drug_id = u.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0) "
+                # fee-sheet edits not absorbed yet (their queue row may be gone)
+                "UNION SELECT e.pid, e.encounter FROM aesthetic_inventory_fee_sheet_edits e "
                 # primary-key probe per row (a join on CONCAT would compare every pair)
                 "UNION SELECT ds.pid, ds.encounter FROM drug_sales ds "
                 "WHERE ds.selector LIKE :prefix AND ds.billed = 0 AND NOT EXISTS ("

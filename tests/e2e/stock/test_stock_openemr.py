@@ -168,6 +168,7 @@ def test_commands_write_rows_openemr_reports_classify(oe: tuple[str, Engine],
         "RECEIVE", "RECEIVE", "RECEIVE", "TRANSFER", "TRANSFER", "ADJUST", "ADJUST",
         "DESTROY"]
     assert "Botox Cosmetic 100U" in cli(url, "valuation")
+    assert cli(url, "report", "valuation", "--by", "category").startswith("category ")
     out = cli(url, "valuation", "--by", "warehouse", "--format", "csv")
     assert out.splitlines()[0].startswith("warehouse,units,value_at_average")
 

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from aesthetic_inventory.alerts.service import deliver_pending, run_alert_scan
 from aiosmtpd.controller import Controller
-from alert_helpers import add_drug, make_app, rows, scalar, set_global
+from clinic import Clinic
+from dbtools import make_app
 
 NOW = datetime.now().replace(microsecond=0)
 
@@ -50,17 +51,17 @@ def start_smtp(port: int) -> tuple[Controller, Collector]:
 
 
 def configure_globals(engine, port: int) -> None:
-    set_global(engine, "SMTP_HOST", "127.0.0.1")
-    set_global(engine, "SMTP_PORT", str(port))
-    set_global(engine, "SMTP_USER", "")
-    set_global(engine, "SMTP_PASS", "")
-    set_global(engine, "SMTP_SECURE", "")
-    set_global(engine, "practice_return_email_path", "clinic@example.org")
+    Clinic(engine).set_global("SMTP_HOST", "127.0.0.1")
+    Clinic(engine).set_global("SMTP_PORT", str(port))
+    Clinic(engine).set_global("SMTP_USER", "")
+    Clinic(engine).set_global("SMTP_PASS", "")
+    Clinic(engine).set_global("SMTP_SECURE", "")
+    Clinic(engine).set_global("practice_return_email_path", "clinic@example.org")
 
 
 def test_email_received_via_globals(migrated_engine, migrated_db_url, smtp_port) -> None:
     configure_globals(migrated_engine, smtp_port)
-    add_drug(migrated_engine, "Botox Cosmetic 100U", 5)
+    Clinic(migrated_engine).add_drug("Botox Cosmetic 100U", reorder_point=5)
     controller, collector = start_smtp(smtp_port)
     try:
         result = run_alert_scan(make_app(migrated_db_url, channels="crm,email"), now=NOW)
@@ -77,14 +78,14 @@ def test_email_received_via_globals(migrated_engine, migrated_db_url, smtp_port)
     assert key in mail["Message-ID"]
     assert "Botox Cosmetic 100U" in content.decode()
     # the CRM row used the same practice address as sender
-    assert scalar(migrated_engine, "SELECT email_sender FROM notification_log") == (
+    assert Clinic(migrated_engine).scalar("SELECT email_sender FROM notification_log") == (
         "clinic@example.org"
     )
 
 
 def test_smtp_down_then_up_delivered_once(migrated_engine, migrated_db_url, smtp_port) -> None:
     configure_globals(migrated_engine, smtp_port)
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     app = make_app(
         migrated_db_url,
         channels="crm,email",
@@ -94,10 +95,9 @@ def test_smtp_down_then_up_delivered_once(migrated_engine, migrated_db_url, smtp
     first = run_alert_scan(app, now=NOW)  # nothing listens on the port yet
     assert [c for _i, c, _n in first.delivery.delivered] == ["crm"]
     assert [c for _i, c, _e in first.delivery.failed] == ["email"]
-    attempts, next_at, error = rows(
-        migrated_engine,
+    attempts, next_at, error = Clinic(migrated_engine).rows(
         "SELECT attempts, next_attempt_at, last_error FROM aesthetic_inventory_outbox "
-        "WHERE channel = 'email'",
+        "WHERE channel = 'email'"
     )[0]
     assert attempts == 1 and next_at == NOW + timedelta(seconds=60) and "failed" in error
 
@@ -114,23 +114,22 @@ def test_smtp_down_then_up_delivered_once(migrated_engine, migrated_db_url, smtp
     assert len(collector.messages) == 1
     assert collector.messages[0][1] == ["owner@example.org"]
     assert (
-        scalar(
-            migrated_engine,
-            "SELECT COUNT(*) FROM aesthetic_inventory_outbox WHERE status='pending'",
+        Clinic(migrated_engine).scalar(
+            "SELECT COUNT(*) FROM aesthetic_inventory_outbox WHERE status='pending'"
         )
         == 0
     )
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
 
 
 def test_smtp_password_never_in_errors(migrated_engine, migrated_db_url, smtp_port) -> None:
     configure_globals(migrated_engine, smtp_port)
-    set_global(migrated_engine, "SMTP_USER", "mailer")
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).set_global("SMTP_USER", "mailer")
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     app = make_app(migrated_db_url, channels="email", smtp_password="Very-Secret-PW")
     result = run_alert_scan(app, now=NOW)
     assert result.delivery.failed
-    stored = scalar(migrated_engine, "SELECT last_error FROM aesthetic_inventory_outbox")
+    stored = Clinic(migrated_engine).scalar("SELECT last_error FROM aesthetic_inventory_outbox")
     assert "Very-Secret-PW" not in str(stored) and "Very-Secret-PW" not in repr(result)
 
 
@@ -152,7 +151,7 @@ def test_webhook_signed(migrated_engine, migrated_db_url) -> None:
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     try:
         result = run_alert_scan(
@@ -176,17 +175,16 @@ def test_webhook_signed(migrated_engine, migrated_db_url) -> None:
 
 
 def test_message_channel_writes_pnotes_once(migrated_engine, migrated_db_url) -> None:
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     app = make_app(migrated_db_url, channels="message", message_to="admin,nurse")
     run_alert_scan(app, now=NOW)
-    notes = rows(
-        migrated_engine,
+    notes = Clinic(migrated_engine).rows(
         "SELECT title, user, assigned_to, message_status, activity, pid, deleted FROM pnotes "
-        "ORDER BY assigned_to",
+        "ORDER BY assigned_to"
     )
     assert notes == [
         ("Aesthetic Inventory Alert", "admin", "admin", "New", 1, 0, 0),
         ("Aesthetic Inventory Alert", "admin", "nurse", "New", 1, 0, 0),
     ]
     assert deliver_pending(app, now=NOW + timedelta(hours=1)).delivered == []
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM pnotes") == 2
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM pnotes") == 2

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from aesthetic_inventory.alerts.channels import TEXT_COLUMN_BYTES
 from aesthetic_inventory.alerts.service import run_alert_scan
-from alert_helpers import make_app, rows
+from clinic import Clinic
+from dbtools import make_app
 from sqlalchemy import text
 
 NOW = datetime.now().replace(microsecond=0)
@@ -42,11 +43,11 @@ def seed_lots(engine) -> None:
 
 
 def crm_messages(engine) -> list[str]:
-    return [r[0] for r in rows(engine, "SELECT message FROM notification_log")]
+    return [r[0] for r in Clinic(engine).rows("SELECT message FROM notification_log")]
 
 
 def strict(engine) -> bool:
-    mode = rows(engine, "SELECT @@SESSION.sql_mode")[0][0]
+    mode = Clinic(engine).rows("SELECT @@SESSION.sql_mode")[0][0]
     return "STRICT_TRANS_TABLES" in mode or "STRICT_ALL_TABLES" in mode
 
 

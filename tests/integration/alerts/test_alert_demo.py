@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aesthetic_inventory.alerts.demo import demo_alert_lines
 from aesthetic_inventory.install.service import load_sample
-from alert_helpers import add_drug
+from clinic import Clinic
 from sqlalchemy.engine import Engine
 
 
@@ -17,7 +17,7 @@ class Ctx:
 
 def test_demo_alert_lines(migrated_engine) -> None:
     load_sample(migrated_engine)
-    add_drug(migrated_engine, "Thread Lift Kit", 2)
+    Clinic(migrated_engine).add_drug("Thread Lift Kit", reorder_point=2)
     lines = demo_alert_lines(Ctx(migrated_engine))
     text = "\n".join(lines)
     assert "CRM notification_log row:" in text

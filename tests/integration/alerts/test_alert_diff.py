@@ -9,7 +9,8 @@ from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import run_alert_scan, scan
 from aesthetic_inventory.db import create_db_engine
-from alert_helpers import add_drug, add_lot, make_app, scalar
+from clinic import Clinic
+from dbtools import make_app
 from sqlalchemy import text
 from sqlalchemy.pool import StaticPool
 from test_alert_batching import seed_many
@@ -29,8 +30,7 @@ def scan_counting_rows(url: str, app, at: datetime):
     engine = create_db_engine(url, poolclass=StaticPool)
     try:
         before = rows_sent(engine)
-        result = scan(engine, load_alert_config(app.settings), build_template_environment(),
-                      now=at)
+        result = scan(engine, load_alert_config(app.settings), build_template_environment(), now=at)
         # the counter query itself sends one row
         return result, rows_sent(engine) - before - 1
     finally:
@@ -63,11 +63,17 @@ def test_steady_scan_moves_no_quiet_item(migrated_engine, migrated_db_url) -> No
 
 
 def test_every_transition_resolves_the_old_state(migrated_engine, migrated_db_url) -> None:
-    low = add_drug(migrated_engine, "Low then out", 5)
-    low_lot = add_lot(migrated_engine, low, "L1", 2, TODAY + timedelta(days=300))
-    inactive = add_drug(migrated_engine, "Deactivated", 5)  # out of stock, then inactive
-    ageing = add_drug(migrated_engine, "Ageing", 0)
-    ageing_lot = add_lot(migrated_engine, ageing, "A1", 4, TODAY + timedelta(days=3))
+    low = Clinic(migrated_engine).add_drug("Low then out", reorder_point=5)
+    low_lot = Clinic(migrated_engine).add_lot(
+        low, 2, lot_number="L1", expiration=TODAY + timedelta(days=300)
+    )
+    inactive = Clinic(migrated_engine).add_drug(
+        "Deactivated", reorder_point=5
+    )  # out of stock, then inactive
+    ageing = Clinic(migrated_engine).add_drug("Ageing", reorder_point=0)
+    ageing_lot = Clinic(migrated_engine).add_lot(
+        ageing, 4, lot_number="A1", expiration=TODAY + timedelta(days=3)
+    )
     with migrated_engine.begin() as conn:
         conn.execute(
             text(
@@ -98,8 +104,9 @@ def test_every_transition_resolves_the_old_state(migrated_engine, migrated_db_ur
 
     later = NOW + timedelta(days=5)  # the lot has expired by then
     with migrated_engine.begin() as conn:
-        conn.execute(text("UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i"),
-                     {"i": low_lot})
+        conn.execute(
+            text("UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i"), {"i": low_lot}
+        )
         conn.execute(text("UPDATE drugs SET active = 0 WHERE drug_id = :d"), {"d": inactive})
         conn.execute(text("UPDATE aesthetic_inventory_usage SET shortage_units = 0"))
     second = run_alert_scan(app, now=later)
@@ -110,10 +117,9 @@ def test_every_transition_resolves_the_old_state(migrated_engine, migrated_db_ur
     assert second.new == 2 and second.reminders == 0
     assert second.resolved == 4  # low_stock, inactive product, expiring lot, shortage
     assert second.current == 2
-    open_keys = scalar(
-        migrated_engine,
+    open_keys = Clinic(migrated_engine).scalar(
         "SELECT GROUP_CONCAT(CONCAT(kind, ':', item_key) ORDER BY kind) "
-        "FROM aesthetic_inventory_alert_state WHERE state = 'open'",
+        "FROM aesthetic_inventory_alert_state WHERE state = 'open'"
     )
     assert open_keys == f"expired:{ageing_lot},out_of_stock:{low}"
     app.close()

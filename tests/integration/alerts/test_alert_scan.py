@@ -6,7 +6,9 @@ from datetime import date, datetime, timedelta
 
 import dbtools
 from aesthetic_inventory.alerts.service import run_alert_scan
-from alert_helpers import add_drug, add_lot, make_app, rows, scalar
+from aesthetic_inventory.bootstrap import build_app
+from clinic import Clinic
+from dbtools import make_app
 from sqlalchemy import text
 
 NOW = datetime.now().replace(microsecond=0)
@@ -14,20 +16,31 @@ TODAY = NOW.date()
 
 
 def seed_clinic(engine) -> dict[str, int]:
+    clinic = Clinic(engine)
     ids: dict[str, int] = {}
-    ids["botox"] = add_drug(engine, "Botox Cosmetic 100U", 5)
-    ids["botox_good"] = add_lot(engine, ids["botox"], "B-GOOD", 3, TODAY + timedelta(days=300))
-    # 10 expired units must not count as usable stock: usable is 3 <= 5 -> low stock
-    ids["botox_expired"] = add_lot(engine, ids["botox"], "B-OLD", 10, TODAY - timedelta(days=1))
-    ids["botox_destroyed"] = add_lot(
-        engine, ids["botox"], "B-GONE", 50, TODAY + timedelta(days=300), destroyed=TODAY
+    ids["botox"] = clinic.add_drug("Botox Cosmetic 100U", reorder_point=5)
+    ids["botox_good"] = clinic.add_lot(
+        ids["botox"], 3, lot_number="B-GOOD", expiration=TODAY + timedelta(days=300)
     )
-    ids["filler"] = add_drug(engine, "Hyaluronic Acid Filler 1mL", 2)
-    ids["filler_lot"] = add_lot(engine, ids["filler"], "F-1", 20, TODAY + timedelta(days=10))
-    ids["peel"] = add_drug(engine, "Medical Grade Peel Kit", 1)  # healthy
-    add_lot(engine, ids["peel"], "P-1", 50, TODAY + timedelta(days=200))
-    ids["empty"] = add_drug(engine, "Thread Lift Kit", 1)  # no lots at all
-    ids["inactive"] = add_drug(engine, "Retired Product", 5, active=0)
+    # 10 expired units must not count as usable stock: usable is 3 <= 5 -> low stock
+    ids["botox_expired"] = clinic.add_lot(
+        ids["botox"], 10, lot_number="B-OLD", expiration=TODAY - timedelta(days=1)
+    )
+    ids["botox_destroyed"] = clinic.add_lot(
+        ids["botox"],
+        50,
+        lot_number="B-GONE",
+        expiration=TODAY + timedelta(days=300),
+        destroyed=TODAY,
+    )
+    ids["filler"] = clinic.add_drug("Hyaluronic Acid Filler 1mL", reorder_point=2)
+    ids["filler_lot"] = clinic.add_lot(
+        ids["filler"], 20, lot_number="F-1", expiration=TODAY + timedelta(days=10)
+    )
+    ids["peel"] = clinic.add_drug("Medical Grade Peel Kit", reorder_point=1)  # healthy
+    clinic.add_lot(ids["peel"], 50, lot_number="P-1", expiration=TODAY + timedelta(days=200))
+    ids["empty"] = clinic.add_drug("Thread Lift Kit", reorder_point=1)  # no lots at all
+    ids["inactive"] = clinic.add_drug("Retired Product", reorder_point=5, active=0)
     return ids
 
 
@@ -50,13 +63,12 @@ def test_one_digest_with_the_right_items(migrated_engine, migrated_db_url) -> No
     assert "F-1, warehouse On Site: on hand 20, reorder point 2" in text_
     assert "(10 day(s) left)" in text_
 
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_outbox") == 1
-    crm = rows(
-        migrated_engine,
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM aesthetic_inventory_outbox") == 1
+    crm = Clinic(migrated_engine).rows(
         "SELECT pid, pc_eid, sms_gateway_type, smsgateway_info, message, email_sender, "
         "email_subject, type, patient_info, pc_eventDate, pc_endDate, "
         "CAST(pc_startTime AS CHAR), CAST(pc_endTime AS CHAR), dSentDateTime "
-        "FROM notification_log",
+        "FROM notification_log"
     )
     assert len(crm) == 1
     row = crm[0]
@@ -68,19 +80,22 @@ def test_one_digest_with_the_right_items(migrated_engine, migrated_db_url) -> No
     assert abs((row[13] - NOW).total_seconds()) < 5
 
     assert (
-        scalar(migrated_engine, "SELECT last_notify FROM drugs WHERE drug_id = :d", d=ids["botox"])
-        == TODAY
-    )
-    assert (
-        scalar(
-            migrated_engine,
-            "SELECT last_notify FROM drug_inventory WHERE inventory_id = :i",
-            i=ids["filler_lot"],
+        Clinic(migrated_engine).scalar(
+            "SELECT last_notify FROM drugs WHERE drug_id = :d", {"d": ids["botox"]}
         )
         == TODAY
     )
     assert (
-        scalar(migrated_engine, "SELECT last_notify FROM drugs WHERE drug_id = :d", d=ids["peel"])
+        Clinic(migrated_engine).scalar(
+            "SELECT last_notify FROM drug_inventory WHERE inventory_id = :i",
+            {"i": ids["filler_lot"]},
+        )
+        == TODAY
+    )
+    assert (
+        Clinic(migrated_engine).scalar(
+            "SELECT last_notify FROM drugs WHERE drug_id = :d", {"d": ids["peel"]}
+        )
         is None
     )
 
@@ -96,15 +111,14 @@ def test_no_repeat_same_day_then_reminder(migrated_engine, migrated_db_url) -> N
     assert again.notified == [] and again.digest is None
     assert log.count > 3
     assert log.writes == []  # nothing new: the scan only reads
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
 
     later = run_alert_scan(app, now=NOW + timedelta(hours=24, minutes=1))
     assert later.reminders == 4 and later.new == 0
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 2
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 2
     assert (
-        scalar(
-            migrated_engine,
-            "SELECT MIN(notify_count) FROM aesthetic_inventory_alert_state WHERE state = 'open'",
+        Clinic(migrated_engine).scalar(
+            "SELECT MIN(notify_count) FROM aesthetic_inventory_alert_state WHERE state = 'open'"
         )
         == 2
     )
@@ -112,8 +126,10 @@ def test_no_repeat_same_day_then_reminder(migrated_engine, migrated_db_url) -> N
 
 def test_rules_are_set_based(migrated_engine, migrated_db_url) -> None:
     for n in range(30):
-        drug = add_drug(migrated_engine, f"Product {n}", 5)
-        add_lot(migrated_engine, drug, f"L{n}", 1, TODAY + timedelta(days=5))
+        drug = Clinic(migrated_engine).add_drug(f"Product {n}", reorder_point=5)
+        Clinic(migrated_engine).add_lot(
+            drug, 1, lot_number=f"L{n}", expiration=TODAY + timedelta(days=5)
+        )
     app = make_app(migrated_db_url)
     with dbtools.count_statements(app.engine) as log:
         result = run_alert_scan(app, now=NOW)
@@ -125,8 +141,8 @@ def test_rules_are_set_based(migrated_engine, migrated_db_url) -> None:
 
 
 def test_resolved_item_alerts_again_when_it_returns(migrated_engine, migrated_db_url) -> None:
-    drug = add_drug(migrated_engine, "Botox", 5)
-    lot = add_lot(migrated_engine, drug, "B", 2, date(2099, 1, 1))
+    drug = Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
+    lot = Clinic(migrated_engine).add_lot(drug, 2, lot_number="B", expiration=date(2099, 1, 1))
     app = make_app(migrated_db_url)
     assert len(run_alert_scan(app, now=NOW).notified) == 1
     with migrated_engine.begin() as conn:
@@ -151,11 +167,13 @@ def test_dry_run_writes_nothing(migrated_engine, migrated_db_url) -> None:
     assert len(result.notified) == 4 and result.digest_text
     assert log.count > 3  # it did query
     assert log.writes == []
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_alert_state") == 0
+    assert (
+        Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM aesthetic_inventory_alert_state") == 0
+    )
 
 
 def test_shortages_from_the_usage_table(migrated_engine, migrated_db_url) -> None:
-    drug = add_drug(migrated_engine, "Filler", 0)
+    drug = Clinic(migrated_engine).add_drug("Filler", reorder_point=0)
     with migrated_engine.begin() as conn:
         conn.execute(
             text(
@@ -174,7 +192,7 @@ def test_shortages_from_the_usage_table(migrated_engine, migrated_db_url) -> Non
 def test_without_usage_table_shortage_rule_is_skipped(migrated_engine, migrated_db_url) -> None:
     with migrated_engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS aesthetic_inventory_usage"))
-    add_drug(migrated_engine, "Empty", 1)
+    Clinic(migrated_engine).add_drug("Empty", reorder_point=1)
     result = run_alert_scan(make_app(migrated_db_url), now=NOW)
     assert result.shortage_rule is False
     assert [i.kind for i in result.notified] == ["out_of_stock"]
@@ -184,15 +202,16 @@ def test_works_under_openemr_empty_sql_mode(migrated_engine, migrated_db_url) ->
     from aesthetic_inventory.db import create_db_engine
 
     seed_clinic(migrated_engine)
-    app = make_app(migrated_db_url)
-    app._engine = create_db_engine(  # noqa: SLF001 (the session mode OpenEMR itself uses)
+    # the session mode OpenEMR itself uses
+    openemr_mode = create_db_engine(
         migrated_db_url, connect_args={"init_command": "SET SESSION sql_mode=''"}
     )
+    app = build_app(environ={}, engine=openemr_mode)
     with app.engine.connect() as conn:
         assert conn.execute(text("SELECT @@SESSION.sql_mode")).scalar() == ""
     result = run_alert_scan(app, now=NOW)
     assert len(result.notified) == 4
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
     app.close()
 
 
@@ -213,4 +232,4 @@ def test_concurrent_scans_notify_once(migrated_engine, migrated_db_url) -> None:
     for thread in threads:
         thread.join()
     assert sorted(len(r.notified) for r in results) == [0, 0, 0, 4]
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.jobs.alert_scan import run_alert_job
-from alert_helpers import add_drug, make_app, rows, scalar
+from clinic import Clinic
+from dbtools import make_app
 from sqlalchemy import text
 
 NAME = "AestheticInventoryAlerts"
@@ -19,11 +20,10 @@ def set_row(engine, **values: object) -> None:
 
 
 def service_row(engine) -> tuple:
-    return rows(
-        engine,
+    return Clinic(engine).rows(
         "SELECT active, running, TIMESTAMPDIFF(MINUTE, NOW(), next_run) "
         "FROM background_services WHERE name = :n",
-        n=NAME,
+        {"n": NAME},
     )[0]
 
 
@@ -33,16 +33,16 @@ def job(url: str):
 
 
 def test_inactive_does_nothing(migrated_engine, migrated_db_url) -> None:
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     set_row(migrated_engine, active="0", next_run="NOW() - INTERVAL 1 DAY")
     app, config = job(migrated_db_url)
     assert run_alert_job(app, config, "test:1").status == "inactive"
     assert service_row(migrated_engine)[:2] == (0, 0)
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 0
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 0
 
 
 def test_claims_runs_releases_and_pushes_next_run(migrated_engine, migrated_db_url) -> None:
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     set_row(migrated_engine, execute_interval="1440", next_run="NOW() - INTERVAL 1 MINUTE")
     app, config = job(migrated_db_url)
     outcome = run_alert_job(app, config, "test:1")
@@ -50,11 +50,14 @@ def test_claims_runs_releases_and_pushes_next_run(migrated_engine, migrated_db_u
     active, running, minutes_ahead = service_row(migrated_engine)
     assert running == 0
     assert 1438 <= minutes_ahead <= 1440
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_service_claims") == 0
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
+    assert (
+        Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM aesthetic_inventory_service_claims")
+        == 0
+    )
     # not due any more: the next tick does nothing
     assert run_alert_job(app, config, "test:1").status == "not-due"
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
 
 
 BRIDGE = "'/library/aesthetic_inventory_alerts.php'"
@@ -75,7 +78,7 @@ def test_row_claimed_by_openemr_runner_is_left_alone(migrated_engine, migrated_d
 
 
 def test_recovers_stale_claim(migrated_engine, migrated_db_url) -> None:
-    add_drug(migrated_engine, "Botox", 5)
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
     set_row(migrated_engine, running="1", next_run="NOW() - INTERVAL 1 MINUTE")
     with migrated_engine.begin() as conn:
         conn.execute(
@@ -89,7 +92,7 @@ def test_recovers_stale_claim(migrated_engine, migrated_db_url) -> None:
     assert config.claim_timeout_minutes == 60
     assert run_alert_job(app, config, "test:1").status == "ran"
     assert service_row(migrated_engine)[1] == 0
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
 
 
 def test_fresh_claim_of_another_process_is_not_stolen(migrated_engine, migrated_db_url) -> None:
@@ -125,19 +128,21 @@ def test_bridgeless_openemr_claim_is_run_here_once(migrated_engine, migrated_db_
     # No bridge installed (require_once NULL, as migrate registers it): OpenEMR's
     # runner claimed the due row, found no function and left running = 1. The
     # service hands the claim back and runs the job itself, once for the interval.
-    add_drug(migrated_engine, "Botox", 5)
-    assert scalar(
-        migrated_engine,
-        "SELECT COUNT(*) FROM background_services WHERE name = :n AND require_once IS NULL",
-        n=NAME,
-    ) == 1
+    Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
+    assert (
+        Clinic(migrated_engine).scalar(
+            "SELECT COUNT(*) FROM background_services WHERE name = :n AND require_once IS NULL",
+            {"n": NAME},
+        )
+        == 1
+    )
     set_row(migrated_engine, running="1", next_run="NOW() + INTERVAL 1440 MINUTE")
     app, config = job(migrated_db_url)
     assert run_alert_job(app, config, "test:1").status == "ran"
     active, running, minutes_ahead = service_row(migrated_engine)
     assert running == 0 and 1438 <= minutes_ahead <= 1440
     assert run_alert_job(app, config, "test:1").status == "not-due"
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
 
 
 def test_failed_scan_still_releases_the_claim(migrated_engine, migrated_db_url) -> None:
@@ -151,7 +156,10 @@ def test_failed_scan_still_releases_the_claim(migrated_engine, migrated_db_url) 
     with pytest.raises(AestheticInventoryError, match="migrate"):
         run_alert_job(app, config, "test:1")
     assert service_row(migrated_engine)[1] == 0
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM aesthetic_inventory_service_claims") == 0
+    assert (
+        Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM aesthetic_inventory_service_claims")
+        == 0
+    )
 
 
 def test_shutdown_releases_only_our_claim(migrated_engine, migrated_db_url) -> None:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from aesthetic_inventory.alerts.service import deliver_pending, run_alert_scan
-from alert_helpers import add_drug, make_app, rows, scalar, set_global
+from clinic import Clinic
+from dbtools import make_app
 from netservers import Certificates, http_server, make_certificates, silent_tcp_server, smtp_server
 from sqlalchemy import text
 
@@ -23,12 +24,12 @@ def certificates(tmp_path) -> Certificates:
 
 
 def smtp_globals(engine, port: int, *, sender: str = "clinic@example.org", user: str = "") -> None:
-    set_global(engine, "SMTP_HOST", "127.0.0.1")
-    set_global(engine, "SMTP_PORT", str(port))
-    set_global(engine, "SMTP_USER", user)
-    set_global(engine, "SMTP_PASS", "")
-    set_global(engine, "SMTP_SECURE", "")
-    set_global(engine, "practice_return_email_path", sender)
+    Clinic(engine).set_global("SMTP_HOST", "127.0.0.1")
+    Clinic(engine).set_global("SMTP_PORT", str(port))
+    Clinic(engine).set_global("SMTP_USER", user)
+    Clinic(engine).set_global("SMTP_PASS", "")
+    Clinic(engine).set_global("SMTP_SECURE", "")
+    Clinic(engine).set_global("practice_return_email_path", sender)
 
 
 def add_outbox_row(engine, channel: str, key: str, subject: str) -> int:
@@ -47,11 +48,9 @@ def add_outbox_row(engine, channel: str, key: str, subject: str) -> int:
 
 
 def outbox_row(engine, row_id: int) -> tuple:
-    return rows(
-        engine,
+    return Clinic(engine).rows(
         "SELECT status, attempts, next_attempt_at, last_error FROM aesthetic_inventory_outbox "
-        "WHERE id = :id",
-        id=row_id,
+        "WHERE id = :id", {"id": row_id},
     )[0]
 
 
@@ -79,11 +78,11 @@ def test_sender_global_with_line_break_does_not_stop_crm(migrated_engine, migrat
     From header would inject a Bcc); the CRM row is still written."""
     with smtp_server("plain", auth=False) as server:
         smtp_globals(migrated_engine, server.port, sender="clinic@example.org\r\nBcc: x@y.z")
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         result = run_alert_scan(make_app(migrated_db_url, channels="email,crm"), now=NOW)
     assert [c for _i, c, _n in result.delivery.delivered] == ["crm"]
     assert [c for _i, c, _e in result.delivery.failed] == ["email"]
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1
     assert server.messages == []
 
 
@@ -94,8 +93,8 @@ def test_encoding_error_fails_the_row_not_the_pass(
     (UnicodeEncodeError, not an SMTP error): the e-mail row fails, CRM goes out."""
     with smtp_server("starttls", certificates) as server:
         smtp_globals(migrated_engine, server.port, user="mailer")
-        set_global(migrated_engine, "SMTP_PASS", "Pässwort-ü")
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).set_global("SMTP_PASS", "Pässwort-ü")
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         app = make_app(
             migrated_db_url, channels="email,crm", smtp_ca_file=str(certificates.ca_file)
         )
@@ -108,7 +107,7 @@ def test_encoding_error_fails_the_row_not_the_pass(
 
 def test_broken_http_status_line_fails_the_webhook_row(migrated_engine, migrated_db_url) -> None:
     with http_server(lambda _request: b"HTTP/1.1 banana\r\n\r\n") as (base, received):
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         app = make_app(
             migrated_db_url, channels="webhook,crm", webhook_url=base + "/hook",
             webhook_secret="k3y",
@@ -127,7 +126,7 @@ def test_hung_smtp_server_does_not_hold_up_crm(migrated_engine, migrated_db_url)
     only ends once the server lets go)."""
     with silent_tcp_server() as (port, connected, release):
         smtp_globals(migrated_engine, port)
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         app = make_app(migrated_db_url, channels="email,crm", smtp_timeout_seconds="120")
         run_alert_scan(app, now=NOW, deliver=False)  # the outbox rows: e-mail first
         outcome: dict[str, object] = {}
@@ -139,9 +138,8 @@ def test_hung_smtp_server_does_not_hold_up_crm(migrated_engine, migrated_db_url)
 
         def crm_status() -> str:
             return str(
-                scalar(
-                    migrated_engine,
-                    "SELECT status FROM aesthetic_inventory_outbox WHERE channel = 'crm'",
+                Clinic(migrated_engine).scalar(
+                    "SELECT status FROM aesthetic_inventory_outbox WHERE channel = 'crm'"
                 )
             )
 
@@ -154,4 +152,4 @@ def test_hung_smtp_server_does_not_hold_up_crm(migrated_engine, migrated_db_url)
     report = outcome["report"]
     assert [c for _i, c, _n in report.delivered] == ["crm"]
     assert [c for _i, c, _e in report.failed] == ["email"]
-    assert scalar(migrated_engine, "SELECT COUNT(*) FROM notification_log") == 1
+    assert Clinic(migrated_engine).scalar("SELECT COUNT(*) FROM notification_log") == 1

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from aesthetic_inventory.alerts.service import deliver_pending, run_alert_scan
-from alert_helpers import add_drug, make_app, rows, set_global
+from clinic import Clinic
+from dbtools import make_app
 from netservers import Certificates, make_certificates, smtp_server
 
 NOW = datetime.now().replace(microsecond=0)
@@ -23,17 +24,19 @@ def certificates(tmp_path) -> Certificates:
 
 def configure(engine, port: int, secure: str = "", user: str = USER) -> None:
     """OpenEMR's own SMTP globals, as an admin sets them in Config > Notifications."""
-    set_global(engine, "SMTP_HOST", "127.0.0.1")
-    set_global(engine, "SMTP_PORT", str(port))
-    set_global(engine, "SMTP_USER", user)
-    set_global(engine, "SMTP_PASS", PASSWORD)
-    set_global(engine, "SMTP_SECURE", secure)
-    set_global(engine, "practice_return_email_path", "clinic@example.org")
-    add_drug(engine, "Botox Cosmetic 100U", 5)
+    Clinic(engine).set_global("SMTP_HOST", "127.0.0.1")
+    Clinic(engine).set_global("SMTP_PORT", str(port))
+    Clinic(engine).set_global("SMTP_USER", user)
+    Clinic(engine).set_global("SMTP_PASS", PASSWORD)
+    Clinic(engine).set_global("SMTP_SECURE", secure)
+    Clinic(engine).set_global("practice_return_email_path", "clinic@example.org")
+    Clinic(engine).add_drug("Botox Cosmetic 100U", reorder_point=5)
 
 
 def outbox(engine) -> list[tuple]:
-    return rows(engine, "SELECT status, attempts, last_error FROM aesthetic_inventory_outbox")
+    return Clinic(engine).rows(
+        "SELECT status, attempts, last_error FROM aesthetic_inventory_outbox"
+    )
 
 
 def test_starttls_offered_is_used_before_auth(

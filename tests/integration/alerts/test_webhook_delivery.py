@@ -12,7 +12,8 @@ from datetime import datetime
 import pytest
 from aesthetic_inventory.alerts.channels import REPLAY_WINDOW_SECONDS, verify_signature
 from aesthetic_inventory.alerts.service import run_alert_scan
-from alert_helpers import add_drug, make_app, rows
+from clinic import Clinic
+from dbtools import make_app
 from netservers import http_server
 
 NOW = datetime.now().replace(microsecond=0)
@@ -31,22 +32,22 @@ def test_redirect_is_not_a_delivery(migrated_engine, migrated_db_url, status: in
         return 200, {}  # what a followed redirect would have reached (as a GET for 301/302)
 
     with http_server(respond) as (base, received):
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         result = run_alert_scan(webhook_app(migrated_db_url, base), now=NOW)
     assert [(r.method, r.path) for r in received] == [("POST", "/hook")]  # not followed
     assert result.delivery.delivered == []
     [(_id, channel, error)] = result.delivery.failed
     assert channel == "webhook"
     assert f"HTTP {status} (redirect to /moved): a redirect is not a delivery" in error
-    [(state, attempts, stored)] = rows(
-        migrated_engine, "SELECT status, attempts, last_error FROM aesthetic_inventory_outbox"
+    [(state, attempts, stored)] = Clinic(migrated_engine).rows(
+        "SELECT status, attempts, last_error FROM aesthetic_inventory_outbox"
     )
     assert (state, attempts) == ("pending", 1) and "redirect" in stored
 
 
 def test_signature_covers_timestamp_and_body(migrated_engine, migrated_db_url) -> None:
     with http_server(lambda _request: (200, {})) as (base, received):
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         before = int(time.time())
         result = run_alert_scan(webhook_app(migrated_db_url, base), now=NOW)
         after = int(time.time())
@@ -76,7 +77,7 @@ def test_signature_covers_timestamp_and_body(migrated_engine, migrated_db_url) -
 
 def test_http_error_status_keeps_the_row(migrated_engine, migrated_db_url) -> None:
     with http_server(lambda _request: (503, {})) as (base, _received):
-        add_drug(migrated_engine, "Botox", 5)
+        Clinic(migrated_engine).add_drug("Botox", reorder_point=5)
         result = run_alert_scan(webhook_app(migrated_db_url, base), now=NOW)
     [(_id, _channel, error)] = result.delivery.failed
     assert error == "webhook answered HTTP 503"

@@ -235,6 +235,10 @@ def test_lot_drift_reports_a_manual_edit(stock: Clinic, migrated_engine: Engine)
     with migrated_engine.connect() as conn:
         (d,) = lot_drift(conn)
     assert (d.inventory_id, d.on_hand, d.expected_on_hand, d.drift) == (b, 8, 5, 3)
+    from aesthetic_inventory.install.doctor import run_doctor
+
+    (check,) = [c for c in run_doctor(migrated_engine).checks if c.name == "lot ledger"]
+    assert check.status == "warn" and "drift +3" in check.problems[0]
 
 
 def test_migrate_again_keeps_the_stock_triggers(stock: Clinic, migrated_engine: Engine) -> None:

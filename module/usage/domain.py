@@ -1,0 +1,249 @@
+"""Pure rules of planned versus actual usage (no SQL).
+
+* the **variance** is ``actual - planned``; a **reason** is required when it is not zero
+  (seed 003's reasons);
+* the **target** of a mapping's reconcile is the recorded actual when there is one,
+  else the plan, rounded up to whole inventory units (``drug_sales.quantity`` is an
+  INT; the exact values are kept in the usage record);
+* a **named lot** ("the vial in hand") keeps the mapping's units in that lot: unbilled
+  rows held in other lots go back, the difference is taken from (or returned to) the
+  named lot; billed rows are frozen;
+* an **identical update** changes nothing (no write, no history row);
+* an **edit on OpenEMR's fee sheet** of an ``AUTO_PROC`` row is actual usage: the units
+  the mapping holds after the edit become its actual (reason ``OTHER``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from ..consumption.domain import (
+    Allocation,
+    AllocationResult,
+    HeldSale,
+    Lot,
+    MappingPlan,
+    ReturnStep,
+    plan_returns,
+    required_units,
+)
+from ..errors import InvalidInputError
+
+REASONS: tuple[str, ...] = (
+    "ADDITIONAL_USAGE",
+    "LESS_THAN_PLANNED",
+    "WASTAGE",
+    "PROCEDURE_COMPLEXITY",
+    "OTHER",
+)
+FEE_SHEET_REASON = "OTHER"
+SOURCE_USAGE = "usage"
+SOURCE_FEE_SHEET = "fee_sheet"
+MAX_ACTUAL = Decimal("9999999999")  # decimal(14,4)
+MAX_NOTES = 1000
+
+
+@dataclass(frozen=True)
+class Actual:
+    """What was really used for one visit and mapping, as recorded."""
+
+    quantity: Decimal
+    reason: str | None = None
+    notes: str | None = None
+    lot_id: int | None = None
+    source: str = SOURCE_USAGE
+    recorded_by: str = ""
+    recorded_at: datetime | None = None
+
+    def same_as(self, other: Actual | None) -> bool:
+        """Whether recording ``self`` over ``other`` would change nothing that matters
+        (who and when do not count: an identical update writes nothing)."""
+        return other is not None and (
+            self.quantity == other.quantity
+            and self.reason == other.reason
+            and (self.notes or None) == (other.notes or None)
+            and self.lot_id == other.lot_id
+        )
+
+
+def parse_actual(value: object) -> Decimal:
+    """An actual quantity from user input: a finite decimal >= 0 with at most 4 places."""
+    try:
+        quantity = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInputError(f"actual quantity must be a number, got {value!r}") from None
+    if not quantity.is_finite():
+        raise InvalidInputError(f"actual quantity must be a number, got {value!r}")
+    if quantity < 0:
+        raise InvalidInputError(f"actual quantity must be 0 or more, got {value}")
+    if quantity > MAX_ACTUAL:
+        raise InvalidInputError(f"actual quantity is too large: {value}")
+    if quantity != quantity.quantize(Decimal("0.0001")):
+        raise InvalidInputError(f"actual quantity has more than 4 decimal places: {value}")
+    return quantity.quantize(Decimal("0.0001"))
+
+
+def variance(planned: Decimal, actual: Decimal | None) -> Decimal | None:
+    """``actual - planned``; None while no actual is recorded."""
+    return None if actual is None else Decimal(actual) - Decimal(planned)
+
+
+def check_reason(planned: Decimal, actual: Decimal, reason: str | None) -> str | None:
+    """The normalised reason (upper case), or an error: unknown reason, or none given
+    while actual and plan differ. A reason given with zero variance is kept."""
+    norm = reason.strip().upper() if reason and reason.strip() else None
+    if norm is not None and norm not in REASONS:
+        raise InvalidInputError(
+            f"unknown reason {reason!r}; use one of " + ", ".join(REASONS)
+        )
+    if norm is None and variance(planned, actual) != 0:
+        raise InvalidInputError(
+            f"a reason is required when the actual ({_fmt(actual)}) differs from the plan "
+            f"({_fmt(planned)}); use one of " + ", ".join(REASONS)
+        )
+    return norm
+
+
+def check_notes(notes: str | None) -> str | None:
+    """Notes as stored: stripped, None when empty, at most 1000 characters."""
+    if notes is None or not notes.strip():
+        return None
+    if len(notes) > MAX_NOTES:
+        raise InvalidInputError(f"notes are limited to {MAX_NOTES} characters")
+    return notes.strip()
+
+
+def target_units(planned: Decimal, actual: Decimal | None) -> int:
+    """Whole units the mapping's rows must hold: the actual when recorded, else the plan,
+    rounded up."""
+    return required_units(planned if actual is None else actual)
+
+
+def check_named_lot(lot: Lot | None, *, drug_id: int, units: int, held_in_lot: int,
+                    label: str) -> None:
+    """Refuse a named lot that cannot hold the mapping's units: unknown, another
+    product, destroyed, or short (its on_hand plus what the visit already holds from it
+    is below the target)."""
+    if lot is None:
+        raise InvalidInputError(f"{label}: no such lot")
+    if lot.drug_id != drug_id:
+        raise InvalidInputError(f"{label}: lot {lot.lot_number or lot.inventory_id} is another "
+                                "product")
+    if lot.destroyed:
+        raise InvalidInputError(f"{label}: lot {lot.lot_number or lot.inventory_id} is destroyed")
+    available = max(lot.on_hand, 0) + held_in_lot
+    if available < units:
+        raise InvalidInputError(
+            f"{label}: lot {lot.lot_number or lot.inventory_id} is short: it can cover "
+            f"{available} of {units} unit(s)"
+        )
+
+
+def plan_mapping_in_lot(
+    mapping_id: int, drug_id: int, required: int, held: Sequence[HeldSale], lot_id: int
+) -> MappingPlan:
+    """Reconcile plan of a mapping whose units must sit in lot ``lot_id``: unbilled rows
+    in other lots go back (they are not what was used), billed rows stay (frozen), the
+    rest is taken from the named lot or returned to it, newest sale first."""
+    held_total = sum(s.quantity for s in held)
+    elsewhere = [s for s in held if s.inventory_id != lot_id and not s.billed and s.quantity > 0]
+    moved_back = tuple(
+        ReturnStep(s.sale_id, s.inventory_id, s.quantity, 0)
+        for s in sorted(elsewhere, key=lambda s: s.sale_id, reverse=True)
+    )
+    kept = [s for s in held if s not in elsewhere]
+    kept_total = sum(s.quantity for s in kept)
+    if required > kept_total:
+        return MappingPlan(mapping_id, drug_id, required, held_total, required - kept_total,
+                           moved_back)
+    surplus = plan_returns(kept, kept_total - required) if required < kept_total else ()
+    return MappingPlan(mapping_id, drug_id, required, held_total, 0, moved_back + surplus)
+
+
+def allocate_from_lot(lot: Lot | None, drug_id: int, quantity: int) -> AllocationResult:
+    """Take ``quantity`` units from the named lot only: as much as it holds (no other
+    lot is used; the rest is a shortage). A lot of another product or destroyed since
+    the actual was recorded gives nothing."""
+    if quantity <= 0:
+        return AllocationResult((), 0)
+    if lot is None or lot.drug_id != drug_id or lot.destroyed or lot.on_hand <= 0:
+        return AllocationResult((), quantity)
+    take = min(quantity, lot.on_hand)
+    return AllocationResult((Allocation(lot.inventory_id, take),), quantity - take)
+
+
+@dataclass(frozen=True)
+class FeeSheetEdit:
+    """A change to an AUTO_PROC row made outside the module (queued by a trigger)."""
+
+    edit_id: int
+    mapping_id: int
+    sale_id: int
+    kind: str  # insert, update, delete
+    old_quantity: int | None = None
+    new_quantity: int | None = None
+    username: str | None = None
+
+
+def fee_sheet_actuals(
+    edits: Sequence[FeeSheetEdit], held: Sequence[HeldSale], planned: dict[int, Decimal],
+    now: datetime,
+) -> dict[int, Actual]:
+    """The actual of every mapping a fee-sheet edit touched: the units its rows hold
+    now (a deleted line leaves 0), reason OTHER when it differs from the plan, notes
+    naming the user where OpenEMR recorded one (a row re-sold by ``sellDrug``)."""
+    by_mapping: dict[int, list[FeeSheetEdit]] = {}
+    for edit in sorted(edits, key=lambda e: e.edit_id):
+        by_mapping.setdefault(edit.mapping_id, []).append(edit)
+    actuals: dict[int, Actual] = {}
+    for mapping_id, group in by_mapping.items():
+        units = Decimal(sum(s.quantity for s in held if s.mapping_id == mapping_id))
+        users = [e.username for e in group if e.username]
+        who = users[-1] if users else None
+        notes = f"edited on the fee sheet by {who}" if who else "edited on the fee sheet"
+        plan = planned.get(mapping_id, Decimal(0))
+        actuals[mapping_id] = Actual(
+            quantity=units.quantize(Decimal("0.0001")),
+            reason=None if units == plan else FEE_SHEET_REASON,
+            notes=notes,
+            source=SOURCE_FEE_SHEET,
+            recorded_by=who or "fee sheet",
+            recorded_at=now,
+        )
+    return actuals
+
+
+def stock_status(current: int, reorder_point: float | Decimal | None) -> str:
+    """Seed 003: OUT_OF_STOCK at 0 (or less), LOW at or below the reorder point, else OK."""
+    if current <= 0:
+        return "OUT_OF_STOCK"
+    if reorder_point is not None and Decimal(str(reorder_point)) > 0 and current <= Decimal(
+        str(reorder_point)
+    ):
+        return "LOW"
+    return "OK"
+
+
+def cost(quantity: Decimal | None, unit_cost: Decimal | None, can_see_costs: bool
+         ) -> Decimal | None:
+    """quantity x unit cost, or None when the user may not see costs (or nothing to price)."""
+    if not can_see_costs or quantity is None or unit_cost is None:
+        return None
+    return (Decimal(quantity) * Decimal(unit_cost)).quantize(Decimal("0.01"))
+
+
+def adjustment_reason(units: int) -> str:
+    """Seed 003's stock-adjustment wording for a unit change (positive = taken)."""
+    if units > 0:
+        return "additional usage"
+    if units < 0:
+        return "less than planned"
+    return "no change"
+
+
+def _fmt(value: Decimal) -> str:
+    text = format(Decimal(value).normalize(), "f")
+    return text

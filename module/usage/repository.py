@@ -1,0 +1,375 @@
+"""All SQL of planned-versus-actual usage (bound parameters only).
+
+The reconcile's own reads and writes of the actual columns live in the consumption
+repository (they share its statements, so a reconcile costs no extra round trip);
+this one serves ``usage record``, ``usage show``, the history and the variance report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from ..consumption.domain import SELECTOR_PREFIX, Lot, parse_selector
+from .domain import Actual
+
+
+@dataclass(frozen=True)
+class MappingRef:
+    """A mapping of a billed code to a product."""
+
+    mapping_id: int
+    drug_id: int
+    code_type: str
+    code: str
+    product_name: str
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """The usage record of one visit and mapping with its actual (if any)."""
+
+    mapping_id: int
+    drug_id: int
+    code_type: str
+    code: str
+    planned_quantity: Decimal
+    required_units: int
+    allocated_units: int
+    shortage_units: int
+    actual: Actual | None
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    """An AUTO_PROC row of the visit with its lot number."""
+
+    sale_id: int
+    mapping_id: int
+    drug_id: int
+    inventory_id: int
+    lot_number: str | None
+    quantity: int
+    billed: bool
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    """Product facts ``usage show`` prints: name, category, unit, unit cost, stock."""
+
+    drug_id: int
+    name: str
+    category: str
+    unit: str
+    unit_cost: Decimal
+    reorder_point: float
+    current_stock: int
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One append-only history entry."""
+
+    history_id: int
+    mapping_id: int
+    drug_id: int
+    planned_quantity: Decimal
+    old_actual: Decimal | None
+    new_actual: Decimal | None
+    old_reason: str | None
+    new_reason: str | None
+    old_notes: str | None
+    new_notes: str | None
+    old_lot_id: int | None
+    new_lot_id: int | None
+    source: str
+    changed_by: str
+    changed_at: datetime
+
+
+_RECORD_COLUMNS = (
+    "u.mapping_id, u.drug_id, u.code_type, u.code, u.planned_quantity, u.required_units, "
+    "u.allocated_units, u.shortage_units, u.actual_quantity, u.variance_reason, "
+    "u.actual_notes, u.actual_lot_id, u.actual_source, u.recorded_by, u.recorded_at"
+)
+
+
+def _record(r: Sequence[object]) -> StoredRecord:
+    actual = None
+    if r[8] is not None:
+        actual = Actual(
+            quantity=Decimal(r[8]),  # type: ignore[arg-type]
+            reason=r[9],  # type: ignore[arg-type]
+            notes=r[10],  # type: ignore[arg-type]
+            lot_id=None if r[11] is None else int(r[11]),  # type: ignore[arg-type]
+            source=str(r[12] or "usage"),
+            recorded_by=str(r[13] or ""),
+            recorded_at=r[14],  # type: ignore[arg-type]
+        )
+    return StoredRecord(
+        int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),  # type: ignore[arg-type]
+        Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,  # type: ignore[arg-type]
+    )
+
+
+class UsageRepository:
+    """SQL of usage records, history and fee-sheet edits on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- reads -------------------------------------------------------------------
+
+    def lock_visit(self, pid: int, encounter: int) -> bool:
+        """Lock the visit's encounter row(s), the first lock every writer of a visit takes
+        (the consumption engine does the same), so a recorded actual and a reconcile of
+        the same visit never interleave. False when there is no such visit."""
+        rows = self.conn.execute(
+            text("SELECT id FROM form_encounter WHERE pid = :p AND encounter = :e FOR UPDATE"),
+            {"p": pid, "e": encounter},
+        ).all()
+        return bool(rows)
+
+    def visit_exists(self, pid: int, encounter: int) -> bool:
+        return self.conn.execute(
+            text("SELECT 1 FROM form_encounter WHERE pid = :p AND encounter = :e LIMIT 1"),
+            {"p": pid, "e": encounter},
+        ).first() is not None
+
+    def mappings_of_code(self, code_type: str, code: str) -> list[MappingRef]:
+        rows = self.conn.execute(
+            text(
+                "SELECT pp.id, pp.drug_id, pp.code_type, pp.code, d.name "
+                "FROM procedure_products pp JOIN drugs d ON d.drug_id = pp.drug_id "
+                "WHERE pp.code_type = :t AND pp.code = :c ORDER BY pp.id"
+            ),
+            {"t": code_type, "c": code},
+        ).all()
+        return [MappingRef(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4] or ""))
+                for r in rows]
+
+    def live_planned(self, pid: int, encounter: int) -> dict[int, tuple[MappingRef, Decimal]]:
+        """Mappings of the visit's live billing lines with their exact planned quantity."""
+        rows = self.conn.execute(
+            text(
+                "SELECT pp.id, pp.drug_id, pp.code_type, pp.code, d.name, "
+                "SUM(COALESCE(b.units, 0)) * pp.quantity FROM billing b "
+                "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+                "JOIN drugs d ON d.drug_id = pp.drug_id "
+                "WHERE b.pid = :p AND b.encounter = :e AND b.activity = 1 "
+                "GROUP BY pp.id, pp.drug_id, pp.code_type, pp.code, d.name, pp.quantity"
+            ),
+            {"p": pid, "e": encounter},
+        ).all()
+        return {
+            int(r[0]): (
+                MappingRef(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4] or "")),
+                max(Decimal(r[5] or 0), Decimal(0)),
+            )
+            for r in rows
+        }
+
+    def records(self, pid: int, encounter: int) -> dict[int, StoredRecord]:
+        rows = self.conn.execute(
+            text(
+                f"SELECT {_RECORD_COLUMNS} FROM aesthetic_inventory_usage u "
+                "WHERE u.pid = :p AND u.encounter = :e ORDER BY u.mapping_id"
+            ),
+            {"p": pid, "e": encounter},
+        ).all()
+        return {int(r[0]): _record(r) for r in rows}
+
+    def held_rows(self, pid: int, encounter: int) -> list[HeldRow]:
+        rows = self.conn.execute(
+            text(
+                "SELECT ds.sale_id, ds.selector, ds.drug_id, ds.inventory_id, di.lot_number, "
+                "ds.quantity, ds.billed FROM drug_sales ds "
+                "LEFT JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
+                "WHERE ds.pid = :p AND ds.encounter = :e AND ds.selector LIKE :prefix "
+                "ORDER BY ds.sale_id"
+            ),
+            {"p": pid, "e": encounter, "prefix": SELECTOR_PREFIX + "%"},
+        ).all()
+        held = []
+        for r in rows:
+            mapping_id = parse_selector(r[1])
+            if mapping_id is not None:
+                held.append(HeldRow(int(r[0]), mapping_id, int(r[2]), int(r[3]), r[4],
+                                    int(r[5]), bool(r[6])))
+        return held
+
+    def lots_named(self, lot: str) -> list[Lot]:
+        """Lots with this lot number (any product), or the lot with this id when ``lot``
+        is ``#<inventory_id>``."""
+        if lot.startswith("#") and lot[1:].isdigit():
+            where, value = "inventory_id = :v", int(lot[1:])
+        else:
+            where, value = "lot_number = :v", lot  # type: ignore[assignment]
+        rows = self.conn.execute(
+            text(
+                "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
+                f"destroy_date IS NOT NULL FROM drug_inventory WHERE {where} "
+                "ORDER BY inventory_id"
+            ),
+            {"v": value},
+        ).all()
+        return [Lot(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), None, r[4], r[5],
+                    bool(r[6])) for r in rows]
+
+    def lot_numbers(self, lot_ids: Iterable[int]) -> dict[int, str | None]:
+        ids = sorted({i for i in lot_ids if i})
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            text("SELECT inventory_id, lot_number FROM drug_inventory WHERE inventory_id IN :ids")
+            .bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+        return {int(r[0]): r[1] for r in rows}
+
+    def products(self, drug_ids: Iterable[int]) -> dict[int, ProductInfo]:
+        """Name, category, unit (OpenEMR's drug_units list title), unit cost, reorder
+        point and usable stock (lots not destroyed) of the products."""
+        ids = sorted(set(drug_ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            text(
+                "SELECT d.drug_id, d.name, d.aesthetic_category, "
+                "COALESCE(lo.title, d.unit), d.unit_cost, d.reorder_point, "
+                "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di "
+                "WHERE di.drug_id = d.drug_id AND di.destroy_date IS NULL) "
+                "FROM drugs d LEFT JOIN list_options lo "
+                "ON lo.list_id = 'drug_units' AND lo.option_id = d.unit "
+                "WHERE d.drug_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        ).all()
+        return {
+            int(r[0]): ProductInfo(int(r[0]), str(r[1] or ""), str(r[2] or ""),
+                                   str(r[3] or ""), Decimal(r[4] or 0), float(r[5] or 0),
+                                   int(r[6] or 0))
+            for r in rows
+        }
+
+    def history(self, pid: int, encounter: int) -> list[HistoryRow]:
+        rows = self.conn.execute(
+            text(
+                "SELECT id, mapping_id, drug_id, planned_quantity, old_actual, new_actual, "
+                "old_reason, new_reason, old_notes, new_notes, old_lot_id, new_lot_id, source, "
+                "changed_by, changed_at FROM aesthetic_inventory_usage_history "
+                "WHERE pid = :p AND encounter = :e ORDER BY id"
+            ),
+            {"p": pid, "e": encounter},
+        ).all()
+        return [
+            HistoryRow(int(r[0]), int(r[1]), int(r[2]), Decimal(r[3]),
+                       None if r[4] is None else Decimal(r[4]),
+                       None if r[5] is None else Decimal(r[5]), r[6], r[7], r[8], r[9],
+                       None if r[10] is None else int(r[10]),
+                       None if r[11] is None else int(r[11]), str(r[12]), str(r[13]), r[14])
+            for r in rows
+        ]
+
+    def has_pending_edits(self, pid: int, encounter: int) -> bool:
+        return self.conn.execute(
+            text("SELECT 1 FROM aesthetic_inventory_fee_sheet_edits "
+                 "WHERE pid = :p AND encounter = :e LIMIT 1"),
+            {"p": pid, "e": encounter},
+        ).first() is not None
+
+    # -- writes ------------------------------------------------------------------
+
+    def write_actuals(
+        self, pid: int, encounter: int,
+        rows: Sequence[tuple[MappingRef, Decimal, Actual]], now: datetime,
+    ) -> int:
+        """Set the actual of each (mapping, planned, actual) in one INSERT ... ON DUPLICATE
+        KEY UPDATE. A mapping without a record yet gets one with its plan; the reconcile
+        that follows in the same transaction completes the allocation columns."""
+        if not rows:
+            return 0
+        self.conn.exec_driver_sql(
+            "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
+            "code_type, code, planned_quantity, required_units, allocated_units, "
+            "shortage_units, updated_at, actual_quantity, variance_reason, actual_notes, "
+            "actual_lot_id, actual_source, recorded_by, recorded_at) VALUES (%s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE actual_quantity = VALUES(actual_quantity), "
+            "variance_reason = VALUES(variance_reason), actual_notes = VALUES(actual_notes), "
+            "actual_lot_id = VALUES(actual_lot_id), actual_source = VALUES(actual_source), "
+            "recorded_by = VALUES(recorded_by), recorded_at = VALUES(recorded_at)",
+            [
+                (pid, encounter, ref.mapping_id, ref.drug_id, ref.code_type, ref.code, planned,
+                 0, 0, 0, now, a.quantity, a.reason, a.notes, a.lot_id, a.source,
+                 a.recorded_by, a.recorded_at or now)
+                for ref, planned, a in rows
+            ],
+        )
+        return 1
+
+    def append_history(
+        self, pid: int, encounter: int,
+        rows: Sequence[tuple[MappingRef, Decimal, Actual | None, Actual]], now: datetime,
+    ) -> int:
+        """One history row per changed actual: (mapping, planned, old, new)."""
+        if not rows:
+            return 0
+        self.conn.exec_driver_sql(
+            "INSERT INTO aesthetic_inventory_usage_history (pid, encounter, mapping_id, drug_id, "
+            "planned_quantity, old_actual, new_actual, old_reason, new_reason, old_notes, "
+            "new_notes, old_lot_id, new_lot_id, source, changed_by, changed_at) VALUES (%s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (pid, encounter, ref.mapping_id, ref.drug_id, planned,
+                 old.quantity if old else None, new.quantity, old.reason if old else None,
+                 new.reason, old.notes if old else None, new.notes,
+                 old.lot_id if old else None, new.lot_id, new.source, new.recorded_by,
+                 new.recorded_at or now)
+                for ref, planned, old, new in rows
+            ],
+        )
+        return 1
+
+    def delete_edits(self, edit_ids: Iterable[int]) -> int:
+        ids = sorted(set(edit_ids))
+        if not ids:
+            return 0
+        self.conn.execute(
+            text("DELETE FROM aesthetic_inventory_fee_sheet_edits WHERE id IN :ids")
+            .bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+        return 1
+
+
+def variance_rows(
+    conn: Connection, since: date | None, until: date | None
+) -> list[tuple]:  # type: ignore[type-arg]
+    """Usage records with a visit date in [since, until]: (visit date, pid, encounter,
+    mapping_id, drug_id, product, code_type, code, planned, actual, reason, unit cost,
+    provider username). The report groups them in Python."""
+    where = []
+    params: dict[str, object] = {}
+    if since is not None:
+        where.append("fe.date >= :since")
+        params["since"] = since
+    if until is not None:
+        where.append("fe.date < :until_next")
+        params["until_next"] = until.fromordinal(until.toordinal() + 1)
+    sql = (
+        "SELECT DATE(fe.date), u.pid, u.encounter, u.mapping_id, u.drug_id, d.name, "
+        "u.code_type, u.code, u.planned_quantity, u.actual_quantity, u.variance_reason, "
+        "d.unit_cost, pr.username FROM aesthetic_inventory_usage u "
+        "JOIN form_encounter fe ON fe.pid = u.pid AND fe.encounter = u.encounter "
+        "JOIN drugs d ON d.drug_id = u.drug_id "
+        "LEFT JOIN users pr ON pr.id = fe.provider_id "
+        + ("WHERE " + " AND ".join(where) + " " if where else "")
+        + "ORDER BY fe.date, u.pid, u.encounter, u.mapping_id"
+    )
+    return [tuple(r) for r in conn.execute(text(sql), params)]
