@@ -101,6 +101,20 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("service_outbox_seconds", "int", "outbox delivery interval", 1, 3600),
         SettingSpec("service_sweep_seconds", "int", "sweep-mode fallback interval", 1, _DAY),
         SettingSpec("claim_timeout_minutes", "int", "stale claim age", 1, 7 * 24 * 60),
+        # the web face (module/web/config.py)
+        SettingSpec("web_secret", "secret", "signs session cookies and bearer tokens"),
+        SettingSpec("openemr_launch_secret", "secret",
+                    "shared with the OpenEMR menu module: signs launch tokens"),
+        SettingSpec("web_session_seconds", "int", "session cookie lifetime", 60, 7 * _DAY),
+        SettingSpec("web_token_seconds", "int", "bearer token lifetime", 60, 7 * _DAY),
+        SettingSpec("web_launch_max_age", "int", "oldest accepted launch token (s)", 5, 3600),
+        SettingSpec("web_cookie_secure", "bool", "mark cookies Secure (behind TLS)"),
+        SettingSpec("web_login_attempts", "int", "sign-ins per window per address/user",
+                    1, 1_000_000),
+        SettingSpec("web_login_window_seconds", "int", "sign-in rate-limit window", 1, _DAY),
+        SettingSpec("web_frame_ancestors", "text", "CSP frame-ancestors of the pages"),
+        SettingSpec("web_root_path", "text", "path prefix behind the reverse proxy"),
+        SettingSpec("web_threads", "int", "request worker threads (pool size)", 1, 64),
         # the consumption engine's lot policy (module/consumption/domain.py LotPolicy)
         SettingSpec(
             "sell_from_one_warehouse", "bool",

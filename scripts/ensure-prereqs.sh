@@ -10,14 +10,16 @@ have_server() {
 }
 have_client() { command -v mariadb >/dev/null 2>&1 || command -v mysql >/dev/null 2>&1; }
 have_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
-# The HTML report test opens the report in a real headless Chromium (Playwright drives
-# /usr/bin/chromium; no browser download).
-have_chromium() { [ -x /usr/bin/chromium ]; }
+# The web tests run the PHP we ship (OpenEMR menu module) with php-cli and drive a real
+# headless Chromium.
+have_php() { command -v php >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
 
 missing=()
 have_server || missing+=(mariadb-server)
 have_client || missing+=(mariadb-client)
 have_venv || missing+=(python3-venv)
+have_php || missing+=(php-cli)
 have_chromium || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -31,6 +31,7 @@ from . import (
     stock_cmds,
     usage_cmds,
     visit_cmds,
+    web_cmds,
 )
 from .context import VERBOSE_KEY, is_verbose
 from .global_options import hoist_global_options
@@ -136,6 +137,7 @@ _COMMAND_MODULES = (
     service_cmds,
     stock_cmds,
     demo_cmd,
+    web_cmds,
 )
 for _module in _COMMAND_MODULES:
     for _command in _module.COMMANDS:

@@ -36,6 +36,11 @@ def test_wheel_contains_sql_templates_and_jobs(tmp_path: Path) -> None:
     for template in (REPO / "templates").iterdir():
         if template.suffix in (".j2", ".php"):
             assert f"aesthetic_inventory/templates/{template.name}" in names
+    # every shipped file below templates/ too (review page, OpenEMR menu module)
+    for path in (REPO / "templates").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = path.relative_to(REPO / "templates").as_posix()
+            assert f"aesthetic_inventory/templates/{relative}" in names, relative
     # every package of module/ is listed in pyproject.toml (a missing one installs a
     # wheel that fails on import)
     for source in (REPO / "module").rglob("*.py"):

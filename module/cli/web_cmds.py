@@ -1,0 +1,63 @@
+"""``serve``, ``openapi`` and ``install-openemr-module``: the web face and OpenEMR's menu."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..bootstrap import App
+from .context import pass_app
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (keep localhost; put a TLS reverse proxy in front).")
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
+@pass_app
+def serve_cmd(app: App, host: str, port: int) -> None:
+    """Serve the materials API (/api/v1) and the review page until SIGTERM."""
+    from ..web.server import serve
+
+    app.engine  # noqa: B018 - fail now on a missing database setting, not on first request
+    click.echo(f"serving on http://{host}:{port}/ (API under /api/v1); Ctrl-C or SIGTERM stops")
+    serve(app, host=host, port=port)
+
+
+@click.command("openapi")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the document to this file instead of standard output.")
+@pass_app
+def openapi_cmd(app: App, output: str | None) -> None:
+    """Print the OpenAPI document of the API."""
+    from ..web.app import openapi_document
+
+    text = json.dumps(openapi_document(app), indent=2, sort_keys=True) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command("install-openemr-module")
+@click.option("--openemr-dir", required=True, type=click.Path(file_okay=False),
+              help="OpenEMR's web root (the directory holding interface/ and sites/).")
+@click.option("--url", default=None,
+              help="Address of the review page as the browser sees it "
+                   "(default: /aesthetic-inventory/ on OpenEMR's host).")
+@click.option("--force", is_flag=True, help="Overwrite files of an earlier install.")
+@pass_app
+def install_openemr_module_cmd(app: App, openemr_dir: str, url: str | None,
+                               force: bool) -> None:
+    """Copy the OpenEMR custom module that adds the menu item (and the launch token)."""
+    from ..web.openemr_module import install_module
+
+    result = install_module(Path(openemr_dir), url=url, force=force,
+                            secret=app.settings.get("openemr_launch_secret"))
+    for line in result:
+        click.echo(line)
+
+
+COMMANDS: list[click.Command] = [serve_cmd, openapi_cmd, install_openemr_module_cmd]

@@ -1,0 +1,142 @@
+"""The seam to the planned-vs-actual usage service (issue 12, ``aesthetic_inventory.usage``).
+
+The materials endpoints (seed 003 8.7 / 8.8) are thin: they hand the visit, the user and
+the validated request to the usage service, which owns the domain rules, the SQL and the
+locking. This module only adapts the service's results to the API's JSON (seed 003
+names, numbers as JSON numbers); it holds no SQL.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..bootstrap import App
+from .services import NotFoundError
+
+
+class UsageServiceMissingError(NotFoundError):
+    """The usage package is not part of this build (materials endpoints unavailable)."""
+
+
+class MaterialsGateway(Protocol):
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
+
+    def record(self, pid: int, encounter: int, *, username: str,
+               materials: list[dict[str, Any]]) -> dict: ...
+
+
+def _usage_service() -> Any:
+    try:
+        from ..usage import service  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise UsageServiceMissingError(
+            "materials are not available: the usage service is not part of this build"
+        ) from None
+    return service
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(Decimal(str(value)))
+
+
+def materials_json(view: dict[str, Any], show_costs: bool) -> dict[str, Any]:
+    """Seed 003 API 8.7 from the usage service's view of a visit."""
+
+    def cost(value: Any) -> float | None:
+        return _number(value) if show_costs else None
+
+    materials = []
+    for m in view.get("materials", []):
+        materials.append({
+            "usageId": m.get("mappingId"),
+            "itemMasterId": m.get("itemId"),
+            "itemName": m.get("itemName"),
+            "categoryName": m.get("categoryName") or None,
+            "code": m.get("code"),
+            "plannedQuantity": _number(m.get("plannedQuantity")),
+            "actualQuantity": _number(m.get("actualQuantity")),
+            "varianceQuantity": _number(m.get("varianceQuantity")),
+            "varianceReason": m.get("varianceReason"),
+            "unitName": m.get("unitName"),
+            "unitPrice": cost(m.get("unitPrice")),
+            "totalPlannedCost": cost(m.get("totalPlannedCost")),
+            "totalActualCost": cost(m.get("totalActualCost")),
+            "stockStatus": m.get("stockStatus"),
+            "currentStock": m.get("currentStock"),
+            "recordedAt": m.get("recordedAt"),
+            "recordedBy": m.get("recordedBy"),
+            "notes": m.get("notes"),
+            "actualLot": m.get("actualLot"),
+            "lots": m.get("lots", []),
+        })
+    return {
+        "pid": view.get("pid"),
+        "encounter": view.get("encounter"),
+        "materialsDeducted": any(m.get("heldUnits") for m in view.get("materials", [])),
+        "materials": materials,
+        "totalPlannedCost": cost(view.get("totalPlannedCost")),
+        "totalActualCost": cost(view.get("totalActualCost")),
+        "costVariance": cost(view.get("costVariance")),
+    }
+
+
+def record_json(result: dict[str, Any]) -> dict[str, Any]:
+    """Seed 003 API 8.8 from the usage service's record result."""
+    return {
+        "message": "Actual material usage recorded",
+        "pid": result.get("pid"),
+        "encounter": result.get("encounter"),
+        "materialsUpdated": result.get("materialsUpdated"),
+        "stockAdjustments": [
+            {"usageId": a.get("mappingId"), "itemName": a.get("itemName"),
+             "adjustment": _number(a.get("adjustment")), "reason": a.get("reason"),
+             "lots": a.get("lots", [])}
+            for a in result.get("stockAdjustments", [])
+        ],
+        "note": result.get("note"),
+    }
+
+
+class UsageMaterials:
+    """:class:`MaterialsGateway` over ``aesthetic_inventory.usage.service``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
+        service = _usage_service()
+        view = service.show_usage(self.app.unit_of_work, pid, encounter,
+                                  can_see_costs=show_costs)
+        return materials_json(view.as_dict(), show_costs)
+
+    def record(self, pid: int, encounter: int, *, username: str,
+               materials: list[dict[str, Any]]) -> dict:
+        service = _usage_service()
+        by_mapping: dict[int, dict[str, Any]] = {}
+        if any(item.get("usageId") is not None for item in materials):
+            current = service.show_usage(self.app.unit_of_work, pid, encounter,
+                                         can_see_costs=False)
+            by_mapping = {m["mappingId"]: m for m in current.as_dict()["materials"]}
+        inputs = []
+        for item in materials:
+            if item.get("usageId") is not None:
+                known = by_mapping.get(item["usageId"])
+                if known is None:
+                    raise NotFoundError(f"Material usage not found: {item['usageId']}")
+                code, product = str(known["code"]), int(known["itemId"])
+            else:
+                code, product = str(item["code"]), item.get("productId")
+            code_type, _, code_value = code.partition(":")
+            inputs.append(service.MaterialInput(
+                code_type=code_type, code=code_value, actual=item["actualQuantity"],
+                product=product, reason=item.get("varianceReason"), notes=item.get("notes"),
+                lot=item.get("lot"),
+            ))
+        result = service.record_usage(
+            self.app.unit_of_work, pid, encounter, inputs, user=username,
+            service_username=self.app.settings.service_username,
+        )
+        return record_json(result.as_dict())

@@ -1,0 +1,31 @@
+<?php
+
+/**
+ * Aesthetic Inventory: the short-lived launch token that carries the signed-in OpenEMR
+ * user to the module's review page, so the nurse does not sign in twice.
+ *
+ * Format: base64url(JSON {"u": username, "iat": issued, "exp": expires}) "." hex HMAC-SHA256
+ * of the first part, keyed with the secret shared with the Python side (setting
+ * openemr_launch_secret). The Python server refuses it after its expiry (60 s).
+ * No OpenEMR code is needed here, so php-cli tests can load this file alone.
+ */
+
+if (!function_exists('aesthetic_inventory_b64url')) {
+    function aesthetic_inventory_b64url(string $raw): string
+    {
+        return rtrim(strtr(base64_encode($raw), '+/', '-_'), '=');
+    }
+}
+
+if (!function_exists('aesthetic_inventory_mint_token')) {
+    function aesthetic_inventory_mint_token(string $secret, string $username, ?int $now = null, int $ttl = 60): string
+    {
+        if ($secret === '') {
+            throw new InvalidArgumentException('launch secret is not configured');
+        }
+        $issued = $now ?? time();
+        $payload = json_encode(['u' => $username, 'iat' => $issued, 'exp' => $issued + $ttl], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $body = aesthetic_inventory_b64url($payload);
+        return $body . '.' . hash_hmac('sha256', $body, $secret);
+    }
+}
