@@ -14,20 +14,13 @@ from ..consumption.domain import LotPolicy
 from ..consumption.presentation import describe_result
 from ..consumption.results import DrainResult, ReconcileResult
 from .context import pass_app
+from .params import parse_date
 
 
 def _echo_result(result: ReconcileResult) -> None:
     for line in describe_result(result):
         click.echo(line)
 
-
-def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 @click.command()
@@ -56,7 +49,7 @@ def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) ->
 
 @click.command()
 @click.option(
-    "--since", callback=_parse_date, metavar="DATE",
+    "--since", callback=parse_date, metavar="DATE",
     help="Sweep visits with billing lines on/after this date (YYYY-MM-DD; default: 7 days ago).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -19,17 +19,10 @@ from ..reports import documents, service
 from ..reports.documents import Document
 from ..reports.formatting import render_sections_text, write_csv, write_json
 from .context import pass_app
+from .params import parse_date
 
 FORMATS = ("text", "csv", "json")
 
-
-def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def _emit(doc: Document, fmt: str, out: IO[str]) -> None:
@@ -118,9 +111,9 @@ def recall(app: App, lot: str | None, pid: int | None, product: str | None, fmt:
 
 # -- report ------------------------------------------------------------------------
 _period = [
-    click.option("--from", "start", callback=_parse_date, metavar="DATE",
+    click.option("--from", "start", callback=parse_date, metavar="DATE",
                  help="First day (YYYY-MM-DD)."),
-    click.option("--to", "end", callback=_parse_date, metavar="DATE",
+    click.option("--to", "end", callback=parse_date, metavar="DATE",
                  help="Last day (YYYY-MM-DD; default today)."),
 ]
 _out = [

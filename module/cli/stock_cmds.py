@@ -19,15 +19,7 @@ from ..errors import InvalidInputError
 from ..stock import domain, service
 from . import report_cmds
 from .context import pass_app
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+from .params import parse_date
 
 
 def _read(path: str) -> str:
@@ -251,8 +243,9 @@ _LEDGER_FIELDS = ("id", "created_at", "movement", "inventory_id", "lot_number", 
 @click.command()
 @click.option("--product", "drug_id", type=click.IntRange(min=1), help="Product id.")
 @click.option("--lot", "inventory_id", type=click.IntRange(min=1), help="Lot (inventory id).")
-@click.option("--from", "since", callback=_date, metavar="DATE", help="From date (YYYY-MM-DD).")
-@click.option("--to", "until", callback=_date, metavar="DATE", help="To date, inclusive.")
+@click.option("--from", "since", callback=parse_date, metavar="DATE",
+              help="From date (YYYY-MM-DD).")
+@click.option("--to", "until", callback=parse_date, metavar="DATE", help="To date, inclusive.")
 @click.option("--limit", type=click.IntRange(min=1), default=10000, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
               show_default=True)

@@ -17,6 +17,7 @@ from ..usage import service
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
 from ..usage.service import MaterialInput, RecordResult, VisitUsage
 from .context import pass_app
+from .params import parse_date
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
@@ -218,14 +219,6 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
             click.echo(line)
 
 
-def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
-
 
 def _group_dict(g: VarianceGroup) -> dict[str, object]:
     def s(v: Decimal | None) -> str | None:
@@ -298,8 +291,8 @@ def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[s
 
 
 @click.command("variance")
-@click.option("--from", "since", callback=_parse_date, metavar="DATE", help="First visit date.")
-@click.option("--to", "until", callback=_parse_date, metavar="DATE", help="Last visit date.")
+@click.option("--from", "since", callback=parse_date, metavar="DATE", help="First visit date.")
+@click.option("--to", "until", callback=parse_date, metavar="DATE", help="Last visit date.")
 @click.option("--by", type=click.Choice(GROUPINGS), default="product", show_default=True)
 @click.option("--user", metavar="USERNAME",
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")

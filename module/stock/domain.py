@@ -463,15 +463,8 @@ def inventory_activity_class(
 ) -> tuple[str, int]:
     """The column and signed quantity OpenEMR's Inventory Activity report
     (interface/reports/inventory_activity.php) puts a ``drug_sales`` row in, seen from
-    lot ``lot_id``: a row with a source lot is a transfer (out of the source, into the
-    destination), then pid -> sale, distributor -> distribution, non-zero fee ->
-    purchase, anything else an adjustment."""
-    if xfer_inventory_id:
-        return "transfers", quantity if lot_id == xfer_inventory_id else -quantity
-    if pid:
-        return "sales", -quantity
-    if distributor_id:
-        return "distributions", -quantity
-    if fee != 0:
-        return "purchases", -quantity
-    return "adjustments", -quantity
+    lot ``lot_id``; the one rule lives in :func:`reports.domain.classify_sale`."""
+    from ..reports.domain import classify_sale
+
+    return classify_sale(lot_id=lot_id, xfer_inventory_id=xfer_inventory_id, pid=pid,
+                         distributor_id=distributor_id, fee=fee, quantity=quantity)
