@@ -21,7 +21,7 @@ import pymysql
 from aesthetic_inventory import scratch
 from aesthetic_inventory.bootstrap import App, build_app
 from aesthetic_inventory.db import create_db_engine
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -32,6 +32,16 @@ OPENEMR_SCHEMA = Path(
         REPO_DIR.parent / "shared" / "openemr" / "database.sql",
     )
 )
+
+
+def count_rows(url: str, sql: str) -> int:
+    """The integer a ``SELECT COUNT(*) ...`` returns on the database of ``url``."""
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar() or 0)
+    finally:
+        engine.dispose()
 
 
 def make_app(url: str, **env: str) -> App:

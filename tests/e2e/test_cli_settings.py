@@ -16,6 +16,7 @@ import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.db import create_db_engine
 from click.testing import CliRunner
+from dbtools import count_rows as count
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -39,15 +40,6 @@ def one_line(err: str) -> str:
     assert len(lines) == 1, err
     assert "Traceback" not in err and "unexpected error" not in err
     return lines[0]
-
-
-def count(url: str, sql: str) -> int:
-    engine = create_db_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(sql)).scalar() or 0)
-    finally:
-        engine.dispose()
 
 
 def seed_low_stock(url: str) -> None:

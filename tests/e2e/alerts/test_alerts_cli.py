@@ -8,6 +8,7 @@ import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.db import create_db_engine
 from click.testing import CliRunner
+from dbtools import count_rows as count
 from sqlalchemy import text
 
 pytestmark = pytest.mark.e2e
@@ -18,15 +19,6 @@ def run(*args: str, **env: str) -> tuple[int, str, str]:
     environ.update({f"AESTHETIC_INVENTORY_{k.upper()}": v for k, v in env.items()})
     result = CliRunner().invoke(main, list(args), env=environ)
     return result.exit_code, result.stdout, result.stderr
-
-
-def count(url: str, sql: str) -> int:
-    engine = create_db_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(sql)).scalar() or 0)
-    finally:
-        engine.dispose()
 
 
 def seed(url: str) -> None:
