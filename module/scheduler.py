@@ -19,9 +19,7 @@ the scheduler down and release a claim this process still holds.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
@@ -31,16 +29,12 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from .alerts.background import process_owner
 from .alerts.config import AlertConfig
 from .alerts.service import check_alert_setup
 from .bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.service")
-
-
-def process_owner() -> str:
-    """Who holds a claim: ``host:pid`` (recorded in the claims table)."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
 
 def _on_job_event(event: JobExecutionEvent) -> None:

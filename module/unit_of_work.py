@@ -3,14 +3,10 @@ and carries the repositories that work on that connection."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from .alerts.background import BackgroundServiceRepository
 from .alerts.repositories import AlertStateRepository, OutboxRepository, TargetsRepository
@@ -20,11 +16,11 @@ from .consumption.repositories import (
     QueueRepository,
     SweepRepository,
 )
-from .db import connect, is_lock_conflict
+from .db import connect, retry_on_lock_conflict
 from .stock.repository import StockRepository
 from .usage.repository import UsageRepository
 
-T = TypeVar("T")
+__all__ = ["UnitOfWork", "UnitOfWorkFactory", "retry_on_lock_conflict", "unit_of_work_factory"]
 
 
 class UnitOfWork:
@@ -111,28 +107,3 @@ def unit_of_work_factory(source: UnitOfWorkFactory | Engine) -> UnitOfWorkFactor
     if isinstance(source, Engine):
         return lambda: UnitOfWork(source)
     return source
-
-
-def retry_on_lock_conflict(
-    work: Callable[[], T],
-    *,
-    attempts: int = 5,
-    base_delay: float = 0.02,
-    on_retry: Callable[[int, BaseException], None] | None = None,
-) -> T:
-    """Run ``work`` (a whole transaction) again after a deadlock or lock wait timeout.
-
-    InnoDB rolls back the victim of a deadlock, so re-running the complete unit of
-    work is the documented remedy. The number of attempts is bounded; the last
-    error is re-raised.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return work()
-        except DBAPIError as exc:
-            if not is_lock_conflict(exc) or attempt == attempts:
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            time.sleep(base_delay * (2 ** (attempt - 1)) * (1 + random.random()))
-    raise AssertionError("unreachable")
