@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure this machine can run the project: a Python venv module, a MariaDB
-# server binary, Chromium for the browser tests (the tests and the demo start their own throwaway server).
+# server binary, Chromium for the browser tests, galera-4 and rsync for the cluster tests (the tests and the demo start their own throwaway server).
 # As root with apt-get, install what is missing; otherwise say what to install.
 set -euo pipefail
 
@@ -14,6 +14,10 @@ have_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
 # headless Chromium.
 have_php() { command -v php >/dev/null 2>&1; }
 have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
+# The cluster tests start a 3-node MariaDB Galera cluster: Debian's galera-4 provider,
+# and rsync for the state transfer that lets a node join.
+have_galera() { [ -f /usr/lib/galera/libgalera_smm.so ] || [ -f /usr/lib/libgalera_smm.so ]; }
+have_rsync() { command -v rsync >/dev/null 2>&1; }
 
 missing=()
 have_server || missing+=(mariadb-server)
@@ -21,6 +25,8 @@ have_client || missing+=(mariadb-client)
 have_venv || missing+=(python3-venv)
 have_php || missing+=(php-cli)
 have_chromium || missing+=(chromium)
+have_galera || missing+=(galera-4)
+have_rsync || missing+=(rsync)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
