@@ -35,7 +35,7 @@ from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from .background import process_owner
 from .channels import Channel
 from .config import AlertConfig
-from .repositories import OutboxRow
+from .repositories import OutboxRepository, OutboxRow
 from .rules import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def _claim(
     """Claim the channel's next due row and commit the claim."""
     with new_uow() as uow:
         until = at + timedelta(seconds=CLAIM_LEASE_SECONDS)
-        row = uow.outbox.claim_due(at, [name], owner, until, exclude_ids=tried)
+        row = uow.get(OutboxRepository).claim_due(at, [name], owner, until, exclude_ids=tried)
         uow.commit()
         return row
 
@@ -141,7 +141,7 @@ def _send_and_confirm(
     def in_database() -> str:
         with new_uow() as uow:
             note = channel.deliver(uow.connection, row, at)
-            if not uow.outbox.mark_delivered(row.id, at, owner):
+            if not uow.get(OutboxRepository).mark_delivered(row.id, at, owner):
                 log.warning("outbox %s: the claim was taken over; not written twice", row.id)
                 return "taken over by another sender"
             uow.commit()
@@ -154,7 +154,7 @@ def _send_and_confirm(
 
     def confirm() -> None:
         with new_uow() as uow:
-            if not uow.outbox.mark_delivered(row.id, at, owner):
+            if not uow.get(OutboxRepository).mark_delivered(row.id, at, owner):
                 log.warning("outbox %s: sent, but the claim had been taken over", row.id)
             uow.commit()
 
@@ -173,13 +173,13 @@ def _record_failure(
     """Count the failed attempt, schedule the next and release the claim; returns
     (attempts, delay in seconds)."""
     with new_uow() as uow:
-        locked = uow.outbox.lock_claimed(row.id, owner)
+        locked = uow.get(OutboxRepository).lock_claimed(row.id, owner)
         attempts = (locked or row).attempts + 1
         delay = backoff_seconds(
             attempts, base=config.outbox_backoff_seconds, cap=config.outbox_max_backoff_seconds
         )
         if locked is not None:
-            uow.outbox.mark_failed(row.id, error, at + timedelta(seconds=delay))
+            uow.get(OutboxRepository).mark_failed(row.id, error, at + timedelta(seconds=delay))
             uow.commit()
         return attempts, delay
 

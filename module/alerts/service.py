@@ -21,7 +21,7 @@ from .channels import build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
-from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository
+from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository, OutboxRepository
 from .rules import (
     AlertItem,
     Decision,
@@ -152,7 +152,7 @@ def _scan_once(
     """One attempt of :func:`scan`, in one transaction."""
     result = ScanResult(dry_run=dry_run, scanned_at=at)
     with new_uow() as uow:
-        repo = uow.alerts
+        repo = uow.get(AlertStateRepository)
         if not table_exists(uow.connection, STATE_TABLE):
             raise AestheticInventoryError(
                 "the alert tables are missing: run 'aesthetic-inventory migrate' first"
@@ -207,7 +207,7 @@ def _queue_digest(uow: UnitOfWork, config: AlertConfig, digest: Digest, at: date
                 "now": at,
             }
         )
-    uow.outbox.add_outbox_rows(rows)
+    uow.get(OutboxRepository).add_outbox_rows(rows)
     return [str(row["key"]) for row in rows]
 
 
