@@ -8,7 +8,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
@@ -17,7 +17,7 @@ from ..db import retry_on_lock_conflict, root_cause, table_exists
 from ..errors import AestheticInventoryError
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from .background import process_owner
-from .channels import build_channels, check_email_setup
+from .channels import SmtpFactory, build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
@@ -32,8 +32,22 @@ from .rules import (
     shortage_items,
 )
 
-if TYPE_CHECKING:  # the composition root builds on this module, not the other way
-    from ..bootstrap import App
+
+class AlertRuntime(Protocol):
+    """What a scan needs from the composition root (``bootstrap.App`` is one): the
+    alerts package depends on this shape, never on ``bootstrap``, which builds on
+    the alerts package (no import cycle)."""
+
+    @property
+    def alert_config(self) -> AlertConfig: ...
+
+    @property
+    def template_environment(self) -> Environment: ...
+
+    @property
+    def smtp_factory(self) -> SmtpFactory: ...
+
+    def unit_of_work(self) -> UnitOfWork: ...
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +233,7 @@ def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
     return json.dumps(payload, sort_keys=True)
 
 
-def check_alert_setup(app: App) -> AlertConfig:
+def check_alert_setup(app: AlertRuntime) -> AlertConfig:
     """Validate the alert settings and what the channels read from OpenEMR (the
     e-mail channel's host, port and TLS mode), before any work: a problem is a
     one-line :class:`~aesthetic_inventory.errors.ConfigurationError` at start."""
@@ -231,7 +245,8 @@ def check_alert_setup(app: App) -> AlertConfig:
 
 
 def run_alert_scan(
-    app: App, *, dry_run: bool = False, now: datetime | None = None, deliver: bool = True
+    app: AlertRuntime, *, dry_run: bool = False, now: datetime | None = None,
+    deliver: bool = True,
 ) -> ScanResult:
     """One scan, outbox and delivery (the ``alerts run`` command and the service job),
     with the composition root's parsed config, templates and SMTP factory."""
@@ -257,7 +272,7 @@ def run_alert_scan(
     return result
 
 
-def deliver_pending(app: App, *, now: datetime | None = None) -> DeliveryReport:
+def deliver_pending(app: AlertRuntime, *, now: datetime | None = None) -> DeliveryReport:
     """Deliver due outbox rows only (the service's outbox job)."""
     config = app.alert_config
     channels = build_channels(config, app.smtp_factory)
