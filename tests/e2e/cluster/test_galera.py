@@ -27,6 +27,7 @@ from aesthetic_inventory.alerts.service import deliver_pending, run_alert_scan
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
 from aesthetic_inventory.db import create_db_engine, is_lock_conflict
 from aesthetic_inventory.install import triggers
+from aesthetic_inventory.install.doctor import run_doctor
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from galera import GaleraCluster
@@ -278,3 +279,39 @@ def test_alert_scans_and_deliveries_on_several_nodes_send_each_digest_once(
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def _cluster_check(url: str) -> Any:
+    engine = create_db_engine(url)
+    try:
+        report = run_doctor(engine)
+    finally:
+        engine.dispose()
+    return next(c for c in report.checks if c.name == "cluster"), report
+
+
+def test_doctor_knows_the_cluster(site: list[str]) -> None:
+    check, report = _cluster_check(site[1])
+    assert check.summary.startswith(
+        "Galera cluster 'aesthetic_inventory_test', 3 node(s), this node Synced; primary keys"
+    )
+    assert check.status == "warn" and report.healthy
+    assert check.problems == (
+        "wsrep_sync_wait is 0: a read may miss a write another node committed",
+    )
+    assert "init_command=SET SESSION wsrep_sync_wait=1" in check.fix
+    # as the fix says
+    check, _ = _cluster_check(site[1] + "?init_command=SET SESSION wsrep_sync_wait%3D1")
+    assert check.status == "ok", check
+    # a module table without a primary key would not be certified by key
+    engine = create_db_engine(site[0])
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE aesthetic_inventory_nokey (n int) ENGINE=InnoDB"))
+        check, report = _cluster_check(site[2])
+        assert check.status == "fail" and not report.healthy
+        assert "without a primary key: aesthetic_inventory_nokey" in check.problems[0]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE aesthetic_inventory_nokey"))
+        engine.dispose()
