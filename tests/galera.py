@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,15 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pymysql  # type: ignore[import-untyped]
+import pymysql
+from aesthetic_inventory.private_server import allow_tcp_root, free_port, stop_process
 
 PROVIDER_CANDIDATES = ("/usr/lib/galera/libgalera_smm.so", "/usr/lib/libgalera_smm.so")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def galera_provider() -> str | None:
@@ -43,10 +37,10 @@ class GaleraNode:
 
     index: int
     base: Path
-    port: int = field(default_factory=_free_port)
-    gcomm_port: int = field(default_factory=_free_port)
-    ist_port: int = field(default_factory=_free_port)
-    sst_port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
+    gcomm_port: int = field(default_factory=free_port)
+    ist_port: int = field(default_factory=free_port)
+    sst_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,8 +93,8 @@ class GaleraCluster:
             for node in self.nodes:
                 self._launch(node, provider, bootstrap=node.index == 1)
                 self._wait_ready(node, timeout)
-                if node.index == 1:
-                    self._allow_tcp_root(node)
+                if node.index == 1:  # the joiners get the account by state transfer
+                    allow_tcp_root(node.socket_path)
             self._wait_cluster_size(timeout)
         except BaseException:
             self.stop()
@@ -200,28 +194,11 @@ class GaleraCluster:
             time.sleep(0.3)
         raise RuntimeError("the galera cluster did not reach its size")
 
-    @staticmethod
-    def _allow_tcp_root(node: GaleraNode) -> None:
-        # replicated to the joiners by SST (they join after this)
-        conn = node.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''")
-                cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
-        finally:
-            conn.close()
-
     def stop(self) -> None:
         """Stop every node (joiners first, gracefully, then by force) and delete the
         directory."""
         for node in reversed(self.nodes):
-            if node.process is not None and node.process.poll() is None:
-                node.process.terminate()
-                try:
-                    node.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait(timeout=10)
+            stop_process(node.process)
             node.process = None
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import dbtools
 import pytest
 from aesthetic_inventory.db import create_db_engine
-from aesthetic_inventory.private_server import _free_port
+from aesthetic_inventory.private_server import free_port
 from aesthetic_inventory.sites import discover_sites
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
@@ -87,7 +87,7 @@ def test_one_service_serves_several_sites_and_a_dead_one_stalls_none(
     sites: dict[str, str],
 ) -> None:
     engines = {name: create_db_engine(sites[name]) for name in "ab"}
-    down = f"mysql+pymysql://root@127.0.0.1:{_free_port()}/gone"
+    down = f"mysql+pymysql://root@127.0.0.1:{free_port()}/gone"
     args = [CLI, "service", "--site", f"a={sites['a']}", "--site", f"down={down}",
             "--site", f"b={sites['b']}", "--site", f"empty={sites['empty']}"]
     env = _env(service_drain_seconds="0.3", service_poll_seconds="1",
