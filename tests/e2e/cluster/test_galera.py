@@ -173,6 +173,12 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
             with engine.connect() as conn:
                 assert triggers.trigger_status(conn).installed
             _wait_for(engine, "SELECT COUNT(*) FROM form_encounter WHERE pid >= 70000", 12)
+        # the alert job is due: both services (nodes 2 and 3) try to claim it at once
+        _add_low_stock_products(engines[0], "W", 3)
+        with engines[0].begin() as conn:
+            conn.execute(text(
+                "UPDATE background_services SET active = 1, running = 0, execute_interval = 1440, "
+                "next_run = NOW() - INTERVAL 1 MINUTE WHERE name = 'AestheticInventoryAlerts'"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AESTHETIC_INVENTORY_")}
         env |= {"AESTHETIC_INVENTORY_SERVICE_DRAIN_SECONDS": "0.3",
                 "AESTHETIC_INVENTORY_SERVICE_POLL_SECONDS": "1",
@@ -189,6 +195,8 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
                 assert sum(saves) == 48  # every save committed (after retries)
                 _wait_for(engines[0], "SELECT COUNT(*) FROM aesthetic_inventory_change_queue", 0,
                           timeout=60)
+                _wait_for(engines[0], "SELECT COUNT(*) FROM notification_log "
+                          "WHERE smsgateway_info = 'AestheticInventory'", 1, timeout=60)
             finally:
                 for proc in services:
                     proc.send_signal(signal.SIGTERM)
@@ -196,7 +204,13 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
             log.seek(0)
             output = log.read().decode(errors="replace")
         assert codes_out == [0, 0], output
-        assert "Traceback" not in output, output
+        assert "Traceback" not in output and " failed: " not in output, output
+        # one service ran the alert job, once: one digest, one CRM row
+        assert output.count("alert job: claimed, ran and released") == 1, output
+        assert _scalar(engines[0], "SELECT COUNT(*) FROM aesthetic_inventory_outbox "
+                       "WHERE channel = 'crm' AND status = 'delivered'") == 1
+        assert _scalar(engines[0], "SELECT COUNT(*) FROM notification_log "
+                       "WHERE smsgateway_info = 'AestheticInventory'") == 1
         result = subprocess.run([CLI, "--database-url", site[0], "sync"], env=env,
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
