@@ -129,6 +129,15 @@ def _service(url: str, log: Any, env: dict[str, str]) -> subprocess.Popen[bytes]
     )
 
 
+def _wait_started(log: Any, services: list[subprocess.Popen[bytes]], count: int) -> None:
+    """Until every service logged its start (read without moving the shared offset)."""
+    deadline = time.monotonic() + 60
+    while os.pread(log.fileno(), 1 << 20, 0).count(b"service: started") < count:
+        assert all(p.poll() is None for p in services), "a service exited at start"
+        assert time.monotonic() < deadline, "the services did not start"
+        time.sleep(0.1)
+
+
 def _writer(engine: Engine, node: int, visits: list[tuple[int, int]], codes: list[str],
             seed: int) -> int:
     """Fee-sheet saves on one node: PHP-style unit edits and new lines (queued by the
@@ -186,6 +195,7 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
         with tempfile.TemporaryFile() as log:
             services = [_service(site[1], log, env), _service(site[2], log, env)]
             try:
+                _wait_started(log, services, 2)
                 jobs = [
                     (lambda e=engines[n % 3], n=n: _writer(e, n % 3, visits, codes, seed=n))
                     for n in range(6)
