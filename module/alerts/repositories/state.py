@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -65,7 +66,7 @@ class AlertStateRepository:
         "OR s.last_notified <= :due)"
     )
 
-    def _stream(self, sql: str, params: dict[str, object]) -> Iterable[Sequence[object]]:
+    def _stream(self, sql: str, params: dict[str, object]) -> Iterable[Sequence[Any]]:
         """Rows one at a time (unbuffered cursor): a large first scan never holds
         the driver's copy of every row next to the items built from them. The
         caller reads each stream to its end before the next statement."""
