@@ -22,9 +22,9 @@ from ..db import is_connection_error
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict, unit_of_work_factory
 from .domain import LotPolicy, error_summary, retry_delay
-from .planning import unsettled_visits
 from .results import DrainResult, ReconcileResult, SweepResult
 from .service import reconcile_in_transaction
+from .settled import unsettled_visits
 
 log = logging.getLogger("aesthetic_inventory.consumption.service")
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from ..acl import Grants
 from ..acl import user_grants as acl_user_grants
+from ..consumption.service import reconcile_in_transaction
 from ..errors import InvalidInputError, PermissionDeniedError, UnknownVisitError
 from ..unit_of_work import (
     UnitOfWork,
@@ -28,13 +29,11 @@ from ..unit_of_work import (
 from .domain import (
     SOURCE_USAGE,
     Actual,
-    FeeSheetEdit,
     adjustment_reason,
     check_named_lot,
     check_notes,
     check_reason,
     cost,
-    fee_sheet_actuals,
     parse_actual,
     stock_status,
     target_units,
@@ -169,8 +168,6 @@ def record_in_transaction(
     """Record the actuals inside the caller's unit of work (entered; no commit), then
     reconcile the visit so stock follows them. Any invalid material raises before
     anything is written."""
-    from ..consumption.service import reconcile_in_transaction
-
     if not materials:
         raise InvalidInputError("no material given")
     if not user or not user.strip():
@@ -282,38 +279,6 @@ def record_usage(
             return result
 
     return retry_on_lock_conflict(work)
-
-
-def absorb_fee_sheet_edits(
-    conn: Connection, pid: int, encounter: int, edits: Sequence[FeeSheetEdit],
-    held: Sequence[object], planned: dict[int, Decimal],
-    refs: dict[int, tuple[int, str, str]], old: dict[int, Actual | None],
-    now: datetime | None = None,
-) -> dict[int, Actual]:
-    """Record fee-sheet edits of AUTO_PROC rows as actuals (inside the reconcile's
-    transaction, after it locked the visit and its rows): the held units per touched
-    mapping become its actual, a history row says so, the edits are deleted. ``refs``
-    gives (drug_id, code_type, code) per mapping. Returns the new actuals by mapping."""
-    if not edits:
-        return {}
-    now = (now or datetime.now()).replace(microsecond=0)
-    repo = UsageRepository(conn)
-    actuals = fee_sheet_actuals(edits, held, planned, now)  # type: ignore[arg-type]
-    rows = []
-    history = []
-    for mapping_id, actual in actuals.items():
-        drug_id, code_type, code = refs.get(mapping_id, (0, "", ""))
-        if not drug_id:
-            continue  # a mapping that vanished: nothing to record against
-        ref = MappingRef(mapping_id, drug_id, code_type, code, "")
-        plan = planned.get(mapping_id, Decimal(0))
-        if not actual.same_as(old.get(mapping_id)):
-            rows.append((ref, plan, actual))
-            history.append((ref, plan, old.get(mapping_id), actual))
-    repo.write_actuals(pid, encounter, rows, now)
-    repo.append_history(pid, encounter, history, now)
-    repo.delete_edits(e.edit_id for e in edits)
-    return {ref.mapping_id: a for ref, _p, a in rows}
 
 
 # -- usage show -------------------------------------------------------------------------

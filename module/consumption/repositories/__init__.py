@@ -4,9 +4,13 @@ A :class:`~aesthetic_inventory.unit_of_work.UnitOfWork` builds them on its conne
 (``uow.consumption``, ``uow.queue``, ``uow.sweep``, ``uow.fee_sheet``).
 """
 
+from .actuals import ActualsRepository
 from .fee_sheet import FeeSheetRepository
 from .queue import QueueRepository
 from .reconcile import ConsumptionRepository
 from .sweep import SweepRepository
 
-__all__ = ["ConsumptionRepository", "FeeSheetRepository", "QueueRepository", "SweepRepository"]
+__all__ = [
+    "ActualsRepository", "ConsumptionRepository", "FeeSheetRepository", "QueueRepository",
+    "SweepRepository",
+]

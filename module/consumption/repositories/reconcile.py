@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection, CursorResult
 
-from ...usage.domain import FeeSheetEdit
+from ..actuals import FeeSheetEdit
 from ..domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
 from ..planning import MappedLine, NewSale, RecordedActual, UsageRow, Visit, VisitFacts
 
@@ -43,7 +43,15 @@ class ConsumptionRepository:
     def lock_visit_and_held(
         self, pid: int, encounter: int, today: date | None = None
     ) -> tuple[Visit | None, list[HeldSale]]:
-        """Lock the visit's encounter row and then its AUTO_PROC rows, in one round trip.
+        """:meth:`visit_and_held` under locks (the reconcile's first statement)."""
+        return self.visit_and_held(pid, encounter, today, lock=True)
+
+    def visit_and_held(
+        self, pid: int, encounter: int, today: date | None = None, *, lock: bool = False
+    ) -> tuple[Visit | None, list[HeldSale]]:
+        """The visit and its AUTO_PROC rows in one round trip; with ``lock`` the
+        encounter row is locked first, then the rows (a preview reads the same rows
+        with the same statement, without ``FOR UPDATE``).
 
         ``STRAIGHT_JOIN`` makes the encounter row the first row locked, so concurrent
         reconciles of one visit queue on it exactly as with a separate ``lock_visit``;
@@ -59,7 +67,7 @@ class ConsumptionRepository:
             "AND ds.selector LIKE %s "
             # no ORDER BY: it only cost a temporary table and a filesort on the server
             # (locks are taken in access order either way); the rows are few
-            "WHERE fe.pid = %s AND fe.encounter = %s FOR UPDATE",
+            "WHERE fe.pid = %s AND fe.encounter = %s" + (" FOR UPDATE" if lock else ""),
             (SELECTOR_PREFIX + "%", pid, encounter),
         ).all()
         if not rows:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..domain import SELECTOR_PREFIX, StoredUsage
-from ..planning import HeldRows, LiveMapping, UsageRecord, WindowFacts
+from ..settled import HeldRows, LiveMapping, UsageRecord, WindowFacts
 
 # the sweep's window: visits with mapped billing lines dated on/after :since, or with
 # AUTO_PROC rows sold on/after it

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 from aesthetic_inventory.cli import main
-from aesthetic_inventory.consumption.service import drain_change_queue
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import load_sample, migrate
 from click.testing import CliRunner, Result

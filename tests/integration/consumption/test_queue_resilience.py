@@ -11,11 +11,12 @@ from datetime import date
 
 import pytest
 from aesthetic_inventory.cli import main
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.consumption.repositories.health import (
     count_set_aside_visits,
     set_aside_visits,
 )
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from click.testing import CliRunner
 from clinic import Clinic

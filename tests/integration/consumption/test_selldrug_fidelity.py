@@ -8,13 +8,10 @@ from datetime import date, datetime
 
 import pytest
 from aesthetic_inventory.alerts.repositories.state import AlertStateRepository
+from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
 from aesthetic_inventory.consumption.domain import LotPolicy
 from aesthetic_inventory.consumption.repositories.health import count_invalid_expiration_lots
-from aesthetic_inventory.consumption.service import (
-    drain_change_queue,
-    reconcile_visit,
-    sweep_visits,
-)
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import VISIT_DATE, Clinic
 from sqlalchemy.engine import Engine

@@ -17,8 +17,9 @@ from __future__ import annotations
 import multiprocessing
 from decimal import Decimal
 
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, save_fee_sheet
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.db import create_db_engine, is_lock_conflict
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.service import MaterialInput, record_usage

@@ -8,7 +8,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import InvalidInputError
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.service import MaterialInput, record_usage, show_usage
@@ -192,7 +193,6 @@ def test_record_after_an_unabsorbed_fee_sheet_edit_stands(clinic: Clinic, visit:
 
 
 def test_sweep_absorbs_an_edit_whose_queue_row_was_lost(clinic: Clinic, visit: dict) -> None:
-    from aesthetic_inventory.consumption.service import sweep_visits
 
     [sale] = clinic.auto_sale_ids(1, 1)
     clinic.fee_sheet_set_quantity(sale, 2)

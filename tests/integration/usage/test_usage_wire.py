@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from aesthetic_inventory.consumption.service import reconcile_visit, sweep_visits
+from aesthetic_inventory.consumption.batch import sweep_visits
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.service import MaterialInput, record_usage
 from clinic import Clinic
