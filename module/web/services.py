@@ -110,13 +110,15 @@ def consumables(
     }
 
 
-def usable_lots(uow_factory: UowFactory, drug_id: int, *, today: date) -> dict:
-    """The lots of one product a nurse may pick on the review page."""
+def usable_lots(uow_factory: UowFactory, drug_id: int, *, today: date,
+                username: str = "") -> dict:
+    """The lots of one product a nurse may pick on the review page, in the order the
+    engine takes them for ``username`` (their default warehouse first)."""
     with uow_factory() as uow:
         repo = CatalogRepository(uow.connection)
         if not repo.product_exists(drug_id):
             raise NotFoundError(f"Product not found: {drug_id}")
-        return {"productId": drug_id, "lots": repo.usable_lots(drug_id, today)}
+        return {"productId": drug_id, "lots": repo.usable_lots(drug_id, today, username)}
 
 
 def visits_on(uow_factory: UowFactory, day: date) -> list[dict]:

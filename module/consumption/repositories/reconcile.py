@@ -17,15 +17,9 @@ from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection, CursorResult
 
 from ..actuals import FeeSheetEdit
-from ..domain import SELECTOR_PREFIX, UNAVAILABLE_WAREHOUSE_SEQ, HeldSale, Lot, parse_selector
+from ..domain import SELECTOR_PREFIX, HeldSale, Lot, parse_selector
+from ..lot_order import LOT_KEY, UNAVAILABLE_WAREHOUSE_SEQ, RemovalStrategy
 from ..planning import MappedLine, NewSale, RecordedActual, UsageRow, Visit, VisitFacts
-
-# The server's collation key of a lot number: ties on lot_number sort as OpenEMR's
-# ``ORDER BY ... di.lot_number`` does under the column's collation ('ab1' = 'AB1',
-# 'é1' = 'e1' in general_ci, trailing spaces ignored under PAD SPACE). ``AS CHAR(64)``
-# pads the key the way the collation pads (a bare WEIGHT_STRING does not, so 'a\t'
-# and 'a' would swap); OpenEMR's lot_number is VARCHAR(20).
-LOT_KEY = "WEIGHT_STRING(lot_number AS CHAR(64))"
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
@@ -202,7 +196,7 @@ class ConsumptionRepository:
         columns = (
             "di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
             "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq, "
-            f"{LOT_KEY.replace('lot_number', 'di.lot_number')} AS lot_key"
+            f"{RemovalStrategy.lot_key_sql()} AS lot_key"
         )
         join = (
             "FROM drug_inventory di LEFT JOIN list_options lo "
@@ -224,9 +218,9 @@ class ConsumptionRepository:
             cut = sorted(needs)
             wh = default_warehouse
             whens = " ".join(["WHEN %s THEN %s"] * len(cut))
-            # the sort key appears twice (both windows); its only parameter is wh, twice
-            not_default = "(%s <> '' AND COALESCE(di.warehouse_id, '') <> %s)"
-            key = f"{not_default}, lo.seq, di.expiration"
+            # sellDrug's order up to the lot-number tie (both windows); its only
+            # parameter is wh, twice per use
+            key = RemovalStrategy.group_sql("%s")
             branches.append(
                 "SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
                 "c.expiration, c.lot_number, c.destroyed, c.seq, c.lot_key "
