@@ -159,7 +159,7 @@ def reconcile_in_transaction(
     ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
     policy = policy or DEFAULT_POLICY
-    repo = uow.consumption
+    repo = uow.get(ConsumptionRepository)
     now = datetime.now().replace(microsecond=0)
     # first: the encounter row serialises reconciles of this visit, then its rows
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
@@ -168,7 +168,7 @@ def reconcile_in_transaction(
     plan = plan_visit(visit, held, repo.visit_facts(pid, encounter),
                       service_username=service_username, now=now)
     if plan.absorbed is not None:
-        _write_absorbed(ActualsRepository(uow.connection), pid, encounter, plan, now)
+        _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
     changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))

@@ -1,7 +1,7 @@
 """Repositories of the consumption engine: every SQL statement it sends lives here.
 
 A :class:`~aesthetic_inventory.unit_of_work.UnitOfWork` builds them on its connection
-(``uow.consumption``, ``uow.queue``, ``uow.sweep``, ``uow.fee_sheet``).
+(``uow.get(ConsumptionRepository)`` and so on).
 """
 
 from .actuals import ActualsRepository
