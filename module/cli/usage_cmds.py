@@ -25,7 +25,7 @@ def _costs_visible(app: App, user: str | None) -> bool:
     must be allowed to view materials at all. Without a user, costs stay hidden."""
     if not user:
         return False
-    return service.require_view_permission(app.engine, user).view_costs
+    return service.require_view_permission(app.unit_of_work, user).view_costs
 
 
 def _signed(value: Decimal | int | None) -> str:
@@ -142,7 +142,7 @@ def usage() -> None:
 @pass_app
 def show(app: App, pid: int, encounter: int, user: str | None, as_json: bool) -> None:
     """Plan, actual, variance, reason, costs, stock and history of one visit."""
-    view = service.show_usage(app.engine, pid, encounter,
+    view = service.show_usage(app.unit_of_work, pid, encounter,
                               can_see_costs=_costs_visible(app, user))
     if as_json:
         click.echo(json.dumps(view.as_dict(), indent=2, ensure_ascii=False))
@@ -209,8 +209,8 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
     from ..consumption.service import preflight
 
     preflight(app.engine)
-    service.require_update_permission(app.engine, user)
-    result = service.record_usage(app.engine, pid, encounter, materials, user=user,
+    service.require_update_permission(app.unit_of_work, user)
+    result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
                                   service_username=app.settings.service_username)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
 from ..acl import Grants
 from ..acl import user_grants as acl_user_grants
 from ..consumption.service import reconcile_in_transaction
@@ -24,7 +22,6 @@ from ..unit_of_work import (
     UnitOfWork,
     UnitOfWorkFactory,
     retry_on_lock_conflict,
-    unit_of_work_factory,
 )
 from .domain import (
     SOURCE_USAGE,
@@ -261,13 +258,13 @@ def _check_lot(repo: UsageRepository, lot: str, ref: MappingRef, quantity: Decim
 
 
 def record_usage(
-    uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int,
+    uow_factory: UnitOfWorkFactory, pid: int, encounter: int,
     materials: Sequence[MaterialInput], *, user: str, service_username: str,
     today: date | None = None,
 ) -> RecordResult:
     """Record actuals for a visit in one transaction (all or nothing) and reconcile it,
     retrying the whole transaction on deadlock or lock wait timeout."""
-    factory = unit_of_work_factory(uow_factory)
+    factory = uow_factory
 
     def work() -> RecordResult:
         with factory() as uow:
@@ -389,11 +386,11 @@ class VisitUsage:
         }
 
 
-def show_usage(uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int, *,
+def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
                can_see_costs: bool) -> VisitUsage:
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
     ``can_see_costs``), stock status, the lots its rows hold, and the change history."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         repo = uow.get(UsageRepository)
         if not repo.visit_exists(pid, encounter):
             raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
@@ -451,23 +448,23 @@ def show_usage(uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
 
 
-def user_grants(uow_factory: UnitOfWorkFactory | Engine, username: str) -> Grants:
+def user_grants(uow_factory: UnitOfWorkFactory, username: str) -> Grants:
     """What OpenEMR's ACL lets ``username`` do in the module (phpGACL check of
     :mod:`aesthetic_inventory.acl`). Costs need ``VIEW_COSTS``: inventory/purchases or
     acct/rep_a (admin/drugs alone is not enough: OpenEMR's installer grants it to
     physicians and clinicians, and seed 003 hides costs from them)."""
-    return acl_user_grants(unit_of_work_factory(uow_factory), username)
+    return acl_user_grants(uow_factory, username)
 
 
-def costs_visible(engine: Engine, username: str) -> bool:
+def costs_visible(uow_factory: UnitOfWorkFactory, username: str) -> bool:
     """Whether OpenEMR's ACL lets ``username`` see costs."""
-    return user_grants(engine, username).view_costs
+    return user_grants(uow_factory, username).view_costs
 
 
-def require_update_permission(engine: Engine, username: str) -> Grants:
+def require_update_permission(uow_factory: UnitOfWorkFactory, username: str) -> Grants:
     """Refuse a user whom OpenEMR's ACL does not allow to record actual usage (seed 003:
     front office and accounting may not; inventory/consumption or admin/drugs)."""
-    grants = user_grants(engine, username)
+    grants = user_grants(uow_factory, username)
     if not grants.update_materials:
         raise PermissionDeniedError(
             f"user {username!r} may not record usage: OpenEMR's access control grants "
@@ -476,9 +473,9 @@ def require_update_permission(engine: Engine, username: str) -> Grants:
     return grants
 
 
-def require_view_permission(engine: Engine, username: str) -> Grants:
+def require_view_permission(uow_factory: UnitOfWorkFactory, username: str) -> Grants:
     """Refuse a user whom OpenEMR's ACL does not allow to see a visit's materials."""
-    grants = user_grants(engine, username)
+    grants = user_grants(uow_factory, username)
     if not grants.view_materials:
         raise PermissionDeniedError(
             f"user {username!r} may not view materials under OpenEMR's access control"
