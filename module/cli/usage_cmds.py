@@ -6,18 +6,22 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import click
 
 from ..bootstrap import App
 from ..errors import InvalidInputError
+from ..reports.documents import Document, render_html, template_environment
+from ..reports.formatting import Column, Section
 from ..usage import service
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
 from ..usage.service import MaterialInput, RecordResult, VisitUsage
 from .context import pass_app
 from .params import parse_date
+from .preflight import preflight
+from .report_cmds import report as report_group
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
@@ -206,8 +210,6 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
             codes, actuals, product_ids, _per_material("reason", reasons, n),
             _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
     ]
-    from ..consumption.service import preflight
-
     preflight(app.engine)
     service.require_update_permission(app.unit_of_work, user)
     result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
@@ -273,11 +275,6 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
 
 def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[str]]) -> str:
     """The report in the reports' one-file HTML layout (issue 10's template)."""
-    from datetime import datetime
-
-    from ..reports.documents import Document, render_html, template_environment
-    from ..reports.formatting import Column, Section
-
     columns = [Column(h, str(i), right=0 < i < 8, get=lambda r, i=i: r[i])
                for i, h in enumerate(headers)]
     notes = [] if report.can_see_costs else ["costs hidden: not permitted by OpenEMR's ACL"]
@@ -307,24 +304,6 @@ def variance(app: App, since: date | None, until: date | None, by: str, user: st
     click.echo(render_variance(report, fmt), nl=False)
 
 
-def _report_group() -> click.Group:
-    """The ``report`` group of the reports commands when they are installed (issue 10),
-    else a group of our own; ``variance`` joins it either way."""
-    try:
-        from .report_cmds import report as existing  # type: ignore[attr-defined]
-    except ImportError:
-        existing = None
-    if isinstance(existing, click.Group):
-        return existing
-
-    @click.group("report")
-    def report() -> None:
-        """Reports."""
-
-    return report
-
-
-report_group = _report_group()
-report_group.add_command(variance)
+report_group.add_command(variance)  # the reports' group: one ``report``
 
 COMMANDS: list[click.Command] = [usage, report_group]

@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import UnknownVisitError
-from ..install.service import SchemaNotMigratedError, require_migrated
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     DEFAULT_POLICY,
@@ -50,18 +48,11 @@ __all__ = [
     "ReconcileResult",
     "SweepResult",
     "allocate_under_lock",
-    "preflight",
     "preview_in_transaction",
     "reconcile_in_transaction",
     "reconcile_visit",
 ]
 
-MODULE_TABLES = (
-    "aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
-    "aesthetic_inventory_stock_queue",
-    # 519_20: a reconcile reads recorded actuals and fee-sheet edits
-    "aesthetic_inventory_fee_sheet_edits", "aesthetic_inventory_usage_history",
-)
 
 def lots_to_read(
     plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
@@ -248,16 +239,3 @@ def reconcile_visit(
             return result
 
     return retry_on_lock_conflict(work)
-
-
-def preflight(engine: Engine) -> None:
-    """Before moving stock: an OpenEMR database, migrated, whose stock tables are InnoDB
-    (MyISAM ignores transactions and row locks; SPEC section 2)."""
-    with connect(engine) as conn:
-        require_openemr(conn)
-        require_migrated(conn)
-        if len(existing_tables(conn, MODULE_TABLES)) < len(MODULE_TABLES):
-            raise SchemaNotMigratedError(
-                "the consumption tables are missing: run 'aesthetic-inventory migrate'"
-            )
-        require_innodb(conn)
