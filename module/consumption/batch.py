@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy.exc import DBAPIError
 
@@ -144,10 +145,7 @@ def reconcile_each(
     results: list[ReconcileResult] = []
     skipped = failed = 0
     for pid, encounter in visits:
-        outcome, ok = _isolated(
-            new_uow, lambda pid=pid, encounter=encounter: reconcile_one(pid, encounter),
-            pid, encounter,
-        )
+        outcome, ok = _isolated(new_uow, partial(reconcile_one, pid, encounter), pid, encounter)
         if not ok:
             failed += 1
         elif outcome is None:

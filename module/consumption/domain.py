@@ -383,7 +383,7 @@ def retry_delay(attempts: int, *, base: float = RETRY_BASE_SECONDS,
                 cap: float = RETRY_MAX_SECONDS) -> float:
     """Seconds until a set-aside visit is tried again after ``attempts`` failures:
     5 s, 10 s, 20 s, ... doubling up to one hour."""
-    return min(cap, base * 2 ** max(attempts - 1, 0))
+    return min(cap, base * 2.0 ** max(attempts - 1, 0))
 
 
 def error_summary(exc: BaseException) -> str:

@@ -33,8 +33,8 @@ from ..errors import InvalidInputError
 __all__ = [
     "FEE_SHEET_REASON", "REASONS", "SOURCE_FEE_SHEET", "SOURCE_USAGE", "Actual", "FeeSheetEdit",
     "adjustment_reason", "allocate_from_lot", "check_named_lot", "check_notes", "check_reason",
-    "cost", "fee_sheet_actuals", "parse_actual", "plan_mapping_in_lot", "stock_status",
-    "target_units", "variance",
+    "cost", "decimal_text", "fee_sheet_actuals", "parse_actual", "plan_mapping_in_lot",
+    "stock_status", "target_units", "variance",
 ]
 
 REASONS: tuple[str, ...] = (
@@ -152,3 +152,11 @@ def adjustment_reason(units: int) -> str:
 def _fmt(value: Decimal) -> str:
     text = format(Decimal(value).normalize(), "f")
     return text
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """Decimals as strings in JSON (no float rounding), trailing zeros trimmed."""
+    if value is None:
+        return None
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
@@ -92,21 +93,17 @@ _RECORD_COLUMNS = (
 )
 
 
-def _record(r: Sequence[object]) -> StoredRecord:
+def _record(r: Sequence[Any]) -> StoredRecord:
     actual = None
     if r[8] is not None:
         actual = Actual(
-            quantity=Decimal(r[8]),  # type: ignore[arg-type]
-            reason=r[9],  # type: ignore[arg-type]
-            notes=r[10],  # type: ignore[arg-type]
-            lot_id=None if r[11] is None else int(r[11]),  # type: ignore[arg-type]
-            source=str(r[12] or "usage"),
-            recorded_by=str(r[13] or ""),
-            recorded_at=r[14],  # type: ignore[arg-type]
+            quantity=Decimal(r[8]), reason=r[9], notes=r[10],
+            lot_id=None if r[11] is None else int(r[11]),
+            source=str(r[12] or "usage"), recorded_by=str(r[13] or ""), recorded_at=r[14],
         )
     return StoredRecord(
-        int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),  # type: ignore[arg-type]
-        Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,  # type: ignore[arg-type]
+        int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),
+        Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,
     )
 
 
@@ -279,7 +276,7 @@ class UsageRepository(ActualsRepository):
 
 def variance_rows(
     conn: Connection, since: date | None, until: date | None
-) -> list[tuple]:  # type: ignore[type-arg]
+) -> list[tuple[Any, ...]]:
     """Usage records with a visit date in [since, until]: (visit date, pid, encounter,
     mapping_id, drug_id, product, code_type, code, planned, actual, reason, unit cost,
     provider username). The report groups them in Python."""

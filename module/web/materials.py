@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
-from ..usage import service
+from ..usage import service, show
 from .services import NotFoundError
 
 
@@ -96,7 +96,7 @@ class UsageMaterials:
         self.app = app
 
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
-        view = service.show_usage(self.app.unit_of_work, pid, encounter,
+        view = show.show_usage(self.app.unit_of_work, pid, encounter,
                                   can_see_costs=show_costs)
         return materials_json(view.as_dict(), show_costs)
 
@@ -104,7 +104,7 @@ class UsageMaterials:
                materials: list[dict[str, Any]]) -> dict:
         by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = service.show_usage(self.app.unit_of_work, pid, encounter,
+            current = show.show_usage(self.app.unit_of_work, pid, encounter,
                                          can_see_costs=False)
             by_mapping = {m.mapping_id: (f"{m.code_type}:{m.code}", m.drug_id)
                           for m in current.materials}

@@ -46,14 +46,14 @@ class AuthRepository:
 
     def lockout_policy(self) -> LockoutPolicy:
         """The site's ``password_max_failed_logins`` / ``time_reset_...`` globals."""
-        rows = dict(
-            self.connection.execute(
+        rows: dict[str, object] = {
+            str(name): value for name, value in self.connection.execute(
                 text(
                     "SELECT gl_name, gl_value FROM globals WHERE gl_name IN "
                     "('password_max_failed_logins', 'time_reset_password_max_failed_logins')"
                 )
             ).all()
-        )
+        }
         default = LockoutPolicy()
 
         def number(name: str, fallback: int) -> int:

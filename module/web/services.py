@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 from ..acl import Grants, load_grants
 from ..errors import AestheticInventoryError, InvalidInputError
@@ -100,7 +101,7 @@ def consumables(
     total = None
     if show_costs:
         known = [line.unit_cost * line.quantity for line in lines if line.unit_cost is not None]
-        total = money(sum(known)) if known else None
+        total = money(sum(known, Decimal(0))) if known else None
     return {
         "serviceCode": f"{code_type}:{code}",
         "codeType": code_type,

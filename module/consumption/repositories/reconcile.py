@@ -62,7 +62,7 @@ class ConsumptionRepository(LotRepository):
         ).all()
         if not rows:
             return None, []
-        rows.sort(key=lambda r: (r[0], r[2] or 0))  # encounter row id, then sale id
+        rows = sorted(rows, key=lambda r: (r[0], r[2] or 0))  # encounter row, then sale
         first_id = rows[0][0]
         # a visit without a date is sold today, as sellDrug does with an empty sale date;
         # a zero or invalid date (text from the driver) is no date either

@@ -12,7 +12,8 @@ from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visi
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import InvalidInputError
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from aesthetic_inventory.usage.service import MaterialInput, record_usage, show_usage
+from aesthetic_inventory.usage.service import MaterialInput, record_usage
+from aesthetic_inventory.usage.show import show_usage
 from clinic import Clinic
 from dbtools import uows
 from sqlalchemy.engine import Engine
