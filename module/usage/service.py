@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from ..consumption.results import LotMovement
+from ..consumption.results import LotMovement, MappingOutcome
 from ..consumption.service import reconcile_in_transaction
 from ..errors import InvalidInputError, UnknownVisitError
 from ..unit_of_work import (
@@ -164,10 +164,41 @@ def record_in_transaction(
         # them first (they become the actual), so this record is the one that stands
         reconcile_in_transaction(uow, pid, encounter, service_username=service_username,
                                  today=today)
+    decided = _decide(repo, materials, pid, encounter, user.strip(), now)
+    changed = [(ref, planned, new) for ref, planned, _old, new, ch in decided if ch]
+    writes = repo.write_actuals(pid, encounter, changed, now)
+    writes += repo.append_history(
+        pid, encounter, [(ref, planned, old, new) for ref, planned, old, new, ch in decided if ch],
+        now,
+    )
+    result = reconcile_in_transaction(
+        uow, pid, encounter, service_username=service_username, today=today
+    )
+    writes += result.writes
+    recorded = tuple(
+        RecordedMaterial(ref.mapping_id, ref.drug_id, ref.product_name, ref.code_type, ref.code,
+                         planned, new.quantity, new.quantity - planned, new.reason, new.lot_id,
+                         ch)
+        for ref, planned, _old, new, ch in decided
+    )
+    adjustments = _adjustments([ref for ref, *_rest in decided], result.lines)
+    return RecordResult(pid, encounter, recorded, adjustments, writes)
+
+
+Decision = tuple[MappingRef, Decimal, Actual | None, Actual, bool]
+"""(mapping, plan, previous actual, new actual, whether it changes anything)."""
+
+
+def _decide(
+    repo: UsageRepository, materials: Sequence[MaterialInput], pid: int, encounter: int,
+    user: str, now: datetime,
+) -> list[Decision]:
+    """Each material checked against the visit (its mapping, actual, reason, notes and
+    named lot); any invalid one raises before anything is written."""
     live = repo.live_planned(pid, encounter)
     records = repo.records(pid, encounter)
     held = repo.held_rows(pid, encounter)
-    decided: list[tuple[MappingRef, Decimal, Actual | None, Actual, bool]] = []
+    decided: list[Decision] = []
     seen: set[int] = set()
     for material in materials:
         ref = _resolve(repo, material, live, records, pid, encounter)
@@ -183,33 +214,24 @@ def record_in_transaction(
         if material.lot is not None and material.lot.strip():
             lot_id = _check_lot(repo, material.lot.strip(), ref, quantity, held, label)
         old = records[ref.mapping_id].actual if ref.mapping_id in records else None
-        new = Actual(quantity, reason, notes, lot_id, SOURCE_USAGE, user.strip(), now)
+        new = Actual(quantity, reason, notes, lot_id, SOURCE_USAGE, user, now)
         decided.append((ref, planned, old, new, not new.same_as(old)))
-    changed = [(ref, planned, new) for ref, planned, _old, new, ch in decided if ch]
-    writes = repo.write_actuals(pid, encounter, changed, now)
-    writes += repo.append_history(
-        pid, encounter, [(ref, planned, old, new) for ref, planned, old, new, ch in decided if ch],
-        now,
-    )
-    result = reconcile_in_transaction(
-        uow, pid, encounter, service_username=service_username, today=today
-    )
-    writes += result.writes
-    outcomes = {line.mapping_id: line for line in result.lines}
+    return decided
+
+
+def _adjustments(
+    refs: Sequence[MappingRef], lines: Sequence[MappingOutcome]
+) -> tuple[StockAdjustment, ...]:
+    """The units the reconcile moved for each recorded material (seed 003 wording)."""
+    outcomes = {line.mapping_id: line for line in lines}
     adjustments = []
-    for ref, *_rest in decided:
+    for ref in refs:
         line = outcomes.get(ref.mapping_id)
         units = (line.added - line.returned) if line else 0
         lots = _per_lot(line.lots) if line else ()
         adjustments.append(StockAdjustment(ref.mapping_id, ref.product_name, units,
                                            adjustment_reason(units), lots))
-    recorded = tuple(
-        RecordedMaterial(ref.mapping_id, ref.drug_id, ref.product_name, ref.code_type, ref.code,
-                         planned, new.quantity, new.quantity - planned, new.reason, new.lot_id,
-                         ch)
-        for ref, planned, _old, new, ch in decided
-    )
-    return RecordResult(pid, encounter, recorded, tuple(adjustments), writes)
+    return tuple(adjustments)
 
 
 def _per_lot(moves: Sequence[LotMovement]) -> tuple[tuple[int, str | None, int], ...]:
