@@ -19,8 +19,13 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
-from .db import is_connection_error, root_cause
+from .db import is_connection_error, mysql_error_code, root_cause
 from .errors import DatabaseUnavailableError
+
+# The server is going down or killed the connection while it does (MariaDB): the
+# outage begins before connections are refused.
+ER_SERVER_SHUTDOWN = 1053
+ER_CONNECTION_KILLED = 1927
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,7 +43,9 @@ def is_outage(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return is_connection_error(cause)
+    return is_connection_error(cause) or mysql_error_code(cause) in (
+        ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED
+    )
 
 
 class OutageGate:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 
+import pymysql
 import pytest
 from aesthetic_inventory.errors import DatabaseUnavailableError, InvalidInputError
-from aesthetic_inventory.outage import OutageGate
+from aesthetic_inventory.outage import OutageGate, is_outage
+from sqlalchemy.exc import OperationalError
 
 
 class Clock:
@@ -57,3 +59,11 @@ def test_other_errors_are_the_jobs_own() -> None:
 
     with pytest.raises(InvalidInputError):
         OutageGate().guard(job)()
+
+
+def test_a_server_shutting_down_is_an_outage() -> None:
+    def error(code: int) -> OperationalError:
+        return OperationalError("SELECT 1", {}, pymysql.err.OperationalError(code, "x"))
+
+    assert is_outage(error(1053)) and is_outage(error(2013)) and is_outage(error(1927))
+    assert not is_outage(error(1213)) and not is_outage(error(1146))
