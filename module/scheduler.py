@@ -8,6 +8,8 @@ Jobs (plain functions in ``jobs/``), each with an explicit id, ``coalesce=True``
   with OpenEMR's statement, released after;
 - ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (0.1);
 - ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30);
+- ``containers-waste``: every 300 s, write off what is left
+  in containers past beyond-use plus ``container_grace_hours`` (12);
 - ``sweep-fallback``: every ``service_sweep_seconds`` (300), only when the billing
   triggers are missing (sweep mode), reconcile the visits of the last seven days.
 
@@ -37,6 +39,9 @@ from .bootstrap import App
 
 log = logging.getLogger("aesthetic_inventory.service")
 
+# waste is due hours after beyond-use (the grace period): a check every 5 minutes is ample
+WASTE_JOB_SECONDS = 300
+
 
 def process_owner() -> str:
     """Who holds a claim: ``host:pid`` (recorded in the claims table)."""
@@ -61,9 +66,10 @@ def _busy_drain_filter(record: logging.LogRecord) -> bool:
 def build_scheduler(
     app: App, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
 ) -> BlockingScheduler:
-    """The scheduler with the three jobs registered (not started)."""
+    """The scheduler with its jobs registered (not started)."""
     from aesthetic_inventory.jobs.alert_scan import run_alert_job
     from aesthetic_inventory.jobs.change_queue import run_drain_job, run_sweep_fallback_job
+    from aesthetic_inventory.jobs.containers_waste import run_containers_waste_job
     from aesthetic_inventory.jobs.outbox_delivery import run_outbox_job
 
     scheduler = BlockingScheduler(
@@ -80,6 +86,7 @@ def build_scheduler(
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
         ("sweep-fallback", run_sweep_fallback_job, (app,), config.service_sweep_seconds),
+        ("containers-waste", run_containers_waste_job, (app,), WASTE_JOB_SECONDS),
     ]
     for job_id, func, args, seconds in jobs:
         scheduler.add_job(

@@ -20,6 +20,7 @@ from .consumption.repositories import (
     QueueRepository,
     SweepRepository,
 )
+from .containers.repository import ContainerRepository
 from .db import connect, is_lock_conflict
 from .stock.repository import StockRepository
 from .usage.repository import UsageRepository
@@ -33,7 +34,7 @@ class UnitOfWork:
     Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
     ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
     ``uow.services``, ``uow.stock``,
-    ``uow.usage``) works on :attr:`connection`. Leaving the block without
+    ``uow.usage``, ``uow.containers``) works on :attr:`connection`. Leaving the block without
     :meth:`commit` rolls everything back, so a failure midway never leaves half a
     change behind. A unit of work may be entered again after it was left: each
     ``with`` block is a new connection and transaction (not thread-safe: one per
@@ -50,6 +51,7 @@ class UnitOfWork:
     services: BackgroundServiceRepository
     stock: StockRepository
     usage: UsageRepository
+    containers: ContainerRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.services = BackgroundServiceRepository(conn)
         self.stock = StockRepository(conn)
         self.usage = UsageRepository(conn)
+        self.containers = ContainerRepository(conn)
         return self
 
     def __exit__(

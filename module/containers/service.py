@@ -1,0 +1,266 @@
+"""Container services: list containers, draw stock used without a patient (``use``),
+close a container by hand, write off what is left after beyond-use (the waste job),
+and the patients who shared a container (for ``recall --container``).
+
+Each stock-moving command is one transaction with its rows locked in the fixed order
+(product, lots by inventory_id, containers by id), re-run whole after a deadlock.
+Rows are written as OpenEMR's lot screen writes them (interface/drugs/add_edit_lot.php):
+a Consumption is trans_type 7 (quantity = units, fee 0), an Adjustment trans_type 5
+(quantity = -change, fee 0), both with the comment OpenEMR requires.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from ..consumption.domain import DEFAULT_POLICY, LotPolicy, Requirement, allocate
+from ..db import existing_tables, require_openemr
+from ..errors import AestheticInventoryError
+from ..stock import domain as stock_domain
+from ..stock.repository import LedgerEntry, NewPurchase
+from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
+from . import domain
+from .domain import BEYOND_USE, ClosePlan, Container, ContainerInputError, DrawPlan, Visit
+from .repository import TABLES, ContainerLine, NewDraw, PatientDraw
+
+log = logging.getLogger("aesthetic_inventory.containers")
+T = TypeVar("T")
+
+
+def run_transaction(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T],
+         *, dry_run: bool = False) -> T:
+    """One transaction, re-run whole after a deadlock or lock wait timeout."""
+
+    def attempt() -> T:
+        with factory() as uow:
+            result = work(uow)
+            if dry_run:
+                uow.rollback()
+            else:
+                uow.commit()
+            return result
+
+    return retry_on_lock_conflict(attempt)
+
+
+def preflight(factory: UnitOfWorkFactory) -> None:
+    """An OpenEMR database with the container tables (version 519_40)."""
+    with factory() as uow:
+        require_openemr(uow.connection)
+        missing = set(TABLES) - existing_tables(uow.connection, TABLES)
+    if missing:
+        raise ContainerInputError(
+            "the container tables are missing: run 'aesthetic-inventory migrate'")
+
+
+def list_containers(factory: UnitOfWorkFactory, *, drug_id: int | None = None,
+                    include_closed: bool = False) -> list[ContainerLine]:
+    """Open (or all) containers, oldest opened first."""
+    with factory() as uow:
+        return uow.containers.lines(drug_id=drug_id, include_closed=include_closed)
+
+
+def patients_of_container(uow: UnitOfWork, container_id: int) -> list[PatientDraw]:
+    """The patients (and stock uses, pid 0) served from one container, in draw order."""
+    if uow.containers.get(container_id) is None:
+        raise ContainerInputError(f"no container {container_id}")
+    return uow.containers.draws_of([container_id])
+
+
+# -- drawing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UseResult:
+    drug_id: int
+    units: int
+    sale_ids: tuple[int, ...]
+    opened: tuple[int, ...]  # containers opened by this use
+    drawn_from: tuple[int, ...]  # every container drawn from
+    counted_in_units: bool
+
+
+def apply_draw_plan(uow: UnitOfWork, plan: DrawPlan, *, drug_id: int, sale_ids: dict[int, int],
+                    visit: Visit, at: datetime) -> tuple[list[int], list[int]]:
+    """Write a plan's containers and draws: open the new containers, add the units drawn,
+    and record each draw against the ``drug_sales`` row of its lot (``sale_ids``:
+    inventory_id -> sale_id). Returns (opened ids, every container drawn from)."""
+    opened = [uow.containers.insert(new, drug_id) for new in plan.opened]
+    drawn: dict[int, int] = {}
+    rows: dict[tuple[int, int], int] = {}
+    for d in plan.draws:
+        cid = d.container_id if d.container_id is not None else opened[d.new_index or 0]
+        drawn[cid] = drawn.get(cid, 0) + d.units
+        key = (sale_ids[d.inventory_id], cid)
+        rows[key] = rows.get(key, 0) + d.units
+    uow.containers.add_drawn(drawn)
+    uow.containers.insert_draws([NewDraw(cid, sid, visit.pid, visit.encounter, units, at)
+                                 for (sid, cid), units in rows.items()])
+    return opened, sorted(drawn)
+
+
+def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *, user: str,
+        now: datetime, warehouse: str = "", policy: LotPolicy = DEFAULT_POLICY) -> UseResult:
+    """Stock used without a patient (training, a demo, a department), written as
+    OpenEMR's lot screen writes a Consumption: one trans_type 7 row per lot, the lot's
+    on_hand reduced, an ISSUE ledger row. A product counted in units draws from its
+    containers like a patient's draw; any other takes lots in sellDrug's order. Refused
+    (nothing written) when the stock cannot cover the whole quantity."""
+    reason = reason.strip()
+    if quantity <= 0:
+        raise ContainerInputError(f"--quantity must be positive, got {quantity}")
+    if not reason:
+        raise ContainerInputError("--reason must not be empty (OpenEMR requires a comment)")
+
+    def work(uow: UnitOfWork) -> UseResult:
+        rule = uow.containers.package_rules([drug_id]).get(drug_id)
+        if rule is None:
+            raise ContainerInputError(f"no product {drug_id}")
+        uow.stock.lock_products([drug_id])
+        wh = warehouse or uow.containers.default_warehouse()
+        lots = uow.consumption.lock_lots([drug_id], [])
+        containers = uow.containers.lock_open([drug_id]) if rule.counted_in_units else []
+        if rule.counted_in_units:
+            plan = domain.plan_draws(quantity, rule=rule, containers=containers, lots=lots,
+                                     at=now, visit=Visit(), warehouse=wh, policy=policy)
+        else:
+            taken = allocate(Requirement(0, drug_id, "", "", Decimal(quantity),
+                                         allow_combining=True, default_warehouse=wh),
+                             lots, sale_date=now.date(), policy=policy)
+            plan = DrawPlan(tuple(domain.Draw(a.inventory_id, a.quantity)
+                                  for a in taken.allocations), (), taken.shortage)
+        if plan.shortage:
+            raise ContainerInputError(
+                f"product {drug_id} has {plan.drawn} usable unit(s) in warehouse "
+                f"{wh or '(any)'}; cannot use {quantity}")
+        by_lot = plan.units_by_lot()
+        notes = reason[:stock_domain.NOTES_MAX]
+        sale_ids = uow.stock.insert_sales([NewPurchase(
+            drug_id, inv, user, now.date(), units, Decimal("0.00"),
+            stock_domain.TRANS_CONSUMPTION, notes) for inv, units in by_lot.items()])
+        for inv, units in by_lot.items():
+            uow.stock.add_to_lot(inv, -units)
+        costs = {lot.inventory_id: lot for lot in uow.stock.lock_lots(by_lot).values()}
+        uow.stock.insert_ledger([LedgerEntry(
+            stock_domain.ISSUE, inv, drug_id, -units, costs[inv].unit_cost, "consumption",
+            str(sid), user, notes, "USE", sid)
+            for (inv, units), sid in zip(by_lot.items(), sale_ids, strict=True)])
+        opened: list[int] = []
+        drawn: list[int] = []
+        if rule.counted_in_units:
+            opened, drawn = apply_draw_plan(
+                uow, plan, drug_id=drug_id, sale_ids=dict(zip(by_lot, sale_ids, strict=True)),
+                visit=Visit(), at=now)
+        return UseResult(drug_id, quantity, tuple(sale_ids), tuple(opened), tuple(drawn),
+                         rule.counted_in_units)
+
+    return run_transaction(factory, work)
+
+
+# -- closing and waste -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    container_id: int
+    reason: str
+    waste: int
+    unaccounted: int
+    sale_ids: tuple[int, ...]
+
+
+def _write_off(uow: UnitOfWork, c: Container, plan: ClosePlan, *, user: str,
+               now: datetime, notes: str) -> CloseResult:
+    """The close's rows: an Adjustment per written-off part (waste, then unaccounted),
+    the lot reduced, ADJUST ledger rows (reason = the close reason; COUNT for the
+    unaccounted part), the container closed."""
+    lot = uow.stock.lock_lots([c.inventory_id])[c.inventory_id]
+    parts = [(plan.waste, plan.reason, notes),
+             (plan.unaccounted, "COUNT",
+              f"container {c.id} closed with {plan.unaccounted} unit(s) fewer than recorded")]
+    parts = [p for p in parts if p[0] > 0]
+    sale_ids = uow.stock.insert_sales([NewPurchase(
+        c.drug_id, c.inventory_id, user, now.date(), units, Decimal("0.00"),
+        stock_domain.TRANS_ADJUSTMENT, text[:stock_domain.NOTES_MAX])
+        for units, _, text in parts])
+    uow.stock.add_to_lot(c.inventory_id, -(plan.waste + plan.unaccounted))
+    uow.stock.insert_ledger([LedgerEntry(
+        stock_domain.ADJUST, c.inventory_id, c.drug_id, -units, lot.unit_cost, "container",
+        str(c.id), user, text, why[:16], sid)
+        for (units, why, text), sid in zip(parts, sale_ids, strict=True)])
+    uow.containers.close(c.id, wasted=plan.waste, reason=plan.reason, closed_at=now,
+                         waste_sale_id=sale_ids[0] if plan.waste else None, user=user)
+    return CloseResult(c.id, plan.reason, plan.waste, plan.unaccounted, tuple(sale_ids))
+
+
+def _lock_container(uow: UnitOfWork, container_id: int) -> tuple[Container, int]:
+    """Lock product, lot, then the container (the fixed order); the lot's on_hand."""
+    peek = uow.containers.get(container_id)
+    if peek is None:
+        raise ContainerInputError(f"no container {container_id}")
+    uow.stock.lock_products([peek.drug_id])
+    lot = uow.stock.lock_lots([peek.inventory_id]).get(peek.inventory_id)
+    c = uow.containers.get(container_id, lock=True)
+    if c is None or lot is None:
+        raise ContainerInputError(f"no container {container_id}")
+    return c, lot.on_hand
+
+
+def close(factory: UnitOfWorkFactory, container_id: int, *, reason: str,
+          waste: int | None = None, user: str, now: datetime, notes: str = "") -> CloseResult:
+    """Close a container by hand (dropped, contaminated, used up...): ``waste`` units
+    (default: all that is left) are written off as an Adjustment naming the reason."""
+
+    def work(uow: UnitOfWork) -> CloseResult:
+        c, on_hand = _lock_container(uow, container_id)
+        plan = domain.plan_close(c, reason=reason, waste=waste, lot_on_hand=on_hand)
+        text = f"WASTAGE: container {c.id} closed, {plan.reason}" + (
+            f"; {notes.strip()}" if notes.strip() else "")
+        return _write_off(uow, c, plan, user=user, now=now, notes=text)
+
+    return run_transaction(factory, work)
+
+
+@dataclass(frozen=True)
+class WasteJobResult:
+    closed: tuple[CloseResult, ...]
+    failed: int
+
+
+def write_off_expired(factory: UnitOfWorkFactory, *, now: datetime, grace_hours: int,
+                      user: str) -> WasteJobResult:
+    """Close every open container past beyond-use plus the grace: what is left is
+    written off as waste (reason ``beyond-use``). Each container is its own
+    transaction, so one that fails is logged and the others still close."""
+    with factory() as uow:
+        due = uow.containers.due_for_waste(now - timedelta(hours=grace_hours))
+    closed: list[CloseResult] = []
+    failed = 0
+    for candidate in due:
+        def work(uow: UnitOfWork, cid: int = candidate.id) -> CloseResult | None:
+            c, on_hand = _lock_container(uow, cid)
+            if not domain.waste_due(c, now, grace_hours):
+                return None  # closed or changed meanwhile
+            plan = domain.plan_close(c, reason=BEYOND_USE, waste=None, lot_on_hand=on_hand)
+            text = (f"WASTAGE: beyond use, container {c.id} (beyond use at "
+                    f"{c.beyond_use_at:%Y-%m-%d %H:%M}): {plan.waste} unit(s) left")
+            return _write_off(uow, c, plan, user=user, now=now, notes=text)
+        try:
+            done = run_transaction(factory, work)
+        except AestheticInventoryError as exc:
+            failed += 1
+            log.warning("container %s not written off: %s", candidate.id, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad container never stalls the rest
+            failed += 1
+            log.error("container %s not written off: %s: %s", candidate.id,
+                      type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            continue
+        if done is not None:
+            closed.append(done)
+    return WasteJobResult(tuple(closed), failed)
