@@ -23,10 +23,10 @@ demo: prereqs $(STAMP)
 
 test: prereqs $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
-	$(BIN)/ruff check module jobs tests bench
+	$(BIN)/ruff check module jobs tests bench scripts
 
 lint: $(STAMP)
-	$(BIN)/ruff check module jobs tests bench
+	$(BIN)/ruff check module jobs tests bench scripts
 
 bench: prereqs $(STAMP)
 	$(BIN)/python -m bench --scale full

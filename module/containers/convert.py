@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..stock.repository import LedgerEntry
+from ..stock.repository import LedgerEntry, StockRepository
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory
 from .domain import ContainerInputError
+from .repository import ContainerRepository
 from .service import run_transaction
 
 CONVERT = "CONVERT"
@@ -53,27 +54,28 @@ def convert(factory: UnitOfWorkFactory, drug_id: int, package_size: int, *, unit
     unit = _check(package_size, unit)
 
     def work(uow: UnitOfWork) -> ConvertResult:
-        rule = uow.containers.package_rules([drug_id]).get(drug_id)
+        boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
+        rule = boxes.package_rules([drug_id]).get(drug_id)
         if rule is None:
             raise ContainerInputError(f"no product {drug_id}")
-        uow.stock.lock_products([drug_id])
+        stock.lock_products([drug_id])
         if rule.counted_in_units or rule.package_size > 1:
             raise ContainerInputError(
                 f"product {drug_id} ({rule.name}) is already counted in "
                 f"{rule.counting_unit or 'units'} ({rule.package_size} per package)")
-        waiting = uow.containers.visits_waiting(drug_id)
+        waiting = boxes.visits_waiting(drug_id)
         if waiting:
             raise ContainerInputError(
                 f"{waiting} visit(s) of product {drug_id} are queued or set aside: run "
                 "'aesthetic-inventory sync' (or wait for the service) and try again")
-        before = uow.containers.lock_all_lots(drug_id)
-        ledger_before = uow.containers.ledger_sums(drug_id)
-        rows = uow.containers.convert_counts(drug_id, package_size)
-        uow.containers.set_package(drug_id, package_size=package_size, counting_unit=unit,
+        before = boxes.lock_all_lots(drug_id)
+        ledger_before = boxes.ledger_sums(drug_id)
+        rows = boxes.convert_counts(drug_id, package_size)
+        boxes.set_package(drug_id, package_size=package_size, counting_unit=unit,
                                    package_unit=package_unit.strip()[:31])
-        after = uow.containers.ledger_sums(drug_id)  # the drug_sales observers' rows too
+        after = boxes.ledger_sums(drug_id)  # the drug_sales observers' rows too
         note = f"converted to {unit}: {package_size} per {package_unit}"
-        uow.stock.insert_ledger([
+        stock.insert_ledger([
             LedgerEntry(CONVERT, inv, drug_id, target - after.get(inv, 0), Decimal(0),
                         "convert", str(drug_id), user, note)
             for inv, target in ((i, s * package_size) for i, s in sorted(ledger_before.items()))

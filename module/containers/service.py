@@ -19,14 +19,15 @@ from decimal import Decimal
 from typing import TypeVar
 
 from ..consumption.domain import DEFAULT_POLICY, LotPolicy, Requirement, allocate
+from ..consumption.repositories import ConsumptionRepository
 from ..db import existing_tables, require_openemr
 from ..errors import AestheticInventoryError
 from ..stock import domain as stock_domain
-from ..stock.repository import LedgerEntry, NewPurchase
+from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
 from . import domain
 from .domain import BEYOND_USE, ClosePlan, Container, ContainerInputError, DrawPlan, Visit
-from .repository import TABLES, ContainerLine, NewDraw, PatientDraw
+from .repository import TABLES, ContainerLine, ContainerRepository, NewDraw, PatientDraw
 
 log = logging.getLogger("aesthetic_inventory.containers")
 T = TypeVar("T")
@@ -62,14 +63,15 @@ def list_containers(factory: UnitOfWorkFactory, *, drug_id: int | None = None,
                     include_closed: bool = False) -> list[ContainerLine]:
     """Open (or all) containers, oldest opened first."""
     with factory() as uow:
-        return uow.containers.lines(drug_id=drug_id, include_closed=include_closed)
+        return uow.get(ContainerRepository).lines(drug_id=drug_id, include_closed=include_closed)
 
 
 def patients_of_container(uow: UnitOfWork, container_id: int) -> list[PatientDraw]:
     """The patients (and stock uses, pid 0) served from one container, in draw order."""
-    if uow.containers.get(container_id) is None:
+    boxes = uow.get(ContainerRepository)
+    if boxes.get(container_id) is None:
         raise ContainerInputError(f"no container {container_id}")
-    return uow.containers.draws_of([container_id])
+    return boxes.draws_of([container_id])
 
 
 # -- drawing ---------------------------------------------------------------------------
@@ -90,7 +92,8 @@ def apply_draw_plan(uow: UnitOfWork, plan: DrawPlan, *, drug_id: int, sale_ids: 
     """Write a plan's containers and draws: open the new containers, add the units drawn,
     and record each draw against the ``drug_sales`` row of its lot (``sale_ids``:
     inventory_id -> sale_id). Returns (opened ids, every container drawn from)."""
-    opened = [uow.containers.insert(new, drug_id) for new in plan.opened]
+    boxes = uow.get(ContainerRepository)
+    opened = [boxes.insert(new, drug_id) for new in plan.opened]
     drawn: dict[int, int] = {}
     rows: dict[tuple[int, int], int] = {}
     for d in plan.draws:
@@ -98,8 +101,8 @@ def apply_draw_plan(uow: UnitOfWork, plan: DrawPlan, *, drug_id: int, sale_ids: 
         drawn[cid] = drawn.get(cid, 0) + d.units
         key = (sale_ids[d.inventory_id], cid)
         rows[key] = rows.get(key, 0) + d.units
-    uow.containers.add_drawn(drawn)
-    uow.containers.insert_draws([NewDraw(cid, sid, visit.pid, visit.encounter, units, at)
+    boxes.add_drawn(drawn)
+    boxes.insert_draws([NewDraw(cid, sid, visit.pid, visit.encounter, units, at)
                                  for (sid, cid), units in rows.items()])
     return opened, sorted(drawn)
 
@@ -118,13 +121,14 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
         raise ContainerInputError("--reason must not be empty (OpenEMR requires a comment)")
 
     def work(uow: UnitOfWork) -> UseResult:
-        rule = uow.containers.package_rules([drug_id]).get(drug_id)
+        boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
+        rule = boxes.package_rules([drug_id]).get(drug_id)
         if rule is None:
             raise ContainerInputError(f"no product {drug_id}")
-        uow.stock.lock_products([drug_id])
-        wh = warehouse or uow.containers.default_warehouse()
-        lots = uow.consumption.lock_lots([drug_id], [])
-        containers = uow.containers.lock_open([drug_id]) if rule.counted_in_units else []
+        stock.lock_products([drug_id])
+        wh = warehouse or boxes.default_warehouse()
+        lots = uow.get(ConsumptionRepository).lock_lots([drug_id], [])
+        containers = boxes.lock_open([drug_id]) if rule.counted_in_units else []
         if rule.counted_in_units:
             plan = domain.plan_draws(quantity, rule=rule, containers=containers, lots=lots,
                                      at=now, visit=Visit(), warehouse=wh, policy=policy)
@@ -140,13 +144,13 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
                 f"{wh or '(any)'}; cannot use {quantity}")
         by_lot = plan.units_by_lot()
         notes = reason[:stock_domain.NOTES_MAX]
-        sale_ids = uow.stock.insert_sales([NewPurchase(
+        sale_ids = stock.insert_sales([NewPurchase(
             drug_id, inv, user, now.date(), units, Decimal("0.00"),
             stock_domain.TRANS_CONSUMPTION, notes) for inv, units in by_lot.items()])
         for inv, units in by_lot.items():
-            uow.stock.add_to_lot(inv, -units)
-        costs = {lot.inventory_id: lot for lot in uow.stock.lock_lots(by_lot).values()}
-        uow.stock.insert_ledger([LedgerEntry(
+            stock.add_to_lot(inv, -units)
+        costs = {lot.inventory_id: lot for lot in stock.lock_lots(by_lot).values()}
+        stock.insert_ledger([LedgerEntry(
             stock_domain.ISSUE, inv, drug_id, -units, costs[inv].unit_cost, "consumption",
             str(sid), user, notes, "USE", sid)
             for (inv, units), sid in zip(by_lot.items(), sale_ids, strict=True)])
@@ -179,33 +183,35 @@ def _write_off(uow: UnitOfWork, c: Container, plan: ClosePlan, *, user: str,
     """The close's rows: an Adjustment per written-off part (waste, then unaccounted),
     the lot reduced, ADJUST ledger rows (reason = the close reason; COUNT for the
     unaccounted part), the container closed."""
-    lot = uow.stock.lock_lots([c.inventory_id])[c.inventory_id]
+    boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
+    lot = stock.lock_lots([c.inventory_id])[c.inventory_id]
     parts = [(plan.waste, plan.reason, notes),
              (plan.unaccounted, "COUNT",
               f"container {c.id} closed with {plan.unaccounted} unit(s) fewer than recorded")]
     parts = [p for p in parts if p[0] > 0]
-    sale_ids = uow.stock.insert_sales([NewPurchase(
+    sale_ids = stock.insert_sales([NewPurchase(
         c.drug_id, c.inventory_id, user, now.date(), units, Decimal("0.00"),
         stock_domain.TRANS_ADJUSTMENT, text[:stock_domain.NOTES_MAX])
         for units, _, text in parts])
-    uow.stock.add_to_lot(c.inventory_id, -(plan.waste + plan.unaccounted))
-    uow.stock.insert_ledger([LedgerEntry(
+    stock.add_to_lot(c.inventory_id, -(plan.waste + plan.unaccounted))
+    stock.insert_ledger([LedgerEntry(
         stock_domain.ADJUST, c.inventory_id, c.drug_id, -units, lot.unit_cost, "container",
         str(c.id), user, text, why[:16], sid)
         for (units, why, text), sid in zip(parts, sale_ids, strict=True)])
-    uow.containers.close(c.id, wasted=plan.waste, reason=plan.reason, closed_at=now,
+    boxes.close(c.id, wasted=plan.waste, reason=plan.reason, closed_at=now,
                          waste_sale_id=sale_ids[0] if plan.waste else None, user=user)
     return CloseResult(c.id, plan.reason, plan.waste, plan.unaccounted, tuple(sale_ids))
 
 
 def _lock_container(uow: UnitOfWork, container_id: int) -> tuple[Container, int]:
     """Lock product, lot, then the container (the fixed order); the lot's on_hand."""
-    peek = uow.containers.get(container_id)
+    boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
+    peek = boxes.get(container_id)
     if peek is None:
         raise ContainerInputError(f"no container {container_id}")
-    uow.stock.lock_products([peek.drug_id])
-    lot = uow.stock.lock_lots([peek.inventory_id]).get(peek.inventory_id)
-    c = uow.containers.get(container_id, lock=True)
+    stock.lock_products([peek.drug_id])
+    lot = stock.lock_lots([peek.inventory_id]).get(peek.inventory_id)
+    c = boxes.get(container_id, lock=True)
     if c is None or lot is None:
         raise ContainerInputError(f"no container {container_id}")
     return c, lot.on_hand
@@ -238,7 +244,7 @@ def write_off_expired(factory: UnitOfWorkFactory, *, now: datetime, grace_hours:
     written off as waste (reason ``beyond-use``). Each container is its own
     transaction, so one that fails is logged and the others still close."""
     with factory() as uow:
-        due = uow.containers.due_for_waste(now - timedelta(hours=grace_hours))
+        due = uow.get(ContainerRepository).due_for_waste(now - timedelta(hours=grace_hours))
     closed: list[CloseResult] = []
     failed = 0
     for candidate in due:
