@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from ..db import existing_tables
 from .domain import Container, NewContainer, PackageRule
 
 CONTAINER = "aesthetic_inventory_container"
@@ -288,7 +289,7 @@ class ContainerRepository:
         cost by it: lots, drug_sales rows (quantities; fees are money and stay),
         mappings, usage records and their history, pending fee-sheet edits, OpenEMR's
         reorder point and levels (drugs, product_warehouse), the module's min level and
-        costs. Returns the rows changed per table."""
+        costs (tables the schema lacks are skipped). Returns the rows changed per table."""
         p = {"d": drug_id, "f": factor}
         statements = {
             "drug_inventory": "UPDATE drug_inventory SET on_hand = on_hand * :f, "
@@ -316,8 +317,9 @@ class ContainerRepository:
             "min_level = min_level * :f, average_cost = average_cost / :f, "
             "last_cost = last_cost / :f WHERE drug_id = :d",
         }
+        present = existing_tables(self.conn, statements)  # product_warehouse is optional
         return {table: int(self.conn.execute(text(sql), p).rowcount or 0)
-                for table, sql in statements.items()}
+                for table, sql in statements.items() if table in present}
 
     def set_package(self, drug_id: int, *, package_size: int, counting_unit: str,
                     package_unit: str) -> None:
