@@ -13,11 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
 from ..db import existing_tables
 from .domain import Container, NewContainer, PackageRule
+from .engine import SaleDraw
 
 CONTAINER = "aesthetic_inventory_container"
 DRAW = "aesthetic_inventory_container_draw"
@@ -30,7 +31,7 @@ _COLUMNS = (
 )
 
 
-def _in(sql: str, *names: str):  # type: ignore[no-untyped-def]
+def _in(sql: str, *names: str) -> TextClause:
     return text(sql).bindparams(*(bindparam(n, expanding=True) for n in names))
 
 
@@ -164,6 +165,26 @@ class ContainerRepository:
                 "VALUES (:c, :s, :p, :e, :u, :t)"),
                 [{"c": d.container_id, "s": d.sale_id, "p": d.pid, "e": d.encounter,
                   "u": d.units, "t": d.drawn_at} for d in draws])
+
+    def draws_of_sales(self, sale_ids: Iterable[int]) -> list[SaleDraw]:
+        """The recorded draws of these drug_sales rows (a reconcile's returns)."""
+        ids = sorted(set(sale_ids))
+        if not ids:
+            return []
+        rows = self.conn.execute(_in(
+            f"SELECT id, sale_id, container_id, units FROM {DRAW} WHERE sale_id IN :ids "
+            "ORDER BY id", "ids"), {"ids": ids})
+        return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def set_draw_units(self, units: dict[int, int]) -> None:
+        """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
+        gone = sorted(k for k, v in units.items() if v <= 0)
+        if gone:
+            self.conn.execute(_in(f"DELETE FROM {DRAW} WHERE id IN :ids", "ids"), {"ids": gone})
+        for draw_id, n in sorted(units.items()):
+            if n > 0:
+                self.conn.execute(text(f"UPDATE {DRAW} SET units = :n WHERE id = :i"),
+                                  {"n": n, "i": draw_id})
 
     def close(self, container_id: int, *, wasted: int, reason: str, closed_at: datetime,
               waste_sale_id: int | None, user: str) -> None:
