@@ -126,6 +126,10 @@ SETTINGS: dict[str, SettingSpec] = {
             "hours after beyond-use before what is left is written off as waste", 0, 24 * 31,
         ),
         SettingSpec(
+            "container_alert_hours", "int",
+            "the digest lists open containers reaching beyond-use within these hours", 0, 168,
+        ),
+        SettingSpec(
             "block_days_before_expiry", "int",
             "do not take lots expiring within this many days of the sale", 0, 36500,
         ),
