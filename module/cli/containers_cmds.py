@@ -20,15 +20,7 @@ from ..reports.waste import GROUPINGS, waste_report
 from . import report_cmds
 from .context import pass_app
 from .params import parse_date
-
-
-def _user(app: App, user: str | None) -> str:
-    return user or app.settings.service_username
-
-
-_user_option = click.option(
-    "--user", metavar="USERNAME",
-    help="OpenEMR username recorded on the rows (default: the service user).")
+from .stock_cmds import _user, _user_option
 
 
 def _when(value: datetime | None) -> str:

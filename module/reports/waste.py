@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..containers.repository import ContainerRepository, WasteRow
 from ..errors import InvalidInputError
-from .charts import PALETTE, WIDTH, _nice_max
+from .charts import BAR_LEFT, BAR_PLOT_W, PALETTE, ROW_H, _nice_max, hbar_frame
 from .documents import Document
 from .formatting import Column, Section
 
@@ -93,22 +93,9 @@ DETAIL_COLUMNS = [
 def waste_svg(lines: Sequence[WasteLine], *, title: str) -> str:
     """Horizontal bars of units wasted per group (one ``rect.bar`` each, with a
     ``<title>`` naming the units, value and share)."""
-    row_h, left, right = 22, 220, 40
-    height = 40 + row_h * max(len(lines), 1) + 30
+    row_h, left, plot_w = ROW_H, BAR_LEFT, BAR_PLOT_W
     scale = _nice_max(max([x.units_wasted for x in lines] + [0]))
-    plot_w = WIDTH - left - right
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart waste-chart" role="img" '
-        f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
-        f'aria-label="{escape(title)}">',
-        f'<text x="{left}" y="20" class="chart-title">{escape(title)}</text>',
-    ]
-    for n in range(5):
-        x = left + plot_w * n / 4
-        parts.append(f'<line x1="{x:.1f}" y1="30" x2="{x:.1f}" y2="{height - 28}" '
-                     'class="grid"/>')
-        parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" '
-                     f'class="axis">{scale * n / 4:g}</text>')
+    parts = hbar_frame(len(lines), scale, title=title, css="waste-chart")
     for n, line in enumerate(lines):
         y = 34 + n * row_h
         w = plot_w * line.units_wasted / scale
