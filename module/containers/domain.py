@@ -13,9 +13,10 @@ The order of a draw:
 * open containers of the product in the sale's warehouse first, the oldest opened
   first (then by id), while usable at the draw's time (before beyond use; a
   single-patient container only for the visit that opened it);
-* then new containers, from the lots in OpenEMR's ``sellDrug`` order (the consumption
-  engine's lot rules, :mod:`..consumption.domain`), each holding one package (or what
-  is left sealed in the lot, if less).
+* then new containers, from the lots in OpenEMR's ``sellDrug`` order, each holding one
+  package (or what is left sealed in the lot, if less). The caller passes the lots
+  already filtered and ordered by the consumption engine's lot rules, so this package
+  never depends on the engine (the engine's container step builds on it).
 
 Drawing from an open container before sellDrug's first lot is the one deliberate
 difference from OpenEMR (docs/containers.md).
@@ -27,8 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Protocol
 
-from ..consumption.domain import DEFAULT_POLICY, Lot, LotPolicy, lot_is_candidate, lot_sort_key
 from ..errors import InvalidInputError
 
 BEYOND_USE = "beyond-use"
@@ -38,6 +39,21 @@ DEFAULT_GRACE_HOURS = 12
 
 class ContainerInputError(InvalidInputError):
     """A container command was given something it cannot do."""
+
+
+class LotLike(Protocol):
+    """What the container rules read of a lot (the engine's ``Lot`` has it)."""
+
+    @property
+    def inventory_id(self) -> int: ...
+    @property
+    def drug_id(self) -> int: ...
+    @property
+    def on_hand(self) -> int: ...
+    @property
+    def warehouse_id(self) -> str: ...
+    @property
+    def expiration(self) -> date | str | None: ...
 
 
 @dataclass(frozen=True)
@@ -186,7 +202,7 @@ def can_draw(container: Container, *, at: datetime, warehouse: str | None,
     return True
 
 
-def sealed_units(lot: Lot, containers: Sequence[Container]) -> int:
+def sealed_units(lot: LotLike, containers: Sequence[Container]) -> int:
     """What the lot holds outside its open containers (never below zero)."""
     held = sum(max(c.units_left, 0) for c in containers
                if c.is_open and c.inventory_id == lot.inventory_id)
@@ -194,19 +210,18 @@ def sealed_units(lot: Lot, containers: Sequence[Container]) -> int:
 
 
 def plan_draws(need: int, *, rule: PackageRule, containers: Sequence[Container],
-               lots: Sequence[Lot], at: datetime, visit: Visit, warehouse: str = "",
-               policy: LotPolicy = DEFAULT_POLICY) -> DrawPlan:
+               lots: Sequence[LotLike], at: datetime, visit: Visit,
+               warehouse: str = "") -> DrawPlan:
     """Cover ``need`` counting units: open containers first (oldest opened first), then
-    new containers from the lots in sellDrug's order. ``warehouse`` is the sale's
-    (the user's default warehouse; '' = any). Never takes more than a container holds
-    or a lot has sealed; the rest is the shortage."""
+    new containers from ``lots``: the candidate lots in sellDrug's order (the caller
+    applies the lot rules). ``warehouse`` is the sale's (the user's default warehouse;
+    '' = any): only its open containers are drawn. Never takes more than a container
+    holds or a lot has sealed; the rest is the shortage."""
     if need <= 0:
         return DrawPlan((), (), 0)
-    only = policy.only_warehouse(warehouse)
     usable = sorted((c for c in containers
                      if c.drug_id == rule.drug_id
-                     and can_draw(c, at=at, warehouse=only if only is not None
-                                  else (warehouse or None), visit=visit)),
+                     and can_draw(c, at=at, warehouse=warehouse or None, visit=visit)),
                     key=lambda c: (c.opened_at, c.id))
     draws: list[Draw] = []
     left = need
@@ -217,10 +232,7 @@ def plan_draws(need: int, *, rule: PackageRule, containers: Sequence[Container],
         draws.append(Draw(c.inventory_id, take, container_id=c.id))
         left -= take
     opened: list[NewContainer] = []
-    ordered = sorted((lot for lot in lots if lot.drug_id == rule.drug_id and lot_is_candidate(
-        lot, sale_date=at.date(), default_warehouse=warehouse, policy=policy)),
-        key=lambda lot: lot_sort_key(lot, warehouse))
-    for lot in ordered:
+    for lot in (x for x in lots if x.drug_id == rule.drug_id):
         sealed = sealed_units(lot, containers)
         while left > 0 and sealed > 0:
             units = min(rule.package_size, sealed)

@@ -15,12 +15,14 @@ for a product counted in units this step decides where they come from and go to:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
-from ..consumption.domain import DEFAULT_POLICY, Lot, LotPolicy
-from .domain import Container, DrawPlan, NewContainer, PackageRule, Visit, plan_draws
+from .domain import Container, DrawPlan, LotLike, NewContainer, PackageRule, Visit, plan_draws
+
+L = TypeVar("L", bound=LotLike)
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,12 @@ def _provisional(new: NewContainer, cid: int, drug_id: int) -> Container:
 
 
 def plan_visit_draws(needs: Sequence[Need], *, rules: dict[int, PackageRule],
-                     containers: Sequence[Container], lots: Sequence[Lot], at: datetime,
-                     visit: Visit, policy: LotPolicy = DEFAULT_POLICY) -> VisitDraws:
-    """Draws for every need, each planned on what the earlier ones left."""
+                     containers: Sequence[Container], lots: Sequence[L], at: datetime,
+                     visit: Visit,
+                     candidates: Callable[[Sequence[L], Need], Sequence[L]]) -> VisitDraws:
+    """Draws for every need, each planned on what the earlier ones left.
+    ``candidates(lots, need)`` is the engine's lot rule: the lots the need may open a
+    container from, in sellDrug's order."""
     boxes = {c.id: c for c in containers}
     stock = {lot.inventory_id: lot for lot in lots}
     opened: list[NewContainer] = []
@@ -80,8 +85,8 @@ def plan_visit_draws(needs: Sequence[Need], *, rules: dict[int, PackageRule],
     for need in needs:
         plan: DrawPlan = plan_draws(
             need.units, rule=rules[need.drug_id], containers=list(boxes.values()),
-            lots=list(stock.values()), at=at, visit=visit, warehouse=need.warehouse,
-            policy=policy)
+            lots=candidates(list(stock.values()), need), at=at, visit=visit,
+            warehouse=need.warehouse)
         first_new = len(opened)
         for new in plan.opened:
             opened.append(new)
@@ -93,7 +98,8 @@ def plan_visit_draws(needs: Sequence[Need], *, rules: dict[int, PackageRule],
                                                                        + 1)
             boxes[cid] = replace(boxes[cid], units_drawn=boxes[cid].units_drawn + d.units)
             lot = stock[d.inventory_id]
-            stock[d.inventory_id] = replace(lot, on_hand=lot.on_hand - d.units)
+            # the engine's lots are frozen dataclasses (the protocol cannot say so)
+            stock[d.inventory_id] = cast(L, replace(cast(Any, lot), on_hand=lot.on_hand - d.units))
             draws.append(MappingDraw(need.mapping_id, d.inventory_id, cid, d.units))
         if plan.shortage:
             shortage[need.mapping_id] = plan.shortage

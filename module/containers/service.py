@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from ..consumption.domain import DEFAULT_POLICY, LotPolicy, Requirement, allocate
+from ..consumption.domain import (
+    DEFAULT_POLICY,
+    LotPolicy,
+    Requirement,
+    allocate,
+    lot_is_candidate,
+    lot_sort_key,
+)
 from ..consumption.repositories import ConsumptionRepository
 from ..db import existing_tables, require_openemr
 from ..errors import AestheticInventoryError
@@ -130,8 +137,12 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
         lots = uow.get(ConsumptionRepository).lock_lots([drug_id], [])
         containers = boxes.lock_open([drug_id]) if rule.counted_in_units else []
         if rule.counted_in_units:
-            plan = domain.plan_draws(quantity, rule=rule, containers=containers, lots=lots,
-                                     at=now, visit=Visit(), warehouse=wh, policy=policy)
+            ordered = sorted((x for x in lots if lot_is_candidate(
+                x, sale_date=now.date(), default_warehouse=wh, policy=policy)),
+                key=lambda x: lot_sort_key(x, wh))
+            plan = domain.plan_draws(quantity, rule=rule, containers=containers, lots=ordered,
+                                     at=now, visit=Visit(),
+                                     warehouse=policy.only_warehouse(wh) or "")
         else:
             taken = allocate(Requirement(0, drug_id, "", "", Decimal(quantity),
                                          allow_combining=True, default_warehouse=wh),

@@ -59,13 +59,14 @@ def test_open_container_first_oldest_opened_first() -> None:
 
 
 def test_new_container_from_sell_drug_lot_when_open_ones_cannot_cover() -> None:
-    lots = [Lot(11, 1, 100, "onsite", expiration=date(2027, 6, 1), lot_number="B"),
-            Lot(10, 1, 100, "onsite", expiration=date(2027, 1, 1), lot_number="A")]
+    # the candidate lots in sellDrug's order (the engine's rule): earliest expiration first
+    lots = [Lot(10, 1, 100, "onsite", expiration=date(2027, 1, 1), lot_number="A"),
+            Lot(11, 1, 100, "onsite", expiration=date(2027, 6, 1), lot_number="B")]
     open_one = _container(1, lot=10, drawn=95)
     plan = plan_draws(20, rule=TOXIN, containers=[open_one], lots=lots, at=NINE,
                       visit=Visit(5, 50), warehouse="onsite")
     # 5 from the open vial; lot 10 has 5 units in the open vial, 95 sealed -> a 95 U
-    # container is opened from it (sellDrug's first lot: earliest expiration)
+    # container is opened from it
     assert [(d.container_id, d.new_index, d.inventory_id, d.units) for d in plan.draws] == [
         (1, None, 10, 5), (None, 0, 10, 15)]
     assert [(n.inventory_id, n.units) for n in plan.opened] == [(10, 95)]

@@ -18,10 +18,15 @@ AT = datetime(2026, 3, 10, 10, 0)
 RULES = {1: PackageRule(1, "Botox", "U", "vial", 100, 24)}
 
 
+def every_lot(lots, need):  # type: ignore[no-untyped-def]
+    return lots
+
+
 def test_two_mappings_share_the_vial_the_first_opens() -> None:
     lots = [Lot(10, 1, 150, "onsite", expiration=date(2027, 1, 1))]
     plan = plan_visit_draws([Need(7, 1, 60, "onsite"), Need(8, 1, 60, "onsite")],
-                            rules=RULES, containers=[], lots=lots, at=AT, visit=Visit(1, 11))
+                            rules=RULES, containers=[], lots=lots, at=AT, visit=Visit(1, 11),
+                            candidates=every_lot)
     assert [(n.inventory_id, n.units) for n in plan.opened] == [(10, 100), (10, 50)]
     assert [(d.mapping_id, d.container_id, d.units) for d in plan.draws] == [
         (7, -1, 60), (8, -1, 40), (8, -2, 20)]
@@ -32,7 +37,7 @@ def test_two_mappings_share_the_vial_the_first_opens() -> None:
 def test_shortage_per_mapping() -> None:
     lots = [Lot(10, 1, 50, "onsite")]
     plan = plan_visit_draws([Need(7, 1, 80, "onsite")], rules=RULES, containers=[], lots=lots,
-                            at=AT, visit=Visit(1, 11))
+                            at=AT, visit=Visit(1, 11), candidates=every_lot)
     assert plan.shortage == {7: 30} and sum(d.units for d in plan.draws) == 50
 
 
