@@ -122,6 +122,7 @@ class Visit:
 class NewContainer:
     """A package to open from a lot."""
 
+    drug_id: int
     inventory_id: int
     warehouse_id: str
     units: int
@@ -237,7 +238,7 @@ def plan_draws(need: int, *, rule: PackageRule, containers: Sequence[Container],
         while left > 0 and sealed > 0:
             units = min(rule.package_size, sealed)
             opened.append(NewContainer(
-                lot.inventory_id, lot.warehouse_id, units, at,
+                rule.drug_id, lot.inventory_id, lot.warehouse_id, units, at,
                 beyond_use_time(at, rule, lot.expiration), rule.single_patient, visit))
             take = min(left, units)
             draws.append(Draw(lot.inventory_id, take, new_index=len(opened) - 1))

@@ -64,8 +64,8 @@ class VisitDraws:
         return out
 
 
-def _provisional(new: NewContainer, cid: int, drug_id: int) -> Container:
-    return Container(cid, drug_id, new.inventory_id, new.warehouse_id, new.opened_at,
+def _provisional(new: NewContainer, cid: int) -> Container:
+    return Container(cid, new.drug_id, new.inventory_id, new.warehouse_id, new.opened_at,
                      new.beyond_use_at, new.units, 0, single_patient=new.single_patient,
                      opened_pid=new.visit.pid, opened_encounter=new.visit.encounter)
 
@@ -91,7 +91,7 @@ def plan_visit_draws(needs: Sequence[Need], *, rules: dict[int, PackageRule],
         for new in plan.opened:
             opened.append(new)
             cid = -len(opened)
-            boxes[cid] = _provisional(new, cid, need.drug_id)
+            boxes[cid] = _provisional(new, cid)
         for d in plan.draws:
             cid = d.container_id if d.container_id is not None else -(first_new
                                                                        + (d.new_index or 0)

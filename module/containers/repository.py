@@ -140,12 +140,12 @@ class ContainerRepository:
             + (" FOR UPDATE" if lock else "")), {"i": container_id}).first()
         return None if r is None else _container(r)
 
-    def insert(self, new: NewContainer, drug_id: int) -> int:
+    def insert(self, new: NewContainer) -> int:
         result = self.conn.execute(text(
             f"INSERT INTO {CONTAINER} (drug_id, inventory_id, warehouse_id, opened_at, "
             "beyond_use_at, units, single_patient, opened_pid, opened_encounter) VALUES "
             "(:d, :i, :w, :o, :b, :u, :s, :p, :e)"),
-            {"d": drug_id, "i": new.inventory_id, "w": new.warehouse_id, "o": new.opened_at,
+            {"d": new.drug_id, "i": new.inventory_id, "w": new.warehouse_id, "o": new.opened_at,
              "b": new.beyond_use_at, "u": new.units, "s": int(new.single_patient),
              "p": new.visit.pid, "e": new.visit.encounter})
         return int(result.lastrowid)

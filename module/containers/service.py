@@ -12,7 +12,7 @@ a Consumption is trans_type 7 (quantity = units, fee 0), an Adjustment trans_typ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from ..consumption.domain import (
     DEFAULT_POLICY,
+    Lot,
     LotPolicy,
     Requirement,
     allocate,
@@ -32,9 +33,11 @@ from ..errors import AestheticInventoryError
 from ..stock import domain as stock_domain
 from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
-from . import domain
-from .domain import BEYOND_USE, ClosePlan, Container, ContainerInputError, DrawPlan, Visit
-from .repository import TABLES, ContainerLine, ContainerRepository, NewDraw, PatientDraw
+from . import domain, step
+from .domain import BEYOND_USE, ClosePlan, Container, ContainerInputError, PackageRule, Visit
+from .engine import Need, VisitDraws, plan_visit_draws
+from .repository import TABLES, ContainerLine, ContainerRepository, PatientDraw
+from .step import ContainerFacts
 
 log = logging.getLogger("aesthetic_inventory.containers")
 T = TypeVar("T")
@@ -94,24 +97,33 @@ class UseResult:
     counted_in_units: bool
 
 
-def apply_draw_plan(uow: UnitOfWork, plan: DrawPlan, *, drug_id: int, sale_ids: dict[int, int],
-                    visit: Visit, at: datetime) -> tuple[list[int], list[int]]:
-    """Write a plan's containers and draws: open the new containers, add the units drawn,
-    and record each draw against the ``drug_sales`` row of its lot (``sale_ids``:
-    inventory_id -> sale_id). Returns (opened ids, every container drawn from)."""
-    boxes = uow.get(ContainerRepository)
-    opened = [boxes.insert(new, drug_id) for new in plan.opened]
-    drawn: dict[int, int] = {}
-    rows: dict[tuple[int, int], int] = {}
-    for d in plan.draws:
-        cid = d.container_id if d.container_id is not None else opened[d.new_index or 0]
-        drawn[cid] = drawn.get(cid, 0) + d.units
-        key = (sale_ids[d.inventory_id], cid)
-        rows[key] = rows.get(key, 0) + d.units
-    boxes.add_drawn(drawn)
-    boxes.insert_draws([NewDraw(cid, sid, visit.pid, visit.encounter, units, at)
-                                 for (sid, cid), units in rows.items()])
-    return opened, sorted(drawn)
+def _plan_use(uow: UnitOfWork, rule: PackageRule, quantity: int, *, warehouse: str,
+              now: datetime, policy: LotPolicy) -> tuple[dict[int, int], VisitDraws | None,
+                                                         ContainerFacts | None, int]:
+    """Lock the product's lots (then its open containers) and choose: containers for a
+    product counted in units, else lots in sellDrug's order. Returns units per lot, the
+    draws and facts (containers only) and the shortage."""
+    lots = uow.get(ConsumptionRepository).lock_lots([rule.drug_id], [])
+    if not rule.counted_in_units:
+        taken = allocate(Requirement(0, rule.drug_id, "", "", Decimal(quantity),
+                                     allow_combining=True, default_warehouse=warehouse),
+                         lots, sale_date=now.date(), policy=policy)
+        return ({a.inventory_id: a.quantity for a in taken.allocations}, None, None,
+                taken.shortage)
+    facts = ContainerFacts({rule.drug_id: rule},
+                           tuple(uow.get(ContainerRepository).lock_open([rule.drug_id])), (),
+                           now)
+
+    def candidates(ls: Sequence[Lot], need: Need) -> list[Lot]:
+        return sorted((x for x in ls if lot_is_candidate(
+            x, sale_date=now.date(), default_warehouse=warehouse, policy=policy)),
+            key=lambda x: lot_sort_key(x, warehouse))
+
+    need = Need(0, rule.drug_id, quantity, policy.only_warehouse(warehouse) or "")
+    draws = plan_visit_draws([need], rules=facts.rules, containers=facts.containers, lots=lots,
+                             at=now, visit=Visit(), candidates=candidates)
+    by_lot = {inv: n for (_, inv), n in sorted(draws.units_by_mapping_lot().items())}
+    return by_lot, draws, facts, draws.shortage.get(0, 0)
 
 
 def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *, user: str,
@@ -134,26 +146,12 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
             raise ContainerInputError(f"no product {drug_id}")
         stock.lock_products([drug_id])
         wh = warehouse or boxes.default_warehouse()
-        lots = uow.get(ConsumptionRepository).lock_lots([drug_id], [])
-        containers = boxes.lock_open([drug_id]) if rule.counted_in_units else []
-        if rule.counted_in_units:
-            ordered = sorted((x for x in lots if lot_is_candidate(
-                x, sale_date=now.date(), default_warehouse=wh, policy=policy)),
-                key=lambda x: lot_sort_key(x, wh))
-            plan = domain.plan_draws(quantity, rule=rule, containers=containers, lots=ordered,
-                                     at=now, visit=Visit(),
-                                     warehouse=policy.only_warehouse(wh) or "")
-        else:
-            taken = allocate(Requirement(0, drug_id, "", "", Decimal(quantity),
-                                         allow_combining=True, default_warehouse=wh),
-                             lots, sale_date=now.date(), policy=policy)
-            plan = DrawPlan(tuple(domain.Draw(a.inventory_id, a.quantity)
-                                  for a in taken.allocations), (), taken.shortage)
-        if plan.shortage:
+        by_lot, draws, facts, short = _plan_use(uow, rule, quantity, warehouse=wh, now=now,
+                                                policy=policy)
+        if short:
             raise ContainerInputError(
-                f"product {drug_id} has {plan.drawn} usable unit(s) in warehouse "
+                f"product {drug_id} has {quantity - short} usable unit(s) in warehouse "
                 f"{wh or '(any)'}; cannot use {quantity}")
-        by_lot = plan.units_by_lot()
         notes = reason[:stock_domain.NOTES_MAX]
         sale_ids = stock.insert_sales([NewPurchase(
             drug_id, inv, user, now.date(), units, Decimal("0.00"),
@@ -165,14 +163,13 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
             stock_domain.ISSUE, inv, drug_id, -units, costs[inv].unit_cost, "consumption",
             str(sid), user, notes, "USE", sid)
             for (inv, units), sid in zip(by_lot.items(), sale_ids, strict=True)])
-        opened: list[int] = []
-        drawn: list[int] = []
-        if rule.counted_in_units:
-            opened, drawn = apply_draw_plan(
-                uow, plan, drug_id=drug_id, sale_ids=dict(zip(by_lot, sale_ids, strict=True)),
-                visit=Visit(), at=now)
-        return UseResult(drug_id, quantity, tuple(sale_ids), tuple(opened), tuple(drawn),
-                         rule.counted_in_units)
+        if draws is None or facts is None:
+            return UseResult(drug_id, quantity, tuple(sale_ids), (), (), False)
+        done = step.write(boxes, stock, facts, draws,
+                          {(0, inv): sid for inv, sid in zip(by_lot, sale_ids, strict=True)},
+                          (), visit=Visit(), user=user, now=now)
+        return UseResult(drug_id, quantity, tuple(sale_ids), done.opened, done.drawn_from,
+                         True)
 
     return run_transaction(factory, work)
 
