@@ -8,21 +8,15 @@ import logging
 from datetime import datetime
 
 from aesthetic_inventory.bootstrap import App
-from aesthetic_inventory.containers.domain import DEFAULT_GRACE_HOURS
-from aesthetic_inventory.containers.service import WasteJobResult, write_off_expired
+from aesthetic_inventory.containers.service import WasteJobResult, grace_hours, write_off_expired
 
 log = logging.getLogger("aesthetic_inventory.jobs.containers_waste")
-
-
-def grace_hours(app: App) -> int:
-    """The grace period after beyond-use, in hours (setting ``container_grace_hours``)."""
-    return app.settings.get_int("container_grace_hours", DEFAULT_GRACE_HOURS, minimum=0)
 
 
 def run_containers_waste_job(app: App, now: datetime | None = None) -> WasteJobResult:
     """Close the containers due and log one line when any was closed or failed."""
     result = write_off_expired(app.unit_of_work, now=now or datetime.now(),
-                               grace_hours=grace_hours(app),
+                               grace_hours=grace_hours(app.settings),
                                user=app.settings.service_username)
     log.log(logging.INFO if result.closed or result.failed else logging.DEBUG,
             "containers waste job: %s closed (%s unit(s) wasted), %s failed",

@@ -176,6 +176,14 @@ class ContainerRepository:
             "ORDER BY id", "ids"), {"ids": ids})
         return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
+    def visit_rows(self, pid: int, encounter: int) -> list[tuple[int, str, int]]:
+        """(sale_id, selector, inventory_id) of the visit's AUTO_PROC rows: the ids of
+        the rows a reconcile just inserted."""
+        rows = self.conn.execute(text(
+            "SELECT sale_id, selector, inventory_id FROM drug_sales WHERE pid = :p "
+            "AND encounter = :e AND selector LIKE 'AUTO\\_PROC:%'"), {"p": pid, "e": encounter})
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def set_draw_units(self, units: dict[int, int]) -> None:
         """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
         gone = sorted(k for k, v in units.items() if v <= 0)

@@ -30,6 +30,7 @@ from ..consumption.domain import (
 from ..consumption.repositories import ConsumptionRepository
 from ..db import existing_tables, require_openemr
 from ..errors import AestheticInventoryError
+from ..settings import Settings
 from ..stock import domain as stock_domain
 from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
@@ -57,6 +58,12 @@ def run_transaction(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T],
             return result
 
     return retry_on_lock_conflict(attempt)
+
+
+def tables_present(factory: UnitOfWorkFactory) -> bool:
+    """Whether the container tables exist (version 519_40 applied)."""
+    with factory() as uow:
+        return len(existing_tables(uow.connection, TABLES)) == len(TABLES)
 
 
 def preflight(factory: UnitOfWorkFactory) -> None:
@@ -244,6 +251,12 @@ def close(factory: UnitOfWorkFactory, container_id: int, *, reason: str,
 class WasteJobResult:
     closed: tuple[CloseResult, ...]
     failed: int
+
+
+def grace_hours(settings: Settings) -> int:
+    """The grace after beyond-use before what is left is waste (setting
+    ``container_grace_hours``, default 12: a fee sheet saved late still draws)."""
+    return settings.get_int("container_grace_hours", domain.DEFAULT_GRACE_HOURS, minimum=0)
 
 
 def write_off_expired(factory: UnitOfWorkFactory, *, now: datetime, grace_hours: int,
