@@ -23,7 +23,7 @@ from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.private_server import PrivateServer
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 VISIT_DAY = date.today()
@@ -68,13 +68,21 @@ def _seed(engine: Engine, visits: int) -> None:
         conn.execute(text("DELETE FROM aesthetic_inventory_change_queue"))
 
 
-def _time(engine: Engine, first: int, visits: int) -> list[float]:
+def _time(engine: Engine, first: int, visits: int) -> tuple[list[float], float]:
+    """Per-visit milliseconds and the statements per visit."""
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
     out = []
     for enc in range(first, first + visits):
         start = time.perf_counter()
         reconcile_visit(UnitOfWork(engine), enc, enc, service_username="bench")
         out.append((time.perf_counter() - start) * 1000)
-    return out
+    event.remove(engine, "before_cursor_execute", count)
+    return out, len(seen) / visits
 
 
 def _p95(values: list[float]) -> float:
@@ -92,15 +100,17 @@ def main() -> None:
         migrate(engine)
         _seed(engine, args.visits)
         _time(engine, 1, 5)  # warm the pool and the caches on a few plain visits
-        plain = _time(engine, 6, args.visits - 5)
-        toxin = _time(engine, 100_001, args.visits)
+        plain, plain_statements = _time(engine, 6, args.visits - 5)
+        toxin, toxin_statements = _time(engine, 100_001, args.visits)
         boxes = engine.connect().execute(text(
             "SELECT COUNT(*), SUM(units_drawn) FROM aesthetic_inventory_container")).one()
         engine.dispose()
     p_plain, p_toxin = statistics.median(plain), statistics.median(toxin)
-    print(f"plain:       p50 {p_plain:.2f} ms, p95 {_p95(plain):.2f} ms ({len(plain)} visits)")
+    print(f"plain:       p50 {p_plain:.2f} ms, p95 {_p95(plain):.2f} ms ({len(plain)} visits, "
+          f"{plain_statements:.1f} statements each)")
     print(f"containered: p50 {p_toxin:.2f} ms, p95 {_p95(toxin):.2f} ms ({len(toxin)} visits, "
-          f"{boxes[0]} vials opened, {boxes[1]} U drawn)")
+          f"{toxin_statements:.1f} statements each; {boxes[0]} vials opened, {boxes[1]} U "
+          "drawn)")
     print(f"ratio of medians: {p_toxin / p_plain:.2f}x")
 
 

@@ -25,7 +25,8 @@ ALTER TABLE `aesthetic_inventory_product_stock` ADD COLUMN `single_patient` tiny
 #EndIf
 
 -- One row per opened package. opened_at is the encounter time of the first draw (not
--- the save time); units = the package size at opening; left = units - drawn - wasted.
+-- the save time); units = the package size at opening; left = units - wasted - what
+-- its draws hold (the draw rows are the one record of what was drawn).
 -- Keys: open containers of a product (the draw's lookup, locked by id), the waste
 -- job's scan of open containers by beyond-use time, and a lot's containers.
 #IfNotTable aesthetic_inventory_container
@@ -37,7 +38,6 @@ CREATE TABLE `aesthetic_inventory_container` (
   `opened_at` datetime NOT NULL,
   `beyond_use_at` datetime DEFAULT NULL COMMENT 'NULL = no clock',
   `units` int(11) NOT NULL COMMENT 'package size at opening, counting units',
-  `units_drawn` int(11) NOT NULL DEFAULT 0,
   `units_wasted` int(11) NOT NULL DEFAULT 0,
   `closed_at` datetime DEFAULT NULL,
   `close_reason` varchar(31) NOT NULL DEFAULT '',

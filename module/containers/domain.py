@@ -25,7 +25,7 @@ difference from OpenEMR (docs/containers.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -290,8 +290,3 @@ def plan_close(container: Container, *, reason: str, waste: int | None,
     waste = min(waste, available)
     unaccounted = min(left - waste, available - waste)
     return ClosePlan(container.id, reason, waste, unaccounted)
-
-
-def after_draw(container: Container, units: int) -> Container:
-    """The container with ``units`` more drawn (negative: given back)."""
-    return replace(container, units_drawn=container.units_drawn + units)

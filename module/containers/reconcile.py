@@ -15,7 +15,7 @@ follow too (after the product row, which the engine never locks).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,18 +34,17 @@ from ..consumption.repositories import ConsumptionRepository
 from ..stock.repository import StockRepository
 from ..unit_of_work import UnitOfWork
 from . import step
-from .domain import PackageRule
 from .domain import Visit as DrawVisit
 from .engine import Need, VisitDraws, plan_visit_draws
 from .repository import ContainerRepository
-from .step import ContainerFacts, StepResult, counted_products
+from .step import ContainerFacts, Counted, StepResult, counted_products
 
-__all__ = ["CountedPlan", "container_stock_plan", "counted_products", "lock_and_plan",
-           "write_containers"]
+__all__ = ["Counted", "CountedPlan", "container_stock_plan", "counted_products",
+           "lock_and_plan", "write_containers"]
 
 
 def _counted_keys(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
-                  rules: dict[int, PackageRule]) -> set[int]:
+                  rules: Mapping[int, object]) -> set[int]:
     """Mappings whose takes come from containers (a named lot keeps its own rule)."""
     return {k for k, p in plans.items() if p.take > 0 and k in reqs
             and reqs[k].drug_id in rules and reqs[k].dispensable and reqs[k].lot_id is None}
@@ -97,17 +96,16 @@ class CountedPlan:
     facts: ContainerFacts
     draws: VisitDraws
     returns: tuple[tuple[int, int, int], ...]  # (sale_id, lot, units) of counted products
-    rows_before: frozenset[int]  # the visit's AUTO_PROC sale ids before the writes
 
 
-def _returns(plans: dict[int, MappingPlan], rules: dict[int, PackageRule]
+def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
              ) -> tuple[tuple[int, int, int], ...]:
     return tuple((s.sale_id, s.inventory_id, s.quantity) for p in plans.values()
                  if p.drug_id in rules for s in p.returns)
 
 
 def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
-                  visit: Visit, rules: dict[int, PackageRule], policy: LotPolicy
+                  visit: Visit, counted: Counted, policy: LotPolicy
                   ) -> tuple[StockChanges, CountedPlan]:
     """Lock the lots (every candidate of the products taken, the lots returns go to),
     then the open containers, and plan on that locked state (no optimistic snapshot:
@@ -118,25 +116,16 @@ def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int
     return_lots |= {r.lot_id for r in reqs.values() if r.lot_id}
     lots = {x.inventory_id: x for x in
             uow.get(ConsumptionRepository).lock_lots(take_drugs, return_lots)}
-    boxes = uow.get(ContainerRepository)
-    returns = _returns(plans, rules)
-    facts = step.gather(boxes, rules, (r[0] for r in returns), pid=visit.pid,
-                        encounter=visit.encounter, visit_date=visit.visit_date)
+    returns = _returns(plans, counted.rules)
+    facts = step.gather(uow.get(ContainerRepository), counted, (r[0] for r in returns))
     changes, draws = container_stock_plan(plans, reqs, visit, lots, facts, policy)
-    before = frozenset(r[0] for r in boxes.visit_rows(visit.pid, visit.encounter))
-    return changes, CountedPlan(facts, draws, returns, before)
+    return changes, CountedPlan(facts, draws, returns)
 
 
 def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, user: str,
                      now: datetime) -> StepResult:
     """After the engine inserted its rows: open the planned containers, record the
     draws against the new rows, put returns back into their containers."""
-    boxes = uow.get(ContainerRepository)
-    new_ids: dict[tuple[int, int], int] = {}
-    for sale_id, selector, inv in boxes.visit_rows(visit.pid, visit.encounter):
-        if sale_id not in counted.rows_before:
-            mapping = selector.split(":", 1)[1]
-            new_ids[(int(mapping) if mapping.isdigit() else 0, inv)] = sale_id
-    return step.write(boxes, uow.get(StockRepository), counted.facts, counted.draws, new_ids,
-                      counted.returns, visit=DrawVisit(visit.pid, visit.encounter), user=user,
-                      now=now)
+    return step.write(uow.get(ContainerRepository), uow.get(StockRepository), counted.facts,
+                      counted.draws, None, counted.returns,
+                      visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now)

@@ -24,9 +24,12 @@ CONTAINER = "aesthetic_inventory_container"
 DRAW = "aesthetic_inventory_container_draw"
 TABLES: tuple[str, ...] = (CONTAINER, DRAW)
 
+# What a container's draws hold: the draw rows are the one record of it (a draw adds a
+# row, a return shrinks or deletes one), so a draw costs one INSERT and no UPDATE.
+DRAWN = f"(SELECT COALESCE(SUM(x.units), 0) FROM {DRAW} x WHERE x.container_id = c.id)"
 _COLUMNS = (
     "c.id, c.drug_id, c.inventory_id, c.warehouse_id, c.opened_at, c.beyond_use_at, c.units, "
-    "c.units_drawn, c.units_wasted, c.closed_at, c.close_reason, c.single_patient, "
+    f"{DRAWN}, c.units_wasted, c.closed_at, c.close_reason, c.single_patient, "
     "c.opened_pid, c.opened_encounter"
 )
 
@@ -115,6 +118,27 @@ class ContainerRepository:
             None if r[5] is None else int(r[5]), None if r[6] is None else Decimal(r[6]),
             bool(r[7])) for r in rows}
 
+    def counted_rules_and_time(self, drug_ids: Iterable[int], pid: int, encounter: int
+                               ) -> tuple[dict[int, PackageRule], datetime | None]:
+        """The products among ``drug_ids`` counted in units, and the encounter's
+        date-time (``form_encounter.date``), in one read: what a reconcile asks first."""
+        ids = sorted(set(drug_ids))
+        if not ids:
+            return {}, None
+        rows = self.conn.execute(_in(
+            "SELECT d.drug_id, d.name, ps.counting_unit, ps.package_unit, "
+            "ps.units_per_package, ps.beyond_use_hours, ps.diluent_ml, ps.single_patient, "
+            "(SELECT fe.date FROM form_encounter fe WHERE fe.pid = :p AND fe.encounter = :e "
+            "ORDER BY fe.id LIMIT 1) FROM drugs d JOIN aesthetic_inventory_product_stock ps "
+            "ON ps.drug_id = d.drug_id WHERE d.drug_id IN :ids AND ps.counting_unit <> '' "
+            "AND ps.units_per_package > 1", "ids"), {"ids": ids, "p": pid, "e": encounter}).all()
+        rules = {int(r[0]): PackageRule(
+            int(r[0]), str(r[1] or ""), str(r[2]), str(r[3]), int(r[4]),
+            None if r[5] is None else int(r[5]), None if r[6] is None else Decimal(r[6]),
+            bool(r[7])) for r in rows}
+        at = rows[0][8] if rows and isinstance(rows[0][8], datetime) else None
+        return rules, at
+
     def default_warehouse(self) -> str:
         """The default warehouse (list_options is_default), else ''."""
         r = self.conn.execute(text(
@@ -150,14 +174,6 @@ class ContainerRepository:
              "p": new.visit.pid, "e": new.visit.encounter})
         return int(result.lastrowid)
 
-    def add_drawn(self, units: dict[int, int]) -> None:
-        """``units_drawn += n`` per container (negative: given back)."""
-        for container_id, n in sorted(units.items()):
-            if n:
-                self.conn.execute(text(
-                    f"UPDATE {CONTAINER} SET units_drawn = units_drawn + :n WHERE id = :i"),
-                    {"n": n, "i": container_id})
-
     def insert_draws(self, draws: Sequence[NewDraw]) -> None:
         if draws:
             self.conn.execute(text(
@@ -176,13 +192,25 @@ class ContainerRepository:
             "ORDER BY id", "ids"), {"ids": ids})
         return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
-    def visit_rows(self, pid: int, encounter: int) -> list[tuple[int, str, int]]:
-        """(sale_id, selector, inventory_id) of the visit's AUTO_PROC rows: the ids of
-        the rows a reconcile just inserted."""
-        rows = self.conn.execute(text(
-            "SELECT sale_id, selector, inventory_id FROM drug_sales WHERE pid = :p "
-            "AND encounter = :e AND selector LIKE 'AUTO\\_PROC:%'"), {"p": pid, "e": encounter})
-        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+    def insert_visit_draws(self, draws: Sequence[tuple[int, str, int, int]], *, pid: int,
+                           encounter: int, drawn_at: datetime) -> None:
+        """Draw rows of a reconcile, (container, selector, lot, units) each, against the
+        AUTO_PROC row it just inserted for that mapping and lot: the newest such row of
+        the visit (ids grow), found by the INSERT itself (no read back)."""
+        if not draws:
+            return
+        params: dict[str, object] = {"p": pid, "e": encounter, "t": drawn_at}
+        parts = []
+        for n, (container_id, selector, inv, units) in enumerate(draws):
+            params.update({f"c{n}": container_id, f"s{n}": selector, f"i{n}": inv,
+                           f"u{n}": units})
+            parts.append(
+                f"SELECT :c{n}, MAX(sale_id), :p, :e, :u{n}, :t FROM drug_sales "
+                f"WHERE pid = :p AND encounter = :e AND selector = :s{n} "
+                f"AND inventory_id = :i{n}")
+        self.conn.execute(text(
+            f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
+            + " UNION ALL ".join(parts)), params)
 
     def set_draw_units(self, units: dict[int, int]) -> None:
         """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
@@ -217,8 +245,8 @@ class ContainerRepository:
               limit: int = 10000) -> list[ContainerLine]:
         rows = self.conn.execute(text(
             f"SELECT {_COLUMNS}, d.name, COALESCE(ps.counting_unit, ''), "
-            "COALESCE(di.lot_number, ''), (SELECT COUNT(DISTINCT x.pid, x.encounter) "
-            f"FROM {DRAW} x WHERE x.container_id = c.id AND x.pid > 0) "
+            "COALESCE(di.lot_number, ''), (SELECT COUNT(DISTINCT y.pid, y.encounter) "
+            f"FROM {DRAW} y WHERE y.container_id = c.id AND y.pid > 0) "
             f"FROM {CONTAINER} c JOIN drugs d ON d.drug_id = c.drug_id "
             "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
             "LEFT JOIN drug_inventory di ON di.inventory_id = c.inventory_id "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from ..consumption.domain import selector_for
 from ..stock import domain as stock_domain
 from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
 from .domain import Container, PackageRule, Visit
@@ -33,19 +34,30 @@ class ContainerFacts:
     at: datetime
 
 
-def counted_products(repo: ContainerRepository, drug_ids: Iterable[int]
-                     ) -> dict[int, PackageRule]:
-    """The products among ``drug_ids`` counted in units (one read)."""
-    return {d: r for d, r in repo.package_rules(drug_ids).items() if r.counted_in_units}
+@dataclass(frozen=True)
+class Counted:
+    """The visit's products counted in units and its encounter's date-time."""
+
+    rules: dict[int, PackageRule]
+    at: datetime
 
 
-def gather(repo: ContainerRepository, rules: dict[int, PackageRule], sale_ids: Iterable[int],
-           *, pid: int, encounter: int, visit_date: date) -> ContainerFacts:
-    """Lock the open containers of the counted products (call after locking the lots)
-    and read the draws of the visit's rows and the encounter's time."""
-    at = repo.visit_time(pid, encounter) or datetime.combine(visit_date, time(12, 0))
-    return ContainerFacts(rules, tuple(repo.lock_open(rules)),
-                          tuple(repo.draws_of_sales(sale_ids)), at)
+def counted_products(repo: ContainerRepository, drug_ids: Iterable[int], *, pid: int,
+                     encounter: int, visit_date: date) -> Counted | None:
+    """The products among ``drug_ids`` counted in units with the encounter's time (one
+    read), or None when there are none (the visit is reconciled as always)."""
+    rules, at = repo.counted_rules_and_time(drug_ids, pid, encounter)
+    if not rules:
+        return None
+    return Counted(rules, at or datetime.combine(visit_date, time(12, 0)))
+
+
+def gather(repo: ContainerRepository, counted: Counted, sale_ids: Iterable[int]
+           ) -> ContainerFacts:
+    """Lock the open containers of the counted products (in the fixed order) and read
+    the draws of the visit's rows being returned."""
+    return ContainerFacts(counted.rules, tuple(repo.lock_open(counted.rules)),
+                          tuple(repo.draws_of_sales(sale_ids)), counted.at)
 
 
 @dataclass(frozen=True)
@@ -56,31 +68,33 @@ class StepResult:
 
 
 def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFacts,
-          draws: VisitDraws, new_sale_ids: dict[tuple[int, int], int],
+          draws: VisitDraws, new_sale_ids: dict[tuple[int, int], int] | None,
           returns: Sequence[tuple[int, int, int]], *, visit: Visit, user: str,
           now: datetime) -> StepResult:
     """Write the container side of a reconcile: returns into the containers they came
     from (or, for a closed container, a count adjustment taking them out of the lot
     again), the containers opened, the units drawn, one draw row per sale and
-    container. ``new_sale_ids``: (mapping, lot) -> the inserted ``AUTO_PROC`` row;
+    container. ``new_sale_ids``: (mapping, lot) -> the row inserted for it (None: the
+    visit's newest ``AUTO_PROC`` row of that mapping and lot, found by the INSERT);
     ``returns``: (sale_id, lot, units) given back by shrunk or deleted rows."""
     boxes = {c.id: c for c in facts.containers}
     back = plan_container_returns(returns, facts.draws, boxes)
-    repo.add_drawn({cid: -n for cid, n in back.given_back.items()})
-    repo.set_draw_units(back.draw_units)
+    repo.set_draw_units(back.draw_units)  # what goes back into a container leaves its draws
     _write_off_returns(stock, back.written_off, user=user, now=now)
     ids = {-(n + 1): repo.insert(new) for n, new in enumerate(draws.opened)}
-    drawn: dict[int, int] = {}
-    rows: dict[tuple[int, int], int] = {}
+    rows: dict[tuple[int, int, int], int] = {}  # (mapping, lot, container) -> units
     for d in draws.draws:
-        cid = ids.get(d.container_id, d.container_id)
-        drawn[cid] = drawn.get(cid, 0) + d.units
-        key = (new_sale_ids[(d.mapping_id, d.inventory_id)], cid)
+        key = (d.mapping_id, d.inventory_id, ids.get(d.container_id, d.container_id))
         rows[key] = rows.get(key, 0) + d.units
-    repo.add_drawn(drawn)
-    repo.insert_draws([NewDraw(cid, sid, visit.pid, visit.encounter, units, facts.at)
-                       for (sid, cid), units in rows.items()])
-    return StepResult(tuple(ids.values()), tuple(sorted(drawn)), back.written_off)
+    if new_sale_ids is None:
+        repo.insert_visit_draws([(cid, selector_for(m), inv, units)
+                                 for (m, inv, cid), units in rows.items()],
+                                pid=visit.pid, encounter=visit.encounter, drawn_at=facts.at)
+    else:
+        repo.insert_draws([NewDraw(cid, new_sale_ids[(m, inv)], visit.pid, visit.encounter,
+                                   units, facts.at) for (m, inv, cid), units in rows.items()])
+    return StepResult(tuple(ids.values()), tuple(sorted({cid for _, _, cid in rows})),
+                      back.written_off)
 
 
 def _write_off_returns(stock: StockRepository, lots: dict[int, int], *, user: str,

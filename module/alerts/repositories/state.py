@@ -23,6 +23,9 @@ from ..rules import (
 STATE_TABLE = "aesthetic_inventory_alert_state"
 USAGE_TABLE = "aesthetic_inventory_usage"
 CONTAINER_TABLE = "aesthetic_inventory_container"
+# what a container's draw rows hold (module/containers/repository.py keeps the same)
+DRAWN = ("(SELECT COALESCE(SUM(x.units), 0) FROM aesthetic_inventory_container_draw x "
+         "WHERE x.container_id = c.id)")
 SCAN_LOCK = "ai_alert_scan:"
 
 
@@ -168,7 +171,7 @@ class AlertStateRepository:
             (
                 "SELECT c.id, c.drug_id, d.name, COALESCE(ps.counting_unit, ''), "
                 "COALESCE(di.lot_number, ''), COALESCE(lo.title, c.warehouse_id), "
-                "c.units - c.units_drawn - c.units_wasted, c.beyond_use_at, s.state, "
+                f"c.units - {DRAWN} - c.units_wasted, c.beyond_use_at, s.state, "
                 f"s.last_notified FROM {CONTAINER_TABLE} c "
                 "JOIN drugs d ON d.drug_id = c.drug_id "
                 "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
@@ -178,7 +181,7 @@ class AlertStateRepository:
                 f"LEFT JOIN {STATE_TABLE} s ON s.kind = 'container' "
                 "AND s.item_key = CAST(c.id AS CHAR) "
                 "WHERE c.closed_at IS NULL AND c.beyond_use_at <= :end "
-                "AND c.units - c.units_drawn - c.units_wasted > 0" + self._DUE
+                f"AND c.units - {DRAWN} - c.units_wasted > 0" + self._DUE
             ),
             {"end": window_end, "due": due},
         )
@@ -244,7 +247,7 @@ class AlertStateRepository:
             f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
             + (f"LEFT JOIN {CONTAINER_TABLE} c ON c.id = CAST(s.item_key AS UNSIGNED) "
                "AND s.item_key = CAST(c.id AS CHAR) AND c.closed_at IS NULL "
-               "AND c.beyond_use_at <= :cend AND c.units - c.units_drawn - c.units_wasted > 0 "
+               f"AND c.beyond_use_at <= :cend AND c.units - {DRAWN} - c.units_wasted > 0 "
                if container_end is not None else "")
             + "WHERE s.state = 'open' AND s.kind = 'container'"
             + (" AND c.id IS NULL" if container_end is not None else "")

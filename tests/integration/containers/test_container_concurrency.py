@@ -66,20 +66,20 @@ def test_concurrent_draws_never_over_draw_a_container(
     assert [r for r in reports if r[0] != "ok"] == []
     assert sum(r[2] for r in reports) > 10  # most work happened
 
-    boxes = clinic.rows("SELECT id, units, units_drawn, units_wasted FROM "
-                        "aesthetic_inventory_container ORDER BY id")
-    assert boxes and all(drawn + wasted <= units and drawn >= 0
-                         for _, units, drawn, wasted in boxes), boxes
-    drawn = dict(clinic.rows("SELECT container_id, SUM(units) FROM "
-                             "aesthetic_inventory_container_draw GROUP BY container_id"))
-    assert {cid: d for cid, _, d, _ in boxes if d} == {int(k): int(v) for k, v in drawn.items()}
+    drawn = {int(k): int(v) for k, v in clinic.rows(
+        "SELECT container_id, SUM(units) FROM aesthetic_inventory_container_draw "
+        "GROUP BY container_id")}
+    boxes = clinic.rows("SELECT id, units, units_wasted FROM aesthetic_inventory_container "
+                        "ORDER BY id")
+    # no container ever gave more than it held
+    assert boxes and all(drawn.get(cid, 0) + wasted <= units for cid, units, wasted in boxes)
     consumed = clinic.scalar("SELECT SUM(quantity) FROM drug_sales WHERE trans_type = 7")
     assert consumed == sum(int(v) for v in drawn.values())
     assert all(clinic.on_hand(lot) >= 0 for lot in lots)
     assert all(v == 0 for v in clinic.ledgers().values())
     # what the lots hold covers what their open containers still hold
     for lot in lots:
-        held = clinic.scalar("SELECT COALESCE(SUM(units - units_drawn - units_wasted), 0) "
-                             "FROM aesthetic_inventory_container WHERE inventory_id = :i "
-                             "AND closed_at IS NULL", {"i": lot})
+        held = sum(units - drawn.get(cid, 0) - wasted for cid, units, wasted in clinic.rows(
+            "SELECT id, units, units_wasted FROM aesthetic_inventory_container "
+            "WHERE inventory_id = :i AND closed_at IS NULL", {"i": lot}))
         assert clinic.on_hand(lot) >= held

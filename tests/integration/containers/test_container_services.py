@@ -36,8 +36,10 @@ def factory(engine: Engine):  # type: ignore[no-untyped-def]
 
 def containers(clinic: Clinic) -> list[tuple]:
     return clinic.rows(
-        "SELECT id, inventory_id, units, units_drawn, units_wasted, closed_at IS NOT NULL, "
-        "close_reason, opened_at, beyond_use_at FROM aesthetic_inventory_container ORDER BY id")
+        "SELECT c.id, c.inventory_id, c.units, (SELECT COALESCE(SUM(x.units), 0) FROM "
+        "aesthetic_inventory_container_draw x WHERE x.container_id = c.id), c.units_wasted, "
+        "c.closed_at IS NOT NULL, c.close_reason, c.opened_at, c.beyond_use_at "
+        "FROM aesthetic_inventory_container c ORDER BY c.id")
 
 
 def test_use_opens_a_vial_from_the_sell_drug_lot_then_draws_from_it(
