@@ -103,7 +103,8 @@ def main() -> None:
         plain, plain_statements = _time(engine, 6, args.visits - 5)
         toxin, toxin_statements = _time(engine, 100_001, args.visits)
         boxes = engine.connect().execute(text(
-            "SELECT COUNT(*), SUM(units_drawn) FROM aesthetic_inventory_container")).one()
+            "SELECT (SELECT COUNT(*) FROM aesthetic_inventory_container), "
+            "(SELECT SUM(units) FROM aesthetic_inventory_container_draw)")).one()
         engine.dispose()
     p_plain, p_toxin = statistics.median(plain), statistics.median(toxin)
     print(f"plain:       p50 {p_plain:.2f} ms, p95 {_p95(plain):.2f} ms ({len(plain)} visits, "
