@@ -95,6 +95,7 @@ class VisitFacts:
     # per usage record's product: (allow_combining, dispensable, name)
     products: dict[int, tuple[bool, bool, str]] = field(default_factory=dict)
     edits: list[FeeSheetEdit] = field(default_factory=list)
+    counted: set[int] = field(default_factory=set)  # products counted in units (containers)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Connection
+
 from ..consumption.domain import (
     DEFAULT_POLICY,
     Lot,
@@ -40,7 +42,7 @@ from .repository import ContainerRepository
 from .step import ContainerFacts, Counted, StepResult, counted_products
 
 __all__ = ["Counted", "CountedPlan", "container_stock_plan", "counted_products",
-           "lock_and_plan", "write_containers"]
+           "lock_and_plan", "preview_plan", "write_containers"]
 
 
 def _counted_keys(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
@@ -110,16 +112,37 @@ def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int
     """Lock the lots (every candidate of the products taken, the lots returns go to),
     then the open containers, and plan on that locked state (no optimistic snapshot:
     the containers must be read under the lots' locks)."""
-    take_drugs = {reqs[k].drug_id for k, p in plans.items()
-                  if p.take > 0 and k in reqs and reqs[k].dispensable}
-    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    return_lots |= {r.lot_id for r in reqs.values() if r.lot_id}
+    take_drugs, return_lots = _lots_to_read(plans, reqs)
     lots = {x.inventory_id: x for x in
             uow.get(ConsumptionRepository).lock_lots(take_drugs, return_lots)}
     returns = _returns(plans, counted.rules)
     facts = step.gather(uow.get(ContainerRepository), counted, (r[0] for r in returns))
     changes, draws = container_stock_plan(plans, reqs, visit, lots, facts, policy)
     return changes, CountedPlan(facts, draws, returns)
+
+
+def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
+                  ) -> tuple[set[int], set[int]]:
+    """Every candidate lot of the products taken (no running-total cut: open containers
+    change what a lot has sealed), and the lots returns go to or an actual names."""
+    take_drugs = {reqs[k].drug_id for k, p in plans.items()
+                  if p.take > 0 and k in reqs and reqs[k].dispensable}
+    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    return take_drugs, return_lots | {r.lot_id for r in reqs.values() if r.lot_id}
+
+
+def preview_plan(conn: Connection, plans: dict[int, MappingPlan],
+                 reqs: dict[int, Requirement], visit: Visit, counted: Counted,
+                 policy: LotPolicy) -> StockChanges:
+    """What :func:`lock_and_plan` would decide, on lots and containers read without
+    locks (``consume --dry-run``, ``visit show``, the usage preview)."""
+    take_drugs, return_lots = _lots_to_read(plans, reqs)
+    lots = {x.inventory_id: x for x in
+            ConsumptionRepository(conn).candidate_lots(take_drugs, return_lots)}
+    boxes = ContainerRepository(conn)
+    facts = ContainerFacts(counted.rules, tuple(boxes.lock_open(counted.rules, lock=False)),
+                           (), counted.at)
+    return container_stock_plan(plans, reqs, visit, lots, facts, policy)[0]
 
 
 def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, user: str,

@@ -148,14 +148,16 @@ class ContainerRepository:
 
     # -- containers ------------------------------------------------------------------
 
-    def lock_open(self, drug_ids: Iterable[int]) -> list[Container]:
-        """The open containers of the products, locked in id order (after their lots)."""
+    def lock_open(self, drug_ids: Iterable[int], *, lock: bool = True) -> list[Container]:
+        """The open containers of the products, locked in id order (after their lots;
+        ``lock=False``: a preview's plain read)."""
         ids = sorted(set(drug_ids))
         if not ids:
             return []
         rows = self.conn.execute(_in(
             f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.drug_id IN :ids "
-            "AND c.closed_at IS NULL ORDER BY c.id FOR UPDATE", "ids"), {"ids": ids})
+            "AND c.closed_at IS NULL ORDER BY c.id" + (" FOR UPDATE" if lock else ""), "ids"),
+            {"ids": ids})
         return [_container(r) for r in rows]
 
     def get(self, container_id: int, *, lock: bool = False) -> Container | None:
