@@ -19,14 +19,12 @@ from datetime import date, datetime
 from sqlalchemy.engine import Connection
 
 from ..containers.reconcile import (
-    Counted,
     CountedPlan,
     counted_products,
     lock_and_plan,
     preview_plan,
     write_containers,
 )
-from ..containers.repository import ContainerRepository
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
@@ -172,7 +170,8 @@ def reconcile_in_transaction(
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
     # a product counted in units is drawn from containers (module/containers): lots, then
     # its open containers, are locked before planning; other visits as always
-    counted = _counted(uow, facts.counted, visit)
+    counted = counted_products(facts.counted, visit_date=visit.visit_date,
+                               visit_time=visit.visit_time)
     boxed: CountedPlan | None = None
     if counted is None:
         changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
@@ -193,15 +192,6 @@ def reconcile_in_transaction(
     return ReconcileResult(
         pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )
-
-
-def _counted(uow: UnitOfWork, drug_ids: set[int], visit: Visit) -> Counted | None:
-    """The visit's products counted in units and its encounter time (one read, only when
-    the visit's facts flagged such a product)."""
-    if not drug_ids:
-        return None
-    return counted_products(uow.get(ContainerRepository), drug_ids, pid=visit.pid,
-                            encounter=visit.encounter, visit_date=visit.visit_date)
 
 
 def _write_absorbed(
@@ -229,9 +219,8 @@ def preview_in_transaction(
     facts = repo.visit_facts(pid, encounter)
     plan = plan_visit(visit, held, facts, service_username=service_username,
                       now=datetime.now().replace(microsecond=0))
-    counted = (counted_products(ContainerRepository(repo.conn), facts.counted, pid=pid,
-                                encounter=encounter, visit_date=visit.visit_date)
-               if facts.counted else None)
+    counted = counted_products(facts.counted, visit_date=visit.visit_date,
+                               visit_time=visit.visit_time)
     if counted is None:
         changes = stock_plan(plan.plans, plan.reqs, visit,
                              read_snapshot(repo, plan.plans, plan.reqs, visit, policy), policy)

@@ -114,7 +114,7 @@ def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int
     the containers must be read under the lots' locks)."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
     lots = {x.inventory_id: x for x in
-            uow.get(ConsumptionRepository).lock_lots(take_drugs, return_lots)}
+            uow.get(ConsumptionRepository).lock_lots_with_seq(take_drugs, return_lots)}
     returns = _returns(plans, counted.rules)
     facts = step.gather(uow.get(ContainerRepository), counted, (r[0] for r in returns))
     changes, draws = container_stock_plan(plans, reqs, visit, lots, facts, policy)

@@ -118,27 +118,6 @@ class ContainerRepository:
             None if r[5] is None else int(r[5]), None if r[6] is None else Decimal(r[6]),
             bool(r[7])) for r in rows}
 
-    def counted_rules_and_time(self, drug_ids: Iterable[int], pid: int, encounter: int
-                               ) -> tuple[dict[int, PackageRule], datetime | None]:
-        """The products among ``drug_ids`` counted in units, and the encounter's
-        date-time (``form_encounter.date``), in one read: what a reconcile asks first."""
-        ids = sorted(set(drug_ids))
-        if not ids:
-            return {}, None
-        rows = self.conn.execute(_in(
-            "SELECT d.drug_id, d.name, ps.counting_unit, ps.package_unit, "
-            "ps.units_per_package, ps.beyond_use_hours, ps.diluent_ml, ps.single_patient, "
-            "(SELECT fe.date FROM form_encounter fe WHERE fe.pid = :p AND fe.encounter = :e "
-            "ORDER BY fe.id LIMIT 1) FROM drugs d JOIN aesthetic_inventory_product_stock ps "
-            "ON ps.drug_id = d.drug_id WHERE d.drug_id IN :ids AND ps.counting_unit <> '' "
-            "AND ps.units_per_package > 1", "ids"), {"ids": ids, "p": pid, "e": encounter}).all()
-        rules = {int(r[0]): PackageRule(
-            int(r[0]), str(r[1] or ""), str(r[2]), str(r[3]), int(r[4]),
-            None if r[5] is None else int(r[5]), None if r[6] is None else Decimal(r[6]),
-            bool(r[7])) for r in rows}
-        at = rows[0][8] if rows and isinstance(rows[0][8], datetime) else None
-        return rules, at
-
     def default_warehouse(self) -> str:
         """The default warehouse (list_options is_default), else ''."""
         r = self.conn.execute(text(

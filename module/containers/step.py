@@ -42,14 +42,23 @@ class Counted:
     at: datetime
 
 
-def counted_products(repo: ContainerRepository, drug_ids: Iterable[int], *, pid: int,
-                     encounter: int, visit_date: date) -> Counted | None:
-    """The products among ``drug_ids`` counted in units with the encounter's time (one
-    read), or None when there are none (the visit is reconciled as always)."""
-    rules, at = repo.counted_rules_and_time(drug_ids, pid, encounter)
-    if not rules:
+def rule_from_settings(drug_id: int, settings: str) -> PackageRule:
+    """A product's rule from the engine's visit read: ``size|hours|single|diluent|unit|
+    package`` (the consumption repository's ``_COUNTED`` column)."""
+    size, hours, single, diluent, unit, package = (settings.split("|", 5) + [""] * 6)[:6]
+    return PackageRule(drug_id, "", unit, package, int(size), int(hours) if hours else None,
+                       Decimal(diluent) if diluent else None, single == "1")
+
+
+def counted_products(settings: dict[int, str], *, visit_date: date,
+                     visit_time: datetime | None) -> Counted | None:
+    """The visit's products counted in units (from the visit read: no statement) and
+    the encounter's time (noon of the visit date when it has none), or None when there
+    are none: the visit is reconciled as always."""
+    if not settings:
         return None
-    return Counted(rules, at or datetime.combine(visit_date, time(12, 0)))
+    rules = {d: rule_from_settings(d, text) for d, text in settings.items()}
+    return Counted(rules, visit_time or datetime.combine(visit_date, time(12, 0)))
 
 
 def gather(repo: ContainerRepository, counted: Counted, sale_ids: Iterable[int]

@@ -22,9 +22,12 @@ from .lots import LotRepository, driver_sql
 
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
 _EDIT_KINDS = {1: "insert", 2: "update", 3: "delete"}
-# 1 when the product ``d`` is counted in units (a unit and a package above one)
+# The package settings of the product ``d`` when it is counted in units (a unit and a
+# package above one), else NULL: parsed by containers.step.rules_from_settings
 _COUNTED = (
-    "(SELECT 1 FROM aesthetic_inventory_product_stock ps WHERE ps.drug_id = d.drug_id "
+    "(SELECT CONCAT_WS('|', ps.units_per_package, COALESCE(ps.beyond_use_hours, ''), "
+    "ps.single_patient, COALESCE(ps.diluent_ml, ''), ps.counting_unit, ps.package_unit) "
+    "FROM aesthetic_inventory_product_stock ps WHERE ps.drug_id = d.drug_id "
     "AND ps.counting_unit <> '' AND ps.units_per_package > 1)"
 )
 
@@ -55,7 +58,7 @@ class ConsumptionRepository(LotRepository):
         """
         rows = driver_sql(
             self.conn,
-            "SELECT STRAIGHT_JOIN fe.id, DATE(fe.date), ds.sale_id, ds.selector, "
+            "SELECT STRAIGHT_JOIN fe.id, fe.date, ds.sale_id, ds.selector, "
             "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
             "FROM form_encounter fe LEFT JOIN drug_sales ds "
             "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
@@ -71,8 +74,11 @@ class ConsumptionRepository(LotRepository):
         first_id = rows[0][0]
         # a visit without a date is sold today, as sellDrug does with an empty sale date;
         # a zero or invalid date (text from the driver) is no date either
-        day = rows[0][1]
-        visit = Visit(pid, encounter, day if isinstance(day, date) else today or date.today())
+        when = rows[0][1]
+        if isinstance(when, datetime):  # the time dates an opened container (containers)
+            visit = Visit(pid, encounter, when.date(), when)
+        else:
+            visit = Visit(pid, encounter, when if isinstance(when, date) else today or date.today())
         return visit, _held_from_rows(r[2:] for r in rows if r[0] == first_id and r[2])
 
     def lines_and_usage(
@@ -123,7 +129,7 @@ class ConsumptionRepository(LotRepository):
             for r in rows if r[0] == 0
         ])
         # products counted in units (module/containers): their takes come from containers
-        facts.counted.update(int(r[4]) for r in rows if r[0] < 2 and r[26])
+        facts.counted.update((int(r[4]), str(r[26])) for r in rows if r[0] < 2 and r[26])
         for r in rows:
             if r[0] == 1:
                 mapping_id = int(r[3])
