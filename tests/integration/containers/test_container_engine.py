@@ -8,7 +8,8 @@ from __future__ import annotations
 import multiprocessing
 from datetime import date, datetime, timedelta
 
-from aesthetic_inventory.consumption.service import reconcile_visit
+from aesthetic_inventory.consumption.repositories import ConsumptionRepository
+from aesthetic_inventory.consumption.service import preview_in_transaction, reconcile_visit
 from aesthetic_inventory.containers import service
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.unit_of_work import UnitOfWork
@@ -119,3 +120,27 @@ def test_a_late_fee_sheet_draws_from_the_vial_used_that_day(
         clinic.add_line(pid, pid, "64612")
         reconcile_visit(UnitOfWork(migrated_engine), pid, pid, service_username="svc")
     assert len(_drawn(clinic)) == 1  # one vial for the day
+
+
+def test_preview_shows_the_container_plan_and_writes_nothing(
+        clinic: Clinic, migrated_engine: Engine) -> None:
+    drug = _toxin(clinic)
+    first = clinic.add_lot(drug, 100, lot_number="A", expiration=date(2027, 1, 1))
+    clinic.add_lot(drug, 100, lot_number="B", expiration=date(2028, 1, 1))
+    clinic.add_mapping("64612", drug, "20")
+    for enc in (1, 2):
+        clinic.add_visit(enc, enc, TODAY)
+        clinic.add_line(enc, enc, "64612", 3)
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 1, service_username="svc")  # 60 U
+    with UnitOfWork(migrated_engine) as uow:
+        result, records = preview_in_transaction(
+            uow.get(ConsumptionRepository), 2, 2, service_username="svc")
+    # 40 U left in the open vial of lot A; nothing of lot A is sealed (100 - 60 drawn -
+    # 40 in the vial), so the next vial is opened from lot B
+    assert [(m.inventory_id, m.quantity) for m in result.lines[0].lots] == [(first, 40),
+                                                                            (first + 1, 20)]
+    assert records == 1 and result.writes == 0
+    assert clinic.held(2, 2) == 0 and len(_drawn(clinic)) == 1
+    done = reconcile_visit(UnitOfWork(migrated_engine), 2, 2, service_username="svc")
+    assert [(m.inventory_id, m.quantity) for m in done.lines[0].lots] == [(first, 40),
+                                                                          (first + 1, 20)]
