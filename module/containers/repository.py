@@ -69,6 +69,21 @@ class PatientDraw:
 
 
 @dataclass(frozen=True)
+class VisitDraw:
+    """What one mapping of a visit drew from one container (the review page)."""
+
+    selector: str
+    container_id: int
+    units: int
+    units_left: int
+    beyond_use_at: datetime | None
+    closed_at: datetime | None
+    diluent_ml: Decimal | None
+    package_size: int
+    unit: str
+
+
+@dataclass(frozen=True)
 class NewDraw:
     container_id: int
     sale_id: int
@@ -250,6 +265,24 @@ class ContainerRepository:
             {"ids": ids})
         return [PatientDraw(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), int(r[4]), r[5],
                             int(r[6])) for r in rows]
+
+    def visit_draws(self, pid: int, encounter: int) -> list[VisitDraw]:
+        """Each container a visit's AUTO_PROC rows drew from, per mapping (the page)."""
+        rows = self.conn.execute(text(
+            "SELECT ds.selector, c.id, SUM(x.units), c.units, c.units_wasted, "
+            f"{DRAWN}, c.beyond_use_at, c.closed_at, ps.diluent_ml, ps.units_per_package, "
+            f"COALESCE(ps.counting_unit, '') FROM {DRAW} x "
+            "JOIN drug_sales ds ON ds.sale_id = x.sale_id "
+            f"JOIN {CONTAINER} c ON c.id = x.container_id "
+            "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
+            "WHERE x.pid = :p AND x.encounter = :e "
+            "GROUP BY ds.selector, c.id, c.units, c.units_wasted, c.beyond_use_at, "
+            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit "
+            "ORDER BY c.id"), {"p": pid, "e": encounter})
+        return [VisitDraw(str(r[0] or ""), int(r[1]), int(r[2]), int(r[3]) - int(r[5])
+                          - int(r[4]), r[6], r[7],
+                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]))
+                for r in rows]
 
     def containers_of_sales(self, sale_ids: Iterable[int]) -> dict[int, list[int]]:
         """sale_id -> the containers its units came from (for ``recall --lot``)."""

@@ -26,6 +26,7 @@ from ..consumption.domain import (
     allocate,
     lot_is_candidate,
     lot_sort_key,
+    parse_selector,
 )
 from ..consumption.repositories import ConsumptionRepository
 from ..db import existing_tables, require_openemr
@@ -89,6 +90,31 @@ def patients_of_container(uow: UnitOfWork, container_id: int) -> list[PatientDra
     if boxes.get(container_id) is None:
         raise ContainerInputError(f"no container {container_id}")
     return boxes.draws_of([container_id])
+
+
+def visit_containers(factory: UnitOfWorkFactory, pid: int, encounter: int, *,
+                     now: datetime) -> dict[int, list[dict[str, object]]]:
+    """Per mapping of a visit, the containers its rows drew from: units, the volume when
+    the product has a diluent, units left and hours to beyond use (the review page)."""
+    with factory() as uow:
+        draws = uow.get(ContainerRepository).visit_draws(pid, encounter)
+    out: dict[int, list[dict[str, object]]] = {}
+    for d in draws:
+        mapping = parse_selector(d.selector)
+        if mapping is None:
+            continue
+        rule = PackageRule(0, counting_unit=d.unit, package_size=d.package_size,
+                           diluent_ml=d.diluent_ml)
+        volume = rule.volume_ml(d.units)
+        hours = (None if d.beyond_use_at is None or d.closed_at is not None
+                 else round((d.beyond_use_at - now).total_seconds() / 3600, 1))
+        out.setdefault(mapping, []).append({
+            "containerId": d.container_id, "units": d.units, "unit": d.unit,
+            "volumeMl": None if volume is None else float(volume),
+            "unitsLeft": max(d.units_left, 0), "open": d.closed_at is None,
+            "beyondUseAt": None if d.beyond_use_at is None else d.beyond_use_at.isoformat(),
+            "hoursLeft": hours})
+    return out
 
 
 # -- drawing ---------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from aesthetic_inventory.consumption.service import preview_in_transaction, reco
 from aesthetic_inventory.containers import service
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.web.materials import UsageMaterials
 from clinic import Clinic
+from dbtools import make_app
 from sqlalchemy.engine import Engine
 
 TODAY = date.today()
@@ -144,3 +146,23 @@ def test_preview_shows_the_container_plan_and_writes_nothing(
     done = reconcile_visit(UnitOfWork(migrated_engine), 2, 2, service_username="svc")
     assert [(m.inventory_id, m.quantity) for m in done.lines[0].lots] == [(first, 40),
                                                                           (first + 1, 20)]
+
+
+def test_review_page_api_shows_the_vial_volume_and_time_left(
+        clinic: Clinic, migrated_engine: Engine, migrated_db_url: str) -> None:
+    drug = _toxin(clinic)
+    clinic.execute("UPDATE aesthetic_inventory_product_stock SET diluent_ml = 2.5 "
+                   "WHERE drug_id = :d", {"d": drug})
+    clinic.add_lot(drug, 100)
+    clinic.add_mapping("64612", drug, "20")
+    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, 1, 1)",
+                   {"d": datetime.now() - timedelta(hours=2)})
+    clinic.add_line(1, 1, "64612")
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 1, service_username="svc")
+    app = make_app(migrated_db_url)
+    data = UsageMaterials(app).show(1, 1, username="admin", show_costs=False)
+    (material,) = data["materials"]
+    (box,) = material["containers"]
+    assert (box["units"], box["volumeMl"], box["unitsLeft"], box["open"]) == (20, 0.5, 80, True)
+    assert 21.5 < box["hoursLeft"] <= 22.0
+    app.close()
