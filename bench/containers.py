@@ -68,21 +68,27 @@ def _seed(engine: Engine, visits: int) -> None:
         conn.execute(text("DELETE FROM aesthetic_inventory_change_queue"))
 
 
-def _time(engine: Engine, first: int, visits: int) -> tuple[list[float], float]:
-    """Per-visit milliseconds and the statements per visit."""
-    seen: list[str] = []
+def _time(engine: Engine, firsts: tuple[int, ...], visits: int
+          ) -> list[tuple[list[float], float]]:
+    """Per-visit milliseconds and statements per visit of each series, the series
+    interleaved visit by visit (a busy machine slows both alike)."""
+    seen = [0]
 
     def count(*args: object) -> None:
-        seen.append(str(args[2]))
+        seen[0] += 1
 
     event.listen(engine, "before_cursor_execute", count)
-    out = []
-    for enc in range(first, first + visits):
-        start = time.perf_counter()
-        reconcile_visit(UnitOfWork(engine), enc, enc, service_username="bench")
-        out.append((time.perf_counter() - start) * 1000)
+    times: list[list[float]] = [[] for _ in firsts]
+    statements = [0] * len(firsts)
+    for n in range(visits):
+        for k, first in enumerate(firsts):
+            before = seen[0]
+            start = time.perf_counter()
+            reconcile_visit(UnitOfWork(engine), first + n, first + n, service_username="bench")
+            times[k].append((time.perf_counter() - start) * 1000)
+            statements[k] += seen[0] - before
     event.remove(engine, "before_cursor_execute", count)
-    return out, len(seen) / visits
+    return [(t, s / visits) for t, s in zip(times, statements, strict=True)]
 
 
 def _p95(values: list[float]) -> float:
@@ -99,9 +105,9 @@ def main() -> None:
         scratch.create_fixture_schema(engine)
         migrate(engine)
         _seed(engine, args.visits)
-        _time(engine, 1, 5)  # warm the pool and the caches on a few plain visits
-        plain, plain_statements = _time(engine, 6, args.visits - 5)
-        toxin, toxin_statements = _time(engine, 100_001, args.visits)
+        _time(engine, (1,), 5)  # warm the pool and the caches on a few plain visits
+        (plain, plain_statements), (toxin, toxin_statements) = _time(
+            engine, (6, 100_001), args.visits - 5)
         boxes = engine.connect().execute(text(
             "SELECT (SELECT COUNT(*) FROM aesthetic_inventory_container), "
             "(SELECT SUM(units) FROM aesthetic_inventory_container_draw)")).one()

@@ -142,16 +142,23 @@ class ContainerRepository:
 
     # -- containers ------------------------------------------------------------------
 
-    def lock_open(self, drug_ids: Iterable[int], *, lock: bool = True) -> list[Container]:
-        """The open containers of the products, locked in id order (after their lots;
-        ``lock=False``: a preview's plain read)."""
+    def lock_open(self, drug_ids: Iterable[int], *, lock: bool = True,
+                  also: Iterable[int] = ()) -> list[Container]:
+        """The open containers of the products that still hold units (an emptied vial
+        stays open until beyond use but has nothing to give), and the containers
+        ``also`` names (where returns go), locked in id order after their lots
+        (``lock=False``: a preview's plain read). The driver's own placeholders: this
+        runs in every reconcile of such a product."""
         ids = sorted(set(drug_ids))
+        extra = sorted(set(also)) or [-1]
         if not ids:
             return []
-        rows = self.conn.execute(_in(
-            f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.drug_id IN :ids "
-            "AND c.closed_at IS NULL ORDER BY c.id" + (" FOR UPDATE" if lock else ""), "ids"),
-            {"ids": ids})
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.drug_id IN "
+            f"({', '.join(['%s'] * len(ids))}) AND c.closed_at IS NULL "
+            f"AND (c.units - c.units_wasted > {DRAWN} "
+            f"OR c.id IN ({', '.join(['%s'] * len(extra))})) ORDER BY c.id"
+            + (" FOR UPDATE" if lock else ""), (*ids, *extra))
         return [_container(r) for r in rows]
 
     def get(self, container_id: int, *, lock: bool = False) -> Container | None:
@@ -195,18 +202,15 @@ class ContainerRepository:
         the visit (ids grow), found by the INSERT itself (no read back)."""
         if not draws:
             return
-        params: dict[str, object] = {"p": pid, "e": encounter, "t": drawn_at}
-        parts = []
-        for n, (container_id, selector, inv, units) in enumerate(draws):
-            params.update({f"c{n}": container_id, f"s{n}": selector, f"i{n}": inv,
-                           f"u{n}": units})
-            parts.append(
-                f"SELECT :c{n}, MAX(sale_id), :p, :e, :u{n}, :t FROM drug_sales "
-                f"WHERE pid = :p AND encounter = :e AND selector = :s{n} "
-                f"AND inventory_id = :i{n}")
-        self.conn.execute(text(
+        params: list[object] = []
+        for container_id, selector, inv, units in draws:
+            params += [container_id, pid, encounter, units, drawn_at, pid, encounter,
+                       selector, inv]
+        part = ("SELECT %s, MAX(sale_id), %s, %s, %s, %s FROM drug_sales "
+                "WHERE pid = %s AND encounter = %s AND selector = %s AND inventory_id = %s")
+        self.conn.exec_driver_sql(
             f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
-            + " UNION ALL ".join(parts)), params)
+            + " UNION ALL ".join([part] * len(draws)), tuple(params))
 
     def set_draw_units(self, units: dict[int, int]) -> None:
         """Shrink draw rows (draw id -> units left; 0 deletes the row)."""

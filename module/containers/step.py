@@ -63,10 +63,11 @@ def counted_products(settings: dict[int, str], *, visit_date: date,
 
 def gather(repo: ContainerRepository, counted: Counted, sale_ids: Iterable[int]
            ) -> ContainerFacts:
-    """Lock the open containers of the counted products (in the fixed order) and read
-    the draws of the visit's rows being returned."""
-    return ContainerFacts(counted.rules, tuple(repo.lock_open(counted.rules)),
-                          tuple(repo.draws_of_sales(sale_ids)), counted.at)
+    """Read the draws of the visit's rows being returned, then lock the open containers
+    of the counted products that hold units or take a return (in the fixed order)."""
+    draws = tuple(repo.draws_of_sales(sale_ids))
+    boxes = repo.lock_open(counted.rules, also=(d.container_id for d in draws))
+    return ContainerFacts(counted.rules, tuple(boxes), draws, counted.at)
 
 
 @dataclass(frozen=True)
