@@ -109,15 +109,18 @@ def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
 def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
                   visit: Visit, counted: Counted, policy: LotPolicy
                   ) -> tuple[StockChanges, CountedPlan]:
-    """Lock the lots (every candidate of the products taken, the lots returns go to),
-    then the open containers, and plan on that locked state (no optimistic snapshot:
-    the containers must be read under the lots' locks)."""
+    """Lock the lots (every candidate of the products taken, the lots returns go to)
+    and, right after each, its open containers, in one statement; plan on that locked
+    state (no optimistic snapshot: the containers are read under the lots' locks)."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
-    lots = {x.inventory_id: x for x in
-            uow.get(ConsumptionRepository).lock_lots_with_seq(take_drugs, return_lots)}
     returns = _returns(plans, counted.rules)
-    facts = step.gather(uow.get(ContainerRepository), counted, (r[0] for r in returns))
-    changes, draws = container_stock_plan(plans, reqs, visit, lots, facts, policy)
+    boxes = uow.get(ContainerRepository)
+    taken = tuple(boxes.draws_of_sales(r[0] for r in returns))  # no read without returns
+    locked, vials = boxes.lock_lots_and_open(take_drugs, return_lots, counted.rules,
+                                             also=(d.container_id for d in taken))
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
+    changes, draws = container_stock_plan(plans, reqs, visit,
+                                          {x.inventory_id: x for x in locked}, facts, policy)
     return changes, CountedPlan(facts, draws, returns)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
+from ..consumption.lot_order import Lot
+from ..consumption.repositories.lots import lot_from_row
 from ..db import existing_tables
 from .domain import Container, NewContainer, PackageRule
 from .engine import SaleDraw
@@ -36,6 +38,10 @@ _COLUMNS = (
 
 def _in(sql: str, *names: str) -> TextClause:
     return text(sql).bindparams(*(bindparam(n, expanding=True) for n in names))
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def _container(r: Sequence[Any]) -> Container:
@@ -160,6 +166,40 @@ class ContainerRepository:
             f"OR c.id IN ({', '.join(['%s'] * len(extra))})) ORDER BY c.id"
             + (" FOR UPDATE" if lock else ""), (*ids, *extra))
         return [_container(r) for r in rows]
+
+    def lock_lots_and_open(self, drug_ids: Iterable[int], extra_lots: Iterable[int],
+                           counted: Iterable[int], also: Iterable[int] = ()
+                           ) -> tuple[list[Lot], list[Container]]:
+        """A reconcile's one locking read: the candidate lots of the products taken and
+        the lots returns go to (ascending inventory_id, the engine's order), each with
+        its warehouse seq (a subquery: no list_options row is locked) and, joined, its
+        open containers of the counted products that hold units or take a return
+        (``also``), locked right after their lot. A vial whose lot is no candidate (it
+        was emptied or destroyed by another screen) is not drawn from."""
+        drugs = sorted(set(drug_ids)) or [-1]
+        extra = sorted(set(extra_lots)) or [-1]
+        boxes = sorted(set(counted)) or [-1]
+        others = sorted(set(also)) or [-1]
+        rows = self.conn.exec_driver_sql(
+            "SELECT di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
+            "di.lot_number, di.destroy_date IS NOT NULL, "
+            "WEIGHT_STRING(di.lot_number AS CHAR(64)), (SELECT lo.seq FROM list_options lo "
+            "WHERE lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
+            f"AND lo.activity = 1 LIMIT 1), {_COLUMNS} FROM drug_inventory di "
+            f"LEFT JOIN {CONTAINER} c ON c.inventory_id = di.inventory_id "
+            f"AND c.closed_at IS NULL AND c.drug_id IN ({_marks(boxes)}) "
+            f"AND (c.units - c.units_wasted > {DRAWN} OR c.id IN ({_marks(others)})) "
+            f"WHERE (di.drug_id IN ({_marks(drugs)}) AND di.destroy_date IS NULL "
+            f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(extra)}) "
+            "ORDER BY di.inventory_id, c.id FOR UPDATE", (*boxes, *others, *drugs, *extra))
+        lots: dict[int, Lot] = {}
+        found: list[Container] = []
+        for r in rows:
+            if int(r[0]) not in lots:
+                lots[int(r[0])] = lot_from_row(r[:8], None if r[8] is None else int(r[8]))
+            if r[9] is not None:
+                found.append(_container(r[9:]))
+        return list(lots.values()), found
 
     def get(self, container_id: int, *, lock: bool = False) -> Container | None:
         r = self.conn.execute(text(

@@ -1,16 +1,16 @@
 """The consumption engine's container step: what a reconcile reads and writes for the
 products of a visit that are counted in units.
 
-The engine (``consumption.service``) calls :func:`gather` after it holds the visit's
-lots (so containers are locked after the lots, the fixed order), plans the draws with
-:func:`.engine.plan_visit_draws` inside its pure plan, writes its ``AUTO_PROC`` rows,
-then calls :func:`write` with the ids of the rows it inserted. Nothing here runs for a
+The engine (``consumption.service``, through :mod:`.reconcile`) locks the visit's lots
+and their open containers in one statement (containers right after their lot), plans
+the draws with :func:`.engine.plan_visit_draws` inside its pure plan, writes its
+``AUTO_PROC`` rows, then calls :func:`write`. Nothing here runs for a
 visit without such a product (one extra read of the product settings only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -59,15 +59,6 @@ def counted_products(settings: dict[int, str], *, visit_date: date,
         return None
     rules = {d: rule_from_settings(d, text) for d, text in settings.items()}
     return Counted(rules, visit_time or datetime.combine(visit_date, time(12, 0)))
-
-
-def gather(repo: ContainerRepository, counted: Counted, sale_ids: Iterable[int]
-           ) -> ContainerFacts:
-    """Read the draws of the visit's rows being returned, then lock the open containers
-    of the counted products that hold units or take a return (in the fixed order)."""
-    draws = tuple(repo.draws_of_sales(sale_ids))
-    boxes = repo.lock_open(counted.rules, also=(d.container_id for d in draws))
-    return ContainerFacts(counted.rules, tuple(boxes), draws, counted.at)
 
 
 @dataclass(frozen=True)

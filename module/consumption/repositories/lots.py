@@ -46,27 +46,6 @@ class LotRepository:
         seqs = self.warehouse_seqs({r[3] or "" for r in rows}) if drug_ids_given else {}
         return [_lot(r, seqs.get(r[3] or "")) for r in rows]
 
-    def lock_lots_with_seq(self, drug_ids: Iterable[int], extra_lot_ids: Iterable[int]
-                           ) -> list[Lot]:
-        """:meth:`lock_lots` in ONE statement: the warehouse seq comes from a scalar
-        subquery, which (unlike a join) takes no lock on the shared list_options rows
-        (a locking read does not lock the rows of a subquery without its own locking
-        clause). Used where the full lock is the plan (products counted in units)."""
-        drugs = sorted(set(drug_ids)) or [-1]
-        extra = sorted(set(extra_lot_ids)) or [-1]
-        rows = driver_sql(
-            self.conn,
-            f"SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number, "
-            f"destroy_date IS NOT NULL, {LOT_KEY}, (SELECT lo.seq FROM list_options lo "
-            "WHERE lo.list_id = 'warehouse' AND lo.option_id = drug_inventory.warehouse_id "
-            "AND lo.activity = 1 LIMIT 1) FROM drug_inventory "
-            f"WHERE (drug_id IN ({marks(len(drugs))}) AND destroy_date IS NULL "
-            f"AND on_hand <> 0) OR inventory_id IN ({marks(len(extra))}) "
-            "ORDER BY inventory_id FOR UPDATE",
-            [*drugs, *extra],
-        ).all()
-        return [_lot(r[:8], None if r[8] is None else int(r[8])) for r in rows]
-
     def candidate_lots(
         self,
         drug_ids: Iterable[int],
@@ -291,6 +270,12 @@ def _lot(r: Sequence[Any], seq: int | None) -> Lot:
         destroyed=bool(r[6]),
         lot_key=None if key is None else bytes(key),
     )
+
+
+def lot_from_row(r: Sequence[Any], seq: int | None) -> Lot:
+    """A Lot from the columns every lot read of this module selects (public for the
+    containers' lock, which reads lots and their open containers in one statement)."""
+    return _lot(r, seq)
 
 
 def _expiration(value: object) -> date | str | None:
