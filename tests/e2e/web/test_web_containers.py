@@ -4,34 +4,21 @@ hours to beyond use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
+from test_web_browser import browser  # noqa: F401, F811 - the same Chromium fixture
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
-                                               browser: Browser) -> None:
+                                               browser: Browser) -> None:  # noqa: F811
     clinic = site.clinic
     drug = clinic.add_drug("Botox Cosmetic")
     clinic.execute(
