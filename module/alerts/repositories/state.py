@@ -257,16 +257,7 @@ class AlertStateRepository:
                 f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
                 "WHERE s.state = 'open' AND s.kind = 'shortage'"
             )
-        # a container's alert ends when it is closed or used up (or the rule is off)
-        container = (
-            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
-            + (f"LEFT JOIN {CONTAINER_TABLE} c ON c.id = CAST(s.item_key AS UNSIGNED) "
-               "AND s.item_key = CAST(c.id AS CHAR) AND c.closed_at IS NULL "
-               f"AND c.beyond_use_at <= :cend AND c.units - {DRAWN} - c.units_wasted > 0 "
-               if container_end is not None else "")
-            + "WHERE s.state = 'open' AND s.kind = 'container'"
-            + (" AND c.id IS NULL" if container_end is not None else "")
-        )
+        container = _containers_resolved(container_end is not None)
         other = (  # kinds no rule produces any more
             f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
             "WHERE s.state = 'open' AND s.kind NOT IN "
@@ -399,3 +390,18 @@ class AlertStateRepository:
             ),
             {"today": now.date(), "now": now},
         )
+
+
+def _containers_resolved(rule_on: bool) -> str:
+    """Open container alerts whose container was closed or used up, or left its
+    window (``:cend``); every one when the rule is off (no container table)."""
+    if not rule_on:
+        return (f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+                "WHERE s.state = 'open' AND s.kind = 'container'")
+    return (
+        f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+        f"LEFT JOIN {CONTAINER_TABLE} c ON c.id = CAST(s.item_key AS UNSIGNED) "
+        "AND s.item_key = CAST(c.id AS CHAR) AND c.closed_at IS NULL "
+        f"AND c.beyond_use_at <= :cend AND c.units - {DRAWN} - c.units_wasted > 0 "
+        "WHERE s.state = 'open' AND s.kind = 'container' AND c.id IS NULL"
+    )
