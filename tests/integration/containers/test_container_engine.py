@@ -166,3 +166,23 @@ def test_review_page_api_shows_the_vial_volume_and_time_left(
     assert (box["units"], box["volumeMl"], box["unitsLeft"], box["open"]) == (20, 0.5, 80, True)
     assert 21.5 < box["hoursLeft"] <= 22.0
     app.close()
+
+
+def test_a_single_patient_vial_serves_one_visit_and_ends_with_its_day(
+        clinic: Clinic, migrated_engine: Engine) -> None:
+    drug = _toxin(clinic)
+    clinic.execute("UPDATE aesthetic_inventory_product_stock SET single_patient = 1 "
+                   "WHERE drug_id = :d", {"d": drug})
+    lot = clinic.add_lot(drug, 300)
+    clinic.add_mapping("64612", drug, "20")
+    day = datetime.combine(TODAY - timedelta(days=2), datetime.min.time())
+    for pid in (1, 2):
+        clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, :p, :p)",
+                       {"d": day + timedelta(hours=9 + pid), "p": pid})
+        clinic.add_line(pid, pid, "64612")
+        reconcile_visit(UnitOfWork(migrated_engine), pid, pid, service_username="svc")
+    assert sorted(_drawn(clinic).values()) == [20, 20]  # one vial each
+    done = service.write_off_expired(lambda: UnitOfWork(migrated_engine), now=datetime.now(),
+                                     grace_hours=12, user="svc")
+    assert sorted(c.waste for c in done.closed) == [80, 80]
+    assert clinic.on_hand(lot) == 100 and all(v == 0 for v in clinic.ledgers().values())
