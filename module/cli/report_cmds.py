@@ -144,7 +144,7 @@ def _period_or_default(start: date | None, end: date | None, default_days: int
 
 @click.group()
 def report() -> None:
-    """Reports: stock, expiring, activity, usage, shortages, all (text/csv/json/html)."""
+    """Reports: stock, expiring, activity, usage, shortages, waste, all (text/csv/json/html)."""
 
 
 def _build(app: App, kind: str, start: date | None, end: date | None,

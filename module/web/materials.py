@@ -8,10 +8,12 @@ names, numbers as JSON numbers); it holds no SQL.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
+from ..containers import service as containers
 from ..usage import service, show
 from .services import NotFoundError
 
@@ -98,7 +100,13 @@ class UsageMaterials:
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
         view = show.show_usage(self.app.unit_of_work, pid, encounter,
                                   can_see_costs=show_costs)
-        return materials_json(view.as_dict(), show_costs)
+        out = materials_json(view.as_dict(), show_costs)
+        # the open vials each material was drawn from (products counted in units)
+        boxes = containers.visit_containers(self.app.unit_of_work, pid, encounter,
+                                            now=datetime.now())
+        for material in out["materials"]:
+            material["containers"] = boxes.get(material["usageId"], [])
+        return out
 
     def record(self, pid: int, encounter: int, *, username: str,
                materials: list[dict[str, Any]]) -> dict:
