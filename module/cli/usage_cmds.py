@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,7 +14,7 @@ from operator import itemgetter
 import click
 
 from ..bootstrap import App
-from ..errors import InvalidInputError
+from ..errors import ConfirmationRequiredError, InvalidInputError
 from ..reports.documents import Document, render_html, template_environment
 from ..reports.formatting import Column, Section
 from ..usage import service
@@ -191,11 +192,15 @@ def _per_material(name: str, values: Sequence[str], count: int) -> list[str | No
 @click.option("--lot", "lots", multiple=True, metavar="LOT",
               help="Lot number actually used (or #<inventory_id>).")
 @click.option("--user", required=True, metavar="USERNAME", help="OpenEMR username recording.")
+@click.option("--confirm", is_flag=True,
+              help="Record an implausible actual (more than 3x the plan and more than 2 "
+              "packages, or an expired lot named) without asking.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
            products: tuple[str, ...], actuals: tuple[str, ...], reasons: tuple[str, ...],
-           notes: tuple[str, ...], lots: tuple[str, ...], user: str, as_json: bool) -> None:
+           notes: tuple[str, ...], lots: tuple[str, ...], user: str, confirm: bool,
+           as_json: bool) -> None:
     """Record what was really used (one transaction for all materials) and move stock."""
     n = len(codes)
     if len(actuals) != n:
@@ -214,9 +219,19 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
             _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
     ]
     preflight(app.engine)
+    service.require_active_user(app.unit_of_work, user)
     usage_show.require_update_permission(app.unit_of_work, user)
-    result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
-                                  service_username=app.settings.service_username)
+    try:
+        result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
+                                      service_username=app.settings.service_username,
+                                      confirmed=confirm)
+    except ConfirmationRequiredError as exc:
+        # asked at a terminal; a script must say --confirm (nothing was written)
+        if not sys.stdin.isatty() or not click.confirm(f"{exc}?", default=False):
+            raise ConfirmationRequiredError(f"{exc} (pass --confirm)") from None
+        result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
+                                      service_username=app.settings.service_username,
+                                      confirmed=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:

@@ -148,9 +148,11 @@ def reconcile_in_transaction(
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
     policy: LotPolicy | None = None,
+    actor: str | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit inside the caller's unit of work (entered; no commit):
     gather the facts under locks, :func:`~.visit_plan.plan_visit`, then apply.
+    ``actor``: the user whose recorded actuals caused this reconcile (see ``plan_visit``).
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
     seam called after the stock writes, before the usage record (a failure there must
@@ -165,7 +167,8 @@ def reconcile_in_transaction(
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     facts = repo.visit_facts(pid, encounter)
-    plan = plan_visit(visit, held, facts, service_username=service_username, now=now)
+    plan = plan_visit(visit, held, facts, service_username=service_username, now=now,
+                      actor=actor)
     if plan.absorbed is not None:
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
     # a product counted in units is drawn from containers (module/containers): lots, then

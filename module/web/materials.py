@@ -24,7 +24,7 @@ class MaterialsGateway(Protocol):
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict: ...
+               materials: list[dict[str, Any]], confirm: bool = False) -> dict: ...
 
 
 def _number(value: Any) -> float | None:
@@ -109,7 +109,7 @@ class UsageMaterials:
         return out
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict:
+               materials: list[dict[str, Any]], confirm: bool = False) -> dict:
         by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
             current = show.show_usage(self.app.unit_of_work, pid, encounter,
@@ -134,6 +134,6 @@ class UsageMaterials:
             ))
         result = service.record_usage(
             self.app.unit_of_work, pid, encounter, inputs, user=username,
-            service_username=self.app.settings.service_username,
+            service_username=self.app.settings.service_username, confirmed=confirm,
         )
         return record_json(result.as_dict())
