@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -13,11 +12,13 @@ import click
 
 from ..bootstrap import App
 from ..errors import InvalidInputError
+from ..reports.formatting import csv_rows
 from ..usage import service
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
 from ..usage.service import MaterialInput, RecordResult, VisitUsage
 from .context import pass_app
 from .params import parse_date
+from .report_cmds import write_text
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
@@ -261,9 +262,7 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
         return _variance_html(report, headers, rows)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
+        csv_rows(buffer, headers, rows)  # formula-safe cells, as every report's CSV
         return buffer.getvalue()
     period = (f"{report.since or 'the beginning'} to {report.until or 'today'}")
     title = [f"Variance report by {report.by}, visits from {period} "
@@ -298,13 +297,15 @@ def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[s
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")
 @click.option("--format", "fmt", type=click.Choice(("text", "csv", "json", "html")),
               default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write to FILE instead of standard output.")
 @pass_app
 def variance(app: App, since: date | None, until: date | None, by: str, user: str | None,
-             fmt: str) -> None:
+             fmt: str, output: str | None) -> None:
     """Planned vs actual units and cost, variance by reason, wastage rate."""
     report = variance_report(app.engine, since=since, until=until, by=by,
                              can_see_costs=_costs_visible(app, user))
-    click.echo(render_variance(report, fmt), nl=False)
+    write_text(render_variance(report, fmt), output)
 
 
 def _report_group() -> click.Group:

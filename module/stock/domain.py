@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from ..reports.domain import classify_sale
 from .inputs import (
     CENTS,
     COUNT_COLUMNS,
@@ -240,12 +239,32 @@ ACTIVITY_COLUMNS: tuple[str, ...] = (
 )
 
 
+def classify_sale(
+    *, lot_id: int, xfer_inventory_id: int, pid: int, distributor_id: int, fee: Decimal | float,
+    quantity: int,
+) -> tuple[str, int]:
+    """One ``drug_sales`` row as seen from one lot, classified the way OpenEMR's
+    Inventory Activity report does (interface/reports/inventory_activity.php):
+    a transfer when it has a source lot (counted on both lots), else a sale when it
+    has a patient, else a distribution, else a purchase when it carries a fee,
+    else an adjustment. Returns (kind, signed quantity into the lot)."""
+    if xfer_inventory_id:
+        return "transfers", quantity if lot_id == xfer_inventory_id else -quantity
+    if pid:
+        return "sales", -quantity
+    if distributor_id:
+        return "distributions", -quantity
+    if fee != 0:
+        return "purchases", -quantity
+    return "adjustments", -quantity
+
+
 def inventory_activity_class(
     *, lot_id: int, inventory_id: int, xfer_inventory_id: int, pid: int,
     distributor_id: int, fee: Decimal, quantity: int,
 ) -> tuple[str, int]:
     """The column and signed quantity OpenEMR's Inventory Activity report
     (interface/reports/inventory_activity.php) puts a ``drug_sales`` row in, seen from
-    lot ``lot_id``; the one rule lives in :func:`reports.domain.classify_sale`."""
+    lot ``lot_id``: :func:`classify_sale`."""
     return classify_sale(lot_id=lot_id, xfer_inventory_id=xfer_inventory_id, pid=pid,
                          distributor_id=distributor_id, fee=fee, quantity=quantity)

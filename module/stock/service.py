@@ -24,13 +24,13 @@ from .domain import CountDifference, CountLine, CountSummary, StockInputError
 from .receiving import ReceiptResult, ReceivedLine, receive
 from .repository import MODULE_TABLES, LedgerEntry, LotRow, NewPurchase, StockRepository
 from .transaction import run_in_transaction, warehouse_choice
-from .views import ValuationLine, ledger, reorder, valuation
+from .views import VALUATION_GROUPS, ValuationLine, ledger, reorder, valuation
 
 __all__ = [
     "AdjustResult", "CountResult", "DestroyResult", "ReceiptResult", "ReceivedLine",
     "StockNotMigratedError", "TransferResult", "ValuationLine", "adjust", "count",
     "destroy", "ledger", "preflight", "receive", "reorder", "set_lead_time", "suppliers",
-    "transfer", "valuation",
+    "transfer", "valuation", "VALUATION_GROUPS",
 ]
 
 UowFactory = UnitOfWorkFactory
@@ -71,6 +71,21 @@ def _lot_or_error(repo: StockRepository, inventory_id: int) -> LotRow:
     return lot
 
 
+def _transfer_into(repo: StockRepository, source: LotRow, dest: LotRow | None,
+                   to_warehouse: str, quantity: int) -> tuple[int, int]:
+    """Add the units to the (locked) destination lot, or open one copying the source's
+    lot number, expiry, manufacturer and cost; (lot id, its on hand after)."""
+    if dest is None:
+        return repo.insert_lot(
+            drug_id=source.drug_id, lot_number=source.lot_number,
+            expiration=source.expiration, warehouse_id=to_warehouse, on_hand=quantity,
+            unit_cost=source.unit_cost, manufacturer=source.manufacturer,
+            vendor_id=source.vendor_id, supplier_name=source.supplier_name,
+            aesthetic_category=source.aesthetic_category), quantity
+    repo.add_to_lot(dest.inventory_id, quantity)
+    return dest.inventory_id, dest.on_hand + quantity
+
+
 def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: str, quantity: int,
              *, user: str, today: date, notes: str = "") -> TransferResult:
     """Move ``quantity`` units of a lot to another warehouse, as add_edit_lot.php does:
@@ -92,8 +107,8 @@ def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: 
         # under the product lock no other stock command creates this lot meanwhile
         dest = repo.find_live_lot(peek.drug_id, to_warehouse, peek.lot_number)
         locked = repo.lock_lots([inventory_id] + ([dest.inventory_id] if dest else []))
-        if dest is not None and (dest.inventory_id not in locked
-                                 or locked[dest.inventory_id].destroyed):
+        dest = locked.get(dest.inventory_id) if dest is not None else None
+        if dest is not None and dest.destroyed:
             dest = None  # destroyed meanwhile: a new lot, as OpenEMR would create
         source = locked.get(inventory_id)
         if source is None:
@@ -103,18 +118,7 @@ def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: 
         if source.on_hand < quantity:
             raise StockInputError(
                 f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
-        if dest is None:
-            dest_id = repo.insert_lot(
-                drug_id=source.drug_id, lot_number=source.lot_number,
-                expiration=source.expiration, warehouse_id=to_warehouse, on_hand=quantity,
-                unit_cost=source.unit_cost, manufacturer=source.manufacturer,
-                vendor_id=source.vendor_id, supplier_name=source.supplier_name,
-                aesthetic_category=source.aesthetic_category)
-            dest_on_hand = quantity
-        else:
-            dest_id = dest.inventory_id
-            repo.add_to_lot(dest_id, quantity)
-            dest_on_hand = locked[dest_id].on_hand + quantity
+        dest_id, dest_on_hand = _transfer_into(repo, source, dest, to_warehouse, quantity)
         repo.add_to_lot(inventory_id, -quantity)
         text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
         cost = repo.lot_costs([inventory_id]).get(inventory_id, Decimal(0))
