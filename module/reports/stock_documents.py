@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from ..stock.domain import ReorderSuggestion
@@ -23,6 +24,11 @@ LEDGER_MONEY = ("unit_cost",)
 
 def _money(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
+
+
+def _field(header: str, attribute: str, right: bool = False) -> Column:
+    """A column named as in CSV and JSON alike, read from an attribute."""
+    return Column(header, header, right, get=attrgetter(attribute))
 
 
 def _as_text(name: str) -> Callable[[Any], str]:
@@ -52,11 +58,11 @@ def valuation_document(lines: Sequence[ValuationLine], *, by: str, today: date) 
     units = sum(x.units for x in lines)
     at_average = sum((x.at_average for x in lines), Decimal("0.00"))
     at_lot = sum((x.at_lot_cost for x in lines), Decimal("0.00"))
-    columns = [Column(by, "key"), Column("units", "units", True),
-               Column("value_at_average", "at_average", True),
-               Column("value_at_lot_cost", "at_lot_cost", True),
-               Column("average_cost", "average_cost", True),
-               Column("last_cost", "last_cost", True)]
+    columns = [_field(by, "key"), _field("units", "units", True),
+               _field("value_at_average", "at_average", True),
+               _field("value_at_lot_cost", "at_lot_cost", True),
+               _field("average_cost", "average_cost", True),
+               _field("last_cost", "last_cost", True)]
     extra = by == "product"
     text = [f"{by:<32} {'units':>7} {'at average':>12} {'at lot cost':>12}"
             + (f" {'avg cost':>9} {'last cost':>9}" if extra else "")]
@@ -77,13 +83,14 @@ def valuation_document(lines: Sequence[ValuationLine], *, by: str, today: date) 
 
 
 REORDER_COLUMNS = [
-    Column("supplier", "supplier"), Column("drug_id", "drug_id", True),
-    Column("product", "name"), Column("avg_daily_usage", "average_daily_usage", True),
-    Column("safety_stock", "safety_stock", True), Column("reorder_point", "reorder_point", True),
-    Column("on_hand_and_on_order", "position", True),
+    _field("supplier", "supplier"), _field("drug_id", "drug_id", True),
+    _field("product", "name"), _field("avg_daily_usage", "average_daily_usage", True),
+    _field("safety_stock", "safety_stock", True),
+    _field("reorder_point", "reorder_point", True),
+    _field("on_hand_and_on_order", "position", True),
     Column("order_now", "order_now", True, get=lambda s: int(s.order_now)),
-    Column("packages", "packages", True), Column("units_per_package", "units_per_package", True),
-    Column("order_quantity", "order_quantity", True),
+    _field("packages", "packages", True), _field("units_per_package", "units_per_package", True),
+    _field("order_quantity", "order_quantity", True),
 ]
 
 

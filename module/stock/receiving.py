@@ -94,7 +94,7 @@ def _resolve_products(repo: StockRepository, lines: Sequence[ReceiptLine],
     return out, errors
 
 
-def _same_lot_other_expiry(lines: Sequence[ReceiptLine], drug_of: dict[int, int],
+def _same_lot_other_expiry(lines: Sequence[ReceiptLine], drug_ids: Sequence[int],
                            held: Sequence[LotRow]) -> list[LineError]:
     """A lot number has one expiry: a line naming a held lot (any warehouse) or an
     earlier line's lot with a different expiry is refused, instead of re-dating the
@@ -105,8 +105,8 @@ def _same_lot_other_expiry(lines: Sequence[ReceiptLine], drug_of: dict[int, int]
             known.setdefault((lot.drug_id, lot.lot_number.lower()),
                              (lot.expiration, f"lot {lot.inventory_id} holds it"))
     errors: list[LineError] = []
-    for i, x in enumerate(lines):
-        key = (drug_of[i], x.lot_number.lower())
+    for x, drug_id in zip(lines, drug_ids, strict=True):
+        key = (drug_id, x.lot_number.lower())
         expiry, where = known.get(key, (x.expires, ""))
         if expiry != x.expires:
             errors.append(LineError(
@@ -143,16 +143,16 @@ def _totals_too_large(lines: Sequence[ReceiptLine], keys: Sequence[LotKey],
 
 
 def _check_lines(repo: StockRepository, lines: Sequence[ReceiptLine],
-                 prior_errors: Sequence[LineError], source: str) -> tuple[dict[int, int], str]:
-    """Products and warehouses of every line; raises with every bad line."""
+                 ) -> tuple[dict[int, int], str, list[LineError]]:
+    """Products and warehouses of every line: line index -> drug_id of the lines that
+    passed, the default warehouse, the problems of the others."""
     drug_of, errors = _resolve_products(repo, lines)
-    errors += prior_errors
     known, default_wh = warehouse_choice(repo)
-    errors += [LineError(x.line, "warehouse", f"no warehouse {x.warehouse!r}")
-               for x in lines if x.warehouse and x.warehouse not in known]
-    if errors:
-        raise FileValidationError(source, sorted(errors, key=lambda e: e.line))
-    return drug_of, default_wh
+    for i, x in enumerate(lines):
+        if x.warehouse and x.warehouse not in known:
+            errors.append(LineError(x.line, "warehouse", f"no warehouse {x.warehouse!r}"))
+            drug_of.pop(i, None)
+    return drug_of, default_wh, errors
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _new_costs(repo: StockRepository, done: Sequence[ReceivedLine],
 def _receive_all(repo: StockRepository, lines: Sequence[ReceiptLine], *, user: str,
                  today: date, supplier: str, invoice: str, source: str, dry_run: bool,
                  prior_errors: Sequence[LineError]) -> ReceiptResult:
-    drug_of, default_wh = _check_lines(repo, lines, prior_errors, source)
+    drug_of, default_wh, errors = _check_lines(repo, lines)
     drug_ids = set(drug_of.values())
     repo.lock_products(drug_ids)
     names = repo.products_by_id(drug_ids)
@@ -224,10 +224,14 @@ def _receive_all(repo: StockRepository, lines: Sequence[ReceiptLine], *, user: s
     for lot in matching:
         # ascending ids: the last one kept is the newest, as OpenEMR's DESC LIMIT 1
         existing[(lot.drug_id, lot.warehouse_id, (lot.lot_number or "").lower())] = lot
-    keys = [(drug_of[i], x.warehouse or default_wh, x.lot_number.lower())
-            for i, x in enumerate(lines)]
-    errors = (_same_lot_other_expiry(lines, drug_of, matching)
-              + _totals_too_large(lines, keys, existing))
+    # the checks below see the lines whose product and warehouse are known
+    known = [i for i in range(len(lines)) if i in drug_of]
+    checked = [lines[i] for i in known]
+    keys = [(drug_of[i], lines[i].warehouse or default_wh, lines[i].lot_number.lower())
+            for i in known]
+    errors += (list(prior_errors)
+               + _same_lot_other_expiry(checked, [drug_of[i] for i in known], matching)
+               + _totals_too_large(checked, keys, existing))
     if errors:
         raise FileValidationError(source, sorted(errors, key=lambda e: e.line))
     held = repo.stock_on_hand(drug_ids)
