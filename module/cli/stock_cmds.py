@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -113,6 +114,10 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
     result = service.receive(app.unit_of_work, lines, user=_user(app, user), today=today,
                              supplier=supplier, invoice=invoice, source=source,
                              dry_run=dry_run, prior_errors=errors)
+    # the products' average and last costs come from other deliveries too: money the
+    # reports' one cost check guards (the line costs are what this user typed)
+    if not reports.costs_visible_to(app.engine, user):
+        result = replace(result, costs={})
     if as_json:
         click.echo(json.dumps({
             "delivery_id": result.delivery_id, "dry_run": result.dry_run,
@@ -196,26 +201,41 @@ def count_cmd(app: App, file_path: str, dry_run: bool, as_json: bool,
         service.preflight(app.unit_of_work)
         r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
                           source=file_path, dry_run=dry_run)
+    # values of the variances are money: the reports' one cost check decides
+    _print_count(r, dry_run, as_json, reports.costs_visible_to(app.engine, user))
+
+
+def _print_count(r: service.CountResult, dry_run: bool, as_json: bool,
+                 show_costs: bool) -> None:
     s = r.summary
+
+    def money(value: Decimal) -> str | None:
+        return str(value) if show_costs else None
+
     if as_json:
         click.echo(json.dumps({
             "count_id": r.count_id, "dry_run": r.dry_run, "lots": s.lots,
             "adjusted": s.adjusted, "units_over": s.units_over, "units_short": s.units_short,
-            "value_over": str(s.value_over), "value_short": str(s.value_short),
+            "value_over": money(s.value_over), "value_short": money(s.value_short),
             "differences": [{"inventory_id": d.inventory_id, "on_hand": d.on_hand,
                              "counted": d.counted, "difference": d.difference,
-                             "value": str(d.value)} for d in r.differences if d.difference],
+                             "value": money(d.value)} for d in r.differences if d.difference],
         }, indent=2))
         return
     head = "dry run, nothing written:" if dry_run else f"stock take {r.count_id}:"
     click.echo(f"{head} {s.lots} lot(s) counted, {s.adjusted} adjusted")
+
+    def shown(value: Decimal) -> str:
+        return f" ({_money(value)})" if show_costs else ""
+
     for d in r.differences:
         if d.difference:
             click.echo(f"  lot {d.inventory_id}: on hand {d.on_hand}, counted {d.counted}, "
-                       f"{d.difference:+d} ({_money(d.value)})")
-    click.echo(f"  over {s.units_over} unit(s) {_money(s.value_over)}, short {s.units_short} "
-               f"unit(s) {_money(s.value_short)}, net {s.net_units:+d} "
-               f"({_money(s.net_value)})")
+                       f"{d.difference:+d}{shown(d.value)}")
+    over = f" {_money(s.value_over)}" if show_costs else ""
+    short = f" {_money(s.value_short)}" if show_costs else ""
+    click.echo(f"  over {s.units_over} unit(s){over}, short {s.units_short} unit(s){short}, "
+               f"net {s.net_units:+d}{shown(s.net_value)}")
 
 
 @click.command()

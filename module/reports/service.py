@@ -52,8 +52,13 @@ def costs_visible(conn: Connection, user: str | None) -> bool:
     """The one permission check for money (unit costs, values, valuations) in every
     report, page, CSV and JSON: OpenEMR's ACL ``inventory/purchases`` or ``acct/rep_a``
     (:data:`aesthetic_inventory.acl.VIEW_COSTS`) for an OpenEMR user. The command line
-    without ``--user`` is the database operator, who reads the cost columns anyway."""
-    return user is None or load_grants(conn, user).view_costs
+    without ``--user`` is the database operator, who reads the cost columns anyway.
+    Without OpenEMR's ACL tables nothing can be verified: hidden (fail closed)."""
+    if user is None:
+        return True
+    if not existing_tables(conn, ["gacl_acl"]):
+        return False
+    return load_grants(conn, user).view_costs
 
 
 def require_costs(conn: Connection, user: str | None, what: str) -> None:

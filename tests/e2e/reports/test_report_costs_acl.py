@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ class Site:
     drug_id: int
     pid: int
     encounter: int
+    lot: int
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def site(openemr_db_url: str) -> Iterator[Site]:
     clinic.add_line(1, 1001, CODE)
     server = start_server(openemr_db_url)
     try:
-        yield Site(openemr_db_url, server, drug, 1, 1001)
+        yield Site(openemr_db_url, server, drug, 1, 1001, lot)
     finally:
         server.stop()
         engine.dispose()
@@ -175,3 +177,26 @@ def test_cli_reports_check_the_same_permission(site: Site, group: str) -> None:
             assert code == 1 and out.strip().endswith(
                 "may not see the stock valuation: OpenEMR's access control grants neither "
                 "inventory/purchases nor acct/rep_a"), out
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_stock_commands_print_costs_only_to_cost_viewers(site: Site, group: str,
+                                                         tmp_path: Path) -> None:
+    user = f"u_{group}"
+    code, out = cli(site.url, "receive", "--product", str(site.drug_id), "--lot", "NEW-1",
+                    "--expires", (date.today() + timedelta(days=200)).isoformat(),
+                    "--quantity", "2", "--unit-cost", "100", "--dry-run", "--json",
+                    "--user", user)
+    assert code == 0, out
+    costs = json.loads(out)["costs"]
+    # (5 held at the product's 312.50 + 2 at 100) / 7
+    assert (costs[str(site.drug_id)]["average_cost"] if costs else None) == (
+        "251.7857" if GROUPS[group] else None)
+    counts = tmp_path / "count.csv"
+    counts.write_text(f"lot_id,counted\n{site.lot},4\n", encoding="utf-8")
+    code, out = cli(site.url, "count", "--file", str(counts), "--dry-run", "--json",
+                    "--user", user)
+    assert code == 0, out
+    data = json.loads(out)
+    assert (data["value_short"], data["differences"][0]["value"]) == (
+        ("98.76", "-98.76") if GROUPS[group] else (None, None))
