@@ -24,6 +24,10 @@ from .params import parse_date
 FORMATS = ("text", "csv", "json")
 # every report takes these (``stock``, ``report ...``, ``valuation``, ``ledger``, ...)
 REPORT_FORMATS = (*FORMATS, "html")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
+                             default="text", show_default=True)
+OUTPUT_OPTION = click.option("--output", type=click.Path(dir_okay=False, writable=True),
+                             metavar="FILE", help="Write to FILE instead of standard output.")
 
 def _emit(doc: Document, fmt: str, out: IO[str]) -> None:
     if fmt == "text" and doc.text is not None:
@@ -79,10 +83,8 @@ write_document = _output  # the one writer of every report command (stock_cmds t
 @click.option("--product", help="Product id or exact name.")
 @click.option("--warehouse", help="Warehouse id (list_options option_id), e.g. onsite.")
 @click.option("--lots", is_flag=True, help="List every lot with stock too.")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text",
-              show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write to FILE instead of standard output.")
+@FORMAT_OPTION
+@OUTPUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @pass_app
 def stock(app: App, product: str | None, warehouse: str | None, lots: bool, fmt: str,
@@ -135,20 +137,22 @@ _period = [
                  help="Last day (YYYY-MM-DD; default today)."),
 ]
 _out = [
-    click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text",
-                 show_default=True),
-    click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-                 help="Write to FILE instead of standard output."),
+    FORMAT_OPTION,
+    OUTPUT_OPTION,
     click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
 ]
 
 
 def _options(options: list[Any]) -> Callable[[Any], Any]:
+    """Apply click options in the order listed."""
     def wrap(f: Any) -> Any:
         for option in reversed(options):
             f = option(f)
         return f
     return wrap
+
+
+with_options = _options
 
 
 def _period_or_default(start: date | None, end: date | None, default_days: int

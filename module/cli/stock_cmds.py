@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -256,20 +255,8 @@ def destroy(app: App, inventory_id: int, method: str, witness: str, notes: str,
                f"({r.on_hand} unit(s) out of usable stock)")
 
 
-_report_output = [
-    click.option("--format", "fmt", type=click.Choice(report_cmds.REPORT_FORMATS),
-                 default="text", show_default=True),
-    click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-                 help="Write to FILE instead of standard output."),
-]
-
-
-def _with(options: list[Any]) -> Callable[[Any], Any]:
-    def wrap(f: Any) -> Any:
-        for option in reversed(options):
-            f = option(f)
-        return f
-    return wrap
+_report_output = [report_cmds.FORMAT_OPTION, report_cmds.OUTPUT_OPTION]
+_with = report_cmds.with_options
 
 
 @click.command()

@@ -18,7 +18,7 @@ from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_re
 from ..usage.service import MaterialInput, RecordResult, VisitUsage
 from .context import pass_app
 from .params import parse_date
-from .report_cmds import write_text
+from .report_cmds import OUTPUT_OPTION, write_text
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
@@ -297,8 +297,7 @@ def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[s
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")
 @click.option("--format", "fmt", type=click.Choice(("text", "csv", "json", "html")),
               default="text", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write to FILE instead of standard output.")
+@OUTPUT_OPTION
 @pass_app
 def variance(app: App, since: date | None, until: date | None, by: str, user: str | None,
              fmt: str, output: str | None) -> None:

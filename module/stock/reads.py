@@ -115,18 +115,13 @@ class StockReads:
         """Movement ledger rows with their product and lot number, oldest first."""
         where = ["1 = 1"]
         params: dict[str, object] = {"n": limit}
-        if drug_id is not None:
-            where.append("l.drug_id = :d")
-            params["d"] = drug_id
-        if inventory_id is not None:
-            where.append("l.inventory_id = :i")
-            params["i"] = inventory_id
-        if since is not None:
-            where.append("l.created_at >= :f")
-            params["f"] = since
-        if until is not None:
-            where.append("l.created_at < :t + INTERVAL 1 DAY")
-            params["t"] = until
+        for condition, name, value in (
+                ("l.drug_id = :d", "d", drug_id), ("l.inventory_id = :i", "i", inventory_id),
+                ("l.created_at >= :f", "f", since),
+                ("l.created_at < :t + INTERVAL 1 DAY", "t", until)):
+            if value is not None:
+                where.append(condition)
+                params[name] = value
         rows = self.conn.execute(text(
             "SELECT l.id, l.created_at, l.movement, l.inventory_id, l.drug_id, "
             "COALESCE(d.name, ''), COALESCE(di.lot_number, ''), l.quantity, l.unit_cost, "
