@@ -287,4 +287,4 @@ def set_lead_time(uow_factory: UowFactory | Engine, supplier: str, days: int) ->
 def suppliers(uow_factory: UowFactory | Engine) -> list[tuple[str, int]]:
     """Suppliers with their lead time (days), by name."""
     with unit_of_work_factory(uow_factory)() as uow:
-        return uow.stock.suppliers()
+        return uow.get(StockRepository).suppliers()

@@ -21,7 +21,7 @@ def run_in_transaction(uow_factory: UnitOfWorkFactory | Engine,
 
     def attempt() -> T:
         with factory() as uow:
-            result = work(uow.stock)
+            result = work(uow.get(StockRepository))
             if dry_run:
                 uow.rollback()
             else:

@@ -24,7 +24,7 @@ def ledger(uow_factory: UnitOfWorkFactory | Engine, *, drug_id: int | None = Non
            until: date | None = None, limit: int = 10000) -> list[LedgerRow]:
     """Movement ledger rows, oldest first."""
     with unit_of_work_factory(uow_factory)() as uow:
-        return uow.stock.ledger_rows(
+        return uow.get(StockRepository).ledger_rows(
             drug_id=drug_id, inventory_id=inventory_id, since=since, until=until, limit=limit)
 
 
@@ -71,7 +71,7 @@ def valuation(uow_factory: UnitOfWorkFactory | Engine, *, by: str = "product",
     if by not in VALUATION_GROUPS:
         raise StockInputError(f"--by must be product, warehouse or category, got {by!r}")
     with unit_of_work_factory(uow_factory)() as uow:
-        rows = uow.stock.valuation_rows()
+        rows = uow.get(StockRepository).valuation_rows()
     return value_lines(rows, by)
 
 
