@@ -64,13 +64,17 @@ def product_stock_join_sql(drug: str = "d", alias: str = "ps") -> str:
     return f"LEFT JOIN {PRODUCT_STOCK_TABLE} {alias} ON {alias}.drug_id = {drug}.drug_id"
 
 
-def is_expired(expiration: date | None, today: date) -> bool:
-    """Python twin of :func:`expired_sql` (the database returns a zero date as None only
-    when told to; callers pass ``date.min`` for it)."""
-    return expiration is not None and expiration <= today
+def is_expired(expiration: date | str | None, today: date) -> bool:
+    """Python twin of :func:`expired_sql`. The driver hands a zero date over as the
+    text ``'0000-00-00'``, which compares below every date as it does in SQL."""
+    if expiration is None:
+        return False
+    if isinstance(expiration, str):
+        return expiration <= today.isoformat()
+    return expiration <= today
 
 
-def is_usable(*, destroyed: bool, on_hand: int, expiration: date | None,
+def is_usable(*, destroyed: bool, on_hand: int, expiration: date | str | None,
               warehouse_seq: int | None, today: date) -> bool:
     """Python twin of :func:`usable_sql`."""
     return (not destroyed and on_hand > 0 and not is_expired(expiration, today)

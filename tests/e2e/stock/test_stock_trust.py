@@ -19,8 +19,11 @@ import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
+from aesthetic_inventory.stock.repository import StockRepository
+from aesthetic_inventory.stock.usable import is_usable, usable_sql, warehouse_join_sql
 from click.testing import CliRunner
 from clinic import Clinic
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 pytestmark = pytest.mark.e2e
@@ -80,8 +83,8 @@ def test_csv_exports_escape_formula_cells(oe: tuple[str, Engine], tmp_path: Path
         "valuation": ok(url, "valuation", "--format", "csv"),
         "reorder": ok(url, "reorder", "--all", "--format", "csv"),
     }
-    for name, text in exports.items():
-        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+    for name, export in exports.items():
+        cells = [c for row in csv.reader(io.StringIO(export)) for c in row]
         risky = [c for c in cells if FORMULA.match(c) and not NUMBER.match(c)]
         assert risky == [], (name, risky)
     assert "'@SUM(A1)" in exports["ledger"] and "'=1+1" in exports["ledger"]
@@ -201,10 +204,16 @@ def test_usable_stock_is_one_number_everywhere(oe: tuple[str, Engine]) -> None:
     reorder = json.loads(ok(url, "reorder", "--all", "--format", "json"))
     [suggestion] = [s for s in reorder["suggestions"] if s["drug_id"] == drug]
     with engine.connect() as conn:
-        from aesthetic_inventory.stock.repository import StockRepository
-
         usable = StockRepository(conn).usable_stock([drug], date.today())
+        lots = conn.execute(text(
+            f"SELECT di.destroy_date IS NOT NULL, di.on_hand, CAST(di.expiration AS CHAR), "
+            f"lo.seq, {usable_sql()} FROM drug_inventory di {warehouse_join_sql()} "
+            "WHERE di.drug_id = :d"), {"d": drug, "today": date.today()}).all()
     assert (row["usable"], suggestion["on_hand_and_on_order"], usable[drug]) == (50, 50, 50)
+    # the Python twin agrees with the SQL lot by lot (the zero date included)
+    assert [is_usable(destroyed=bool(r[0]), on_hand=r[1], expiration=r[2], warehouse_seq=r[3],
+                      today=date.today()) for r in lots] == [bool(r[4]) for r in lots]
+    assert sum(bool(r[4]) for r in lots) == 1
 
 
 def test_a_zero_lot_cost_falls_back_the_same_way_everywhere(oe: tuple[str, Engine]) -> None:
@@ -252,8 +261,8 @@ def test_valuation_totals_agree_to_the_cent_in_every_grouping(oe: tuple[str, Eng
         assert sum(Decimal(str(x["value_at_average"])) for x in lines) == Decimal(
             str(doc["total_at_average"]))
         totals[by] = (doc["total_units"], doc["total_at_average"], doc["total_at_lot_cost"])
-        text = ok(url, "valuation", "--by", by)
-        assert text.splitlines()[-1].split()[-2:] == [
+        shown = ok(url, "valuation", "--by", by)
+        assert shown.splitlines()[-1].split()[-2:] == [
             f"{Decimal(str(totals[by][1])):,.2f}", f"{Decimal(str(totals[by][2])):,.2f}"]
     assert totals["product"] == totals["warehouse"] == totals["category"]
 
