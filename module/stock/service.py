@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from ..db import existing_tables, require_innodb, require_openemr
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from . import domain
-from .domain import CountDifference, CountLine, CountSummary, StockInputError
+from .domain import INT_MAX, CountDifference, CountLine, CountSummary, StockInputError
 from .receiving import ReceiptResult, ReceivedLine, receive
 from .repository import MODULE_TABLES, LedgerEntry, LotRow, NewPurchase, StockRepository
 from .transaction import run_in_transaction, warehouse_choice
@@ -118,6 +118,9 @@ def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: 
         if source.on_hand < quantity:
             raise StockInputError(
                 f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
+        if dest is not None and dest.on_hand + quantity > INT_MAX:
+            raise StockInputError(f"lot {dest.inventory_id} holds {dest.on_hand}; receiving "
+                                  f"{quantity} would pass {INT_MAX} units")
         dest_id, dest_on_hand = _transfer_into(repo, source, dest, to_warehouse, quantity)
         repo.add_to_lot(inventory_id, -quantity)
         text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
@@ -168,6 +171,9 @@ def adjust(uow_factory: UowFactory | Engine, inventory_id: int, by: int, reason:
         if lot.on_hand + by < 0:
             raise StockInputError(
                 f"lot {inventory_id} holds {lot.on_hand}; adjusting by {by} would go below zero")
+        if lot.on_hand + by > INT_MAX:
+            raise StockInputError(f"lot {inventory_id} holds {lot.on_hand}; adjusting by {by} "
+                                  f"would pass {INT_MAX} units")
         text_notes = f"{reason}: {notes}" if notes else reason
         repo.add_to_lot(inventory_id, by)
         (sale_id,) = repo.insert_sales([NewPurchase(

@@ -294,3 +294,15 @@ def test_every_report_takes_every_format_and_output(oe: tuple[str, Engine],
                 assert body.lstrip().lower().startswith("<!doctype html"), command
             else:
                 assert body.strip(), (command, fmt)
+
+
+def test_adjust_past_int_max_is_a_clear_refusal(oe: tuple[str, Engine]) -> None:
+    url, engine = oe
+    clinic = Clinic(engine)
+    lot = clinic.add_lot(clinic.add_drug("Adjust Probe"), 5, expiration=LATER)
+    before = _counts(clinic)
+    code, out, err = run(url, "adjust", "--lot", str(lot), "--by", "2147483647",
+                         "--reason", "FOUND")
+    assert code == 1 and err.strip() == (
+        f"Error: lot {lot} holds 5; adjusting by 2147483647 would pass 2147483647 units"), err
+    assert _counts(clinic) == before and clinic.on_hand(lot) == 5
