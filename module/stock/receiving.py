@@ -94,27 +94,32 @@ def _resolve_products(repo: StockRepository, lines: Sequence[ReceiptLine],
     return out, errors
 
 
-def _same_lot_other_expiry(lines: Sequence[ReceiptLine], drug_ids: Sequence[int],
+def _same_lot_other_expiry(lines: Sequence[ReceiptLine], keys: Sequence[LotKey],
+                           existing: dict[LotKey, LotRow],
                            held: Sequence[LotRow]) -> list[LineError]:
-    """A lot number has one expiry: a line naming a held lot (any warehouse) or an
-    earlier line's lot with a different expiry is refused, instead of re-dating the
-    units already held (the expiry alerts would miss them, FEFO order would change)."""
-    known: dict[tuple[int, str], tuple[date, str]] = {}
+    """A lot number has one expiry: a line is refused when the lot it adds to, or
+    (for a new lot) every held lot of that product and number in any warehouse, or an
+    earlier line's lot, has another expiry, instead of re-dating the units already held
+    (the expiry alerts would miss them, FEFO order would change)."""
+    known: dict[tuple[int, str], dict[date, str]] = {}
     for lot in held:
         if lot.expiration is not None and lot.lot_number:
-            known.setdefault((lot.drug_id, lot.lot_number.lower()),
-                             (lot.expiration, f"lot {lot.inventory_id} holds it"))
+            known.setdefault((lot.drug_id, lot.lot_number.lower()), {}).setdefault(
+                lot.expiration, f"lot {lot.inventory_id} holds it")
     errors: list[LineError] = []
-    for x, drug_id in zip(lines, drug_ids, strict=True):
-        key = (drug_id, x.lot_number.lower())
-        expiry, where = known.get(key, (x.expires, ""))
-        if expiry != x.expires:
+    for x, key in zip(lines, keys, strict=True):
+        target = existing.get(key)
+        allowed = ({target.expiration: f"lot {target.inventory_id} holds it"}
+                   if target is not None and target.expiration is not None
+                   else known.get((key[0], key[2]), {}))
+        if allowed and x.expires not in allowed:
+            expiry, where = next(iter(allowed.items()))
             errors.append(LineError(
                 x.line, "expires", f"lot {x.lot_number} expires {expiry.isoformat()} "
                 f"({where}), not {x.expires.isoformat()}: a lot number has one expiry; "
                 "check the label"))
-        else:
-            known.setdefault(key, (x.expires, f"line {x.line}" if x.line else "as received"))
+        elif not allowed:
+            known[(key[0], key[2])] = {x.expires: f"line {x.line}" if x.line else "given"}
     return errors
 
 
@@ -230,7 +235,7 @@ def _receive_all(repo: StockRepository, lines: Sequence[ReceiptLine], *, user: s
     keys = [(drug_of[i], lines[i].warehouse or default_wh, lines[i].lot_number.lower())
             for i in known]
     errors += (list(prior_errors)
-               + _same_lot_other_expiry(checked, [drug_of[i] for i in known], matching)
+               + _same_lot_other_expiry(checked, keys, existing, matching)
                + _totals_too_large(checked, keys, existing))
     if errors:
         raise FileValidationError(source, sorted(errors, key=lambda e: e.line))

@@ -306,3 +306,20 @@ def test_adjust_past_int_max_is_a_clear_refusal(oe: tuple[str, Engine]) -> None:
     assert code == 1 and err.strip() == (
         f"Error: lot {lot} holds 5; adjusting by 2147483647 would pass 2147483647 units"), err
     assert _counts(clinic) == before and clinic.on_hand(lot) == 5
+
+
+def test_receive_adds_to_a_lot_with_its_own_expiry_when_warehouses_disagree(
+        oe: tuple[str, Engine]) -> None:
+    """OpenEMR's lot screen lets the same number carry two expiries in two warehouses:
+    each lot is topped up with its own expiry; a new lot must match one of them."""
+    url, engine = oe
+    clinic = Clinic(engine)
+    drug = clinic.add_drug("Split Probe")
+    onsite = clinic.add_lot(drug, 2, expiration=LATER, lot_number="SPLIT-1")
+    annex = clinic.add_lot(drug, 2, expiration=OTHER, lot_number="SPLIT-1", warehouse="annex")
+    ok(url, "receive", "--product", str(drug), "--lot", "SPLIT-1", "--expires", OTHER,
+       "--quantity", "3", "--unit-cost", "1", "--warehouse", "annex")
+    code, _, err = run(url, "receive", "--product", str(drug), "--lot", "SPLIT-1",
+                       "--expires", OTHER, "--quantity", "3", "--unit-cost", "1")
+    assert code == 1 and f"expires {LATER} (lot {onsite} holds it)" in err, err
+    assert (clinic.on_hand(onsite), clinic.on_hand(annex)) == (2, 5)
