@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -16,7 +15,7 @@ import click
 from ..bootstrap import App
 from ..errors import ConfirmationRequiredError, InvalidInputError
 from ..reports.documents import Document, render_html, template_environment
-from ..reports.formatting import Column, Section
+from ..reports.formatting import Column, Section, csv_rows
 from ..usage import service
 from ..usage import show as usage_show
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
@@ -25,6 +24,7 @@ from ..usage.show import VisitUsage
 from .context import pass_app
 from .params import parse_date
 from .preflight import preflight
+from .report_cmds import OUTPUT_OPTION, write_text
 from .report_cmds import report as report_group
 
 
@@ -281,9 +281,7 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
         return _variance_html(report, headers, rows)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
+        csv_rows(buffer, headers, rows)  # formula-safe cells, as every report's CSV
         return buffer.getvalue()
     period = (f"{report.since or 'the beginning'} to {report.until or 'today'}")
     title = [f"Variance report by {report.by}, visits from {period} "
@@ -313,13 +311,14 @@ def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[s
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")
 @click.option("--format", "fmt", type=click.Choice(("text", "csv", "json", "html")),
               default="text", show_default=True)
+@OUTPUT_OPTION
 @pass_app
 def variance(app: App, since: date | None, until: date | None, by: str, user: str | None,
-             fmt: str) -> None:
+             fmt: str, output: str | None) -> None:
     """Planned vs actual units and cost, variance by reason, wastage rate."""
     report = variance_report(app.engine, since=since, until=until, by=by,
                              can_see_costs=_costs_visible(app, user))
-    click.echo(render_variance(report, fmt), nl=False)
+    write_text(render_variance(report, fmt), output)
 
 
 report_group.add_command(variance)  # the reports' group: one ``report``

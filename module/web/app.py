@@ -481,7 +481,8 @@ def report(name: str, request: Request, principal: PrincipalDep) -> Response:
     _require(principal.grants.view_reports)
     if name not in REPORT_PAGES:
         raise NotFoundError(f"No such report: {name}")
-    html = report_page(_ctx(request).app.engine, name, today=date.today())
+    html = report_page(_ctx(request).app.engine, name, today=date.today(),
+                       user=principal.username)
     # The reports' pages are self-contained: inline CSS and SVG, no script.
     return HTMLResponse(html, headers={"Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; "
