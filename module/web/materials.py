@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
+from ..unit_of_work import UnitOfWorkFactory
 from .services import NotFoundError
 
 
@@ -20,10 +21,14 @@ class UsageServiceMissingError(NotFoundError):
 
 
 class MaterialsGateway(Protocol):
-    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
+    """``uow_factory``: the web request's one unit of work (default: a new one per call)."""
+
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
+             uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict: ...
+               materials: list[dict[str, Any]],
+               uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
 
 
 def _usage_service() -> Any:
@@ -106,18 +111,21 @@ class UsageMaterials:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
+             uow_factory: UnitOfWorkFactory | None = None) -> dict:
         service = _usage_service()
-        view = service.show_usage(self.app.unit_of_work, pid, encounter,
+        view = service.show_usage(uow_factory or self.app.unit_of_work, pid, encounter,
                                   can_see_costs=show_costs)
         return materials_json(view.as_dict(), show_costs)
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict:
+               materials: list[dict[str, Any]],
+               uow_factory: UnitOfWorkFactory | None = None) -> dict:
         service = _usage_service()
+        factory = uow_factory or self.app.unit_of_work
         by_mapping: dict[int, dict[str, Any]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = service.show_usage(self.app.unit_of_work, pid, encounter,
+            current = service.show_usage(factory, pid, encounter,
                                          can_see_costs=False)
             by_mapping = {m["mappingId"]: m for m in current.as_dict()["materials"]}
         inputs = []
@@ -136,7 +144,7 @@ class UsageMaterials:
                 lot=item.get("lot"),
             ))
         result = service.record_usage(
-            self.app.unit_of_work, pid, encounter, inputs, user=username,
+            factory, pid, encounter, inputs, user=username,
             service_username=self.app.settings.service_username,
         )
         return record_json(result.as_dict())

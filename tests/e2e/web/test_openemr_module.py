@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.web.tokens import InvalidTokenError, verify_launch_token
@@ -68,7 +70,7 @@ def test_php_and_python_agree_on_launch_tokens(tmp_path: Path) -> None:
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     now = int(time.time())
     token = _php_mint(source, LAUNCH_SECRET, "nurse ñ", now)
-    assert verify_launch_token(LAUNCH_SECRET, token, max_age=60) == "nurse ñ"
+    assert verify_launch_token(LAUNCH_SECRET, token, max_age=60).username == "nurse ñ"
     with pytest.raises(InvalidTokenError):
         verify_launch_token("other-secret", token, max_age=60)
     old = _php_mint(source, LAUNCH_SECRET, "nurse", now - 120)
@@ -102,15 +104,25 @@ def test_menu_listener_adds_item_under_modules(tmp_path: Path) -> None:
                    f"{MODULE}/public/launch.php")
 
 
+def _launch(http: httpx.Client, token: str) -> httpx.Response:
+    """Arrive from the menu (GET: a confirmation page) and confirm (POST)."""
+    page = http.get("/launch", params={"token": token})
+    if page.status_code != 200:
+        return page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return http.post("/launch", data={"token": token, "csrf_token": csrf},
+                     cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
+
+
 def test_arriving_from_openemr_menu_signs_the_nurse_in(site: Site, server: LiveServer) -> None:
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     token = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()))
     with server.client() as http:
-        resp = http.get("/launch", params={"token": token})
+        resp = _launch(http, token)
         assert resp.status_code == 303
         cookie = resp.cookies["ai_session"]
         assert http.get("/api/v1/me", cookies={"ai_session": cookie}).json()["username"] == "nurse"
         stale = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()) - 300)
-        refused = http.get("/launch", params={"token": stale})
+        refused = _launch(http, stale)
         assert refused.status_code == 303 and refused.headers["location"].endswith("/login")
         assert "ai_session" not in refused.cookies
