@@ -27,7 +27,7 @@ def open_session(uow: UnitOfWork, signer: Signer, username: str, kind: Kind
         value, session = signer.new_token(username)
         seconds = signer.token_seconds
     with uow:
-        repo = SessionRepository(uow.connection)
+        repo = uow.get(SessionRepository)
         repo.purge_expired()
         repo.insert(session.id_hash, kind, username, session.csrf, seconds)
         uow.commit()
@@ -38,7 +38,7 @@ def check_session(uow: UnitOfWork, session: Session, kind: Kind) -> SessionRow:
     """The live row of ``session`` (read on the unit's open connection, no block of its
     own, so the request's next block shares the transaction); refused when signed out,
     revoked, expired, or the OpenEMR user is no longer active."""
-    row = SessionRepository(uow.connection).live(session.id_hash, kind)
+    row = uow.get(SessionRepository).live(session.id_hash, kind)
     if row is None or row.username != session.username:
         raise InvalidTokenError("session ended")
     if not row.user_active:
@@ -49,14 +49,14 @@ def check_session(uow: UnitOfWork, session: Session, kind: Kind) -> SessionRow:
 def end_session(uow: UnitOfWork, session: Session) -> None:
     """Sign-out: the cookie stops working here and in every other copy of it."""
     with uow:
-        SessionRepository(uow.connection).revoke(session.id_hash)
+        uow.get(SessionRepository).revoke(session.id_hash)
         uow.commit()
 
 
 def revoke_user_sessions(uow_factory: UnitOfWorkFactory, username: str) -> int:
     """End every live session and bearer token of ``username``; how many."""
     with uow_factory() as uow:
-        count = SessionRepository(uow.connection).revoke_user(username)
+        count = uow.get(SessionRepository).revoke_user(username)
         uow.commit()
     return count
 
@@ -64,7 +64,7 @@ def revoke_user_sessions(uow_factory: UnitOfWorkFactory, username: str) -> int:
 def use_launch_token(uow: UnitOfWork, token: LaunchToken, max_age: int) -> None:
     """Spend a launch token's nonce; a token used before is refused."""
     with uow:
-        fresh = SessionRepository(uow.connection).use_nonce(token.nonce, token.username,
+        fresh = uow.get(SessionRepository).use_nonce(token.nonce, token.username,
                                                             max_age)
         uow.commit()
     if not fresh:
