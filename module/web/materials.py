@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from ..bootstrap import App
 from ..unit_of_work import UnitOfWorkFactory
 from .services import NotFoundError
+from .visit_mappings import visit_mappings
 
 
 class UsageServiceMissingError(NotFoundError):
@@ -123,18 +124,16 @@ class UsageMaterials:
                uow_factory: UnitOfWorkFactory | None = None) -> dict:
         service = _usage_service()
         factory = uow_factory or self.app.unit_of_work
-        by_mapping: dict[int, dict[str, Any]] = {}
+        by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = service.show_usage(factory, pid, encounter,
-                                         can_see_costs=False)
-            by_mapping = {m["mappingId"]: m for m in current.as_dict()["materials"]}
+            by_mapping = visit_mappings(factory, pid, encounter)
         inputs = []
         for item in materials:
             if item.get("usageId") is not None:
                 known = by_mapping.get(item["usageId"])
                 if known is None:
                     raise NotFoundError(f"Material usage not found: {item['usageId']}")
-                code, product = str(known["code"]), int(known["itemId"])
+                code, product = known
             else:
                 code, product = str(item["code"]), item.get("productId")
             code_type, _, code_value = code.partition(":")

@@ -18,6 +18,8 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 from ..errors import RequestTooLargeError
 from .config import WebConfig
 
@@ -87,7 +89,10 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise RequestTooLargeError(f"request body over {self.limit} bytes")
+                # Starlette's HTTP error: FastAPI passes it through its body parsing
+                # (anything else there becomes a 400), the error handler answers 413.
+                raise HTTPException(RequestTooLargeError.http_status,
+                                    f"request body over {self.limit} bytes")
             return message
 
         await self.app(scope, limited, send)
