@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ForbiddenError, InvalidInputError
 from . import services
-from .auth import PrincipalDep, UowDep, sign_in
+from .auth import PrincipalDep, request_unit, sign_in
 from .context import web_context
 from .errors import API_PREFIX
 from .reports import recall_json, stock_json
@@ -80,10 +80,11 @@ def require(allowed: bool) -> None:
 
 @api_router.post("/auth/token", response_model=TokenResponse, tags=["auth"],
                  summary="Exchange an OpenEMR username and password for a bearer token")
-def issue_token(body: TokenRequest, request: Request, uow: UowDep) -> TokenResponse:
+def issue_token(body: TokenRequest, request: Request) -> TokenResponse:
     ctx = web_context(request)
-    username = sign_in(request, uow, body.username, body.password)
-    token, _session = open_session(uow, ctx.signer, username, "token")
+    with request_unit(request) as uow:
+        username = sign_in(request, uow, body.username, body.password)
+        token, _session = open_session(uow, ctx.signer, username, "token")
     return TokenResponse(accessToken=token, expiresIn=ctx.signer.token_seconds)
 
 
@@ -96,11 +97,12 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
 
 
 @api_router.get("/visits", tags=["visits"], summary="Visits of a day that bill mapped procedures")
-def list_visits(principal: PrincipalDep, uow: UowDep,
+def list_visits(request: Request, principal: PrincipalDep,
                 day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
     require(principal.grants.view_materials)
     when = day or date.today()
-    visits = services.visits_on(uow.factory(), when)
+    with request_unit(request) as uow:
+        visits = services.visits_on(uow.factory(), when)
     for visit in visits:
         visit["date"] = visit["date"].isoformat() if visit["date"] else None
     return {"date": when.isoformat(), "visits": visits}
@@ -109,25 +111,27 @@ def list_visits(principal: PrincipalDep, uow: UowDep,
 @api_router.get("/visits/{pid}/{encounter}/materials", tags=["materials"],
                 summary="Seed 003 API 8.7: planned vs actual materials of a visit")
 def get_materials(pid: Pid, encounter: Encounter, request: Request,
-                  principal: PrincipalDep, uow: UowDep) -> dict[str, Any]:
+                  principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.view_materials)
-    return web_context(request).materials.show(
-        pid, encounter, username=principal.username, show_costs=principal.grants.view_costs,
-        uow_factory=uow.factory())
+    with request_unit(request) as uow:
+        return web_context(request).materials.show(
+            pid, encounter, username=principal.username,
+            show_costs=principal.grants.view_costs, uow_factory=uow.factory())
 
 
 @api_router.put("/visits/{pid}/{encounter}/materials", tags=["materials"],
                 summary="Seed 003 API 8.8: record actual quantities (all or nothing)")
 def put_materials(pid: Pid, encounter: Encounter, body: MaterialsUpdate, request: Request,
-                  principal: PrincipalDep, uow: UowDep) -> dict[str, Any]:
+                  principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.update_materials)
     for i, item in enumerate(body.materials):
         if item.usageId is None and item.code is None:
             raise InvalidInputError(f"materials.{i}: give usageId or code")
     materials = [item.model_dump() for item in body.materials]
-    return web_context(request).materials.record(
-        pid, encounter, username=principal.username, materials=materials,
-        uow_factory=uow.factory())
+    with request_unit(request) as uow:
+        return web_context(request).materials.record(
+            pid, encounter, username=principal.username, materials=materials,
+            uow_factory=uow.factory())
 
 
 @api_router.get("/procedures/{code_type}/{code}/consumables", tags=["catalog"],
@@ -135,19 +139,22 @@ def put_materials(pid: Pid, encounter: Encounter, body: MaterialsUpdate, request
 def get_consumables(
     code_type: Annotated[str, Path(min_length=1, max_length=15, pattern=r"^[A-Za-z0-9_-]+$")],
     code: Annotated[str, Path(min_length=1, max_length=31, pattern=r"^[A-Za-z0-9_.-]+$")],
-    principal: PrincipalDep, uow: UowDep,
+    request: Request, principal: PrincipalDep,
 ) -> dict[str, Any]:
     require(principal.grants.view_materials)
-    return services.consumables(uow.factory(), code_type, code,
-                                show_costs=principal.grants.view_costs, today=date.today())
+    with request_unit(request) as uow:
+        return services.consumables(uow.factory(), code_type, code,
+                                    show_costs=principal.grants.view_costs,
+                                    today=date.today())
 
 
 @api_router.get("/products/{product_id}/lots", tags=["catalog"],
                 summary="Usable lots of a product (not destroyed, not expired, in stock)")
-def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-             principal: PrincipalDep, uow: UowDep) -> dict[str, Any]:
+def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request,
+             principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.view_materials)
-    return services.usable_lots(uow.factory(), product_id, today=date.today())
+    with request_unit(request) as uow:
+        return services.usable_lots(uow.factory(), product_id, today=date.today())
 
 
 @api_router.get("/stock", tags=["reports"],

@@ -1,8 +1,9 @@
 """Who is asking: the request's unit of work, sign-in, and the signed-in principal.
 
-Every authenticated request costs one statement for its session (``web/sessions.py``:
-revoked, expired, or an inactive user are refused) on the request's one connection;
-the ACL grants are read once per session and reused for ``web_grants_cache_seconds``.
+Every authenticated request costs one autocommit statement for its session
+(``web/sessions.py``: revoked, expired, or an inactive user are refused); the ACL grants
+are read once per session and reused for ``web_grants_cache_seconds``. The route then
+runs its one unit of work (:func:`request_unit`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -33,8 +35,16 @@ cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
                              description="session cookie set by the sign-in page")
 
 
+@contextmanager
 def request_unit(request: Request) -> Iterator[RequestUnitOfWork]:
-    """The request's one unit of work (autocommit reads for GET/HEAD), closed at its end."""
+    """The route's one unit of work (autocommit reads for GET/HEAD), opened and closed
+    inside the route's own worker thread.
+
+    A connection must never be held from one worker-thread hop to the next (a
+    dependency, then the route): with more requests in flight than threads, threads
+    waiting for a connection and connections waiting for a thread wait for each other
+    until the pool times out (30 s; seen with 20 clients).
+    """
     engines = web_context(request).engines
     safe = request.method in ("GET", "HEAD")
     uow = RequestUnitOfWork(engines.read if safe else engines.write)
@@ -44,9 +54,6 @@ def request_unit(request: Request) -> Iterator[RequestUnitOfWork]:
         uow.close()
 
 
-UowDep = Annotated[RequestUnitOfWork, Depends(request_unit)]
-
-
 def same(a: str, b: str) -> bool:
     """Constant-time comparison of two tokens."""
     return hmac.compare_digest(a.encode(), b.encode())
@@ -54,11 +61,13 @@ def same(a: str, b: str) -> bool:
 
 def get_principal(
     request: Request,
-    uow: UowDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
-    """Authenticate by bearer token or session cookie; cookie writes need the CSRF header."""
+    """Authenticate by bearer token or session cookie; cookie writes need the CSRF header.
+
+    The session check (and, on a cache miss, the grants) is one autocommit read on a
+    connection held only for this call (see :func:`request_unit` for why)."""
     ctx = web_context(request)
     via: Literal["cookie", "token"]
     session: Session
@@ -72,12 +81,16 @@ def get_principal(
                 raise CsrfError()
     else:
         raise NotAuthenticatedError("authentication required")
-    check_session(uow.open(), session, via)
     key = session.id_hash
-    grants = ctx.grants.get(key)
-    if grants is None:
-        grants = load_grants(uow.connection, session.username)
-        ctx.grants.put(key, grants)
+    uow = RequestUnitOfWork(ctx.engines.read)
+    try:
+        check_session(uow.open(), session, via)
+        grants = ctx.grants.get(key)
+        if grants is None:
+            grants = load_grants(uow.connection, session.username)
+            ctx.grants.put(key, grants)
+    finally:
+        uow.close()
     return Principal(session.username, grants, via, session.csrf, key)
 
 

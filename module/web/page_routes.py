@@ -19,9 +19,10 @@ from ..errors import (
 from ..resources import templates_dir
 from . import services
 from .api_routes import VARIANCE_REASONS, require
-from .auth import SESSION_COOKIE, PrincipalDep, UowDep, same, sign_in
+from .auth import SESSION_COOKIE, PrincipalDep, request_unit, same, sign_in
 from .context import WebContext, web_context
 from .reports import REPORT_PAGES, report_page
+from .request_uow import RequestUnitOfWork
 from .sessions import end_session, open_session, use_launch_token
 from .tokens import verify_launch_token
 
@@ -44,7 +45,7 @@ def _set_cookie(ctx: WebContext, response: Response, name: str, value: str, max_
                         secure=ctx.config.cookie_secure, path=_path(ctx, "/"))
 
 
-def _start_session(ctx: WebContext, uow: UowDep, username: str) -> Response:
+def _start_session(ctx: WebContext, uow: RequestUnitOfWork, username: str) -> Response:
     value, _session = open_session(uow, ctx.signer, username, "cookie")
     response = RedirectResponse(_path(ctx, "/"), status_code=303)
     _set_cookie(ctx, response, SESSION_COOKIE, value, ctx.signer.session_seconds)
@@ -76,30 +77,31 @@ def login_page(request: Request) -> Response:
 @page_router.post("/login")
 def login_submit(
     request: Request,
-    uow: UowDep,
     username: Annotated[str, Form(max_length=255)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     ctx = web_context(request)
     _check_form_csrf(ctx, request, csrf_token)
-    try:
-        canonical = sign_in(request, uow, username, password)
-    except (AuthenticationError, TooManyAttemptsError) as exc:
-        return _form_page(ctx, "login.html.j2", exc.http_status, error=str(exc),
-                          username=username)
-    return _start_session(ctx, uow, canonical)
+    with request_unit(request) as uow:
+        try:
+            canonical = sign_in(request, uow, username, password)
+        except (AuthenticationError, TooManyAttemptsError) as exc:
+            return _form_page(ctx, "login.html.j2", exc.http_status, error=str(exc),
+                              username=username)
+        return _start_session(ctx, uow, canonical)
 
 
 @page_router.post("/logout")
-def logout(request: Request, uow: UowDep,
+def logout(request: Request,
            csrf_token: Annotated[str, Form(max_length=512)] = "") -> Response:
     # A form post: the CSRF token travels in the form, not in a header.
     ctx = web_context(request)
     session = ctx.signer.read_session(request.cookies.get(SESSION_COOKIE))
     if not csrf_token or not same(csrf_token, session.csrf):
         raise CsrfError()
-    end_session(uow, session)  # the cookie (and any copy of it) stops working now
+    with request_unit(request) as uow:
+        end_session(uow, session)  # the cookie (and any copy of it) stops working now
     ctx.grants.drop(session.id_hash)
     response = RedirectResponse(_path(ctx, "/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=_path(ctx, "/"))
@@ -119,7 +121,6 @@ def launch(request: Request, token: Annotated[str, Query(max_length=2048)] = "")
 @page_router.post("/launch")
 def launch_submit(
     request: Request,
-    uow: UowDep,
     token: Annotated[str, Form(max_length=2048)] = "",
     csrf_token: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
@@ -128,18 +129,20 @@ def launch_submit(
     _check_form_csrf(ctx, request, csrf_token)
     launch_token = verify_launch_token(ctx.config.launch_secret, token,
                                        max_age=ctx.config.launch_max_age)
-    use_launch_token(uow, launch_token, ctx.config.launch_max_age + 60)
-    services.current_grants(uow.factory(), launch_token.username)  # refuses inactive users
-    return _start_session(ctx, uow, launch_token.username)
+    with request_unit(request) as uow:
+        use_launch_token(uow, launch_token, ctx.config.launch_max_age + 60)
+        services.current_grants(uow.factory(), launch_token.username)  # refuses inactive
+        return _start_session(ctx, uow, launch_token.username)
 
 
 @page_router.get("/")
-def review_page(request: Request, principal: PrincipalDep, uow: UowDep,
+def review_page(request: Request, principal: PrincipalDep,
                 day: Annotated[date | None, Query(alias="date")] = None) -> Response:
     ctx = web_context(request)
     require(principal.grants.view_materials)
     when = day or date.today()
-    visits = services.visits_on(uow.factory(), when)
+    with request_unit(request) as uow:
+        visits = services.visits_on(uow.factory(), when)
     return HTMLResponse(_render(ctx, "review.html.j2", principal=principal, visits=visits,
                                 day=when, reasons=VARIANCE_REASONS))
 

@@ -4,10 +4,12 @@ engines send none on a busy pool)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import dbtools
 import pytest
 from conftest import Site, bearer
-from webserver import LiveServer
+from webserver import LiveServer, start_server
 
 pytestmark = [pytest.mark.e2e]
 
@@ -55,3 +57,22 @@ def test_put_materials_costs_at_most_twelve_round_trips(site: Site, server: Live
     cost = _per_request(site, server, "PUT", path, bodies)
     print(f"PUT materials: {cost} statements")
     assert cost <= PUT_BUDGET
+
+
+def test_more_clients_than_threads_all_get_answers(site: Site) -> None:
+    """A connection held from one worker-thread hop to the next (the sign-in check, then
+    the route) made 20 clients wait on 5 threads until the pool gave up (30 s, errors)."""
+    live = start_server(site.url, web_threads="2")
+    try:
+        headers = bearer(live, "nurse")
+        path = f"/api/v1/visits/{site.pid}/{site.encounter}/materials"
+
+        def fetch(_n: int) -> int:
+            with live.client(headers=headers) as http:
+                return http.get(path).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(fetch, range(48)))
+    finally:
+        live.stop()
+    assert codes == [200] * 48
