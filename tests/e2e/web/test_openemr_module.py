@@ -10,7 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from aesthetic_inventory.cli import main
-from aesthetic_inventory.web.tokens import InvalidTokenError, verify_launch_token
+from aesthetic_inventory.web.tokens import (
+    InvalidTokenError,
+    mint_launch_token,
+    verify_launch_token,
+)
 from click.testing import CliRunner
 from conftest import Site
 from webserver import LAUNCH_SECRET, LiveServer
@@ -69,6 +73,12 @@ def test_install_refuses_without_secret_or_openemr_tree(tmp_path: Path) -> None:
 def test_php_and_python_agree_on_launch_tokens(tmp_path: Path) -> None:
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     now = int(time.time())
+    nonce = "00112233445566778899aabbccddeeff"
+    code = (f"require '{source / 'src' / 'LaunchToken.php'}';"
+            "echo aesthetic_inventory_mint_token($argv[1], 'nurse', 1000000, 60, $argv[2]);")
+    php = subprocess.run(["php", "-r", code, LAUNCH_SECRET, nonce], check=True,
+                         capture_output=True, text=True).stdout
+    assert php == mint_launch_token(LAUNCH_SECRET, "nurse", now=1_000_000, nonce=nonce)
     token = _php_mint(source, LAUNCH_SECRET, "nurse ñ", now)
     assert verify_launch_token(LAUNCH_SECRET, token, max_age=60).username == "nurse ñ"
     with pytest.raises(InvalidTokenError):
@@ -126,3 +136,9 @@ def test_arriving_from_openemr_menu_signs_the_nurse_in(site: Site, server: LiveS
         refused = _launch(http, stale)
         assert refused.status_code == 303 and refused.headers["location"].endswith("/login")
         assert "ai_session" not in refused.cookies
+        replayed = _launch(http, token)  # the PHP token's nonce was spent
+        assert replayed.status_code == 303 and replayed.headers["location"].endswith("/login")
+        assert "ai_session" not in replayed.cookies
+        # two PHP tokens minted in the same second differ (each carries its own nonce)
+        assert _php_mint(source, LAUNCH_SECRET, "nurse", 1) != \
+            _php_mint(source, LAUNCH_SECRET, "nurse", 1)
