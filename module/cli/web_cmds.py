@@ -25,9 +25,9 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
 
     app.engine  # noqa: B018 - fail now on a missing database setting, not on first request
     processes = f", {workers} processes" if workers > 1 else ""
-    click.echo(f"serving on http://{host}:{port}/ (API under /api/v1{processes}); "
-               "Ctrl-C or SIGTERM stops")
-    serve(app, host=host, port=port, workers=workers)
+    serve(app, host=host, port=port, workers=workers, announce=lambda: click.echo(
+        f"serving on http://{host}:{port}/ (API under /api/v1{processes}); "
+        "Ctrl-C or SIGTERM stops"))
 
 
 @click.command("openapi")

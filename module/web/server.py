@@ -21,7 +21,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -92,6 +92,9 @@ def bind(host: str, port: int) -> socket.socket:
                               "(ports below 1024 need privileges)") from None
         reason = exc.strerror or str(exc)
         raise ListenError(f"cannot serve on {host}:{port}: {reason}") from None
+    # Listen now (the server listens again, which is harmless): a bound socket that does
+    # not listen yet would let a second server bind the same port until its workers start.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -116,9 +119,12 @@ def _share_settings(app: App) -> None:
 
 
 def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470, workers: int = 1,
-          graceful_seconds: int = 15) -> None:
-    """Serve until a stop signal arrives (blocks)."""
+          graceful_seconds: int = 15, announce: Callable[[], None] | None = None) -> None:
+    """Serve until a stop signal arrives (blocks); ``announce`` runs once the port is
+    bound (so a busy port prints only the error)."""
     sock = bind(host, port)
+    if announce is not None:
+        announce()
     try:
         if workers > 1:
             _share_settings(app)

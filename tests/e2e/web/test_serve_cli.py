@@ -69,6 +69,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line(site: Site) -> None:
     assert lines[-1] == (f"Error: cannot serve on 127.0.0.1:{port}: the port is in use "
                          "(another server?); choose another --port")
     assert "Traceback" not in err and "Uvicorn" not in err
+    assert out == ""  # nothing claims to be serving
 
 
 def _children(pid: int) -> list[int]:
