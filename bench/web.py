@@ -172,6 +172,33 @@ class _ServeProcess:
                 raise RuntimeError("aesthetic-inventory serve did not start")
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server process and its worker processes so far:
+        what a request costs the server, whatever else the machine is doing."""
+        pids = [self.proc.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if f"\nPPid:\t{self.proc.pid}\n" in (entry / "status").read_text():
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def measured(self, result: dict[str, float | int], start: float) -> dict[str, float | int]:
+        """``result`` with the server's CPU milliseconds per request since ``start``."""
+        used = self.cpu_seconds() - start
+        result["server_cpu_ms_per_request"] = round(used * 1000 / max(1, int(result["requests"])),
+                                                    2)
+        return result
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=60)
@@ -229,11 +256,15 @@ def main(argv: list[str] | None = None) -> int:
                     return http.put(f"/api/v1/visits/{pid}/{enc}/materials",
                                     json={"materials": materials})
 
-                results["get_materials_1_client"] = _run(1, 10, get, live.url, headers)
-                results["get_materials"] = _run(args.clients, args.seconds, get, live.url,
-                                                headers)
-                results["put_materials"] = _run(args.clients, args.seconds, put, live.url,
-                                                headers)
+                cpu = live.cpu_seconds()
+                results["get_materials_1_client"] = live.measured(
+                    _run(1, 10, get, live.url, headers), cpu)
+                cpu = live.cpu_seconds()
+                results["get_materials"] = live.measured(
+                    _run(args.clients, args.seconds, get, live.url, headers), cpu)
+                cpu = live.cpu_seconds()
+                results["put_materials"] = live.measured(
+                    _run(args.clients, args.seconds, put, live.url, headers), cpu)
                 results["note"] = "PUT timings include the GET that picks the usage ids"
                 results["round_trips"] = _round_trips(engine, url, visits)
             else:
