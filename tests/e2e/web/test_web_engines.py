@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aesthetic_inventory.db import create_db_engine, ping_when_idle
+from aesthetic_inventory.web.request_uow import RequestUnitOfWork, is_plain_read
 from conftest import Site
 from sqlalchemy import text
 
@@ -39,3 +40,40 @@ def test_a_busy_connection_is_not_pinged(site: Site) -> None:
     finally:
         engine.dispose()
     assert len(ids) == 1 and pings == []
+
+
+def test_request_unit_blocks_share_one_connection_and_keep_the_rollback_contract(
+    site: Site,
+) -> None:
+    uow = RequestUnitOfWork(site.engine)
+    insert = text("INSERT INTO aesthetic_inventory_web_launch_nonces "
+                  "(nonce, username, used_at, expires_at) VALUES (:n, 'x', NOW(), NOW())")
+    count = text("SELECT COUNT(*) FROM aesthetic_inventory_web_launch_nonces WHERE nonce = :n")
+    try:
+        with uow:
+            first = uow.connection.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+            uow.connection.execute(insert, {"n": "uncommitted-write"})
+        # a block that wrote and left without commit was rolled back
+        with uow:
+            assert uow.connection.execute(count, {"n": "uncommitted-write"}).scalar_one() == 0
+            assert uow.connection.execute(text("SELECT CONNECTION_ID()")).scalar_one() == first
+        assert uow.connection.in_transaction()  # a read-only block sends no ROLLBACK
+        with uow:
+            uow.connection.execute(insert, {"n": "committed-write"})
+            uow.commit()
+    finally:
+        uow.close()
+    with site.engine.connect() as conn:
+        assert conn.execute(count, {"n": "committed-write"}).scalar_one() == 1
+        conn.execute(text("DELETE FROM aesthetic_inventory_web_launch_nonces "
+                          "WHERE nonce = 'committed-write'"))
+        conn.commit()
+
+
+def test_plain_reads_and_writes_are_told_apart() -> None:
+    assert is_plain_read("  select 1")
+    assert is_plain_read("SHOW TABLES")
+    assert not is_plain_read("SELECT id FROM form_encounter WHERE pid = 1 FOR UPDATE")
+    assert not is_plain_read("SELECT 1 LOCK IN SHARE MODE")
+    assert not is_plain_read("UPDATE drug_inventory SET on_hand = 1")
+    assert not is_plain_read("INSERT INTO x VALUES (1)")
