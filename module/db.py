@@ -230,7 +230,7 @@ def describe_database_error(exc: DBAPIError, url: str | URL | None) -> str | Non
         return str(translate_connect_error(exc, url))
     if code in PRIVILEGE_ERRORS:
         orig = getattr(exc, "orig", exc)
-        args = getattr(orig, "args", ())
+        args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
         detail = str(args[1]) if len(args) > 1 else str(orig)
         detail = " ".join(detail.split())[:300]
         denied = re.match(r"(\w+(?: \w+)?) command denied", detail)
