@@ -154,7 +154,8 @@ def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Requ
              principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.view_materials)
     with request_unit(request) as uow:
-        return services.usable_lots(uow.factory(), product_id, today=date.today())
+        return services.usable_lots(uow.factory(), product_id, today=date.today(),
+                                    username=principal.username)
 
 
 @api_router.get("/stock", tags=["reports"],

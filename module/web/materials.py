@@ -13,16 +13,15 @@ from typing import Any, Protocol
 
 from ..bootstrap import App
 from ..unit_of_work import UnitOfWorkFactory
+from ..usage import service, show
 from .services import NotFoundError
 from .visit_mappings import visit_mappings
 
 
-class UsageServiceMissingError(NotFoundError):
-    """The usage package is not part of this build (materials endpoints unavailable)."""
-
-
 class MaterialsGateway(Protocol):
-    """``uow_factory``: the web request's one unit of work (default: a new one per call)."""
+    """What the materials endpoints need (tests may hand the app another one).
+
+    ``uow_factory``: the web request's one unit of work (default: a new one per call)."""
 
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
              uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
@@ -30,16 +29,6 @@ class MaterialsGateway(Protocol):
     def record(self, pid: int, encounter: int, *, username: str,
                materials: list[dict[str, Any]],
                uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
-
-
-def _usage_service() -> Any:
-    try:
-        from ..usage import service  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise UsageServiceMissingError(
-            "materials are not available: the usage service is not part of this build"
-        ) from None
-    return service
 
 
 def _number(value: Any) -> float | None:
@@ -114,21 +103,21 @@ class UsageMaterials:
 
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
              uow_factory: UnitOfWorkFactory | None = None) -> dict:
-        service = _usage_service()
-        view = service.show_usage(uow_factory or self.app.unit_of_work, pid, encounter,
-                                  can_see_costs=show_costs)
+        view = show.show_usage(uow_factory or self.app.unit_of_work, pid, encounter,
+                               can_see_costs=show_costs)
         return materials_json(view.as_dict(), show_costs)
 
     def record(self, pid: int, encounter: int, *, username: str,
                materials: list[dict[str, Any]],
                uow_factory: UnitOfWorkFactory | None = None) -> dict:
-        service = _usage_service()
         factory = uow_factory or self.app.unit_of_work
         by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
+            # two reads (the visit's mappings), not the whole usage view (issue 21)
             by_mapping = visit_mappings(factory, pid, encounter)
         inputs = []
         for item in materials:
+            product: int | None
             if item.get("usageId") is not None:
                 known = by_mapping.get(item["usageId"])
                 if known is None:
