@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.web.tokens import (
@@ -16,7 +14,7 @@ from aesthetic_inventory.web.tokens import (
     verify_launch_token,
 )
 from click.testing import CliRunner
-from conftest import Site
+from conftest import Site, confirm_launch
 from webserver import LAUNCH_SECRET, LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Setting per-request cookies")]
@@ -114,29 +112,19 @@ def test_menu_listener_adds_item_under_modules(tmp_path: Path) -> None:
                    f"{MODULE}/public/launch.php")
 
 
-def _launch(http: httpx.Client, token: str) -> httpx.Response:
-    """Arrive from the menu (GET: a confirmation page) and confirm (POST)."""
-    page = http.get("/launch", params={"token": token})
-    if page.status_code != 200:
-        return page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return http.post("/launch", data={"token": token, "csrf_token": csrf},
-                     cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
-
-
 def test_arriving_from_openemr_menu_signs_the_nurse_in(site: Site, server: LiveServer) -> None:
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     token = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()))
     with server.client() as http:
-        resp = _launch(http, token)
+        resp = confirm_launch(http, token)
         assert resp.status_code == 303
         cookie = resp.cookies["ai_session"]
         assert http.get("/api/v1/me", cookies={"ai_session": cookie}).json()["username"] == "nurse"
         stale = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()) - 300)
-        refused = _launch(http, stale)
+        refused = confirm_launch(http, stale)
         assert refused.status_code == 303 and refused.headers["location"].endswith("/login")
         assert "ai_session" not in refused.cookies
-        replayed = _launch(http, token)  # the PHP token's nonce was spent
+        replayed = confirm_launch(http, token)  # the PHP token's nonce was spent
         assert replayed.status_code == 303 and replayed.headers["location"].endswith("/login")
         assert "ai_session" not in replayed.cookies
         # two PHP tokens minted in the same second differ (each carries its own nonce)

@@ -8,7 +8,6 @@ before authentication, the OpenAPI document behind sign-in.
 
 from __future__ import annotations
 
-import re
 import time
 
 import httpx
@@ -16,18 +15,15 @@ import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.web.tokens import mint_launch_token
 from click.testing import CliRunner
-from conftest import PASSWORD, Site, bearer, login_cookie
+from conftest import PASSWORD, Site, bearer, confirm_launch, login_cookie
 from webserver import LAUNCH_SECRET, LiveServer, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Setting per-request cookies")]
 
 
 def _confirm(http: httpx.Client, token: str) -> httpx.Response:
-    page = http.get("/launch", params={"token": token})
-    assert page.status_code == 200, page.text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return http.post("/launch", data={"token": token, "csrf_token": csrf},
-                     cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
+    assert http.get("/launch", params={"token": token}).status_code == 200
+    return confirm_launch(http, token)
 
 
 def test_a_plain_get_of_a_launch_link_signs_no_one_in(server: LiveServer) -> None:
