@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ForbiddenError, InvalidInputError
 from . import services
-from .auth import PrincipalDep, request_unit, sign_in
+from .auth import CredentialsDep, PrincipalDep, request_unit, sign_in, signed_in
 from .context import web_context
 from .errors import API_PREFIX
 from .reports import recall_json, stock_json
@@ -97,11 +97,11 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
 
 
 @api_router.get("/visits", tags=["visits"], summary="Visits of a day that bill mapped procedures")
-def list_visits(request: Request, principal: PrincipalDep,
+def list_visits(request: Request, credentials: CredentialsDep,
                 day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
-    require(principal.grants.view_materials)
     when = day or date.today()
-    with request_unit(request) as uow:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.view_materials)
         visits = services.visits_on(uow.factory(), when)
     for visit in visits:
         visit["date"] = visit["date"].isoformat() if visit["date"] else None
@@ -111,9 +111,9 @@ def list_visits(request: Request, principal: PrincipalDep,
 @api_router.get("/visits/{pid}/{encounter}/materials", tags=["materials"],
                 summary="Seed 003 API 8.7: planned vs actual materials of a visit")
 def get_materials(pid: Pid, encounter: Encounter, request: Request,
-                  principal: PrincipalDep) -> dict[str, Any]:
-    require(principal.grants.view_materials)
-    with request_unit(request) as uow:
+                  credentials: CredentialsDep) -> dict[str, Any]:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.view_materials)
         return web_context(request).materials.show(
             pid, encounter, username=principal.username,
             show_costs=principal.grants.view_costs, uow_factory=uow.factory())
@@ -122,13 +122,13 @@ def get_materials(pid: Pid, encounter: Encounter, request: Request,
 @api_router.put("/visits/{pid}/{encounter}/materials", tags=["materials"],
                 summary="Seed 003 API 8.8: record actual quantities (all or nothing)")
 def put_materials(pid: Pid, encounter: Encounter, body: MaterialsUpdate, request: Request,
-                  principal: PrincipalDep) -> dict[str, Any]:
-    require(principal.grants.update_materials)
+                  credentials: CredentialsDep) -> dict[str, Any]:
     for i, item in enumerate(body.materials):
         if item.usageId is None and item.code is None:
             raise InvalidInputError(f"materials.{i}: give usageId or code")
     materials = [item.model_dump() for item in body.materials]
-    with request_unit(request) as uow:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.update_materials)
         return web_context(request).materials.record(
             pid, encounter, username=principal.username, materials=materials,
             uow_factory=uow.factory())
@@ -139,10 +139,10 @@ def put_materials(pid: Pid, encounter: Encounter, body: MaterialsUpdate, request
 def get_consumables(
     code_type: Annotated[str, Path(min_length=1, max_length=15, pattern=r"^[A-Za-z0-9_-]+$")],
     code: Annotated[str, Path(min_length=1, max_length=31, pattern=r"^[A-Za-z0-9_.-]+$")],
-    request: Request, principal: PrincipalDep,
+    request: Request, credentials: CredentialsDep,
 ) -> dict[str, Any]:
-    require(principal.grants.view_materials)
-    with request_unit(request) as uow:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.view_materials)
         return services.consumables(uow.factory(), code_type, code,
                                     show_costs=principal.grants.view_costs,
                                     today=date.today())
@@ -151,9 +151,9 @@ def get_consumables(
 @api_router.get("/products/{product_id}/lots", tags=["catalog"],
                 summary="Usable lots of a product (not destroyed, not expired, in stock)")
 def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request,
-             principal: PrincipalDep) -> dict[str, Any]:
-    require(principal.grants.view_materials)
-    with request_unit(request) as uow:
+             credentials: CredentialsDep) -> dict[str, Any]:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.view_materials)
         return services.usable_lots(uow.factory(), product_id, today=date.today(),
                                     username=principal.username)
 

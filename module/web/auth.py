@@ -1,9 +1,9 @@
 """Who is asking: the request's unit of work, sign-in, and the signed-in principal.
 
-Every authenticated request costs one autocommit statement for its session
-(``web/sessions.py``: revoked, expired, or an inactive user are refused); the ACL grants
-are read once per session and reused for ``web_grants_cache_seconds``. The route then
-runs its one unit of work (:func:`request_unit`).
+Every authenticated request costs one statement for its session (``web/sessions.py``:
+revoked, expired, or an inactive user are refused), run on the route's one unit of work
+(:func:`signed_in`); the ACL grants are read once per session and reused for
+``web_grants_cache_seconds``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hmac
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -59,39 +60,67 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def get_principal(
+@dataclass(frozen=True)
+class Credentials:
+    """A signed session or token, checked without the database (signature, age, CSRF)."""
+
+    session: Session
+    via: Literal["cookie", "token"]
+
+
+def get_credentials(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
-) -> Principal:
-    """Authenticate by bearer token or session cookie; cookie writes need the CSRF header.
-
-    The session check (and, on a cache miss, the grants) is one autocommit read on a
-    connection held only for this call (see :func:`request_unit` for why)."""
+) -> Credentials:
+    """Bearer token or session cookie, signature checked; cookie writes need the CSRF
+    header."""
     ctx = web_context(request)
-    via: Literal["cookie", "token"]
-    session: Session
     if bearer is not None:
-        session, via = ctx.signer.read_token(bearer.credentials), "token"
-    elif cookie:
-        session, via = ctx.signer.read_session(cookie), "cookie"
+        return Credentials(ctx.signer.read_token(bearer.credentials), "token")
+    if cookie:
+        session = ctx.signer.read_session(cookie)
         if request.method in _UNSAFE:
             sent = request.headers.get("x-csrf-token", "")
             if not sent or not same(sent, session.csrf):
                 raise CsrfError()
-    else:
-        raise NotAuthenticatedError("authentication required")
-    key = session.id_hash
-    uow = RequestUnitOfWork(ctx.engines.read)
+        return Credentials(session, "cookie")
+    raise NotAuthenticatedError("authentication required")
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
+def authorize(request: Request, uow: RequestUnitOfWork, credentials: Credentials
+              ) -> Principal:
+    """The signed-in user: the session's row (one statement: signed out, revoked, expired
+    or an inactive user are refused) and the session's cached ACL grants."""
+    ctx = web_context(request)
+    session, key = credentials.session, credentials.session.id_hash
+    check_session(uow.open(), session, credentials.via)
+    grants = ctx.grants.get(key)
+    if grants is None:
+        grants = load_grants(uow.connection, session.username)
+        ctx.grants.put(key, grants)
+    return Principal(session.username, grants, credentials.via, session.csrf, key)
+
+
+@contextmanager
+def signed_in(request: Request, credentials: Credentials
+              ) -> Iterator[tuple[RequestUnitOfWork, Principal]]:
+    """The route's one unit of work and who is asking, checked on that unit's connection
+    (the session check and the route's work share one connection and transaction)."""
+    with request_unit(request) as uow:
+        yield uow, authorize(request, uow, credentials)
+
+
+def get_principal(request: Request, credentials: CredentialsDep) -> Principal:
+    """For routes without database work of their own: the check on a short unit."""
+    uow = RequestUnitOfWork(web_context(request).engines.read)
     try:
-        check_session(uow.open(), session, via)
-        grants = ctx.grants.get(key)
-        if grants is None:
-            grants = load_grants(uow.connection, session.username)
-            ctx.grants.put(key, grants)
+        return authorize(request, uow, credentials)
     finally:
         uow.close()
-    return Principal(session.username, grants, via, session.csrf, key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -19,7 +19,15 @@ from ..errors import (
 from ..resources import templates_dir
 from . import services
 from .api_routes import VARIANCE_REASONS, require
-from .auth import SESSION_COOKIE, PrincipalDep, request_unit, same, sign_in
+from .auth import (
+    SESSION_COOKIE,
+    CredentialsDep,
+    PrincipalDep,
+    request_unit,
+    same,
+    sign_in,
+    signed_in,
+)
 from .context import WebContext, web_context
 from .reports import REPORT_PAGES, report_page
 from .request_uow import RequestUnitOfWork
@@ -136,12 +144,12 @@ def launch_submit(
 
 
 @page_router.get("/")
-def review_page(request: Request, principal: PrincipalDep,
+def review_page(request: Request, credentials: CredentialsDep,
                 day: Annotated[date | None, Query(alias="date")] = None) -> Response:
     ctx = web_context(request)
-    require(principal.grants.view_materials)
     when = day or date.today()
-    with request_unit(request) as uow:
+    with signed_in(request, credentials) as (uow, principal):
+        require(principal.grants.view_materials)
         visits = services.visits_on(uow.factory(), when)
     return HTMLResponse(_render(ctx, "review.html.j2", principal=principal, visits=visits,
                                 day=when, reasons=VARIANCE_REASONS))
