@@ -115,6 +115,16 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("web_frame_ancestors", "text", "CSP frame-ancestors of the pages"),
         SettingSpec("web_root_path", "text", "path prefix behind the reverse proxy"),
         SettingSpec("web_threads", "int", "request worker threads (pool size)", 1, 64),
+        SettingSpec("web_trusted_proxies", "list",
+                    "addresses/networks of reverse proxies whose X-Forwarded-For/-Proto "
+                    "is believed (default none)"),
+        SettingSpec("web_max_body_bytes", "int", "largest request body, refused before "
+                    "sign-in checks (413)", 1024, 64 * 1024 * 1024),
+        SettingSpec("web_public_openapi", "bool", "serve the OpenAPI document without sign-in"),
+        SettingSpec("web_hsts_seconds", "int", "Strict-Transport-Security max-age over TLS",
+                    0, 2 * 365 * _DAY),
+        SettingSpec("web_grants_cache_seconds", "int",
+                    "how long a session's ACL grants are reused", 0, 3600),
         # the consumption engine's lot policy (module/consumption/domain.py LotPolicy)
         SettingSpec(
             "sell_from_one_warehouse", "bool",

@@ -2,7 +2,8 @@
 
 This is the only layer that prints or exits: library errors
 (:class:`~aesthetic_inventory.errors.AestheticInventoryError`) become one-line
-messages with exit code 1; usage errors exit 2 (Click's convention).
+messages with the exit code their class carries (1); usage errors exit 2 (Click's
+convention).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class _Group(click.Group):
         except AestheticInventoryError as exc:
             if is_verbose(ctx):
                 traceback.print_exc()
-            raise click.ClickException(str(exc)) from None
+            raise _one_line(str(exc), exc.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except BrokenPipeError:
@@ -72,6 +73,13 @@ class _Group(click.Group):
             raise click.ClickException(message) from None
         except Exception as exc:  # an unexpected failure: still one line by default
             raise _unexpected(ctx, exc) from None
+
+
+def _one_line(message: str, exit_code: int) -> click.exceptions.Exit:
+    """Print the error as Click prints its own (``Error: ...`` on stderr) and leave with
+    the exit code our error class carries."""
+    click.echo(f"Error: {message}", err=True)
+    return click.exceptions.Exit(exit_code)
 
 
 def _unexpected(ctx: click.Context, exc: Exception) -> click.ClickException:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import httpx
 import pytest
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
@@ -70,8 +72,6 @@ def server(site: Site) -> Iterator[LiveServer]:
 
 def login_cookie(server: LiveServer, username: str, password: str = PASSWORD) -> tuple[str, str]:
     """Sign in through the form; (session cookie, CSRF token of the session)."""
-    import re
-
     with server.client() as http:
         page = http.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
@@ -89,3 +89,14 @@ def bearer(server: LiveServer, username: str, password: str = PASSWORD) -> dict[
         resp = http.post("/api/v1/auth/token", json={"username": username, "password": password})
         assert resp.status_code == 200, resp.text
         return {"Authorization": "Bearer " + resp.json()["accessToken"]}
+
+
+def confirm_launch(http: httpx.Client, token: str) -> httpx.Response:
+    """Arrive from OpenEMR's menu (GET: the confirmation page) and confirm (POST); a
+    refused token answers the GET already."""
+    page = http.get("/launch", params={"token": token})
+    if page.status_code != 200:
+        return page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return http.post("/launch", data={"token": token, "csrf_token": csrf},
+                     cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
