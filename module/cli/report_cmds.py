@@ -229,4 +229,4 @@ for _kind, _doc, _p, _h, _pr in (
     report.add_command(_report_command(_kind, _doc, period=_p, horizon=_h, product=_pr))
 
 
-COMMANDS: list[click.Command] = [stock, recall, report]
+COMMANDS: list[click.Command] = [stock, report]  # recall: cli/recall_cmds.py

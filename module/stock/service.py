@@ -291,56 +291,65 @@ def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: 
         raise StockInputError(f"--quantity must be positive, got {quantity}")
 
     def work(repo: StockRepository) -> TransferResult:
-        peek = _lot_or_error(repo, inventory_id)
-        known, _ = _warehouse_choice(repo, [to_warehouse])
-        if to_warehouse not in known:
-            raise StockInputError(f"no warehouse {to_warehouse!r}")
-        if peek.warehouse_id == to_warehouse:
-            raise StockInputError(f"lot {inventory_id} is already in warehouse {to_warehouse}")
-        repo.lock_products([peek.drug_id])
-        # under the product lock no other stock command creates this lot meanwhile
-        dest = repo.find_live_lot(peek.drug_id, to_warehouse, peek.lot_number)
-        locked = repo.lock_lots([inventory_id] + ([dest.inventory_id] if dest else []))
-        if dest is not None and (dest.inventory_id not in locked
-                                 or locked[dest.inventory_id].destroyed):
-            dest = None  # destroyed meanwhile: a new lot, as OpenEMR would create
-        source = locked.get(inventory_id)
-        if source is None:
-            raise StockInputError(f"no lot {inventory_id}")
-        if source.destroyed:
-            raise StockInputError(f"lot {inventory_id} is destroyed")
-        if source.on_hand < quantity:
-            raise StockInputError(
-                f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
-        if dest is None:
-            dest_id = repo.insert_lot(
-                drug_id=source.drug_id, lot_number=source.lot_number,
-                expiration=source.expiration, warehouse_id=to_warehouse, on_hand=quantity,
-                unit_cost=source.unit_cost, manufacturer=source.manufacturer,
-                vendor_id=source.vendor_id, supplier_name=source.supplier_name,
-                aesthetic_category=source.aesthetic_category)
-            dest_on_hand = quantity
-        else:
-            dest_id = dest.inventory_id
-            repo.add_to_lot(dest_id, quantity)
-            dest_on_hand = locked[dest_id].on_hand + quantity
-        repo.add_to_lot(inventory_id, -quantity)
-        text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
-        (sale_id,) = repo.insert_sales([NewPurchase(
-            source.drug_id, dest_id, user, today, -quantity, Decimal("0.00"),
-            domain.TRANS_TRANSFER, text_notes, xfer_inventory_id=inventory_id)])
-        repo.insert_ledger([
-            LedgerEntry(domain.TRANSFER, inventory_id, source.drug_id, -quantity,
-                        source.unit_cost, "transfer", str(sale_id), user, text_notes,
-                        sale_id=sale_id),
-            LedgerEntry(domain.TRANSFER, dest_id, source.drug_id, quantity,
-                        source.unit_cost, "transfer", str(sale_id), user, text_notes,
-                        sale_id=sale_id),
-        ])
-        return TransferResult(source, dest_id, dest is None, quantity, sale_id,
-                              source.on_hand - quantity, dest_on_hand)
+        return transfer_in(repo, inventory_id, to_warehouse, quantity, user=user, today=today,
+                           notes=notes)
 
     return _run(uow_factory, work)  # type: ignore[no-any-return]
+
+
+def transfer_in(repo: StockRepository, inventory_id: int, to_warehouse: str, quantity: int,
+                *, user: str, today: date, notes: str = "") -> TransferResult:
+    """The transfer inside the caller's transaction (see :func:`transfer`); the caller
+    may hold the product and lot locks already (they are taken again, in order)."""
+    peek = _lot_or_error(repo, inventory_id)
+    known, _ = _warehouse_choice(repo, [to_warehouse])
+    if to_warehouse not in known:
+        raise StockInputError(f"no warehouse {to_warehouse!r}")
+    if peek.warehouse_id == to_warehouse:
+        raise StockInputError(f"lot {inventory_id} is already in warehouse {to_warehouse}")
+    repo.lock_products([peek.drug_id])
+    # under the product lock no other stock command creates this lot meanwhile
+    dest = repo.find_live_lot(peek.drug_id, to_warehouse, peek.lot_number)
+    locked = repo.lock_lots([inventory_id] + ([dest.inventory_id] if dest else []))
+    if dest is not None and (dest.inventory_id not in locked
+                             or locked[dest.inventory_id].destroyed):
+        dest = None  # destroyed meanwhile: a new lot, as OpenEMR would create
+    source = locked.get(inventory_id)
+    if source is None:
+        raise StockInputError(f"no lot {inventory_id}")
+    if source.destroyed:
+        raise StockInputError(f"lot {inventory_id} is destroyed")
+    if source.on_hand < quantity:
+        raise StockInputError(
+            f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
+    if dest is None:
+        dest_id = repo.insert_lot(
+            drug_id=source.drug_id, lot_number=source.lot_number,
+            expiration=source.expiration, warehouse_id=to_warehouse, on_hand=quantity,
+            unit_cost=source.unit_cost, manufacturer=source.manufacturer,
+            vendor_id=source.vendor_id, supplier_name=source.supplier_name,
+            aesthetic_category=source.aesthetic_category)
+        dest_on_hand = quantity
+    else:
+        dest_id = dest.inventory_id
+        repo.add_to_lot(dest_id, quantity)
+        dest_on_hand = locked[dest_id].on_hand + quantity
+    repo.add_to_lot(inventory_id, -quantity)
+    text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
+    (sale_id,) = repo.insert_sales([NewPurchase(
+        source.drug_id, dest_id, user, today, -quantity, Decimal("0.00"),
+        domain.TRANS_TRANSFER, text_notes, xfer_inventory_id=inventory_id)])
+    repo.insert_ledger([
+        LedgerEntry(domain.TRANSFER, inventory_id, source.drug_id, -quantity,
+                    source.unit_cost, "transfer", str(sale_id), user, text_notes,
+                    sale_id=sale_id),
+        LedgerEntry(domain.TRANSFER, dest_id, source.drug_id, quantity,
+                    source.unit_cost, "transfer", str(sale_id), user, text_notes,
+                    sale_id=sale_id),
+    ])
+    return TransferResult(source, dest_id, dest is None, quantity, sale_id,
+                          source.on_hand - quantity, dest_on_hand)
+
 
 
 @dataclass(frozen=True)
