@@ -35,6 +35,7 @@ from . import services
 from .config import WebConfig
 from .materials import MaterialsGateway, UsageMaterials
 from .ratelimit import RateLimiter
+from .recall_routes import include_recall_routes
 from .reports import REPORT_PAGES, recall_json, report_page, stock_json
 from .services import (
     AuthenticationError,
@@ -558,6 +559,7 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
 
     api.include_router(api_router)
     api.include_router(page_router)
+    include_recall_routes(api, get_principal)
     return api
 
 
