@@ -15,6 +15,7 @@ from datetime import date, datetime
 from ..acl import load_grants
 from ..db import existing_tables, require_openemr
 from ..errors import InvalidInputError, NotOpenEMRError
+from ..stock.repository import StockRepository
 from ..stock.service import TransferResult, transfer_in
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
 from . import domain
@@ -63,7 +64,7 @@ def _check(uow: UnitOfWork, user: str) -> RecallRepository:
         raise RecallPermissionError(
             f"user {user!r} may not manage recalls: OpenEMR grants it with "
             "inventory/purchases or admin/drugs")
-    return RecallRepository(uow.connection)
+    return uow.get(RecallRepository)
 
 
 def _product(repo: RecallRepository, product: int | str | None) -> int | None:
@@ -98,10 +99,11 @@ def _quarantine(uow: UnitOfWork, repo: RecallRepository, recall: Recall, user: s
                 today: date) -> list[TransferResult]:
     lots = repo.lot_ids(recall.lot_number, recall.drug_id)
     moves = []
+    stock = uow.get(StockRepository)
     for lot in domain.to_quarantine(repo.lot_states([i for i, _ in lots]),
                                     recall.quarantine_warehouse):
         moves.append(transfer_in(
-            uow.stock, lot.inventory_id, recall.quarantine_warehouse, lot.on_hand, user=user,
+            stock, lot.inventory_id, recall.quarantine_warehouse, lot.on_hand, user=user,
             today=today, notes=f"Recall {recall.id}: lot {recall.lot_number} to quarantine"))
     return moves
 
@@ -137,8 +139,8 @@ def open_recall(uow_factory: UnitOfWorkFactory, lot_number: str, *, reason: str,
                     f" for product {product!r}" if product is not None else ""))
             # the stock package's lock order: products, then every lot of the number in
             # inventory_id order; the recall row after them
-            uow.stock.lock_products(sorted({d for _, d in lots}))
-            uow.stock.lock_lots([i for i, _ in lots])
+            uow.get(StockRepository).lock_products(sorted({d for _, d in lots}))
+            uow.get(StockRepository).lock_lots([i for i, _ in lots])
             key = domain.open_key(lot_number, drug_id)
             recall, created = repo.find_open(key, lock=True), False
             if recall is None:
