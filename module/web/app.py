@@ -481,6 +481,9 @@ def report(name: str, request: Request, principal: PrincipalDep) -> Response:
     if name not in REPORT_PAGES:
         raise NotFoundError(f"No such report: {name}")
     html = report_page(_ctx(request).app.engine, name, today=date.today())
+    # the report pages are shared with the CLI and have no way back of their own
+    back = f'<p><a href="{_ctx(request).config.root_path}/">&larr; Back to the visits</a></p>'
+    html = html.replace("<body>", "<body>" + back, 1)
     # The reports' pages are self-contained: inline CSS and SVG, no script.
     return HTMLResponse(html, headers={"Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; "

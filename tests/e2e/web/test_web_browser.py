@@ -58,9 +58,9 @@ def test_nurse_records_usage_in_the_browser(site: Site, server: LiveServer, brow
     card = page.locator('section.visit[data-encounter="5005"]')
     expect(card).to_be_visible()
     card.locator("button.load").click()
-    row = card.locator("tr[data-usage-id]").first
+    row = card.locator(".material[data-usage-id]").first
     expect(row.locator("input.actual")).to_have_value("100")
-    expect(row.locator(".stock")).to_have_text(" 200")
+    expect(row.locator(".stock")).to_have_text(" 200 U")
     expect(row.locator("select.lot option")).to_have_count(2)  # automatic + BTX-0425
     row.locator("input.actual").fill("64")
     row.locator("select.reason").select_option("LESS_THAN_PLANNED")
@@ -68,10 +68,10 @@ def test_nurse_records_usage_in_the_browser(site: Site, server: LiveServer, brow
     row.locator("input.notes").fill("vial opened for the previous patient <b>ok</b>")
     card.locator("button.save").click()
     expect(card.locator(".status.saved")).to_contain_text("Saved")
-    expect(card.locator("tr[data-usage-id] .stock").first).to_have_text(" 236")
+    expect(card.locator(".material[data-usage-id] .stock").first).to_have_text(" 236 U")
     assert clinic.on_hand(lot) == 236
     assert all(v == 0 for v in clinic.ledgers().values())
-    expect(card.locator("tr[data-usage-id] input.notes").first).to_have_value(
+    expect(card.locator(".material[data-usage-id] input.notes").first).to_have_value(
         "vial opened for the previous patient <b>ok</b>")
     shot = Path(os.environ.get("AESTHETIC_INVENTORY_SCREENSHOT", tmp_path / "review.png"))
     page.screenshot(path=str(shot), full_page=True)
