@@ -136,6 +136,13 @@ def test_recall_quarantines_notifies_writes_and_twice_changes_nothing(
     before = c.scalar("SELECT COUNT(*) FROM drug_sales")
     assert sell_drug(site, 8, testonly=False) == 0  # a real sale: refused, nothing written
     assert c.scalar("SELECT COUNT(*) FROM drug_sales") == before
+    # the module's own fee-sheet consumption skips the quarantine too (sellDrug's rule)
+    c.add_mapping("64616", site.botox, "2")
+    c.add_line(104, 600, "64616")
+    code, _, err = cli(site.url, "consume", "--pid", "104", "--encounter", "600")
+    assert code == 0, err
+    assert c.rows("SELECT inventory_id, quantity FROM drug_sales WHERE pid = 104 "
+                  "AND selector LIKE 'AUTO_PROC:%'") == [(site.lots["other"], 2)]
     # one OpenEMR message per provider, assigned to them, as addPnote writes it
     notes = c.rows("SELECT assigned_to, pid, user, title, message_status, activity, body "
                    "FROM pnotes ORDER BY assigned_to")
