@@ -7,34 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
-from conftest import PASSWORD, Site, login_cookie
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from conftest import Site, browser_sign_in, login_cookie
+from playwright.sync_api import Browser, Page, expect
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
 PID, ENC = 7, 7007
 SCAN = "]d2010950600013435517270331" + "10LOT-A1"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +54,6 @@ def visit(site: Site) -> dict[str, int]:
     return {**lots, "toxin_map": toxin_map, "filler_map": filler_map}
 
 
-def sign_in(browser: Browser, server: LiveServer, width: int, height: int) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
-    page.goto(server.url + "/login")
-    page.fill("#username", "nurse")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    return page
-
-
 def shot(page: Page, name: str, tmp_path: Path) -> None:
     folder = Path(os.environ.get("AESTHETIC_INVENTORY_SCREENSHOT_DIR", tmp_path))
     path = folder / name
@@ -88,7 +64,7 @@ def shot(page: Page, name: str, tmp_path: Path) -> None:
 def test_review_page_at_tablet_width(site: Site, server: LiveServer, browser: Browser,
                                      visit: dict[str, int], tmp_path: Path) -> None:
     c = site.clinic
-    page = sign_in(browser, server, 1024, 768)
+    page = browser_sign_in(browser, server, "nurse", 1024, 768)
     posts: list[tuple[str, str]] = []
     page.on("request", lambda r: posts.append((r.url, r.post_data or ""))
             if r.method in ("POST", "PUT") else None)
@@ -153,7 +129,7 @@ def test_review_page_at_tablet_width(site: Site, server: LiveServer, browser: Br
 
 def test_review_page_at_phone_width(site: Site, server: LiveServer, browser: Browser,
                                     visit: dict[str, int], tmp_path: Path) -> None:
-    page = sign_in(browser, server, 390, 844)
+    page = browser_sign_in(browser, server, "nurse", 390, 844)
     card = page.locator(f'section.visit[data-encounter="{ENC}"]')
     expect(card.locator(".recorded-mark")).to_be_visible()  # recorded at the tablet
     card.get_by_role("button", name="Show materials").click()

@@ -7,30 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, Site, bearer
-from playwright.sync_api import Browser, expect, sync_playwright
+from conftest import Site, bearer, browser_sign_in
+from playwright.sync_api import Browser, expect
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +72,7 @@ def test_recall_api_permissions_idempotence_and_paper(site: Site, server: LiveSe
 
 def test_recall_page_at_phone_width(site: Site, server: LiveServer, browser: Browser,
                                     exposed: dict[str, int], tmp_path: Path) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
-    page.goto(server.url + "/login")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
+    page = browser_sign_in(browser, server, "admin", 390, 844)
     page.goto(server.url + "/recalls")
     page.get_by_label("Lot number").fill("RC-1")
     page.get_by_label("Reason (e.g. the supplier's notice)").fill(
