@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,7 +19,9 @@ import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
+from aesthetic_inventory.recall.service import OpenResult, open_recall
 from aesthetic_inventory.stock.repository import lot_drift
+from aesthetic_inventory.unit_of_work import UnitOfWork
 from click.testing import CliRunner
 from clinic import Clinic
 from sqlalchemy.engine import Engine, make_url
@@ -230,3 +233,34 @@ def test_list_show_and_close_keeps_the_quarantine(site: Site) -> None:
     assert {p["pid"] for p in json.loads(out)["patients"]} == {101, 102, 103}
     code, out, err = cli(site.url, "recall", "--patient", "104", "--json")
     assert code == 0 and "BTX-OTHER" in out
+
+
+def test_two_recalls_of_one_lot_at_once_make_one(site: Site) -> None:
+    """Two users open the same recall at the same moment: one recall, the stock moved
+    once, one message per provider, every lot's ledger balanced."""
+    c = site.clinic
+    lot = c.add_lot(site.botox, 6, lot_number="BTX-RACE", expiration=date(2030, 1, 1))
+    c.add_patient(105, "Rita", "Race")
+    c.add_visit(105, 700, TODAY, provider_id=site.providers["drsmith"])
+    c.add_sale(site.botox, lot, 1, sale_date=TODAY, pid=105, encounter=700)
+    notes_before = c.scalar("SELECT COUNT(*) FROM pnotes")
+    start = threading.Barrier(2)
+    results: list[OpenResult] = []
+
+    def run(user: str) -> None:
+        start.wait()
+        results.append(open_recall(lambda: UnitOfWork(site.engine), "BTX-RACE",
+                                   reason="race", user=user))
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in ("buyer", "drjones")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(r.created for r in results) == [False, True]
+    assert len({r.recall.id for r in results}) == 1
+    assert sum(m.quantity for r in results for m in r.moves) == 5
+    assert c.on_hand(lot) == 0 and c.scalar(
+        "SELECT SUM(on_hand) FROM drug_inventory WHERE lot_number = 'BTX-RACE'") == 5
+    assert c.scalar("SELECT COUNT(*) FROM pnotes") == notes_before + 1
+    assert set(c.ledgers().values()) == {0}
