@@ -71,6 +71,9 @@ def open_cmd(app: App, lot: str, product: str | None, reason: str, user: str,
              output_dir: str) -> None:
     """Quarantine what is left of a lot, record the recall, message each provider,
     write a call list and one letter per patient. Running it again changes nothing."""
+    # a letter template that does not parse is refused before anything is changed
+    template = documents.letter_template(app.template_environment,
+                                         app.settings.get("recall_letter_template"))
     result = service.open_recall(app.unit_of_work, lot, reason=reason, user=user,
                                  product=parse_product(product))
     r = result.recall
@@ -92,8 +95,8 @@ def open_cmd(app: App, lot: str, product: str | None, reason: str, user: str,
                                          if result.patients else "none (no patients)"))
     if result.unassigned:
         click.echo("No provider on the visits of pid " + ", ".join(map(str, result.unassigned)))
-    for path in documents.write_documents(app.template_environment, r, result.patients,
-                                          result.clinic, output_dir):
+    for path in documents.write_documents(template, r, result.patients, result.clinic,
+                                          output_dir):
         click.echo(f"wrote {path}")
     if not result.changed:
         click.echo("Nothing changed in the database.")

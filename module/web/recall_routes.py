@@ -159,8 +159,10 @@ def letter(recall_id: RecallId, pid: RecallId, request: Request,
     patient = next((p for p in view.patients if p.pid == pid), None)
     if patient is None:
         raise NotFoundError(f"patient {pid} did not receive lot {view.recall.lot_number}")
-    env = request.app.state.ctx.app.template_environment
-    html = documents.letter_html(env, view.recall, patient, view.clinic)
+    app = request.app.state.ctx.app
+    template = documents.letter_template(app.template_environment,
+                                         app.settings.get("recall_letter_template"))
+    html = documents.letter_html(template, view.recall, patient, view.clinic)
     # The letter is self-contained (inline print styles, no script).
     return HTMLResponse(html, headers={"Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'"})

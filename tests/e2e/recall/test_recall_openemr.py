@@ -45,8 +45,8 @@ class Site:
     providers: dict[str, int]
 
 
-def cli(url: str, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["--database-url", url, *args])
+def cli(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--database-url", url, *args], env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -195,8 +195,15 @@ def test_refused_without_permission_or_with_bad_input(site: Site, tmp_path: Path
         code, out, err = cli(site.url, "recall", "open", *args, "--output-dir", str(tmp_path))
         assert code == 1 and err.strip() == message, (out, err)
         assert "Traceback" not in err
+    broken = tmp_path / "letter.html.j2"
+    broken.write_text("<p>Dear {{ patient.name </p>", encoding="utf-8")
+    code, out, err = cli(site.url, "recall", "open", "--lot", "BTX-OTHER", "--reason", "x",
+                         "--user", "buyer", "--output-dir", str(tmp_path / "out"),
+                         env={"AESTHETIC_INVENTORY_RECALL_LETTER_TEMPLATE": str(broken)})
+    assert code == 1 and err.startswith(f"Error: recall letter template {broken}: "), err
+    assert "\n" not in err.strip()
     assert checksums(site) == state
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [broken]
 
 
 def test_list_show_and_close_keeps_the_quarantine(site: Site) -> None:
@@ -264,3 +271,18 @@ def test_two_recalls_of_one_lot_at_once_make_one(site: Site) -> None:
         "SELECT SUM(on_hand) FROM drug_inventory WHERE lot_number = 'BTX-RACE'") == 5
     assert c.scalar("SELECT COUNT(*) FROM pnotes") == notes_before + 1
     assert set(c.ledgers().values()) == {0}
+
+
+def test_the_clinic_letter_template(site: Site, tmp_path: Path) -> None:
+    own = tmp_path / "our-letter.html.j2"
+    own.write_text("<p>Hello {{ patient.name }}, lot {{ recall.lot_number }}, "
+                   "{{ patient.units }} units. {{ clinic.name }}</p>\n", encoding="utf-8")
+    code, out, err = cli(site.url, "recall", "open", "--lot", "BTX-OTHER", "--reason", "label",
+                         "--user", "buyer", "--output-dir", str(tmp_path / "out"),
+                         env={"AESTHETIC_INVENTORY_RECALL_LETTER_TEMPLATE": str(own)})
+    assert code == 0, err
+    letter = next((tmp_path / "out").glob("recall-*-letter-104.html"))
+    facility = site.clinic.scalar("SELECT name FROM facility ORDER BY id LIMIT 1") or ""
+    units = site.clinic.scalar("SELECT SUM(quantity) FROM drug_sales WHERE pid = 104")
+    assert letter.read_text(encoding="utf-8") == (
+        f"<p>Hello Nora Other, lot BTX-OTHER, {units} units. {facility}</p>")
