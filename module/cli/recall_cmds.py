@@ -11,7 +11,7 @@ import click
 
 from ..bootstrap import App
 from ..recall import documents, service
-from ..recall.domain import AffectedPatient, Recall
+from ..recall.domain import AffectedPatient, Recall, still_sellable
 from ..reports.service import parse_product
 from . import report_cmds
 from .context import pass_app
@@ -149,8 +149,10 @@ def show_cmd(app: App, recall_id: int, user: str, as_json: bool) -> None:
         return
     click.echo(_recall_line(view.recall))
     for lot in view.lots:
+        warning = (" STILL SELLABLE: run 'recall open' for this lot again"
+                   if still_sellable(view.recall, lot) else "")
         click.echo(f"  lot {lot.inventory_id} {lot.product}: {lot.on_hand} in "
-                   f"{lot.warehouse_id}{' (destroyed)' if lot.destroyed else ''}")
+                   f"{lot.warehouse_id}{' (destroyed)' if lot.destroyed else ''}{warning}")
     for line in _patient_lines(view.patients):
         click.echo(line)
     click.echo("Messages: " + (", ".join(f"{who} (pnotes {n})"

@@ -150,6 +150,13 @@ def to_quarantine(lots: Iterable[LotState], quarantine: str) -> list[LotState]:
             if not lot.destroyed and lot.on_hand > 0 and lot.warehouse_id != quarantine]
 
 
+def still_sellable(recall: Recall, lot: LotState) -> bool:
+    """Stock of an open recall that OpenEMR would still sell (received after the recall,
+    or the quarantine warehouse's order was changed in OpenEMR's list editor)."""
+    return (recall.status == "open" and not lot.destroyed and lot.on_hand > 0
+            and sellable_warehouse(lot.warehouse_seq))
+
+
 def group_patients(exposures: Sequence[Exposure]) -> list[AffectedPatient]:
     """One entry per patient, visits in date order, patients by first visit."""
     by_pid: dict[int, list[Exposure]] = {}

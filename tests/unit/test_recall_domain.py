@@ -77,3 +77,14 @@ def test_input_checks() -> None:
         domain.clean_reason("x" * 1001)
     with pytest.raises(RecallInputError, match="longer than OpenEMR's 20"):
         domain.clean_lot("x" * 21)
+
+
+def test_stock_of_an_open_recall_still_sellable() -> None:
+    closed = Recall(8, "L-1", None, "x", "closed", "quarantine", "buyer",
+                    datetime(2026, 3, 20, 9, 0))
+    outside = LotState(1, 5, "Botox", "onsite", 5, 4, False)
+    inside = LotState(2, 5, "Botox", "quarantine", 999, 3, False)
+    assert domain.still_sellable(RECALL, outside)
+    assert not domain.still_sellable(RECALL, inside)
+    assert not domain.still_sellable(closed, outside)
+    assert not domain.still_sellable(RECALL, LotState(3, 5, "Botox", "onsite", 5, 0, False))

@@ -206,7 +206,7 @@ def test_refused_without_permission_or_with_bad_input(site: Site, tmp_path: Path
     assert list(tmp_path.iterdir()) == [broken]
 
 
-def test_list_show_and_close_keeps_the_quarantine(site: Site) -> None:
+def test_list_show_and_close_keeps_the_quarantine(site: Site, tmp_path: Path) -> None:
     code, out, err = cli(site.url, "recall", "list", "--user", "buyer")
     assert code == 0, err
     assert out.startswith("recall 1: lot BTX-24A117, open since ")
@@ -218,13 +218,22 @@ def test_list_show_and_close_keeps_the_quarantine(site: Site) -> None:
     assert sorted(view["messages"]) == ["drjones", "drsmith"]
     assert [(a["action"], a["user"]) for a in view["audit"]] == [
         ("open", "buyer"), ("quarantine", "buyer"), ("notify", "buyer")]
+    # stock of the lot received after the recall is flagged, and a re-run quarantines it
+    late = site.clinic.add_lot(site.botox, 2, lot_number=LOT, expiration=date(2030, 1, 1))
+    code, out, err = cli(site.url, "recall", "show", "1", "--user", "buyer")
+    assert code == 0, err
+    assert (f"  lot {late} Botox 100U: 2 in onsite STILL SELLABLE: run 'recall open' for "
+            "this lot again") in out.splitlines()
+    code, out, err = cli(site.url, "recall", "open", "--lot", LOT, "--reason", "again",
+                         "--user", "buyer", "--output-dir", str(tmp_path))
+    assert code == 0 and f"Quarantined: lot {late} (onsite): 2 unit(s)" in out, err
     code, out, err = cli(site.url, "recall", "close", "1", "--user", "buyer", "--note",
                          "supplier collected nothing; stock kept for inspection")
     assert code == 0, err
     assert "closed" in out and "stays in quarantine" in out
     c = site.clinic
     assert c.scalar("SELECT SUM(on_hand) FROM drug_inventory "
-                    "WHERE warehouse_id = 'quarantine'") == 16  # closing moves nothing
+                    "WHERE warehouse_id = 'quarantine'") == 18  # closing moves nothing
     assert c.rows("SELECT status, closed_by, open_key FROM aesthetic_inventory_recall") == [
         ("closed", "buyer", None)]
     assert c.rows("SELECT action, detail FROM aesthetic_inventory_recall_audit "
