@@ -180,7 +180,11 @@ class RecallRepository:
             container=str(r[13] or "")) for r in rows]
 
     def _container_column(self) -> str:
-        if not table_exists(self.conn, CONTAINER_DRAWS):
+        # only when the open-vial draw table is there with the columns read here
+        columns = {str(r[0]) for r in self.conn.execute(text(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+            "DATABASE() AND TABLE_NAME = :t"), {"t": CONTAINER_DRAWS})}
+        if not {"container_id", "sale_id"} <= columns:
             return "''"
         return ("(SELECT GROUP_CONCAT(DISTINCT cd.container_id ORDER BY cd.container_id) "
                 f"FROM {CONTAINER_DRAWS} cd JOIN drug_sales s2 ON s2.sale_id = cd.sale_id "
