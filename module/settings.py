@@ -143,6 +143,9 @@ SETTINGS: dict[str, SettingSpec] = {
             "block_days_before_expiry", "int",
             "do not take lots expiring within this many days of the sale", 0, 36500,
         ),
+        # the recall room (module/recall/documents.py)
+        SettingSpec("recall_letter_template", "file",
+                    "the clinic's own recall letter (Jinja2 HTML; default: the built-in one)"),
     )
 }
 

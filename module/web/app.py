@@ -23,7 +23,7 @@ from ..bootstrap import App
 from ..db import create_db_engine, ping_when_idle
 from ..resources import templates_dir
 from .api_routes import api_router
-from .auth import PrincipalDep
+from .auth import PrincipalDep, get_principal
 from .config import WebConfig
 from .context import GrantsCache, WebContext, WebEngines
 from .errors import API_PREFIX, install_error_handlers
@@ -31,6 +31,7 @@ from .materials import MaterialsGateway, UsageMaterials
 from .middleware import BodyLimit, ProxyHeaders, SecurityHeaders
 from .page_routes import page_router
 from .ratelimit import RateLimiter
+from .recall_routes import include_recall_routes
 from .tokens import Signer
 
 OPENAPI_PATH = API_PREFIX + "/openapi.json"
@@ -116,6 +117,7 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
     _add_openapi_route(api, config)
     api.include_router(api_router)
     api.include_router(page_router)
+    include_recall_routes(api, get_principal)
     # The last added is the outermost: the client's address first, then the body limit
     # (before anything reads the body or checks a session), then the headers.
     api.add_middleware(SecurityHeaders, config=config, api_prefix=API_PREFIX)

@@ -1,4 +1,5 @@
-"""A seeded OpenEMR site (real schema, default ACL, users of each group) and a live server."""
+"""A seeded OpenEMR site (real schema, default ACL, users of each group), a live server
+and a headless Chromium (Debian's chromium driven by Playwright)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from clinic import Clinic
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import Engine
 from webserver import LiveServer, start_server
 
@@ -100,3 +102,29 @@ def confirm_launch(http: httpx.Client, token: str) -> httpx.Response:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     return http.post("/launch", data={"token": token, "csrf_token": csrf},
                      cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def browser_sign_in(browser: Browser, server: LiveServer, username: str, width: int,
+                    height: int) -> Page:
+    """A new page of ``width`` x ``height`` px signed in through the sign-in form."""
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
+    page.goto(server.url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    return page

@@ -43,6 +43,6 @@ def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
     card = page.locator('section.visit[data-encounter="8008"]')
     expect(card).to_be_visible()
     card.locator("button.load").click()
-    draw = card.locator("tr[data-usage-id] .container-draw").first
+    draw = card.locator("[data-usage-id] .container-draw").first
     expect(draw).to_contain_text("20 U = 0.5 mL, 80 U left, 23 h to beyond use")
     page.close()
