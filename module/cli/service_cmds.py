@@ -6,7 +6,7 @@ import click
 
 from ..bootstrap import App
 from ..db import require_openemr
-from ..install.service import require_migrated
+from ..migrations.runner import require_migrated
 from ..scheduler import run_service
 from .context import pass_app
 

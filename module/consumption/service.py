@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import UnknownVisitError
-from ..install.service import SchemaNotMigratedError, require_migrated
+from ..migrations.runner import SchemaNotMigratedError, require_migrated
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     DEFAULT_POLICY,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
+from ..stock.repository import lot_drift
 from . import collations, mappings, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
 from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
@@ -223,18 +224,14 @@ def check_queue(conn: Connection, backlog_minutes: int) -> Check:
     status = OK
     fix = ""
     # Set-aside visits (the engine's backoff columns, when that upgrade is installed).
-    columns = repo.columns(QUEUE_TABLE)
-    if "attempts" in columns:
-        for pid, encounter, attempts, last in repo.set_aside_visits(
-            QUEUE_TABLE, "last_error" in columns
-        ):
-            problems.append(
-                f"visit pid {pid} encounter {encounter} set aside after {attempts} "
-                f"attempt(s): {last}"
-            )
-        if problems:
-            status = FAIL
-            fix = "fix the cause named for each visit, then run 'aesthetic-inventory sync'"
+    for visit in repo.set_aside_visits(QUEUE_TABLE, limit=20):
+        problems.append(
+            f"visit pid {visit.pid} encounter {visit.encounter} set aside after "
+            f"{visit.attempts} attempt(s): {visit.last_error}"
+        )
+    if problems:
+        status = FAIL
+        fix = "fix the cause named for each visit, then run 'aesthetic-inventory sync'"
     if count and age > backlog_minutes * 60:
         status = FAIL
         problems.insert(0, f"{count} queued change(s), the oldest {age // 60} minute(s) old")
@@ -294,8 +291,6 @@ def check_lot_dates(conn: Connection) -> Check:
 
 def check_lot_drift(conn: Connection, limit: int = 20) -> Check:
     """Lots whose on_hand no longer matches their drug_sales rows (stock package)."""
-    from ..stock.repository import lot_drift  # the stock package imports install
-
     drifted = lot_drift(conn, limit=limit + 1)
     if not drifted:
         return _ok("lot ledger", "every lot received through drug_sales rows balances")

@@ -10,17 +10,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from ..alerts.background import BackgroundServiceRepository
-from ..db import connect, existing_tables, require_innodb, require_openemr
+from ..db import connect, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
 from ..migrations import runner
 from ..migrations.directives import parse_sql
+from ..migrations.runner import require_migrated
 from ..resources import sql_dir
 from . import collations, mappings, repairs, triggers
+from .health_repository import HealthRepository, SetAsideVisit
 from .repository import InstallRepository
 
 log = logging.getLogger("aesthetic_inventory.install")
@@ -28,10 +29,6 @@ log = logging.getLogger("aesthetic_inventory.install")
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
 # Serialises concurrent migrations of one database (two admins, or a service start).
 _LOCK_TIMEOUT_SECONDS = 30
-
-
-class SchemaNotMigratedError(AestheticInventoryError):
-    """The module's schema is missing: run ``aesthetic-inventory migrate`` first."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class StatusReport:
     triggers: triggers.TriggerReport | None
     service: dict[str, object] | None = field(default=None)
     # visits whose reconcile failed, waiting for their next try (engine, 519_01)
-    set_aside: tuple[Any, ...] = ()
+    set_aside: tuple[SetAsideVisit, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -213,13 +210,6 @@ def _service_row(conn: Connection) -> dict[str, object] | None:
     }
 
 
-def _set_aside(conn: Connection) -> tuple[Any, ...]:
-    """Set-aside visits of the consumption queue (once 519_01_queue.sql is applied)."""
-    from ..consumption.repositories.health import installed_set_aside_visits
-
-    return tuple(installed_set_aside_visits(conn))
-
-
 def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
     """Read-only view of the schema state of the module in this database."""
     files = runner.discover(directory)
@@ -235,17 +225,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
-            set_aside=_set_aside(conn),
-        )
-
-
-def require_migrated(conn: Connection) -> None:
-    """Refuse when the 518 foundation is not in place."""
-    needed = ["procedure_products", runner.RECORD_TABLE]
-    if len(existing_tables(conn, needed)) < len(needed):
-        raise SchemaNotMigratedError(
-            "the Aesthetic Inventory schema is not installed in this database: "
-            "run 'aesthetic-inventory migrate' first"
+            set_aside=tuple(HealthRepository(conn).set_aside_visits(triggers.QUEUE_TABLE)),
         )
 
 

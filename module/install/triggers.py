@@ -1,12 +1,15 @@
 """The one installer of the module's triggers (create if missing or outdated, check,
-drop), over the registry :func:`all_triggers` that every package contributes to.
+drop), over :data:`ALL_TRIGGERS`.
 
-A package that needs triggers defines ``TRIGGERS: tuple[TriggerSpec, ...]`` in its
-own ``triggers`` module and adds that module's name to :data:`TRIGGER_MODULES` (one
-line); a listed package that is not installed is skipped.
+Every trigger definition lives in this package, one module per concern
+(``billing_triggers``: the fee sheet's change queue, ``arrival_triggers``: stock
+arriving for a shortage, ``usage_triggers``: fee-sheet edits of our rows,
+``ledger_triggers``: the movement ledger and its guards), so the installer imports
+them plainly and no feature package imports the installer back. A new trigger is one
+spec in one of them (or a new module added to :data:`ALL_TRIGGERS`).
 
 Installed state is read from ``information_schema.TRIGGERS`` and compared with the
-specs: the body's version stamp (outdated?), the definer (does the account still
+specs: the body text (outdated?), the definer (does the account still
 exist, may it INSERT into the tables the body writes?). A trigger runs as its
 definer; when that account is dropped the server raises error 1449 *before* any
 handler runs, so OpenEMR's own write fails: ``migrate`` re-creates such triggers with
@@ -16,30 +19,27 @@ runs in sweep mode and says so instead of failing the migration.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ..db import existing_tables, mysql_error_code
+from . import arrival_triggers, billing_triggers, ledger_triggers, usage_triggers
 from .billing_triggers import QUEUE_TABLE
-from .billing_triggers import TRIGGERS as BILLING_TRIGGERS
 from .catalog import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec
 
-_ROOT = __name__.split(".")[0]
-
-# Modules contributing ``TRIGGERS``; adding a package's triggers is one line here.
-TRIGGER_MODULES: tuple[str, ...] = (
-    f"{_ROOT}.install.billing_triggers",
-    f"{_ROOT}.consumption.triggers",  # drug_sales: stock arrival (engine)
-    f"{_ROOT}.stock.triggers",
-    f"{_ROOT}.usage.triggers",
+# Every trigger of the module, in install order (the billing triggers first).
+ALL_TRIGGERS: tuple[TriggerSpec, ...] = (
+    *billing_triggers.TRIGGERS,
+    *arrival_triggers.TRIGGERS,  # drug_sales: stock arrival (engine)
+    *ledger_triggers.TRIGGERS,
+    *usage_triggers.TRIGGERS,
 )
 
 # The billing triggers by name (callers iterate their names).
-TRIGGERS: dict[str, TriggerSpec] = {spec.name: spec for spec in BILLING_TRIGGERS}
+TRIGGERS: dict[str, TriggerSpec] = {spec.name: spec for spec in billing_triggers.TRIGGERS}
 
 # Errors that mean "not allowed to create triggers" (or binary-log restrictions):
 # 1142 command denied, 1227 needs SUPER, 1419 log_bin_trust_function_creators,
@@ -67,30 +67,12 @@ NEEDS_INSTALL = frozenset(
 
 
 def all_triggers() -> tuple[TriggerSpec, ...]:
-    """Every registered trigger spec, in :data:`TRIGGER_MODULES` order."""
-    specs: list[TriggerSpec] = []
-    for module_name in TRIGGER_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            missing = exc.name or ""
-            if module_name == missing or module_name.startswith(missing + "."):
-                continue  # that package is not part of this installation
-            raise
-        specs.extend(getattr(module, "TRIGGERS", ()))
-    names = [s.name for s in specs]
+    """Every trigger spec of the module (:data:`ALL_TRIGGERS`), names checked unique."""
+    names = [s.name for s in ALL_TRIGGERS]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError("trigger names registered twice: " + ", ".join(duplicates))
-    return tuple(specs)
-
-
-def __getattr__(name: str) -> object:
-    # ``ALL_TRIGGERS`` is resolved on access, so contributing packages may import
-    # trigger_spec without an import cycle through this module.
-    if name == "ALL_TRIGGERS":
-        return all_triggers()
-    raise AttributeError(name)
+    return ALL_TRIGGERS
 
 
 @dataclass(frozen=True)
@@ -186,11 +168,7 @@ def check_triggers(
                       "changes are not queued")
             checks.append(TriggerCheck(spec, TABLE_MISSING, detail, found.definer))
             continue
-        if (
-            spec.stamp not in found.statement
-            or found.table != spec.table
-            or found.event != " ".join(spec.event.upper().split())
-        ):
+        if not spec.matches(found.table, found.event, found.statement):
             checks.append(
                 TriggerCheck(
                     spec,
@@ -322,6 +300,7 @@ def drop_statements(conn: Connection) -> list[str]:
 
 
 __all__ = [
+    "ALL_TRIGGERS",
     "QUEUE_TABLE",
     "TRIGGERS",
     "TriggerCheck",

@@ -158,7 +158,7 @@ def test_inventory_activity_classification() -> None:
 
 
 def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
-    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, TRIGGERS
+    from aesthetic_inventory.install.ledger_triggers import LEDGER_TABLE, TRIGGERS
 
     for spec in TRIGGERS:
         sql = spec.create_sql()
@@ -171,4 +171,4 @@ def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
             assert spec.table == LEDGER_TABLE and spec.event.startswith("BEFORE ")
             assert not spec.fail_safe and "SIGNAL SQLSTATE '45000'" in sql
             assert "HANDLER" not in sql
-        assert len(spec.name) <= 64 and spec.stamp in sql
+        assert len(spec.name) <= 64 and sql.endswith(spec.statement)

@@ -15,7 +15,7 @@ They are installed, checked and dropped by the one installer
 
 from __future__ import annotations
 
-from ..install.trigger_spec import TriggerSpec
+from .trigger_spec import TriggerSpec
 
 LEDGER_TABLE = "aesthetic_inventory_stock_ledger"
 
