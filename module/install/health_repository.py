@@ -120,20 +120,23 @@ class HealthRepository:
                 holder, stale = str(claim[0]), bool(claim[1])
         return running, holder, stale
 
-    def invalid_date_lots(self) -> int:
-        """Lots whose expiration is a zero or invalid date (compared as text: date
-        functions return NULL or warn on them)."""
-        return int(
-            self.conn.execute(
-                text(
-                    "SELECT COUNT(*) FROM drug_inventory WHERE expiration IS NOT NULL AND "
-                    "(CAST(expiration AS CHAR) LIKE '0000-%' "
-                    "OR CAST(expiration AS CHAR) LIKE '%-00-%' "
-                    "OR CAST(expiration AS CHAR) LIKE '%-00')"
-                )
-            ).scalar()
-            or 0
+    def invalid_date_lots(self, limit: int = 5) -> tuple[int, list[tuple[int, int, str, str]]]:
+        """How many lots have a zero or invalid expiration date, and the first ``limit``
+        of them as (inventory_id, drug_id, lot number, expiration text). Compared as
+        text: date functions return NULL or warn on such dates."""
+        where = (
+            "FROM drug_inventory WHERE expiration IS NOT NULL AND "
+            "(CAST(expiration AS CHAR) LIKE '0000-%' "
+            "OR CAST(expiration AS CHAR) LIKE '%-00-%' "
+            "OR CAST(expiration AS CHAR) LIKE '%-00')"
         )
+        count = int(self.conn.execute(text("SELECT COUNT(*) " + where)).scalar() or 0)
+        if not count:
+            return 0, []
+        rows = self.conn.execute(text(
+            "SELECT inventory_id, drug_id, COALESCE(lot_number, ''), CAST(expiration AS CHAR) "
+            + where + " ORDER BY inventory_id LIMIT :n"), {"n": limit})
+        return count, [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     # --- uninstall ------------------------------------------------------------------
 

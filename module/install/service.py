@@ -22,6 +22,7 @@ from ..migrations.runner import require_migrated
 from ..resources import sql_dir
 from . import collations, mappings, repairs, triggers
 from .health_repository import HealthRepository, SetAsideVisit
+from .ledger_seal import SealOutcome, seal_ledger
 from .repository import InstallRepository
 
 log = logging.getLogger("aesthetic_inventory.install")
@@ -40,6 +41,7 @@ class MigrationReport:
     already_applied: tuple[str, ...]
     triggers: triggers.TriggerReport | None
     repairs: tuple[repairs.Repair, ...] = ()
+    ledger_seal: SealOutcome | None = None  # None in a dry run
 
     @property
     def changed(self) -> bool:
@@ -169,12 +171,14 @@ def migrate(
             applied = [f for f in files if f.name in recorded]
             done = run_repair_hooks(conn, applied, dry_run=dry_run)
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+            seal = None if dry_run else seal_ledger(conn, sealed_by="migrate")
     return MigrationReport(
         dry_run=dry_run,
         files=reports,
         already_applied=already,
         triggers=trigger_report,
         repairs=tuple(done),
+        ledger_seal=seal,
     )
 
 
