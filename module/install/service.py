@@ -110,7 +110,7 @@ class StatusReport:
 
 
 @contextmanager
-def _autocommit(engine: Engine) -> Iterator[Connection]:
+def autocommit(engine: Engine) -> Iterator[Connection]:
     """A connection in autocommit mode: DDL commits implicitly anyway, so each
     guarded statement stands on its own (as with OpenEMR's own upgrader)."""
     conn = connect(engine)
@@ -121,7 +121,7 @@ def _autocommit(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _migration_lock(conn: Connection) -> Iterator[None]:
+def migration_lock(conn: Connection) -> Iterator[None]:
     repo = InstallRepository(conn)
     if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS):
         raise AestheticInventoryError(
@@ -146,10 +146,10 @@ def migrate(
     # Parse everything first: a malformed file stops the run before any write.
     for f in files:
         parse_sql(f.text, f.name)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         require_innodb(conn)
-        with _migration_lock(conn):
+        with migration_lock(conn):
             plans = runner.plan(conn, files)
             changed = [p for p in plans if p.state == runner.CHANGED]
             if changed:
@@ -217,7 +217,7 @@ def _service_row(conn: Connection) -> dict[str, object] | None:
 def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
     """Read-only view of the schema state of the module in this database."""
     files = runner.discover(directory)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         plans = runner.plan(conn, files)
         repo = InstallRepository(conn)
@@ -239,7 +239,7 @@ def load_sample(engine: Engine, *, path: Path | None = None) -> runner.FileRepor
     if not sample.is_file():
         raise MigrationError("sample data file not found", filename=str(sample), line=0)
     parsed = parse_sql(sample.read_text(encoding="utf-8"), sample.name)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         require_migrated(conn)
         return runner.apply_parsed(conn, parsed)
