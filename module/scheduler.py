@@ -61,9 +61,10 @@ def _busy_drain_filter(record: logging.LogRecord) -> bool:
 def build_scheduler(
     app: App, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
 ) -> BlockingScheduler:
-    """The scheduler with the three jobs registered (not started)."""
+    """The scheduler with its jobs registered (not started)."""
     from aesthetic_inventory.jobs.alert_scan import run_alert_job
     from aesthetic_inventory.jobs.change_queue import run_drain_job, run_sweep_fallback_job
+    from aesthetic_inventory.jobs.ledger_seal import SEAL_INTERVAL_SECONDS, run_ledger_seal_job
     from aesthetic_inventory.jobs.outbox_delivery import run_outbox_job
 
     scheduler = BlockingScheduler(
@@ -80,6 +81,7 @@ def build_scheduler(
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
         ("sweep-fallback", run_sweep_fallback_job, (app,), config.service_sweep_seconds),
+        ("ledger-seal", run_ledger_seal_job, (app,), SEAL_INTERVAL_SECONDS),
     ]
     for job_id, func, args, seconds in jobs:
         scheduler.add_job(

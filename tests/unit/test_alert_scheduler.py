@@ -15,7 +15,7 @@ def test_jobs_registered_with_ids_and_limits() -> None:
     scheduler = build_scheduler(app, config, "host:1")
     # not started: get_jobs() lists the pending jobs
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback"}
+    assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback", "ledger-seal"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time >= 5
