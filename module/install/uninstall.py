@@ -85,12 +85,15 @@ def plan_uninstall(conn: Connection, *, keep_data: bool) -> tuple[Step, ...]:
 
 
 def missing_privileges(conn: Connection, steps: tuple[Step, ...]) -> tuple[str, ...]:
-    """``PRIVILEGE on table`` for every privilege a step needs that this account lacks
-    (global, database or table grants)."""
+    """``PRIVILEGE on table, table...`` for each privilege the plan needs on tables where
+    this account lacks it (global, database or table grants count)."""
     catalog = CatalogRepository(conn)
     me = catalog.current_user()
-    needed = sorted({(s.privilege, s.table) for s in steps})
-    return tuple(f"{p} on {t}" for p, t in needed if not catalog.has_privilege(me, p, t))
+    lacking: dict[str, list[str]] = {}
+    for privilege, table in sorted({(s.privilege, s.table) for s in steps}):
+        if not catalog.has_privilege(me, privilege, table):
+            lacking.setdefault(privilege, []).append(table)
+    return tuple(f"{p} on {', '.join(tables)}" for p, tables in lacking.items())
 
 
 def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False) -> UninstallReport:
@@ -103,7 +106,7 @@ def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False)
             missing = missing_privileges(conn, steps)
             if execute and missing:
                 raise MissingPrivilegeError(
-                    "uninstall needs " + ", ".join(missing) + "; nothing was changed "
+                    "uninstall needs " + "; ".join(missing) + "; nothing was changed "
                     "(grant them, or run uninstall as the migrating account)"
                 )
             if execute:
