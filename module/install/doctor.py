@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..consumption.repositories.health import installed_set_aside_visits
 from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
 from ..stock.repository import lot_drift
@@ -202,7 +203,7 @@ def check_queue(conn: Connection, backlog_minutes: int) -> Check:
     status = OK
     fix = ""
     # Set-aside visits (the engine's backoff columns, when that upgrade is installed).
-    for visit in repo.set_aside_visits(QUEUE_TABLE, limit=20):
+    for visit in installed_set_aside_visits(conn, limit=20):
         problems.append(
             f"visit pid {visit.pid} encounter {visit.encounter} set aside after "
             f"{visit.attempts} attempt(s): {visit.last_error}"

@@ -3,9 +3,6 @@ OpenEMR's catalog, and uninstall's statements)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -14,21 +11,9 @@ from ..alerts.repositories.outbox import OUTBOX_TABLE
 from ..db import MODULE_TABLE_PATTERN, execute_raw, existing_tables, table_exists
 from .repository import MODULE_DIRECTORY
 
-__all__ = ["CLAIMS_TABLE", "MODULE_DIRECTORY", "OUTBOX_TABLE", "SERVICE_NAME", "HealthRepository",
-           "SetAsideVisit"]
+__all__ = ["CLAIMS_TABLE", "MODULE_DIRECTORY", "OUTBOX_TABLE", "SERVICE_NAME", "HealthRepository"]
 # Module tables without the prefix (SPEC section 4 names it).
 UNPREFIXED_TABLES: tuple[str, ...] = ("procedure_products",)
-
-
-@dataclass(frozen=True)
-class SetAsideVisit:
-    """A visit whose reconcile failed and waits for its next try."""
-
-    pid: int
-    encounter: int
-    attempts: int
-    last_error: str
-    next_try_at: datetime | None
 
 
 class HealthRepository:
@@ -41,18 +26,6 @@ class HealthRepository:
         """Whether ``table`` exists (:func:`~aesthetic_inventory.db.table_exists`)."""
         return table_exists(self.conn, table)
 
-    def columns(self, table: str) -> set[str]:
-        return {
-            r[0]
-            for r in self.conn.execute(
-                text(
-                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
-                ),
-                {"t": table},
-            )
-        }
-
     def queue_backlog(self, queue_table: str) -> tuple[int, int]:
         """(queued rows, age in seconds of the oldest)."""
         row = self.conn.execute(
@@ -62,25 +35,6 @@ class HealthRepository:
             )
         ).one()
         return int(row[0]), int(row[1])
-
-    def set_aside_visits(self, queue_table: str, limit: int = 50) -> list[SetAsideVisit]:
-        """Visits of the change queue whose reconcile failed (the engine's backoff columns
-        of ``519_01_queue.sql``), the most tried first; none before that file."""
-        columns = self.columns(queue_table)
-        if "attempts" not in columns:
-            return []
-        error = "MAX(last_error)" if "last_error" in columns else "''"
-        next_try = "MAX(next_try_at)" if "next_try_at" in columns else "NULL"
-        rows = self.conn.execute(
-            text(
-                f"SELECT pid, encounter, MAX(attempts), {error}, {next_try} "
-                f"FROM `{queue_table}` WHERE attempts > 0 GROUP BY pid, encounter "
-                "ORDER BY MAX(attempts) DESC, MIN(id) LIMIT :n"
-            ),
-            {"n": limit},
-        )
-        return [SetAsideVisit(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), r[4])
-                for r in rows]
 
     def failing_outbox(self) -> list[tuple[str, int, str]]:
         """(channel, rows, last error) of undelivered rows with failed attempts."""

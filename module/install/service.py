@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 
 from ..alerts.background import BackgroundServiceRepository
+from ..consumption.repositories.health import SetAsideVisit, installed_set_aside_visits
 from ..db import connect, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
 from ..migrations import runner
@@ -21,7 +22,6 @@ from ..migrations.directives import parse_sql
 from ..migrations.runner import require_migrated
 from ..resources import sql_dir
 from . import collations, mappings, repairs, triggers
-from .health_repository import HealthRepository, SetAsideVisit
 from .ledger_seal import SealOutcome, seal_ledger
 from .repository import InstallRepository
 
@@ -229,7 +229,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
-            set_aside=tuple(HealthRepository(conn).set_aside_visits(triggers.QUEUE_TABLE)),
+            set_aside=tuple(installed_set_aside_visits(conn)),
         )
 
 
