@@ -3,6 +3,7 @@ validation, CHECK support by server version, column definitions, the health line
 
 from __future__ import annotations
 
+import ast
 from decimal import Decimal
 from pathlib import Path
 
@@ -149,3 +150,38 @@ def test_no_trigger_statement_would_break_a_dump() -> None:
     assert comment_markers("BEGIN /* aesthetic_inventory body 1 */ DO 1; END") == ["/*", "*/"]
     offending = {s.name: comment_markers(s.create_sql()) for s in triggers.all_triggers()}
     assert {n: m for n, m in offending.items() if m} == {}
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Modules a file imports (absolute names, also inside functions)."""
+    package = ["aesthetic_inventory", *path.relative_to(MODULE_DIR).with_suffix("").parts]
+    if package[-1] == "__init__":
+        package.pop()
+    else:
+        package.pop()  # the module's own package
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            name = ".".join([*base, node.module] if node.module else base)
+            found.add(name)
+            found.update(f"{name}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+MODULE_DIR = Path(triggers.__file__).resolve().parent.parent
+
+
+def test_no_package_imports_the_installer() -> None:
+    """Issue 16 "Circles": install imports the packages whose tables it installs and
+    checks; none of them imports install back (only the CLI and the demo do), so there
+    is no cycle through it at file or package level, imports inside functions included."""
+    offenders = sorted(
+        str(path.relative_to(MODULE_DIR))
+        for path in MODULE_DIR.rglob("*.py")
+        if path.relative_to(MODULE_DIR).parts[0] not in ("install", "cli", "demo.py")
+        and any(name.startswith("aesthetic_inventory.install") for name in _imports_of(path))
+    )
+    assert offenders == []
