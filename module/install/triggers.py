@@ -201,6 +201,35 @@ def _mode(checks: tuple[TriggerCheck, ...]) -> str:
     return "triggers" if all(name in working for name in TRIGGERS) else "sweep"
 
 
+def _planned(todo: list[TriggerCheck], blocked: list[TriggerCheck], present: set[str]) -> str:
+    """What a dry run of :func:`ensure_triggers` would do."""
+    parts = [
+        f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
+        for c in todo
+    ]
+    if blocked:
+        tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
+        parts.append(
+            f"would install {', '.join(c.spec.name for c in blocked)} "
+            f"(after {', '.join(tables)} is created)"
+        )
+    return "; ".join(parts)
+
+
+def _installed(conn: Connection, created: tuple[str, ...], replaced: tuple[str, ...]
+               ) -> TriggerReport:
+    """The report after installing: what was done and what still needs repair."""
+    after = check_triggers(conn)
+    bad = [c for c in after if c.needs_install]
+    parts = []
+    if created:
+        parts.append("created " + ", ".join(created))
+    if replaced:
+        parts.append("re-created " + ", ".join(replaced))
+    parts += [c.detail for c in bad]
+    return TriggerReport(not bad, _mode(after), "; ".join(parts), created, replaced)
+
+
 def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport:
     """Create missing triggers and re-create outdated ones or ones whose definer is gone
     or lost INSERT (as the current account); report sweep mode when not allowed.
@@ -228,17 +257,7 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
     blocked = [c for c in todo if not set(c.spec.requires) <= present]
     todo = [c for c in todo if c not in blocked]
     if dry_run:
-        parts = [
-            f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
-            for c in todo
-        ]
-        if blocked:
-            tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
-            parts.append(
-                f"would install {', '.join(c.spec.name for c in blocked)} "
-                f"(after {', '.join(tables)} is created)"
-            )
-        return TriggerReport(False, _mode(checks), "; ".join(parts))
+        return TriggerReport(False, _mode(checks), _planned(todo, blocked, present))
     catalog = CatalogRepository(conn)
     mariadb = catalog.is_mariadb()
     created: list[str] = []
@@ -261,18 +280,7 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
                 replaced=tuple(replaced),
             )
         (created if check.state == MISSING else replaced).append(check.spec.name)
-    after = check_triggers(conn)
-    bad = [c for c in after if c.needs_install]
-    parts = []
-    if created:
-        parts.append("created " + ", ".join(created))
-    if replaced:
-        parts.append("re-created " + ", ".join(replaced))
-    for c in bad:
-        parts.append(c.detail)
-    return TriggerReport(
-        not bad, _mode(after), "; ".join(parts), tuple(created), tuple(replaced)
-    )
+    return _installed(conn, tuple(created), tuple(replaced))
 
 
 def trigger_status(conn: Connection) -> TriggerReport:
