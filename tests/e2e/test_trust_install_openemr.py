@@ -279,3 +279,14 @@ def test_runtime_account_runs_the_module_but_cannot_rewrite_the_ledger(
     finally:
         with mysql_server.cursor() as cur:
             cur.execute("DROP USER IF EXISTS 'airun'@'%'")
+
+
+def test_lot_screen_writes_succeed_when_the_ledger_table_is_gone(site: str) -> None:
+    """The observer is fail-safe: OpenEMR's own write never fails because of it."""
+    drug = int(php(site, "SELECT drug_id FROM drug_inventory WHERE lot_number = "
+                         "'BTX-24A117'")[0][0])
+    php(site, "RENAME TABLE aesthetic_inventory_stock_ledger TO ledger_away")
+    lots = openemr_movements(site, drug)
+    assert php(site, "SELECT COUNT(*) FROM drug_sales WHERE inventory_id IN "
+                     f"({lots['bought']}, {lots['moved']})") == [(5,)]
+    php(site, "RENAME TABLE ledger_away TO aesthetic_inventory_stock_ledger")
