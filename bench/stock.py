@@ -176,8 +176,8 @@ def bench_observer_overhead(engine: Engine, clinic: GeneratedClinic, results: Re
     """What the drug_sales observer triggers (AUTO_PROC -> ledger ISSUE/RETURN) cost a
     fee-sheet save: 5-line first saves (3 lots per line) with the triggers, without them
     (dropped), and with them again; p50 of the two 'with' phases vs the 'without'."""
-    from aesthetic_inventory.install.ledger_triggers import TRIGGERS
     from aesthetic_inventory.install.triggers import ensure_triggers
+    from aesthetic_inventory.stock.triggers import TRIGGERS
 
     observers = [t for t in TRIGGERS if t.table == "drug_sales"]
     codes = add_stocked_products(engine, clinic, "OBS", products=5 * 3 * visits,

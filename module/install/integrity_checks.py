@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from ..trigger_spec import comment_markers
 from .catalog import CatalogRepository
 from .checks import FAIL, OK, WARN, Check
 from .ledger_seal import verify_ledger
-from .trigger_spec import comment_markers
 
 MODULE_PREFIX = "aesthetic_inventory_"
 

@@ -9,9 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..db import existing_tables
-from .ledger_triggers import LEDGER_TABLE
-
-SEAL_TABLE = "aesthetic_inventory_ledger_seal"
+from ..stock.triggers import LEDGER_TABLE, SEAL_TABLE
 
 # One SHA-256 per ledger row over every column; a segment's digest is the XOR of the
 # rows' hashes (two 64-bit halves each), so the server computes it in one range scan.

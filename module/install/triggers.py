@@ -1,12 +1,13 @@
 """The one installer of the module's triggers (create if missing or outdated, check,
 drop), over :data:`ALL_TRIGGERS`.
 
-Every trigger definition lives in this package, one module per concern
-(``billing_triggers``: the fee sheet's change queue, ``arrival_triggers``: stock
-arriving for a shortage, ``usage_triggers``: fee-sheet edits of our rows,
-``ledger_triggers``: the movement ledger and its guards), so the installer imports
-them plainly and no feature package imports the installer back. A new trigger is one
-spec in one of them (or a new module added to :data:`ALL_TRIGGERS`).
+Each package defines its own triggers in its ``triggers`` module on
+:class:`~aesthetic_inventory.trigger_spec.TriggerSpec` (which lives below every
+package): ``install.billing_triggers`` (the fee sheet's change queue),
+``consumption.triggers`` (stock arriving for a shortage), ``stock.triggers`` (the
+movement ledger, its seals and their guards), ``usage.triggers`` (fee-sheet edits of
+our rows). The installer imports them plainly; none of them imports the installer, so
+there is no cycle. A new package's triggers are one line in :data:`ALL_TRIGGERS`.
 
 Installed state is read from ``information_schema.TRIGGERS`` and compared with the
 specs: the body text (outdated?), the definer (does the account still
@@ -24,8 +25,11 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from ..consumption import triggers as arrival_triggers
 from ..db import existing_tables, mysql_error_code
-from . import arrival_triggers, billing_triggers, ledger_triggers, usage_triggers
+from ..stock import triggers as ledger_triggers
+from ..usage import triggers as usage_triggers
+from . import billing_triggers
 from .billing_triggers import QUEUE_TABLE
 from .catalog import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec

@@ -158,7 +158,7 @@ def test_inventory_activity_classification() -> None:
 
 
 def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
-    from aesthetic_inventory.install.ledger_triggers import LEDGER_TABLE, SEAL_TABLE, TRIGGERS
+    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, SEAL_TABLE, TRIGGERS
 
     for spec in TRIGGERS:
         sql = spec.create_sql()

@@ -242,8 +242,8 @@ def test_lot_drift_reports_a_manual_edit(stock: Clinic, migrated_engine: Engine)
 
 
 def test_migrate_again_keeps_the_stock_triggers(stock: Clinic, migrated_engine: Engine) -> None:
-    from aesthetic_inventory.install.ledger_triggers import TRIGGERS
     from aesthetic_inventory.install.service import migrate
+    from aesthetic_inventory.stock.triggers import TRIGGERS
 
     migrate(migrated_engine)
     with migrated_engine.connect() as conn:

@@ -8,8 +8,8 @@ import pytest
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.install.triggers import ensure_triggers
-from aesthetic_inventory.install.usage_triggers import TRIGGERS
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.usage.triggers import TRIGGERS
 from clinic import Clinic
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError

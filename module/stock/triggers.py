@@ -1,4 +1,4 @@
-"""Triggers of the movement ledger (the stock package's ``aesthetic_inventory_stock_ledger``).
+"""Triggers of the stock package: its movement ledger ``aesthetic_inventory_stock_ledger``.
 
 * ``drug_sales`` observers (fail-safe, like every trigger on an OpenEMR table): they
   record the consumption engine's AUTO_PROC movements in the movement ledger (an
@@ -14,17 +14,18 @@
   ``xfer_inventory_id`` = the source, which OpenEMR decrements without a row: both lots
   get a TRANSFER movement. Plain VALUES, no read: the cost of a purchase or return is
   its ``fee`` / quantity, other movements carry 0 (the reports' cost fallback applies).
-  No trigger on ``drug_inventory`` (see :mod:`.arrival_triggers`).
+  No trigger on ``drug_inventory`` (see :mod:`aesthetic_inventory.consumption.triggers`).
 * Guards of the ledger and of its seals (NOT fail-safe: refusing is their job): any
   UPDATE or DELETE of ``aesthetic_inventory_stock_ledger`` or
   ``aesthetic_inventory_ledger_seal`` fails with SQLSTATE 45000.
 
-They are installed, checked and dropped by the one installer (:mod:`.triggers`).
+They are installed, checked and dropped by the one installer
+(:mod:`aesthetic_inventory.install.triggers`), which imports this module.
 """
 
 from __future__ import annotations
 
-from .trigger_spec import TriggerSpec
+from ..trigger_spec import TriggerSpec
 
 LEDGER_TABLE = "aesthetic_inventory_stock_ledger"
 SEAL_TABLE = "aesthetic_inventory_ledger_seal"
