@@ -19,11 +19,15 @@ from ..db import connect, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
 from ..migrations import runner
 from ..migrations.directives import parse_sql
-from ..migrations.runner import require_migrated
+from ..migrations.runner import SchemaNotMigratedError, require_migrated
 from ..resources import sql_dir
 from . import collations, mappings, repairs, triggers
 from .ledger_seal import SealOutcome, seal_ledger
 from .repository import InstallRepository
+
+# The schema preflight lives in migrations.runner (below every package); callers that
+# import it from here keep working.
+__all__ = ["SchemaNotMigratedError", "migrate", "require_migrated", "status"]
 
 log = logging.getLogger("aesthetic_inventory.install")
 
