@@ -18,7 +18,7 @@ from ..consumption.repositories.health import installed_set_aside_visits
 from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
 from ..stock.repository import lot_drift
-from . import collations, mappings, repairs, triggers
+from . import cluster, collations, mappings, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
 from .checks import FAIL, OK, WARN, Check
 from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
@@ -319,6 +319,7 @@ def diagnose(conn: Connection, files: list[runner.UpgradeFile], *,
         check_lot_drift(conn),
         check_backup(conn),
         check_ledger_seal(conn),
+        *cluster.cluster_checks(conn, Check),  # only on Galera / Group Replication
     )
     return DoctorReport(checks)
 
