@@ -125,9 +125,9 @@ def autocommit(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def migration_lock(conn: Connection) -> Iterator[None]:
+def migration_lock(conn: Connection, *, dry_run: bool) -> Iterator[None]:
     repo = InstallRepository(conn)
-    if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS):
+    if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS, dry_run=dry_run):
         raise AestheticInventoryError(
             "another migration of this database is running; try again later"
         )
@@ -153,7 +153,7 @@ def migrate(
     with autocommit(engine) as conn:
         require_openemr(conn)
         require_innodb(conn)
-        with migration_lock(conn):
+        with migration_lock(conn, dry_run=dry_run):
             plans = runner.plan(conn, files)
             changed = [p for p in plans if p.state == runner.CHANGED]
             if changed:

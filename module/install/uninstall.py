@@ -101,7 +101,8 @@ def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False)
     Refuses, changing nothing, when the account lacks a privilege the plan needs."""
     with autocommit(engine) as conn:
         require_openemr(conn)
-        with migration_lock(conn):
+        # never creates the lock table on a database without the module (dry_run)
+        with migration_lock(conn, dry_run=True):
             steps = plan_uninstall(conn, keep_data=keep_data)
             missing = missing_privileges(conn, steps)
             if execute and missing:
