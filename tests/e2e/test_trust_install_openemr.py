@@ -85,7 +85,8 @@ def openemr_movements(url: str, drug: int) -> dict[str, int]:
 def ledger(url: str, *args: str) -> list[dict]:
     code, out, err = cli("--database-url", url, "ledger", "--format", "json", *args)
     assert code == 0, err
-    return json.loads(out)
+    data = json.loads(out)  # {"report": "ledger", ..., "movements": [...]}
+    return data["movements"] if isinstance(data, dict) else data
 
 
 def test_openemr_lot_screen_movements_are_in_the_ledger_with_their_user(site: str) -> None:
