@@ -50,7 +50,7 @@ MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
 # Every connection of the module sets this session variable (on connect, together with
 # the collation alignment below), so triggers on OpenEMR tables can tell the module's
-# own writes from OpenEMR's (module/usage/triggers.py).
+# own writes from OpenEMR's (module/usage/triggers.py, module/stock/triggers.py).
 WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
 
 T = TypeVar("T")

@@ -158,7 +158,7 @@ def test_inventory_activity_classification() -> None:
 
 
 def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
-    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, TRIGGERS
+    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, SEAL_TABLE, TRIGGERS
 
     for spec in TRIGGERS:
         sql = spec.create_sql()
@@ -168,7 +168,7 @@ def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
             assert "AUTO_PROC:%" in sql and spec.requires == (LEDGER_TABLE,)
         else:
             # the module's own ledger: refusing is the point
-            assert spec.table == LEDGER_TABLE and spec.event.startswith("BEFORE ")
+            assert spec.table in (LEDGER_TABLE, SEAL_TABLE) and spec.event.startswith("BEFORE ")
             assert not spec.fail_safe and "SIGNAL SQLSTATE '45000'" in sql
             assert "HANDLER" not in sql
-        assert len(spec.name) <= 64 and spec.stamp in sql
+        assert len(spec.name) <= 64 and sql.endswith(spec.statement)
