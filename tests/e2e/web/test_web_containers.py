@@ -11,7 +11,6 @@ from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
 from playwright.sync_api import Browser, expect
-from test_web_browser import browser  # noqa: F401, F811 - the same Chromium fixture
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
