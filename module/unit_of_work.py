@@ -21,6 +21,7 @@ from .consumption.repositories import (
     SweepRepository,
 )
 from .db import connect, is_lock_conflict
+from .products.repository import ProductRepository
 from .stock.repository import StockRepository
 from .usage.repository import UsageRepository
 
@@ -32,7 +33,7 @@ class UnitOfWork:
 
     Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
     ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
-    ``uow.services``, ``uow.stock``,
+    ``uow.services``, ``uow.stock``, ``uow.products``,
     ``uow.usage``) works on :attr:`connection`. Leaving the block without
     :meth:`commit` rolls everything back, so a failure midway never leaves half a
     change behind. A unit of work may be entered again after it was left: each
@@ -49,6 +50,7 @@ class UnitOfWork:
     targets: TargetsRepository
     services: BackgroundServiceRepository
     stock: StockRepository
+    products: ProductRepository
     usage: UsageRepository
 
     def __init__(self, engine: Engine) -> None:
@@ -75,6 +77,7 @@ class UnitOfWork:
         self.targets = TargetsRepository(conn)
         self.services = BackgroundServiceRepository(conn)
         self.stock = StockRepository(conn)
+        self.products = ProductRepository(conn)
         self.usage = UsageRepository(conn)
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -119,9 +119,11 @@ def validate_receipt(
     packages: str | int | None = None,
     units_per_package: str | int | None = None,
     line: int = 0,
+    package_size: Callable[[str], int | None] | None = None,
 ) -> tuple[ReceiptLine | None, list[LineError]]:
     """Check one receipt line (seed 004: expiry after the received date; positive
-    quantity, non-negative cost) and return it with the list of its problems."""
+    quantity, non-negative cost) and return it with the list of its problems.
+    ``package_size`` gives a product's package size when only packages are given."""
     errors: list[LineError] = []
     product = (product or "").strip()
     if not product:
@@ -156,6 +158,12 @@ def validate_receipt(
     qty: int | None = None
     per_package: int | None = None
     has_packages = packages not in (None, "")
+    if has_packages and units_per_package in (None, "") and package_size is not None:
+        units_per_package = package_size(product)
+        if units_per_package is None:
+            errors.append(LineError(line, "packages", f"no product {product!r} to take the "
+                                                      "package size from"))
+            return None, errors
     if has_packages or units_per_package not in (None, ""):
         if not has_packages or units_per_package in (None, ""):
             errors.append(LineError(
@@ -216,6 +224,7 @@ def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[
 
 
 def check_delivery(text: str, *, today: date, source: str = "delivery",
+                   package_size: Callable[[str], int | None] | None = None,
                    ) -> tuple[list[ReceiptLine], list[LineError]]:
     """The valid lines of a delivery CSV and the problems of the others (a header
     problem still raises), so the database checks can report on the valid ones too."""
@@ -229,6 +238,7 @@ def check_delivery(text: str, *, today: date, source: str = "delivery",
             unit_cost=row.get("unit_cost", ""), today=today,
             warehouse=row.get("warehouse", ""), packages=row.get("packages"),
             units_per_package=row.get("units_per_package"), line=line,
+            package_size=package_size,
         )
         errors += problems
         if parsed is not None:

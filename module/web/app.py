@@ -36,6 +36,7 @@ from .config import WebConfig
 from .materials import MaterialsGateway, UsageMaterials
 from .ratelimit import RateLimiter
 from .reports import REPORT_PAGES, recall_json, report_page, stock_json
+from .scan_routes import scan_router
 from .services import (
     AuthenticationError,
     ConflictError,
@@ -557,6 +558,7 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
         return response
 
     api.include_router(api_router)
+    api.include_router(scan_router(get_principal, API_PREFIX), responses=ERROR_RESPONSES)
     api.include_router(page_router)
     return api
 
