@@ -34,12 +34,14 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
     """The scan routes, authenticated by ``get_principal`` (the app's dependency; its
     result has ``username`` and ``grants``)."""
     router = APIRouter(prefix=prefix)
-    principal_dep = Annotated[Any, Depends(get_principal)]
+    # a default, not an Annotated alias: with postponed annotations a local alias would
+    # not resolve when FastAPI reads the signature
+    principal_dependency = Depends(get_principal)
 
     @router.post("/visits/{pid}/{encounter}/materials/scan", tags=["materials"],
                  summary="Record the scanned lot (GS1) as the lot used for a visit's material")
     def post_scan(pid: Pid, encounter: Encounter, body: ScanRequest, request: Request,
-                  principal: principal_dep) -> dict[str, Any]:
+                  principal: Any = principal_dependency) -> dict[str, Any]:
         if not principal.grants.update_materials:
             raise ForbiddenError("Access Denied")
         app = request.app.state.ctx.app
