@@ -82,7 +82,8 @@ def _lines(p: Product) -> list[str]:
     out = [f"product {p.drug_id}: {p.name}" + ("" if p.active else " (inactive)"),
            f"  {counted}",
            f"  stock {describe_stock(p.on_hand, s)}"
-           + (f" ({p.on_hand} {s.counting_unit})" if s.counted_in_units else ""),
+           + (f" ({p.on_hand} {s.counting_unit})"
+              if s.counted_in_units and abs(p.on_hand) >= s.units_per_package else ""),
            f"  reorder point {p.reorder_point or '-'}, min {_dash(s.min_level)}, "
            f"max {p.max_level or '-'}",
            f"  beyond use {_dash(s.beyond_use_hours)} h, diluent {_dash(s.diluent_ml)} mL, "

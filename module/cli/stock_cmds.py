@@ -70,7 +70,8 @@ _user_option = click.option(
 @click.option("--warehouse", default="", help="Warehouse option id (default: the default one).")
 @click.option("--supplier", default="", help="Supplier name (lead time: see 'supplier').")
 @click.option("--invoice", default="", help="Supplier invoice / delivery note reference.")
-@click.option("--packages", help="Packages received (with --units-per-package).")
+@click.option("--packages",
+              help="Packages received (x the product's package size or --units-per-package).")
 @click.option("--units-per-package",
               help="Units in one package (default: the product's package size).")
 @click.option("--scan", "scan", metavar="BARCODE",
