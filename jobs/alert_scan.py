@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from aesthetic_inventory.alerts.background import BackgroundServiceRepository
 from aesthetic_inventory.alerts.config import AlertConfig
 from aesthetic_inventory.alerts.service import run_alert_scan
 from aesthetic_inventory.bootstrap import App
@@ -25,7 +26,7 @@ class AlertJobOutcome:
 def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
     """Read the row, recover a stale claim, claim if due, scan, release."""
     with app.unit_of_work() as uow:
-        services = uow.services
+        services = uow.get(BackgroundServiceRepository)
         if services.hand_back_bridgeless_claim():
             uow.commit()
             log.info("alert job: OpenEMR's runner claimed the row without a bridge; run here")
@@ -56,7 +57,7 @@ def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
         )
     finally:
         with app.unit_of_work() as uow:
-            uow.services.release(owner)
+            uow.get(BackgroundServiceRepository).release(owner)
             uow.commit()
     log.info(
         "alert job: claimed, ran and released (%s; next run in %s min)",

@@ -31,6 +31,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from .alerts.background import BackgroundServiceRepository
 from .alerts.config import AlertConfig
 from .alerts.service import check_alert_setup
 from .bootstrap import App
@@ -101,7 +102,7 @@ def build_scheduler(
 def release_claim(app: App, owner: str) -> bool:
     """Release the alert claim if this process holds it (shutdown path)."""
     with app.unit_of_work() as uow:
-        released = uow.services.release(owner)
+        released = uow.get(BackgroundServiceRepository).release(owner)
         uow.commit()
     return released
 

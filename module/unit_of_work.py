@@ -7,55 +7,34 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .alerts.background import BackgroundServiceRepository
-from .alerts.repositories import AlertStateRepository, OutboxRepository, TargetsRepository
-from .consumption.repositories import (
-    ConsumptionRepository,
-    FeeSheetRepository,
-    QueueRepository,
-    SweepRepository,
-)
 from .db import connect, is_lock_conflict
-from .products.repository import ProductRepository
-from .stock.repository import StockRepository
-from .usage.repository import UsageRepository
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class UnitOfWork:
     """One transaction on one connection, and the repositories on it.
 
-    Inside the ``with`` block every repository (``uow.consumption``, ``uow.queue``,
-    ``uow.sweep``, ``uow.fee_sheet``, ``uow.alerts``, ``uow.outbox``, ``uow.targets``,
-    ``uow.services``, ``uow.stock``, ``uow.products``,
-    ``uow.usage``) works on :attr:`connection`. Leaving the block without
-    :meth:`commit` rolls everything back, so a failure midway never leaves half a
-    change behind. A unit of work may be entered again after it was left: each
-    ``with`` block is a new connection and transaction (not thread-safe: one per
-    thread).
+    Inside the ``with`` block ``uow.get(SomeRepository)`` returns that repository built
+    on :attr:`connection` (one instance per block). The unit of work depends only on the
+    database layer: each package brings its own repositories (any class whose
+    constructor takes the connection), so nothing here imports a package and no package
+    has to register itself. Leaving the block without :meth:`commit` rolls everything
+    back, so a failure midway never leaves half a change behind. A unit of work may be
+    entered again after it was left: each ``with`` block is a new connection and
+    transaction (not thread-safe: one per thread).
     """
-
-    consumption: ConsumptionRepository
-    queue: QueueRepository
-    sweep: SweepRepository
-    fee_sheet: FeeSheetRepository
-    alerts: AlertStateRepository
-    outbox: OutboxRepository
-    targets: TargetsRepository
-    services: BackgroundServiceRepository
-    stock: StockRepository
-    products: ProductRepository
-    usage: UsageRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        self._repositories: dict[Callable[[Connection], object], object] = {}
 
     @property
     def connection(self) -> Connection:
@@ -63,22 +42,21 @@ class UnitOfWork:
             raise RuntimeError("unit of work used outside its 'with' block")
         return self._connection
 
+    def get(self, repository: Callable[[Connection], R]) -> R:
+        """The ``repository`` (a class taking the connection) on this block's connection.
+
+        Building a repository sends nothing: the statements a unit costs are its own.
+        """
+        found = self._repositories.get(repository)
+        if found is None:
+            found = self._repositories[repository] = repository(self.connection)
+        return cast(R, found)  # keyed by its own constructor, so of its type
+
     def __enter__(self) -> UnitOfWork:
         # SQLAlchemy begins a transaction with the first statement ("autobegin"), so a
         # unit of work that commits and leaves costs no extra BEGIN/ROLLBACK round trip.
-        conn = self._connection = connect(self.engine)
-        # Building a repository sends nothing: the statements a unit costs are its own.
-        self.consumption = ConsumptionRepository(conn)
-        self.queue = QueueRepository(conn)
-        self.sweep = SweepRepository(conn)
-        self.fee_sheet = FeeSheetRepository(conn)
-        self.alerts = AlertStateRepository(conn)
-        self.outbox = OutboxRepository(conn)
-        self.targets = TargetsRepository(conn)
-        self.services = BackgroundServiceRepository(conn)
-        self.stock = StockRepository(conn)
-        self.products = ProductRepository(conn)
-        self.usage = UsageRepository(conn)
+        self._connection = connect(self.engine)
+        self._repositories = {}
         return self
 
     def __exit__(
@@ -94,6 +72,7 @@ class UnitOfWork:
             if self._connection is not None:
                 self._connection.close()
             self._connection = None
+            self._repositories = {}
 
     def commit(self) -> None:
         """Commit the work so far; later statements in the block run in a new transaction."""

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Make sure this machine can run the project: a Python venv module, a MariaDB
-# server binary, Chromium for the browser tests (the tests and the demo start their own throwaway server).
+# Make sure this machine can run the project: `ensure-prereqs.sh demo` checks what the
+# demo needs (a Python venv module, a MariaDB server binary and client: the demo starts
+# its own throwaway server); `ensure-prereqs.sh test` (the default) adds what only the
+# tests need (php-cli, Chromium).
 # As root with apt-get, install what is missing; otherwise say what to install.
 set -euo pipefail
+purpose="${1:-test}"
 
 have_server() {
   command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 ||
@@ -19,8 +22,10 @@ missing=()
 have_server || missing+=(mariadb-server)
 have_client || missing+=(mariadb-client)
 have_venv || missing+=(python3-venv)
-have_php || missing+=(php-cli)
-have_chromium || missing+=(chromium)
+if [ "$purpose" = test ]; then
+  have_php || missing+=(php-cli)
+  have_chromium || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,8 @@
 """Render ``report all --format html`` for a database and screenshot it in headless
 Chromium (how docs/img/report.png is made):
 
-    python scripts/report_screenshot.py mysql+pymysql://root@127.0.0.1:3306/openemr docs/img/report.png
+    python scripts/report_screenshot.py \
+        mysql+pymysql://root@127.0.0.1:3306/openemr docs/img/report.png
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 def main(url: str, png: str, *extra: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         page_file = Path(tmp) / "report.html"
-        subprocess.run([str(Path(sys.executable).with_name("aesthetic-inventory")), "--database-url", url,
+        command = str(Path(sys.executable).with_name("aesthetic-inventory"))
+        subprocess.run([command, "--database-url", url,
                         "report", "all", "--format", "html", "--output", str(page_file),
                         *extra], check=True)
         with sync_playwright() as pw:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InvalidInputError
 from ..resources import templates_dir
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from .background import BackgroundServiceRepository
 
 BRIDGE_NAME = "aesthetic_inventory_alerts.php"
 # The background_services.require_once value, relative to OpenEMR's file root.
@@ -66,6 +67,6 @@ def register_bridge(uow_factory: UnitOfWorkFactory | Engine) -> bool:
     a missing include file. Returns False when the row is missing (run migrate).
     """
     with unit_of_work_factory(uow_factory)() as uow:
-        changed = uow.services.register_bridge(BRIDGE_REQUIRE_ONCE)
+        changed = uow.get(BackgroundServiceRepository).register_bridge(BRIDGE_REQUIRE_ONCE)
         uow.commit()
     return changed

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ..bootstrap import App, build_app
 from ..unit_of_work import UnitOfWork
+from .repositories import TargetsRepository
 from .service import ScanResult, run_alert_scan
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def demo_alert_scan(app: App) -> ScanResult:
 def latest_crm_row(engine: Engine) -> dict[str, Any] | None:
     """The newest ``notification_log`` row written by this module."""
     with UnitOfWork(engine) as uow:
-        return uow.targets.latest_crm_log()
+        return uow.get(TargetsRepository).latest_crm_log()
 
 
 def _show(value: object) -> str:

@@ -25,6 +25,7 @@ from ..errors import ChannelUnavailableError
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from .channels import Channel
 from .config import AlertConfig
+from .repositories import OutboxRepository
 from .rules import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def deliver_channel(
     for _ in range(max_rows):
         at = now or datetime.now().replace(microsecond=0)
         with new_uow() as uow:  # one unit of work per row, in this thread
-            repo = uow.outbox
+            repo = uow.get(OutboxRepository)
             row = repo.claim_due(at, [name], exclude_ids=tried)
             if row is None:
                 break

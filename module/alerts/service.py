@@ -20,7 +20,7 @@ from .channels import build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
-from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository
+from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository, OutboxRepository
 from .rules import (
     AlertItem,
     Decision,
@@ -116,7 +116,7 @@ def scan(
     at = (now or datetime.now()).replace(microsecond=0)
     result = ScanResult(dry_run=dry_run, scanned_at=at)
     with unit_of_work_factory(uow_factory)() as uow:
-        repo = uow.alerts
+        repo = uow.get(AlertStateRepository)
         if not table_exists(uow.connection, STATE_TABLE):
             raise AestheticInventoryError(
                 "the alert tables are missing: run 'aesthetic-inventory migrate' first"
@@ -166,7 +166,7 @@ def scan(
                         }
                     )
                     result.outbox_keys.append(key)
-                uow.outbox.add_outbox_rows(rows)
+                uow.get(OutboxRepository).add_outbox_rows(rows)
             uow.commit()  # alert state and outbox together, or neither
         finally:
             repo.release_scan_lock()

@@ -12,6 +12,7 @@ from ..bootstrap import App
 from ..consumption import batch, service
 from ..consumption.domain import LotPolicy
 from ..consumption.presentation import describe_result
+from ..consumption.repositories import QueueRepository
 from ..consumption.results import DrainResult, ReconcileResult
 from .context import pass_app
 from .params import parse_date
@@ -105,7 +106,7 @@ def _drain_all(app: App, user: str, policy: LotPolicy, *, show_progress: bool) -
         return batch.drain_change_queue(app.unit_of_work, service_username=user,
                                         policy=policy, drain_all=True)
     with app.unit_of_work() as uow:
-        total = uow.queue.due_count()
+        total = uow.get(QueueRepository).due_count()
     with click.progressbar(length=total, label="queue", file=sys.stderr) as bar:
         return batch.drain_change_queue(app.unit_of_work, service_username=user,
                                         policy=policy, drain_all=True, progress=bar.update)

@@ -23,6 +23,7 @@ from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict, unit_of_work_factory
 from .domain import LotPolicy, error_summary, retry_delay
 from .planning import unsettled_visits
+from .repositories import QueueRepository, SweepRepository
 from .results import DrainResult, ReconcileResult, SweepResult
 from .service import reconcile_in_transaction
 
@@ -52,7 +53,7 @@ def drain_change_queue(
 
     def drain_one(pid: int, encounter: int) -> ReconcileResult | None:
         with new_uow() as uow:
-            ids = uow.queue.claim(pid, encounter)
+            ids = uow.get(QueueRepository).claim(pid, encounter)
             if not ids:
                 return None  # another worker has them
             try:
@@ -63,13 +64,13 @@ def drain_change_queue(
                 # lines of a visit without an encounter row: nothing to move, and
                 # nothing was written before the visit check
                 result = None
-            uow.queue.delete(ids)
+            uow.get(QueueRepository).delete(ids)
             uow.commit()
             return result
 
     while True:
         with new_uow() as uow:
-            visits, products = uow.queue.pending(batch_size, after)
+            visits, products = uow.get(QueueRepository).pending(batch_size, after)
         totals.add(reconcile_each([(p, e) for p, e, _ in visits], drain_one, new_uow,
                                   progress=progress))
         after = max([after, *(first for _, _, first in visits)])
@@ -106,7 +107,7 @@ def _backfill_product(
     """Stock arrived for ``drug_id``: reconcile its short visits, oldest first, until
     one stays short (the new stock is used up), then forget the queue rows read."""
     with new_uow() as uow:
-        visits = uow.queue.short_visits(drug_id)
+        visits = uow.get(QueueRepository).short_visits(drug_id)
 
     def fill(pid: int, encounter: int) -> ReconcileResult | None:
         with new_uow() as uow:
@@ -126,7 +127,7 @@ def _backfill_product(
         if any(m.drug_id == drug_id and m.shortage for r in part[0] for m in r.lines):
             break  # the new stock is used up (for this visit's rules): the rest wait
     with new_uow() as uow:
-        uow.queue.delete_stock_rows(drug_id, up_to)
+        uow.get(QueueRepository).delete_stock_rows(drug_id, up_to)
         uow.commit()
     return totals.results, totals.skipped, totals.failed
 
@@ -175,7 +176,8 @@ def _isolated(
         error = error_summary(exc)
         try:
             with new_uow() as uow:
-                attempts, delay = uow.queue.set_aside(pid, encounter, error, retry_delay)
+                queue = uow.get(QueueRepository)
+                attempts, delay = queue.set_aside(pid, encounter, error, retry_delay)
                 uow.commit()
         except DBAPIError as inner:
             if is_connection_error(inner):
@@ -209,16 +211,16 @@ def sweep_visits(
     ``checked`` reports how many window visits the exact check looked at."""
     new_uow = unit_of_work_factory(uow_factory)
     with new_uow() as uow:
-        suspects = uow.sweep.suspect_visits(since)
+        suspects = uow.get(SweepRepository).suspect_visits(since)
         unsettled: set[tuple[int, int]] = set()
         checked = 0
         if suspects:  # only then are the window's facts worth shipping to Python
-            unsettled, checked = unsettled_visits(uow.sweep.window_facts(since))
+            unsettled, checked = unsettled_visits(uow.get(SweepRepository).window_facts(since))
             unsettled &= suspects
-        visits = sorted(unsettled | set(uow.sweep.always_candidates()))
+        visits = sorted(unsettled | set(uow.get(SweepRepository).always_candidates()))
         if visits:  # (a settled window costs no third statement)
             # set-aside visits wait for their backoff in the queue, not failed again here
-            waiting = uow.queue.waiting_visits()
+            waiting = uow.get(QueueRepository).waiting_visits()
             visits = [v for v in visits if v not in waiting]
 
     def sweep_one(pid: int, encounter: int) -> ReconcileResult | None:

@@ -10,6 +10,7 @@ from ..errors import InvalidInputError
 from ..unit_of_work import UnitOfWork
 from .fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
 from .presentation import describe_result
+from .repositories import FeeSheetRepository
 from .results import ReconcileResult
 
 DEMO_PID = 1
@@ -27,9 +28,9 @@ def demo_fee_sheet(
     """
     uow = UnitOfWork(engine)
     with uow:
-        if not uow.fee_sheet.codes_mapped("CPT4", [line.code for line in DEMO_LINES]):
+        if not uow.get(FeeSheetRepository).codes_mapped("CPT4", [line.code for line in DEMO_LINES]):
             raise InvalidInputError("the demo fee sheet needs the sample data: run load-sample")
-        encounter = uow.fee_sheet.open_visit(
+        encounter = uow.get(FeeSheetRepository).open_visit(
             DEMO_PID, visit_date or date.today(), "Aesthetic Inventory demo visit"
         )
         uow.commit()

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from ..errors import InvalidInputError, UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import LotPolicy
+from .repositories import FeeSheetRepository, QueueRepository
 from .results import ReconcileResult
 from .service import reconcile_in_transaction
 
@@ -83,7 +84,7 @@ def save_fee_sheet(
 
     def work() -> tuple[list[int], ReconcileResult]:
         with uow:
-            repo = uow.fee_sheet
+            repo = uow.get(FeeSheetRepository)
             if not repo.visit_exists(pid, encounter):
                 raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
             touched = list(changes.units) + list(changes.delete)
@@ -115,7 +116,7 @@ def save_fee_sheet(
             )
             # The billing triggers queued this visit; it is reconciled already. Rows a
             # queue worker holds are skipped (waiting for them could deadlock with it).
-            uow.queue.delete(uow.queue.claim(pid, encounter))
+            uow.get(QueueRepository).delete(uow.get(QueueRepository).claim(pid, encounter))
             uow.commit()
             return added, result
 

@@ -178,7 +178,7 @@ def reconcile_in_transaction(
     ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
     policy = policy or DEFAULT_POLICY
-    repo = uow.consumption
+    repo = uow.get(ConsumptionRepository)
     # first: the encounter row serialises reconciles of this visit, then its rows
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:

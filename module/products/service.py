@@ -54,7 +54,7 @@ def list_products(uow_factory: UnitOfWorkFactory | Engine, *, include_inactive: 
                   category: str | None = None) -> list[Product]:
     """Products by name, with package settings, GTINs and stock on hand."""
     with unit_of_work_factory(uow_factory)() as uow:
-        return uow.products.products(
+        return uow.get(ProductRepository).products(
             include_inactive=include_inactive, category=category)
 
 
@@ -80,7 +80,7 @@ def resolve_product(repo: ProductRepository, ref: str) -> Product:
 def show_product(uow_factory: UnitOfWorkFactory | Engine, ref: str) -> Product:
     """One product by id or exact name."""
     with unit_of_work_factory(uow_factory)() as uow:
-        return resolve_product(uow.products, ref)
+        return resolve_product(uow.get(ProductRepository), ref)
 
 
 def _run(uow_factory: UnitOfWorkFactory | Engine,
@@ -173,7 +173,7 @@ def add_product(uow_factory: UnitOfWorkFactory | Engine, drug: NewDrug, change: 
     domain.check_levels(change.min_level, drug.reorder_point, drug.max_level)
 
     def work(uow: UnitOfWork) -> ProductResult:
-        repo = uow.products
+        repo = uow.get(ProductRepository)
         if repo.duplicate_exists(drug):
             raise ProductInputError(f"a product named {name!r} with the same form, size, "
                                     "unit and route already exists")
@@ -194,7 +194,7 @@ def set_product(uow_factory: UnitOfWorkFactory | Engine, ref: str, change: Produ
     one transaction (the product row locked first, as the stock commands lock it)."""
 
     def work(uow: UnitOfWork) -> ProductResult:
-        repo = uow.products
+        repo = uow.get(ProductRepository)
         found = resolve_product(repo, ref)
         product = repo.product(found.drug_id, lock=True)
         assert product is not None
@@ -218,7 +218,8 @@ def package_size_lookup(uow_factory: UnitOfWorkFactory | Engine) -> Callable[[st
         if ref not in known:
             with factory() as uow:
                 try:
-                    known[ref] = resolve_product(uow.products, ref).settings.units_per_package
+                    found = resolve_product(uow.get(ProductRepository), ref)
+                    known[ref] = found.settings.units_per_package
                 except ProductInputError:
                     known[ref] = None
         return known[ref]

@@ -23,10 +23,12 @@ from sqlalchemy.engine import Engine
 from ..errors import UnknownVisitError
 from ..products import domain as products_domain
 from ..products.domain import Product
+from ..products.repository import ProductRepository
 from ..stock import domain as stock_domain
 from ..stock.domain import CountLine, ReceiptLine
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from ..usage import service as usage_service
+from ..usage.repository import UsageRepository
 from .domain import Scan, ScanError, check_not_expired, parse_scan, require_lot
 from .repository import ScannedLot, ScanRepository
 
@@ -45,7 +47,7 @@ def _unknown_gtin(uow: UnitOfWork, gtin: str) -> ScanError:
     carries, when there is one)."""
     ndc = products_domain.ndc_in_gtin(gtin)
     matches = [] if ndc is None else [
-        (drug_id, name) for drug_id, name, number in uow.products.ndc_numbers()
+        (drug_id, name) for drug_id, name, number in uow.get(ProductRepository).ndc_numbers()
         if products_domain.ndc_matches(ndc, number)]
     if len(matches) == 1:
         drug_id, name = matches[0]
@@ -61,16 +63,16 @@ def resolve(uow: UnitOfWork, raw: str, *, today: date, need_lot: bool = True) ->
     number that only another product has)."""
     scan = parse_scan(raw)
     check_not_expired(scan, today)
-    drug_id = uow.products.product_of_gtin(scan.gtin)
+    drug_id = uow.get(ProductRepository).product_of_gtin(scan.gtin)
     if drug_id is None:
         raise _unknown_gtin(uow, scan.gtin)
-    product = uow.products.product(drug_id)
+    product = uow.get(ProductRepository).product(drug_id)
     if product is None:  # the GTIN row outlived its product
         raise _unknown_gtin(uow, scan.gtin)
     lots: tuple[ScannedLot, ...] = ()
     if need_lot:
         lot_number = require_lot(scan)
-        every = ScanRepository(uow.connection).lots_numbered(lot_number)
+        every = uow.get(ScanRepository).lots_numbered(lot_number)
         lots = tuple(x for x in every if x.drug_id == drug_id)
         others = sorted({f"{x.drug_id} ({x.product})" for x in every if x.drug_id != drug_id})
         if others and not lots:
@@ -178,13 +180,13 @@ def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, us
     scanned product (inside the caller's unit of work; no commit). The quantity stays
     the recorded actual, else the plan; the usage service moves the stock."""
     today = today or date.today()
-    if not uow.usage.visit_exists(pid, encounter):
+    if not uow.get(UsageRepository).visit_exists(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     resolved = resolve(uow, raw, today=today)
     product = resolved.product
     lot = _chair_lot(resolved)
-    live = uow.usage.live_planned(pid, encounter)
-    records = uow.usage.records(pid, encounter)
+    live = uow.get(UsageRepository).live_planned(pid, encounter)
+    records = uow.get(UsageRepository).records(pid, encounter)
     mine = sorted({ref.mapping_id: (ref.code_type, ref.code, planned)
                    for ref, planned in live.values() if ref.drug_id == product.drug_id}.items())
     mine += [(m, (r.code_type, r.code, Decimal(0))) for m, r in records.items()

@@ -66,7 +66,7 @@ def _run(uow_factory: UowFactory | Engine, work: Callable[[StockRepository], obj
 
     def attempt():  # type: ignore[no-untyped-def]
         with factory() as uow:
-            result = work(uow.stock)
+            result = work(uow.get(StockRepository))
             if dry_run:
                 uow.rollback()
             else:
@@ -485,7 +485,7 @@ def ledger(uow_factory: UowFactory | Engine, *, drug_id: int | None = None,
            until: date | None = None, limit: int = 10000) -> list[LedgerRow]:
     """Movement ledger rows, oldest first."""
     with unit_of_work_factory(uow_factory)() as uow:
-        return uow.stock.ledger_rows(
+        return uow.get(StockRepository).ledger_rows(
             drug_id=drug_id, inventory_id=inventory_id, since=since, until=until, limit=limit)
 
 
@@ -506,7 +506,7 @@ def valuation(uow_factory: UowFactory | Engine, *, by: str = "product",
     if by not in ("product", "warehouse", "category"):
         raise StockInputError(f"--by must be product, warehouse or category, got {by!r}")
     with unit_of_work_factory(uow_factory)() as uow:
-        rows = uow.stock.valuation_rows(today or date.today())
+        rows = uow.get(StockRepository).valuation_rows(today or date.today())
     groups: dict[str, list[Decimal | int]] = {}
     costs: dict[str, tuple[Decimal, Decimal]] = {}
     for drug_id, name, category, warehouse, on_hand, lot_cost, avg, last in rows:
@@ -566,4 +566,4 @@ def set_lead_time(uow_factory: UowFactory | Engine, supplier: str, days: int) ->
 
 def suppliers(uow_factory: UowFactory | Engine) -> list[tuple[str, int]]:
     with unit_of_work_factory(uow_factory)() as uow:
-        return uow.stock.suppliers()
+        return uow.get(StockRepository).suppliers()

@@ -176,7 +176,7 @@ def record_in_transaction(
     if not user or not user.strip():
         raise InvalidInputError("the OpenEMR username of who records is required (--user)")
     now = (now or datetime.now()).replace(microsecond=0)
-    repo = uow.usage
+    repo = uow.get(UsageRepository)
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     if repo.has_pending_edits(pid, encounter):
@@ -429,7 +429,7 @@ def show_usage(uow_factory: UnitOfWorkFactory | Engine, pid: int, encounter: int
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
     ``can_see_costs``), stock status, the lots its rows hold, and the change history."""
     with unit_of_work_factory(uow_factory)() as uow:
-        repo = uow.usage
+        repo = uow.get(UsageRepository)
         if not repo.visit_exists(pid, encounter):
             raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
         live = repo.live_planned(pid, encounter)

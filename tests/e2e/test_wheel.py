@@ -21,6 +21,10 @@ def test_wheel_contains_sql_templates_and_jobs(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # no setuptools warnings (licence table, data folders missing from `packages`)
+    warnings = [line for line in (result.stdout + result.stderr).splitlines()
+                if "Warning" in line]
+    assert warnings == []
     (wheel,) = tmp_path.glob("aesthetic_inventory-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (

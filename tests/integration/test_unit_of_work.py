@@ -4,7 +4,21 @@ unit costs no extra round trip on the way out."""
 from __future__ import annotations
 
 import pytest
+from aesthetic_inventory.alerts.background import BackgroundServiceRepository
+from aesthetic_inventory.alerts.repositories import (
+    AlertStateRepository,
+    OutboxRepository,
+    TargetsRepository,
+)
+from aesthetic_inventory.consumption.repositories import (
+    ConsumptionRepository,
+    FeeSheetRepository,
+    QueueRepository,
+    SweepRepository,
+)
+from aesthetic_inventory.stock.repository import StockRepository
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.usage.repository import UsageRepository
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -82,13 +96,17 @@ def test_repositories_work_on_the_units_connection_and_each_block_is_a_transacti
 ) -> None:
     uow = UnitOfWork(migrated_engine)
     with uow:
-        repositories = (uow.consumption, uow.queue, uow.sweep, uow.fee_sheet, uow.alerts,
-                        uow.outbox, uow.targets, uow.services)
+        repositories = [uow.get(cls) for cls in (
+            ConsumptionRepository, QueueRepository, SweepRepository, FeeSheetRepository,
+            AlertStateRepository, OutboxRepository, TargetsRepository,
+            BackgroundServiceRepository, StockRepository, UsageRepository)]
         assert all(repo.conn is uow.connection for repo in repositories)
+        assert uow.get(QueueRepository) is repositories[1]  # one per block
         _insert(uow, "kept")
         uow.commit()
     with uow:  # the same unit again: a new connection and transaction
-        assert uow.services.read() is not None  # the migrated service row, via its repository
+        # the migrated service row, via its repository
+        assert uow.get(BackgroundServiceRepository).read() is not None
         _insert(uow, "rolled back")
     with uow:
         names = [r[0] for r in uow.connection.execute(text("SELECT name FROM drugs"))]

@@ -10,6 +10,7 @@ import dbtools
 import pytest
 from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, NewLine, save_fee_sheet
+from aesthetic_inventory.consumption.repositories import QueueRepository
 from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
@@ -246,9 +247,9 @@ def _killed_worker(url: str) -> None:  # runs in a child process
     from aesthetic_inventory.unit_of_work import UnitOfWork
 
     with UnitOfWork(create_db_engine(url)) as uow:
-        ids = uow.queue.claim(1, 100)
+        ids = uow.get(QueueRepository).claim(1, 100)
         reconcile_in_transaction(uow, 1, 100, service_username=SERVICE)
-        uow.queue.delete(ids)
+        uow.get(QueueRepository).delete(ids)
         os._exit(9)  # killed before the commit
 
 
