@@ -162,7 +162,9 @@ class ChairScanResult:
                 "lotNumber": self.lot_number, "record": self.record.as_dict()}
 
 
-def _chair_lot(resolved: ResolvedScan) -> ScannedLot:
+def _chair_lot(resolved: ResolvedScan, held: set[int]) -> ScannedLot:
+    """The lot of that number to record: one the visit already draws from (a lot number
+    may be in several warehouses), else the oldest usable one."""
     lot_number = resolved.scan.lot
     if not resolved.lots:
         raise ScanError(f"no lot {lot_number} of {resolved.product.name} in stock: receive "
@@ -171,7 +173,7 @@ def _chair_lot(resolved: ResolvedScan) -> ScannedLot:
     if not usable:
         raise ScanError(f"lot {lot_number} of {resolved.product.name} has no stock left "
                         "(used up or destroyed)")
-    return usable[0]
+    return min(usable, key=lambda x: (x.inventory_id not in held, x.inventory_id))
 
 
 def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, user: str,
@@ -184,9 +186,11 @@ def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, us
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     resolved = resolve(uow, raw, today=today)
     product = resolved.product
-    lot = _chair_lot(resolved)
-    live = uow.get(UsageRepository).live_planned(pid, encounter)
-    records = uow.get(UsageRepository).records(pid, encounter)
+    usage = uow.get(UsageRepository)
+    held = {h.inventory_id for h in usage.held_rows(pid, encounter)}
+    lot = _chair_lot(resolved, held)
+    live = usage.live_planned(pid, encounter)
+    records = usage.records(pid, encounter)
     mine = sorted({ref.mapping_id: (ref.code_type, ref.code, planned)
                    for ref, planned in live.values() if ref.drug_id == product.drug_id}.items())
     mine += [(m, (r.code_type, r.code, Decimal(0))) for m, r in records.items()

@@ -106,3 +106,21 @@ def test_bad_chair_scans_write_nothing(clinic: Clinic, visit: dict) -> None:
     assert state == (clinic.rows("SELECT * FROM aesthetic_inventory_usage"),
                      clinic.rows("SELECT inventory_id, on_hand FROM drug_inventory"),
                      clinic.scalar("SELECT COUNT(*) FROM drug_sales"))
+
+
+def test_a_lot_number_in_two_rooms_records_the_one_the_visit_draws_from(
+        clinic: Clinic) -> None:
+    drug = clinic.add_drug("Botox")
+    clinic.add_warehouse("room2", 5)
+    shelf = clinic.add_lot(drug, 5, lot_number="B-2", expiration=LATER)
+    room = clinic.add_lot(drug, 5, lot_number="B-2", expiration=SOON, warehouse="room2")
+    set_product(clinic.engine, str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
+    clinic.add_mapping("64612", drug)
+    clinic.add_visit(1, 1)
+    clinic.add_line(1, 1, "64612", 1)
+    reconcile_visit(UnitOfWork(clinic.engine), 1, 1, service_username=SERVICE)
+    assert (clinic.on_hand(shelf), clinic.on_hand(room)) == (5, 4)
+    result = _scan(clinic, f"]d201{GTIN}17{_yymmdd(LATER)}{GS}10B-2")
+    assert result.inventory_id == room
+    assert (clinic.on_hand(shelf), clinic.on_hand(room)) == (5, 4)
+    assert clinic.scalar("SELECT actual_lot_id FROM aesthetic_inventory_usage") == room
