@@ -20,11 +20,14 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from ..acl.domain import SUPERUSER, Aco, acl_check
+from ..acl.repository import AclRepository
 from ..errors import UnknownVisitError
 from ..products import domain as products_domain
 from ..products.domain import Product
 from ..products.repository import ProductRepository
 from ..stock import domain as stock_domain
+from ..stock import service as stock_service
 from ..stock.domain import CountLine, ReceiptLine
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from ..usage import service as usage_service
@@ -213,3 +216,42 @@ def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, us
         today=today)
     return ChairScanResult(resolved.scan, product.drug_id, product.name, lot.inventory_id,
                            resolved.scan.lot or "", record)
+
+
+RECEIVE_ACO = Aco("inventory", "purchases")
+
+
+def may_receive(uow_factory: UnitOfWorkFactory | Engine, username: str) -> bool:
+    """Whether OpenEMR's ACL lets ``username`` receive and count stock (``inventory/
+    purchases``, the ACO of OpenEMR's lot purchases)."""
+    with unit_of_work_factory(uow_factory)() as uow:
+        user = uow.get(AclRepository).load(username, [RECEIVE_ACO, SUPERUSER])
+    return acl_check(user, RECEIVE_ACO)
+
+
+def receive_by_scan(
+    uow_factory: UnitOfWorkFactory | Engine, raw: str, *, user: str, today: date,
+    packages: int | None, quantity: int | None, unit_cost: str, warehouse: str = "",
+    supplier: str = "", invoice: str = "", expires: str | None = None,
+    dry_run: bool = False,
+) -> stock_service.ReceiptResult:
+    """One scanned receipt, written by the ``receive`` service (the receiving page)."""
+    line = receipt_from_scan(
+        uow_factory, raw, today=today, packages=None if packages is None else str(packages),
+        quantity=None if quantity is None else str(quantity), unit_cost=unit_cost,
+        warehouse=warehouse, expires=expires)
+    stock_service.preflight(uow_factory)
+    return stock_service.receive(uow_factory, [line], user=user, today=today,
+                                 supplier=supplier, invoice=invoice, source="scan",
+                                 dry_run=dry_run)
+
+
+def count_by_scan(
+    uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[str], *, user: str, today: date,
+    warehouse: str = "", dry_run: bool = False,
+) -> stock_service.CountResult:
+    """A stock take of package scans, written by the ``count`` service (the count page)."""
+    lines = count_from_scans(uow_factory, scans, today=today, warehouse=warehouse)
+    stock_service.preflight(uow_factory)
+    return stock_service.count(uow_factory, lines, user=user, today=today,
+                               source=f"scan ({len(scans)} package(s))", dry_run=dry_run)

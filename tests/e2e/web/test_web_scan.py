@@ -91,3 +91,35 @@ def test_front_desk_may_not_and_bad_scans_are_400(site: Site, server: LiveServer
     assert "products set ID --gtin 04006381333931" in unknown.json()["message"]
     assert empty.status_code == 400
     assert site.clinic.rows("SELECT inventory_id, on_hand FROM drug_inventory") == before
+
+
+def test_receiving_and_counting_by_scan_need_inventory_purchases(
+        site: Site, server: LiveServer, scan_visit: dict) -> None:
+    scan = f"(01){GTIN}(17){LATER.strftime('%y%m%d')}(10)S-9"
+    body = {"scan": scan, "packages": 3, "unitCost": "4.25", "supplier": "Allergan"}
+    with server.client() as http:
+        denied = http.post("/api/v1/receipts/scan", json=body, headers=bearer(server, "nurse"))
+        page_denied = http.get("/receive", headers=bearer(server, "nurse"))
+        dry = http.post("/api/v1/receipts/scan", json={**body, "dryRun": True},
+                        headers=bearer(server, "admin"))
+        done = http.post("/api/v1/receipts/scan", json=body, headers=bearer(server, "admin"))
+        bad = http.post("/api/v1/receipts/scan", json={**body, "scan": "hello"},
+                        headers=bearer(server, "admin"))
+        on_hand_after_receipt = site.clinic.on_hand(done.json()["inventoryId"])
+        counted = http.post("/api/v1/counts/scan", json={
+            "scans": [scan, _datamatrix("S-9"), _datamatrix("S-2")], "dryRun": False},
+            headers=bearer(server, "admin"))
+    assert denied.status_code == 403 and page_denied.status_code == 403
+    assert dry.status_code == 200 and dry.json()["dryRun"] is True
+    assert done.status_code == 200, done.text
+    received = done.json()
+    assert (received["lotNumber"], received["quantity"], received["productId"]) == (
+        "S-9", 3, scan_visit["drug"])
+    lot = received["inventoryId"]
+    assert on_hand_after_receipt == 3
+    assert bad.status_code == 400 and "not a GS1 barcode" in bad.json()["message"]
+    assert counted.status_code == 200, counted.text
+    by_lot = {x["inventoryId"]: x for x in counted.json()["lots"]}
+    assert (by_lot[lot]["counted"], by_lot[scan_visit["lots"][1]]["counted"]) == (2, 1)
+    assert site.clinic.on_hand(lot) == 2
+    assert all(v == 0 for v in site.clinic.ledgers().values())

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
-from aesthetic_inventory.products.service import set_product
 from aesthetic_inventory.products.domain import ProductChange
+from aesthetic_inventory.products.service import set_product
 from aesthetic_inventory.scanning.service import record_chair_scan
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic
