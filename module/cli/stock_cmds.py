@@ -127,8 +127,8 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
         line, errors = domain.validate_receipt(
             product=product or "", lot_number=lot_number or "", expires=expires or "",
             quantity=quantity, unit_cost=unit_cost or "", today=today, warehouse=warehouse,
-            packages=packages, units_per_package=units_per_package,
-            package_size=package_size)
+            packages=packages, units_per_package=domain.with_package_size(
+                units_per_package, packages, product or "", package_size))
         if errors or line is None:
             raise domain.FileValidationError("", errors)
         lines, source, errors = [line], source or "command line", []

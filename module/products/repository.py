@@ -214,11 +214,12 @@ class ProductRepository:
         return {str(r[0]): int(r[1]) for r in rows}
 
     def add_gtins(self, drug_id: int, gtins: Iterable[str]) -> int:
+        """Link GTINs not linked yet (a duplicate key is an error, never ignored)."""
         rows = [{"g": g, "d": drug_id} for g in sorted(set(gtins))]
         if not rows:
             return 0
         self.conn.execute(text(
-            f"INSERT IGNORE INTO {PRODUCT_GTIN} (gtin, drug_id) VALUES (:g, :d)"), rows)
+            f"INSERT INTO {PRODUCT_GTIN} (gtin, drug_id) VALUES (:g, :d)"), rows)
         return len(rows)
 
     def remove_gtins(self, drug_id: int, gtins: Iterable[str]) -> int:

@@ -97,11 +97,13 @@ def _run(uow_factory: UnitOfWorkFactory | Engine,
 
 
 def _gtin_notes(repo: ProductRepository, product: Product, gtins: Sequence[str],
-                *, confirmed: bool) -> list[str]:
-    """Refuse a GTIN linked to another product; for a US drug GTIN compare its NDC with
-    the product's ``drugs.ndc_number`` (a mismatch needs confirmation)."""
+                *, confirmed: bool) -> tuple[list[str], list[str]]:
+    """The GTINs to link and notes: refuse a GTIN linked to another product; for a US
+    drug GTIN compare its NDC with the product's ``drugs.ndc_number`` (a mismatch needs
+    confirmation)."""
     owners = repo.gtin_owners(gtins)
     notes: list[str] = []
+    new = sorted({g for g in gtins if g not in owners})
     for gtin in gtins:
         owner = owners.get(gtin)
         if owner is not None and owner != product.drug_id:
@@ -121,7 +123,7 @@ def _gtin_notes(repo: ProductRepository, product: Product, gtins: Sequence[str],
         else:
             notes.append(f"GTIN {gtin} carries NDC {domain.format_ndc(ndc)}, not the "
                          f"product's {product.ndc_number} (linked as confirmed)")
-    return notes
+    return new, notes
 
 
 def _apply(repo: ProductRepository, product: Product, change: ProductChange,
@@ -140,13 +142,13 @@ def _apply(repo: ProductRepository, product: Product, change: ProductChange,
         raise ProductInputError(
             f"product {product.drug_id} has stock: changing how it is counted needs "
             f"'aesthetic-inventory products convert {product.drug_id} --package-size N'")
-    notes = _gtin_notes(repo, product, change.gtins, confirmed=confirmed)
+    new_gtins, notes = _gtin_notes(repo, product, change.gtins, confirmed=confirmed)
     if change.touches_settings or settings != before:
         repo.save_settings(product.drug_id, settings)
     repo.update_drug(product.drug_id, category=change.category, unit_cost=change.unit_cost,
                      supplier=change.supplier, reorder_point=change.reorder_point,
                      max_level=change.max_level)
-    repo.add_gtins(product.drug_id, change.gtins)
+    repo.add_gtins(product.drug_id, new_gtins)
     removed = repo.remove_gtins(product.drug_id, remove_gtins)
     if remove_gtins and removed < len(set(remove_gtins)):
         raise ProductInputError(f"product {product.drug_id} has no GTIN "

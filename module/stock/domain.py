@@ -119,11 +119,9 @@ def validate_receipt(
     packages: str | int | None = None,
     units_per_package: str | int | None = None,
     line: int = 0,
-    package_size: Callable[[str], int | None] | None = None,
 ) -> tuple[ReceiptLine | None, list[LineError]]:
     """Check one receipt line (seed 004: expiry after the received date; positive
-    quantity, non-negative cost) and return it with the list of its problems.
-    ``package_size`` gives a product's package size when only packages are given."""
+    quantity, non-negative cost) and return it with the list of its problems."""
     errors: list[LineError] = []
     product = (product or "").strip()
     if not product:
@@ -158,12 +156,6 @@ def validate_receipt(
     qty: int | None = None
     per_package: int | None = None
     has_packages = packages not in (None, "")
-    if has_packages and units_per_package in (None, "") and package_size is not None:
-        units_per_package = package_size(product)
-        if units_per_package is None:
-            errors.append(LineError(line, "packages", f"no product {product!r} to take the "
-                                                      "package size from"))
-            return None, errors
     if has_packages or units_per_package not in (None, ""):
         if not has_packages or units_per_package in (None, ""):
             errors.append(LineError(
@@ -214,6 +206,18 @@ def _read_csv(text: str, columns: tuple[str, ...], required: tuple[str, ...],
     return rows
 
 
+def with_package_size(
+    units_per_package: str | int | None, packages: str | int | None, product: str,
+    package_size: Callable[[str], int | None] | None,
+) -> str | int | None:
+    """``units_per_package`` as given, else (packages given) the product's package size
+    from ``package_size``; an unknown product gets 1, so the receipt reports the
+    product itself by name."""
+    if packages in (None, "") or units_per_package not in (None, "") or package_size is None:
+        return units_per_package
+    return package_size(product.strip()) or 1
+
+
 def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[ReceiptLine]:
     """Parse and validate a delivery CSV; every line is checked before anything is
     written, and the error names each bad line and column."""
@@ -237,8 +241,10 @@ def check_delivery(text: str, *, today: date, source: str = "delivery",
             expires=row.get("expires", ""), quantity=row.get("quantity"),
             unit_cost=row.get("unit_cost", ""), today=today,
             warehouse=row.get("warehouse", ""), packages=row.get("packages"),
-            units_per_package=row.get("units_per_package"), line=line,
-            package_size=package_size,
+            units_per_package=with_package_size(
+                row.get("units_per_package"), row.get("packages"), row.get("product", ""),
+                package_size),
+            line=line,
         )
         errors += problems
         if parsed is not None:

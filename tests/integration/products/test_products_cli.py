@@ -126,3 +126,20 @@ def test_receive_packages_of_the_products_size(clinic: Clinic, migrated_db_url: 
     assert clinic.scalar("SELECT units_per_package FROM aesthetic_inventory_product_stock "
                          "WHERE drug_id = :d", {"d": drug}) == 100
     assert all(v == 0 for v in clinic.ledgers().values())
+
+
+def test_packages_of_an_unknown_product_name_the_product(clinic: Clinic, migrated_db_url: str,
+                                                         tmp_path: Path) -> None:
+    drug = clinic.add_drug("Botox")
+    assert _run(migrated_db_url, "products", "set", str(drug), "--gtin", GTIN, "--yes",
+                "--gtin", GTIN).exit_code == 0
+    again = _run(migrated_db_url, "products", "set", str(drug), "--gtin", GTIN)
+    assert again.exit_code == 0, again.output  # linking a linked GTIN again changes nothing
+    assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_product_gtin") == 1
+    delivery = tmp_path / "d.csv"
+    delivery.write_text("product,lot,expires,packages,unit_cost\n"
+                        f"Ghost,G1,{LATER},2,1\n", encoding="utf-8")
+    result = _run(migrated_db_url, "receive", "--file", str(delivery))
+    assert result.exit_code == 1
+    assert "line 2, column product: no product named 'Ghost'" in result.output
+    assert clinic.scalar("SELECT COUNT(*) FROM drug_inventory") == 0
