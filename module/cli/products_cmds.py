@@ -16,6 +16,7 @@ from ..bootstrap import App
 from ..products import service
 from ..products.domain import Product, ProductChange, describe_stock, normalize_gtin, parse_decimal
 from ..products.repository import NewDrug
+from ..scanning.domain import parse_scan
 from .context import pass_app
 
 
@@ -46,7 +47,8 @@ def _settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max", "max_level", type=click.IntRange(min=0),
                      help="OpenEMR's maximum level (drugs.max_level)."),
         click.option("--gtin", "gtins", multiple=True,
-                     help="GTIN printed on the package (repeatable; check digit verified)."),
+                     help="GTIN printed on the package, or a scan of it (repeatable; "
+                     "check digit verified)."),
         click.option("--yes", "confirmed", is_flag=True,
                      help="Confirm a GTIN whose NDC differs from the product's."),
     ]
@@ -68,8 +70,16 @@ def _change(kw: dict[str, Any]) -> ProductChange:
         unit_cost=None if kw["unit_cost"] is None else parse_decimal(kw["unit_cost"], "--cost"),
         supplier=None if kw["supplier"] is None else kw["supplier"].strip(),
         reorder_point=kw["reorder_point"], min_level=kw["min_level"],
-        max_level=kw["max_level"], gtins=tuple(normalize_gtin(g) for g in kw["gtins"]),
+        max_level=kw["max_level"], gtins=tuple(_gtin(g) for g in kw["gtins"]),
     )
+
+
+def _gtin(text: str) -> str:
+    """A GTIN as digits, or the GTIN (AI 01) of a scanned GS1 barcode, so the box at
+    hand can be scanned into ``--gtin``."""
+    if text.strip().replace(" ", "").replace("-", "").isdigit():
+        return normalize_gtin(text)
+    return parse_scan(text).gtin
 
 
 def _lines(p: Product) -> list[str]:
@@ -170,7 +180,7 @@ def set_cmd(app: App, product: str, remove_gtins: tuple[str, ...], **kw: Any) ->
     change = _change(kw)
     service.preflight(app.unit_of_work)
     result = service.set_product(app.unit_of_work, product, change,
-                                 remove_gtins=[normalize_gtin(g) for g in remove_gtins],
+                                 remove_gtins=[_gtin(g) for g in remove_gtins],
                                  confirmed=kw["confirmed"])
     _report("changed", result)
 

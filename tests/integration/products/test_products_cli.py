@@ -143,3 +143,15 @@ def test_packages_of_an_unknown_product_name_the_product(clinic: Clinic, migrate
     assert result.exit_code == 1
     assert "line 2, column product: no product named 'Ghost'" in result.output
     assert clinic.scalar("SELECT COUNT(*) FROM drug_inventory") == 0
+
+
+def test_gtin_from_a_scan_of_the_box(clinic: Clinic, migrated_db_url: str) -> None:
+    drug = clinic.add_drug("Juvederm")
+    linked = _run(migrated_db_url, "products", "set", str(drug), "--gtin",
+                  "(01)04012345678901(17)280331(10)J1")
+    assert linked.exit_code == 0, linked.output
+    assert clinic.rows("SELECT gtin, drug_id FROM aesthetic_inventory_product_gtin") == [
+        (OTHER_GTIN, drug)]
+    bad = _run(migrated_db_url, "products", "set", str(drug), "--gtin",
+               "(01)04012345678902(10)J1")
+    assert bad.exit_code == 1 and "check digit error" in bad.output
