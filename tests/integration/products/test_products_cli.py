@@ -155,3 +155,18 @@ def test_gtin_from_a_scan_of_the_box(clinic: Clinic, migrated_db_url: str) -> No
     bad = _run(migrated_db_url, "products", "set", str(drug), "--gtin",
                "(01)04012345678902(10)J1")
     assert bad.exit_code == 1 and "check digit error" in bad.output
+
+
+def test_doctor_reports_missing_product_schema_and_migrate_repairs(
+        clinic: Clinic, migrated_db_url: str) -> None:
+    clinic.execute("DROP TABLE aesthetic_inventory_product_gtin")
+    clinic.execute("ALTER TABLE aesthetic_inventory_product_stock DROP COLUMN counting_unit")
+    refused = _run(migrated_db_url, "products", "list")
+    assert refused.exit_code == 1
+    assert "the product tables are missing: run 'aesthetic-inventory migrate'" in refused.output
+    doctor = _run(migrated_db_url, "doctor")
+    assert doctor.exit_code == 1
+    assert "aesthetic_inventory_product_gtin" in doctor.output
+    assert "counting_unit" in doctor.output
+    assert _run(migrated_db_url, "migrate").exit_code == 0
+    assert _run(migrated_db_url, "products", "list").exit_code == 0
