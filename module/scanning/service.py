@@ -61,11 +61,14 @@ def _unknown_gtin(uow: UnitOfWork, gtin: str) -> ScanError:
                      f"products set ID --gtin {gtin}'")
 
 
-def resolve(uow: UnitOfWork, raw: str, *, today: date, need_lot: bool = True) -> ResolvedScan:
-    """Parse a scan and find its product and lots (refused: unknown GTIN, expired, a lot
-    number that only another product has)."""
+def resolve(uow: UnitOfWork, raw: str, *, today: date, need_lot: bool = True,
+            allow_expired: bool = False) -> ResolvedScan:
+    """Parse a scan and find its product and lots (refused: unknown GTIN, expired unless
+    ``allow_expired`` (a stock take counts what is on the shelf), a lot number that only
+    another product has)."""
     scan = parse_scan(raw)
-    check_not_expired(scan, today)
+    if not allow_expired:
+        check_not_expired(scan, today)
     drug_id = uow.get(ProductRepository).product_of_gtin(scan.gtin)
     if drug_id is None:
         raise _unknown_gtin(uow, scan.gtin)
@@ -139,7 +142,7 @@ def count_from_scans(uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[st
     with unit_of_work_factory(uow_factory)() as uow:
         for number, raw in enumerate(scans, start=1):
             try:
-                resolved = resolve(uow, raw, today=today)
+                resolved = resolve(uow, raw, today=today, allow_expired=True)
                 lot = _count_lot(resolved, warehouse)
             except ScanError as exc:
                 raise ScanError(f"scan {number}: {exc}") from None

@@ -130,6 +130,12 @@ def test_count_by_scan_adds_a_package_per_scan(clinic: Clinic, migrated_db_url: 
     assert done.exit_code == 0, done.output
     assert (clinic.on_hand(first), clinic.on_hand(second)) == (200, 300)
     assert all(v == 0 for v in clinic.ledgers().values())
+    # expired stock on the shelf is counted too (then destroyed, not used)
+    old = clinic.add_lot(toxin, 100, lot_number="OLD", expiration=date.today() - timedelta(1))
+    past = (date.today() - timedelta(days=1)).strftime("%y%m%d")
+    expired = _run(migrated_db_url, "count", "--scan", _datamatrix("OLD", yymmdd=past))
+    assert expired.exit_code == 0, expired.output
+    assert clinic.on_hand(old) == 100 and "0 adjusted" in expired.output
     refused = _run(migrated_db_url, "count", "--scan", _datamatrix("C1"), "--scan",
                    _datamatrix("NOPE"))
     assert refused.exit_code == 1
