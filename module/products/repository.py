@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ..db import table_exists
-from .domain import PackageSettings, Product
+from .domain import PackageSettings, Product, ProductInputError
 
 PRODUCT_STOCK = "aesthetic_inventory_product_stock"
 PRODUCT_GTIN = "aesthetic_inventory_product_gtin"
@@ -31,6 +32,12 @@ _PRODUCT_SELECT = (
     "d.form, d.size, d.unit, d.route "
     f"FROM drugs d LEFT JOIN {PRODUCT_STOCK} ps ON ps.drug_id = d.drug_id "
 )
+
+
+def is_duplicate_key(exc: IntegrityError) -> bool:
+    """MariaDB's ER_DUP_ENTRY (1062)."""
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+    return bool(args) and args[0] == 1062
 
 
 def _product(r: Sequence[object], gtins: tuple[str, ...]) -> Product:
@@ -214,12 +221,21 @@ class ProductRepository:
         return {str(r[0]): int(r[1]) for r in rows}
 
     def add_gtins(self, drug_id: int, gtins: Iterable[str]) -> int:
-        """Link GTINs not linked yet (a duplicate key is an error, never ignored)."""
+        """Link GTINs not linked yet. Under READ COMMITTED the owners' FOR UPDATE cannot
+        lock a GTIN nobody has yet, so a concurrent link shows up here as a duplicate
+        key: refused, never ignored."""
         rows = [{"g": g, "d": drug_id} for g in sorted(set(gtins))]
         if not rows:
             return 0
-        self.conn.execute(text(
-            f"INSERT INTO {PRODUCT_GTIN} (gtin, drug_id) VALUES (:g, :d)"), rows)
+        try:
+            self.conn.execute(text(
+                f"INSERT INTO {PRODUCT_GTIN} (gtin, drug_id) VALUES (:g, :d)"), rows)
+        except IntegrityError as exc:
+            if not is_duplicate_key(exc):
+                raise
+            raise ProductInputError(
+                f"GTIN {', '.join(str(r['g']) for r in rows)} was just linked to another "
+                "product; run the command again to see which") from None
         return len(rows)
 
     def remove_gtins(self, drug_id: int, gtins: Iterable[str]) -> int:
