@@ -38,7 +38,7 @@ def sweep(engine: Engine, since: date) -> SweepResult:
     """Reconcile every visit since ``since``."""
     from aesthetic_inventory.consumption.batch import sweep_visits
 
-    return sweep_visits(engine, since=since, service_username=SERVICE_USER)
+    return sweep_visits(lambda: UnitOfWork(engine), since=since, service_username=SERVICE_USER)
 
 
 def alert_scan(database_url: str, *, dry_run: bool) -> Any:

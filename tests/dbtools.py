@@ -21,6 +21,7 @@ import pymysql
 from aesthetic_inventory import scratch
 from aesthetic_inventory.bootstrap import App, build_app
 from aesthetic_inventory.db import create_db_engine
+from aesthetic_inventory.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -365,3 +366,9 @@ def _restore(
             )
             if cur.fetchone()[0] != counter:
                 cur.execute(f"ALTER TABLE `{working}`.`{table}` AUTO_INCREMENT = {counter}")
+
+
+def uows(engine: Engine) -> UnitOfWorkFactory:
+    """A unit-of-work factory on ``engine``: what services running several
+    transactions take (a test holds only the engine)."""
+    return lambda: UnitOfWork(engine)

@@ -16,6 +16,8 @@ from ..consumption.repositories import QueueRepository
 from ..consumption.results import DrainResult, ReconcileResult
 from .context import pass_app
 from .params import parse_date
+from .preflight import preflight
+from .visit_cmds import consume_dry_run, sync_dry_run
 
 
 def _echo_result(result: ReconcileResult) -> None:
@@ -32,10 +34,8 @@ def _echo_result(result: ReconcileResult) -> None:
 @pass_app
 def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) -> None:
     """Reconcile one visit: deduct (or return) the mapped products of its fee sheet."""
-    service.preflight(app.engine)
+    preflight(app.engine)
     if dry_run:
-        from .visit_cmds import consume_dry_run
-
         consume_dry_run(app, pid, encounter, as_json)
         return
     result = service.reconcile_visit(
@@ -58,10 +58,8 @@ def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) ->
 @pass_app
 def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""
-    service.preflight(app.engine)
+    preflight(app.engine)
     if dry_run:
-        from .visit_cmds import sync_dry_run
-
         sync_dry_run(app, since or batch.default_since(), as_json)
         return
     user = app.settings.service_username

@@ -6,18 +6,25 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 
 import click
 
 from ..bootstrap import App
 from ..errors import InvalidInputError
+from ..reports.documents import Document, render_html, template_environment
+from ..reports.formatting import Column, Section
 from ..usage import service
+from ..usage import show as usage_show
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
-from ..usage.service import MaterialInput, RecordResult, VisitUsage
+from ..usage.service import MaterialInput, RecordResult
+from ..usage.show import VisitUsage
 from .context import pass_app
 from .params import parse_date
+from .preflight import preflight
+from .report_cmds import report as report_group
 
 
 def _costs_visible(app: App, user: str | None) -> bool:
@@ -25,7 +32,7 @@ def _costs_visible(app: App, user: str | None) -> bool:
     must be allowed to view materials at all. Without a user, costs stay hidden."""
     if not user:
         return False
-    return service.require_view_permission(app.engine, user).view_costs
+    return usage_show.require_view_permission(app.unit_of_work, user).view_costs
 
 
 def _signed(value: Decimal | int | None) -> str:
@@ -142,7 +149,7 @@ def usage() -> None:
 @pass_app
 def show(app: App, pid: int, encounter: int, user: str | None, as_json: bool) -> None:
     """Plan, actual, variance, reason, costs, stock and history of one visit."""
-    view = service.show_usage(app.engine, pid, encounter,
+    view = usage_show.show_usage(app.unit_of_work, pid, encounter,
                               can_see_costs=_costs_visible(app, user))
     if as_json:
         click.echo(json.dumps(view.as_dict(), indent=2, ensure_ascii=False))
@@ -206,11 +213,9 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
             codes, actuals, product_ids, _per_material("reason", reasons, n),
             _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
     ]
-    from ..consumption.service import preflight
-
     preflight(app.engine)
-    service.require_update_permission(app.engine, user)
-    result = service.record_usage(app.engine, pid, encounter, materials, user=user,
+    usage_show.require_update_permission(app.unit_of_work, user)
+    result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
                                   service_username=app.settings.service_username)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
@@ -273,12 +278,7 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
 
 def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[str]]) -> str:
     """The report in the reports' one-file HTML layout (issue 10's template)."""
-    from datetime import datetime
-
-    from ..reports.documents import Document, render_html, template_environment
-    from ..reports.formatting import Column, Section
-
-    columns = [Column(h, str(i), right=0 < i < 8, get=lambda r, i=i: r[i])
+    columns = [Column(h, str(i), right=0 < i < 8, get=itemgetter(i))
                for i, h in enumerate(headers)]
     notes = [] if report.can_see_costs else ["costs hidden: not permitted by OpenEMR's ACL"]
     doc = Document(
@@ -307,24 +307,6 @@ def variance(app: App, since: date | None, until: date | None, by: str, user: st
     click.echo(render_variance(report, fmt), nl=False)
 
 
-def _report_group() -> click.Group:
-    """The ``report`` group of the reports commands when they are installed (issue 10),
-    else a group of our own; ``variance`` joins it either way."""
-    try:
-        from .report_cmds import report as existing  # type: ignore[attr-defined]
-    except ImportError:
-        existing = None
-    if isinstance(existing, click.Group):
-        return existing
-
-    @click.group("report")
-    def report() -> None:
-        """Reports."""
-
-    return report
-
-
-report_group = _report_group()
-report_group.add_command(variance)
+report_group.add_command(variance)  # the reports' group: one ``report``
 
 COMMANDS: list[click.Command] = [usage, report_group]

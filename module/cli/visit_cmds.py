@@ -11,7 +11,7 @@ import click
 from ..bootstrap import App
 from ..consumption.presentation import describe_result
 from ..reports import service
-from ..reports.visit import describe_view, plan_reconcile, plan_sync, visit_view
+from ..reports.visit import describe_view, plan_sync, preview_reconcile, visit_view
 from .context import pass_app
 
 
@@ -43,7 +43,7 @@ def show(app: App, pid: int, encounter: int, as_json: bool) -> None:
 def consume_dry_run(app: App, pid: int, encounter: int, as_json: bool) -> None:
     """``consume --dry-run``: the reconcile's plan on plain reads; nothing written."""
     with service.read_only(app.engine) as repo:
-        result, usage_changes = plan_reconcile(
+        result, usage_changes = preview_reconcile(
             repo, pid, encounter, service_username=app.settings.service_username,
             policy=app.settings.lot_policy)
     if as_json:

@@ -14,18 +14,18 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..db import is_connection_error
 from ..errors import UnknownVisitError
-from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict
 from .domain import LotPolicy, error_summary, retry_delay
-from .planning import unsettled_visits
 from .repositories import QueueRepository, SweepRepository
 from .results import DrainResult, ReconcileResult, SweepResult
 from .service import reconcile_in_transaction
+from .settled import unsettled_visits
 
 log = logging.getLogger("aesthetic_inventory.consumption.service")
 
@@ -33,7 +33,7 @@ Progress = Callable[[int], None]
 
 
 def drain_change_queue(
-    uow_factory: UnitOfWorkFactory | Engine, *, service_username: str, batch_size: int = 200,
+    uow_factory: UnitOfWorkFactory, *, service_username: str, batch_size: int = 200,
     policy: LotPolicy | None = None, drain_all: bool = False, progress: Progress | None = None,
 ) -> DrainResult:
     """Reconcile the visits queued by the billing triggers, then fill the shortages of
@@ -47,7 +47,7 @@ def drain_change_queue(
     ``drain_all`` pages through the whole queue (``sync``); otherwise one batch (the
     service, every tick). ``progress`` is called with 1 after each visit.
     """
-    new_uow = unit_of_work_factory(uow_factory)
+    new_uow = uow_factory
     totals = _Totals()
     after = 0
 
@@ -145,10 +145,7 @@ def reconcile_each(
     results: list[ReconcileResult] = []
     skipped = failed = 0
     for pid, encounter in visits:
-        outcome, ok = _isolated(
-            new_uow, lambda pid=pid, encounter=encounter: reconcile_one(pid, encounter),
-            pid, encounter,
-        )
+        outcome, ok = _isolated(new_uow, partial(reconcile_one, pid, encounter), pid, encounter)
         if not ok:
             failed += 1
         elif outcome is None:
@@ -193,7 +190,7 @@ def _isolated(
 
 
 def sweep_visits(
-    uow_factory: UnitOfWorkFactory | Engine,
+    uow_factory: UnitOfWorkFactory,
     *,
     since: date,
     service_username: str,
@@ -209,7 +206,7 @@ def sweep_visits(
     window's facts read and decided by ``mapping_is_settled``. A sweep over visits that
     are already reconciled so costs two statements in total and ships no rows;
     ``checked`` reports how many window visits the exact check looked at."""
-    new_uow = unit_of_work_factory(uow_factory)
+    new_uow = uow_factory
     with new_uow() as uow:
         suspects = uow.get(SweepRepository).suspect_visits(since)
         unsettled: set[tuple[int, int]] = set()

@@ -36,10 +36,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+# the lot and its order live in lot_order; re-exported for the code that reads them here
+from .lot_order import UNAVAILABLE_WAREHOUSE_SEQ as UNAVAILABLE_WAREHOUSE_SEQ
+from .lot_order import Lot as Lot
+from .lot_order import RemovalStrategy
+from .lot_order import date_text as date_text
+from .lot_order import lot_sort_key as lot_sort_key
+
 SELECTOR_PREFIX = "AUTO_PROC:"
 # drug_sales.quantity and the usage record's unit columns are signed INTs
 MAX_UNITS = 2_147_483_647
-UNAVAILABLE_WAREHOUSE_SEQ = 99
 
 
 @dataclass(frozen=True)
@@ -69,27 +75,6 @@ class LotPolicy:
 
 
 DEFAULT_POLICY = LotPolicy()
-
-
-@dataclass(frozen=True)
-class Lot:
-    """One ``drug_inventory`` row as the allocator sees it.
-
-    ``expiration`` is a date, None (no expiration), or the text of a date Python
-    cannot hold (``'0000-00-00'``, ``'2026-02-00'``: stored by OpenEMR under an empty
-    ``sql_mode`` and returned as text by the driver). ``lot_key`` is the server's
-    collation key of ``lot_number`` (``WEIGHT_STRING``); without it (pure tests) the
-    lot number's code points order the ties."""
-
-    inventory_id: int
-    drug_id: int
-    on_hand: int
-    warehouse_id: str = ""
-    warehouse_seq: int | None = None
-    expiration: date | str | None = None
-    lot_number: str | None = None
-    destroyed: bool = False
-    lot_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -199,33 +184,6 @@ def planned_quantity(units: Iterable[int | None], per_unit: Decimal) -> Decimal:
     return Decimal(max(total, 0)) * Decimal(str(per_unit))
 
 
-def date_text(value: date | str) -> str:
-    """A date as MySQL (and so PHP) shows it: ``YYYY-MM-DD``; an invalid date's own text.
-    Text order of these is the server's DATE order, zero dates first."""
-    return value if isinstance(value, str) else value.isoformat()
-
-
-def lot_sort_key(lot: Lot, default_warehouse: str = "") -> tuple[object, ...]:
-    """``ORDER BY di.warehouse_id != default, lo.seq, di.expiration, di.lot_number,
-    di.inventory_id`` with MySQL's NULLs-first ascending order; the lot number compares
-    by the server's collation key when the repository read it."""
-
-    def nulls_first(value: object) -> tuple[int, object]:
-        return (0, "") if value is None else (1, value)
-
-    not_default = 0 if default_warehouse == "" else int(lot.warehouse_id != default_warehouse)
-    number = lot.lot_key
-    if number is None and lot.lot_number is not None:
-        number = lot.lot_number.encode("utf-32-be")  # code point order (no server key)
-    return (
-        not_default,
-        nulls_first(lot.warehouse_seq),
-        nulls_first(None if lot.expiration is None else date_text(lot.expiration)),
-        nulls_first(number),
-        lot.inventory_id,
-    )
-
-
 def lot_is_expired(lot: Lot, cutoff: date) -> bool:
     """``!empty($row['expiration']) && $row['expiration'] <= $sale_date`` (text
     comparison, as PHP does it): a zero date ``'0000-00-00'`` is always expired."""
@@ -278,7 +236,7 @@ def allocate(
                 lot, sale_date=sale_date, default_warehouse=warehouse, policy=policy
             )
         ),
-        key=lambda lot: lot_sort_key(lot, warehouse),
+        key=RemovalStrategy(warehouse).sort_key,
     )
     left = wanted
     chosen: list[Allocation] = []
@@ -425,7 +383,7 @@ def retry_delay(attempts: int, *, base: float = RETRY_BASE_SECONDS,
                 cap: float = RETRY_MAX_SECONDS) -> float:
     """Seconds until a set-aside visit is tried again after ``attempts`` failures:
     5 s, 10 s, 20 s, ... doubling up to one hour."""
-    return min(cap, base * 2 ** max(attempts - 1, 0))
+    return min(cap, base * 2.0 ** max(attempts - 1, 0))
 
 
 def error_summary(exc: BaseException) -> str:

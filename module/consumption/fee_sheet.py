@@ -58,6 +58,38 @@ def _check_fee(fee: Decimal | None) -> Decimal | None:
     return value
 
 
+def _write_lines(
+    repo: FeeSheetRepository, pid: int, encounter: int, changes: FeeSheetChanges,
+    user_id: int | None, provider_id: int | None,
+) -> list[int]:
+    """Add, change and deactivate the visit's billing lines as OpenEMR's fee sheet
+    does; returns the ids of the added lines."""
+    touched = list(changes.units) + list(changes.delete)
+    live = repo.live_line_ids(pid, encounter, touched)
+    stray = sorted(set(touched) - live)
+    if stray:
+        raise InvalidInputError(
+            f"billing line(s) {', '.join(map(str, stray))} are not live, unbilled "
+            f"lines of visit {pid}/{encounter}"
+        )
+    added: list[int] = []
+    for line in changes.add:
+        info = repo.code_info(line.code_type, line.code)
+        if info is None:
+            raise InvalidInputError(f"unknown code type {line.code_type!r}")
+        fee = _check_fee(line.fee)
+        added.append(
+            repo.add_line(pid, encounter, line.code_type, line.code, line.units,
+                          info[0], info[1] * line.units if fee is None else fee,
+                          user_id, provider_id)
+        )
+    for line_id, units in changes.units.items():
+        repo.set_units(line_id, units)
+    for line_id in changes.delete:
+        repo.deactivate(line_id)
+    return added
+
+
 def save_fee_sheet(
     uow: UnitOfWork,
     pid: int,
@@ -87,29 +119,7 @@ def save_fee_sheet(
             repo = uow.get(FeeSheetRepository)
             if not repo.visit_exists(pid, encounter):
                 raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-            touched = list(changes.units) + list(changes.delete)
-            live = repo.live_line_ids(pid, encounter, touched)
-            stray = sorted(set(touched) - live)
-            if stray:
-                raise InvalidInputError(
-                    f"billing line(s) {', '.join(map(str, stray))} are not live, unbilled "
-                    f"lines of visit {pid}/{encounter}"
-                )
-            added: list[int] = []
-            for line in changes.add:
-                info = repo.code_info(line.code_type, line.code)
-                if info is None:
-                    raise InvalidInputError(f"unknown code type {line.code_type!r}")
-                fee = _check_fee(line.fee)
-                added.append(
-                    repo.add_line(pid, encounter, line.code_type, line.code, line.units,
-                                  info[0], info[1] * line.units if fee is None else fee,
-                                  user_id, provider_id)
-                )
-            for line_id, units in changes.units.items():
-                repo.set_units(line_id, units)
-            for line_id in changes.delete:
-                repo.deactivate(line_id)
+            added = _write_lines(repo, pid, encounter, changes, user_id, provider_id)
             result = reconcile_in_transaction(
                 uow, pid, encounter, service_username=service_username, today=today,
                 policy=policy,

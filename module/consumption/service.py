@@ -13,42 +13,33 @@ lots in ascending ``inventory_id``. What to write is decided by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from ..db import connect, existing_tables, require_innodb, require_openemr
 from ..errors import UnknownVisitError
-from ..install.service import SchemaNotMigratedError, require_migrated
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     DEFAULT_POLICY,
-    HeldSale,
+    Lot,
     LotPolicy,
     MappingPlan,
     Requirement,
     merge_locked,
     plan_still_holds,
-    requirement_problem,
 )
 from .planning import (
-    RecordedActual,
     StockChanges,
     Visit,
-    VisitFacts,
-    apply_actuals,
     before_own_writes,
-    mapping_plans,
-    mapping_problems,
     outcomes,
     remaining_deltas,
-    requirements,
     snapshot_cut,
     stock_plan,
 )
-from .repositories import ConsumptionRepository
+from .repositories import ActualsRepository, ConsumptionRepository
 from .results import DrainResult, LotMovement, MappingOutcome, ReconcileResult, SweepResult
+from .visit_plan import VisitPlan, plan_visit
 
 __all__ = [
     "DrainResult",
@@ -57,29 +48,44 @@ __all__ = [
     "ReconcileResult",
     "SweepResult",
     "allocate_under_lock",
-    "preflight",
+    "preview_in_transaction",
     "reconcile_in_transaction",
     "reconcile_visit",
 ]
 
-MODULE_TABLES = (
-    "aesthetic_inventory_usage", "aesthetic_inventory_change_queue",
-    "aesthetic_inventory_stock_queue",
-    # 519_20: a reconcile reads recorded actuals and fee-sheet edits
-    "aesthetic_inventory_fee_sheet_edits", "aesthetic_inventory_usage_history",
-)
 
-# The batch runners lived here before they got their own module; these names stay
-# importable from here so callers written against the old path keep working.
-_BATCH_NAMES = frozenset({"drain_change_queue", "sweep_visits", "default_since"})
+def lots_to_read(
+    plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
+) -> tuple[set[int], set[int]]:
+    """The products whose lots a plan takes from, and the lots it reads by id (where
+    returns go, and the lot an actual names)."""
+    takers = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
+    take_drugs = {req.drug_id for req in takers if req.lot_id is None}
+    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
+    # a named lot (the actual's "lot used") is read and locked by id like a return's lot
+    return_lots |= {req.lot_id for req in takers if req.lot_id}
+    return take_drugs, return_lots
 
 
-def __getattr__(name: str) -> object:
-    if name in _BATCH_NAMES:
-        from . import batch
-
-        return getattr(batch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def read_snapshot(
+    repo: ConsumptionRepository, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
+    visit: Visit, policy: LotPolicy,
+) -> dict[int, Lot]:
+    """The unlocked lot snapshot a plan is chosen on (the running-total cut when it
+    applies): the reconcile's first lot read, and a preview's only one."""
+    take_drugs, return_lots = lots_to_read(plans, reqs)
+    if not take_drugs and not return_lots:
+        return {}
+    cut = snapshot_cut(plans, reqs, policy) if take_drugs else None
+    return {
+        lot.inventory_id: lot
+        for lot in repo.candidate_lots(
+            take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date),
+            needs=cut.needs if cut else None,
+            default_warehouse=cut.default_warehouse if cut else "",
+            only_warehouse=cut.only_warehouse if cut else None,
+        )
+    }
 
 
 def allocate_under_lock(
@@ -96,27 +102,13 @@ def allocate_under_lock(
 
     Returns the changes and the deltas already written (``{inventory_id: delta}``); the
     caller writes the rest (``changes.deltas`` minus these)."""
-    takers = [reqs[key] for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable]
-    take_drugs = {req.drug_id for req in takers if req.lot_id is None}
-    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    # a named lot (the actual's "lot used") is read and locked by id like a return's lot
-    return_lots |= {req.lot_id for req in takers if req.lot_id}
+    take_drugs, return_lots = lots_to_read(plans, reqs)
     if not take_drugs and not return_lots:
         return stock_plan(plans, reqs, visit, {}, policy), {}
     if not take_drugs:  # returns only: their lots are known, lock them straight away
-        lots = repo.lock_lots((), return_lots)
-        locked = {lot.inventory_id: lot for lot in lots}
-        return stock_plan(plans, reqs, visit, locked, policy), {}
-    cut = snapshot_cut(plans, reqs, policy)
-    snapshot = {
-        lot.inventory_id: lot
-        for lot in repo.candidate_lots(
-            take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date),
-            needs=cut.needs if cut else None,
-            default_warehouse=cut.default_warehouse if cut else "",
-            only_warehouse=cut.only_warehouse if cut else None,
-        )
-    }
+        by_id = {lot.inventory_id: lot for lot in repo.lock_lots((), return_lots)}
+        return stock_plan(plans, reqs, visit, by_id, policy), {}
+    snapshot = read_snapshot(repo, plans, reqs, visit, policy)
     changes = stock_plan(plans, reqs, visit, snapshot, policy)
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
     if repo.adjust_lots_as_planned(applied, snapshot):
@@ -139,27 +131,6 @@ def allocate_under_lock(
     return stock_plan(plans, reqs, visit, before, policy), applied
 
 
-def _absorb_edits(
-    uow: UnitOfWork, pid: int, encounter: int, facts: VisitFacts,
-    reqs: dict[int, Requirement], held: list[HeldSale],
-) -> dict[int, RecordedActual]:
-    """Record the fee-sheet edits of the visit's AUTO_PROC rows as actuals (history
-    included) and consume them; returns the new actuals."""
-    from ..usage.domain import Actual
-    from ..usage.service import absorb_fee_sheet_edits
-
-    refs = {m: (u.drug_id, u.code_type, u.code) for m, u in facts.usage.items()}
-    refs.update({m: (r.drug_id, r.code_type, r.code) for m, r in reqs.items()})
-    planned = {m: r.planned_quantity for m, r in reqs.items()}
-    old = {
-        m: Actual(a.quantity, a.reason, a.notes, a.lot_id) for m, a in facts.actuals.items()
-    }
-    new = absorb_fee_sheet_edits(uow.connection, pid, encounter, facts.edits, held, planned,
-                                 refs, old)
-    # a fee-sheet edit replaces a named lot: the rows now sit where the biller put them
-    return {m: RecordedActual(a.quantity, None, a.reason, a.notes) for m, a in new.items()}
-
-
 def reconcile_in_transaction(
     uow: UnitOfWork,
     pid: int,
@@ -170,7 +141,8 @@ def reconcile_in_transaction(
     after_writes: Callable[[Connection], None] | None = None,
     policy: LotPolicy | None = None,
 ) -> ReconcileResult:
-    """Reconcile one visit inside the caller's unit of work (entered; no commit).
+    """Reconcile one visit inside the caller's unit of work (entered; no commit):
+    gather the facts under locks, :func:`~.visit_plan.plan_visit`, then apply.
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
     seam called after the stock writes, before the usage record (a failure there must
@@ -179,31 +151,16 @@ def reconcile_in_transaction(
     """
     policy = policy or DEFAULT_POLICY
     repo = uow.get(ConsumptionRepository)
+    now = datetime.now().replace(microsecond=0)
     # first: the encounter row serialises reconciles of this visit, then its rows
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    facts = repo.visit_facts(pid, encounter)
-    lines, usage = facts.lines, facts.usage
-    problems, blocked = mapping_problems(lines)
-    reqs = requirements([ln for ln in lines if not ln.product_missing], service_username)
-    for mapping_id, req in list(reqs.items()):
-        problem = requirement_problem(req)
-        if problem is not None:  # a per-mapping error: the other mappings go on
-            problems.append(problem)
-            blocked.add(mapping_id)
-            del reqs[mapping_id]
-    # a blocked mapping's rows and record are left exactly as they are
-    held = [sale for sale in held if sale.mapping_id not in blocked]
-    usage = {k: row for k, row in usage.items() if k not in blocked}
-    actuals = {k: a for k, a in facts.actuals.items() if k not in blocked}
-    edits = [e for e in facts.edits if e.mapping_id not in blocked]
-    if edits:  # OpenEMR's fee sheet changed our rows: that is the actual usage
-        actuals.update(_absorb_edits(uow, pid, encounter, replace(facts, edits=edits),
-                                     reqs, held))
-    reqs = apply_actuals(reqs, actuals, facts, service_username)
-    plans = mapping_plans(reqs, held)
-    changes, applied = allocate_under_lock(repo, plans, reqs, visit, policy)
+    plan = plan_visit(visit, held, repo.visit_facts(pid, encounter),
+                      service_username=service_username, now=now)
+    if plan.absorbed is not None:
+        _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
+    changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)
@@ -211,11 +168,47 @@ def reconcile_in_transaction(
     writes += repo.delete_sales(changes.delete)
     if after_writes is not None:
         after_writes(uow.connection)
-    lines_out, usage_writes = outcomes(plans, reqs, usage, changes)
-    writes += repo.upsert_usage(pid, encounter, usage_writes, datetime.now().replace(microsecond=0))
+    lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
+    writes += repo.upsert_usage(pid, encounter, usage_writes, now)
     return ReconcileResult(
-        pid, encounter, tuple(lines_out), writes, changes.stock_changed, tuple(problems)
+        pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )
+
+
+def _write_absorbed(
+    actuals: ActualsRepository, pid: int, encounter: int, plan: VisitPlan, now: datetime
+) -> None:
+    """Record the absorbed fee-sheet edits (actual, history) and spend the edits."""
+    assert plan.absorbed is not None
+    changed = plan.absorbed.changed
+    actuals.write_actuals(pid, encounter, [(ref, p, new) for ref, p, _old, new in changed], now)
+    actuals.append_history(pid, encounter, changed, now)
+    actuals.delete_edits(plan.absorbed.edit_ids)
+
+
+def preview_in_transaction(
+    repo: ConsumptionRepository, pid: int, encounter: int, *, service_username: str,
+    today: date | None = None, policy: LotPolicy | None = None,
+) -> tuple[ReconcileResult, int]:
+    """What :func:`reconcile_in_transaction` would do now, with the writes left out:
+    the same facts (read without locks), the same plan, the same lot snapshot. Returns
+    the result (``writes`` 0) and how many usage records the reconcile would write."""
+    policy = policy or DEFAULT_POLICY
+    visit, held = repo.visit_and_held(pid, encounter, today)
+    if visit is None:
+        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
+    plan = plan_visit(visit, held, repo.visit_facts(pid, encounter),
+                      service_username=service_username,
+                      now=datetime.now().replace(microsecond=0))
+    changes = stock_plan(plan.plans, plan.reqs, visit,
+                         read_snapshot(repo, plan.plans, plan.reqs, visit, policy), policy)
+    lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
+    records = {row.mapping_id for row in usage_writes}
+    if plan.absorbed is not None:
+        records |= {ref.mapping_id for ref, *_rest in plan.absorbed.changed}
+    result = ReconcileResult(pid, encounter, tuple(lines_out), 0, changes.stock_changed,
+                             plan.problems)
+    return result, len(records)
 
 
 def reconcile_visit(
@@ -246,16 +239,3 @@ def reconcile_visit(
             return result
 
     return retry_on_lock_conflict(work)
-
-
-def preflight(engine: Engine) -> None:
-    """Before moving stock: an OpenEMR database, migrated, whose stock tables are InnoDB
-    (MyISAM ignores transactions and row locks; SPEC section 2)."""
-    with connect(engine) as conn:
-        require_openemr(conn)
-        require_migrated(conn)
-        if len(existing_tables(conn, MODULE_TABLES)) < len(MODULE_TABLES):
-            raise SchemaNotMigratedError(
-                "the consumption tables are missing: run 'aesthetic-inventory migrate'"
-            )
-        require_innodb(conn)

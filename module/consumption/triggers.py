@@ -21,7 +21,7 @@ trigger's own AUTO_INCREMENT is restored when it ends).
 
 from __future__ import annotations
 
-from ..install.trigger_spec import TriggerSpec
+from ..trigger_spec import TriggerSpec
 
 STOCK_QUEUE_TABLE = "aesthetic_inventory_stock_queue"
 

@@ -1,11 +1,12 @@
 """What a visit took and what a reconcile would do, without writing: ``visit show``,
 ``consume --dry-run`` and ``sync --dry-run``.
 
-The plan is the consumption engine's own pure planning (requirements, per-mapping
-plans, returns then takes in ``sellDrug`` order, outcomes) run on plain reads of the
-current rows inside a read-only transaction: nothing is locked and nothing can be
-written. A real reconcile re-reads everything under its locks, so a concurrent save
-between the two can make it differ.
+The plan is the reconcile's own pipeline with the writes left out
+(:func:`~aesthetic_inventory.consumption.service.preview_in_transaction`: the same facts,
+the same :func:`~aesthetic_inventory.consumption.visit_plan.plan_visit`, the same lot
+snapshot), on plain reads inside a read-only transaction: nothing is locked and nothing
+can be written. A real reconcile re-reads everything under its locks, so only a
+concurrent save between the two can make it differ.
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..consumption.domain import DEFAULT_POLICY, LotPolicy, requirement_problem
-from ..consumption.planning import (
-    mapping_plans,
-    mapping_problems,
-    outcomes,
-    requirements,
-    stock_plan,
-)
-from ..consumption.repositories.reconcile import ConsumptionRepository
+from ..consumption.domain import LotPolicy, parse_selector
+from ..consumption.repositories import ConsumptionRepository, SweepRepository
 from ..consumption.results import MappingOutcome, ReconcileResult
+from ..consumption.service import preview_in_transaction
+from ..consumption.settled import unsettled_visits
 from ..errors import UnknownVisitError
+from .formatting import jsonable
 from .repository import ReportRepository
 from .visit_repository import VisitRepository
 
@@ -84,8 +81,6 @@ class VisitView:
         return bool(self.plan and self.plan.changed) or self.usage_changes > 0
 
     def as_dict(self) -> dict[str, Any]:
-        from .formatting import jsonable
-
         held_now: dict[int, int] = {}
         for h in self.held:
             if h.mapping_id is not None:
@@ -113,8 +108,6 @@ class VisitView:
 
 
 def _outcome_dict(m: MappingOutcome, held: int) -> dict[str, Any]:
-    from .formatting import jsonable
-
     return {
         "mapping_id": m.mapping_id, "code_type": m.code_type, "code": m.code,
         "drug_id": m.drug_id, "product": m.product_name,
@@ -126,44 +119,15 @@ def _outcome_dict(m: MappingOutcome, held: int) -> dict[str, Any]:
     }
 
 
-def plan_reconcile(
+def preview_reconcile(
     repo: ReportRepository, pid: int, encounter: int, *, service_username: str,
     today: date | None = None, policy: LotPolicy | None = None,
 ) -> tuple[ReconcileResult, int]:
-    """The reconcile a visit would get now, computed on plain reads (no locks, no
-    writes) with the engine's own steps (mapping problems, requirements, plans, lot
-    policy): (result with ``writes`` 0, number of usage records it would write)."""
-    policy = policy or DEFAULT_POLICY
-    today = today or date.today()
-    vrepo = VisitRepository(repo.conn)
-    crepo = ConsumptionRepository(repo.conn)
-    visit, held = vrepo.visit_and_held(pid, encounter, today)
-    if visit is None:
-        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    lines, usage = crepo.lines_and_usage(pid, encounter)
-    problems, blocked = mapping_problems(lines)
-    reqs = requirements([ln for ln in lines if not ln.product_missing], service_username)
-    for mapping_id, req in list(reqs.items()):
-        problem = requirement_problem(req)
-        if problem is not None:
-            problems.append(problem)
-            blocked.add(mapping_id)
-            del reqs[mapping_id]
-    held = [sale for sale in held if sale.mapping_id not in blocked]
-    usage = {k: row for k, row in usage.items() if k not in blocked}
-    plans = mapping_plans(reqs, held)
-    take_drugs = {
-        plan.drug_id for key, plan in plans.items() if plan.take > 0 and reqs[key].dispensable
-    }
-    return_lots = {s.inventory_id for p in plans.values() for s in p.returns if s.inventory_id}
-    lots = crepo.candidate_lots(
-        take_drugs, return_lots, sale_date=policy.expiry_cutoff(visit.visit_date)
-    ) if (take_drugs or return_lots) else []
-    changes = stock_plan(plans, reqs, visit, {lot.inventory_id: lot for lot in lots}, policy)
-    outs, usage_writes = outcomes(plans, reqs, usage, changes)
-    result = ReconcileResult(pid, encounter, tuple(outs), 0, changes.stock_changed,
-                             tuple(problems))
-    return result, len(usage_writes)
+    """The reconcile a visit would get now, on the read-only transaction of ``repo``:
+    (result with ``writes`` 0, number of usage records it would write)."""
+    return preview_in_transaction(ConsumptionRepository(repo.conn), pid, encounter,
+                                  service_username=service_username, today=today,
+                                  policy=policy)
 
 
 def visit_view(
@@ -171,11 +135,11 @@ def visit_view(
     today: date | None = None, policy: LotPolicy | None = None,
 ) -> VisitView:
     """Everything about one visit's consumption, read-only."""
-    plan, usage_changes = plan_reconcile(repo, pid, encounter,
-                                         service_username=service_username, today=today,
-                                         policy=policy)
+    plan, usage_changes = preview_reconcile(repo, pid, encounter,
+                                            service_username=service_username, today=today,
+                                            policy=policy)
     vrepo = VisitRepository(repo.conn)
-    visit, _ = vrepo.visit_and_held(pid, encounter, today or date.today())
+    visit, _ = ConsumptionRepository(repo.conn).visit_and_held(pid, encounter, today)
     assert visit is not None
     view = VisitView(pid, encounter, visit.visit_date, plan=plan, usage_changes=usage_changes)
     for r in vrepo.billing_lines(pid, encounter):
@@ -186,8 +150,6 @@ def visit_view(
             drug_id=int(r[7]) if r[7] is not None else None, product=r[8] or "",
             per_unit=Decimal(r[9]) if r[9] is not None else None,
         ))
-    from ..consumption.domain import parse_selector
-
     for r in vrepo.held_rows(pid, encounter):
         view.held.append(HeldRow(int(r[0]), parse_selector(r[1]), r[6], int(r[3]), r[7],
                                  int(r[4]), bool(r[5])))
@@ -256,9 +218,6 @@ def plan_sync(
     """What ``sync`` would do now, read-only: the visits it would reconcile (the queued
     ones, then the sweep's: the window's unsettled visits, open shortages with stock
     again, rows of vanished mappings) and the plan of each that would change."""
-    from ..consumption.planning import unsettled_visits
-    from ..consumption.repositories.sweep import SweepRepository
-
     sweep = SweepRepository(repo.conn)
     queued = VisitRepository(repo.conn).queued_visits()
     suspects = sweep.suspect_visits(since)
@@ -271,9 +230,9 @@ def plan_sync(
     plans = []
     for pid, encounter in visits:
         try:
-            result, usage_changes = plan_reconcile(repo, pid, encounter,
-                                                   service_username=service_username,
-                                                   today=today, policy=policy)
+            result, usage_changes = preview_reconcile(repo, pid, encounter,
+                                                      service_username=service_username,
+                                                      today=today, policy=policy)
         except UnknownVisitError:
             continue
         if result.changed or usage_changes:

@@ -1,18 +1,13 @@
-"""Read-only SQL of the visit view and the dry runs: the visit and its AUTO_PROC rows
-without locks, every billing line of the visit with its mappings, the held rows with
-their lot numbers, and the change queue's waiting visits."""
+"""Read-only SQL of the visit view and the dry runs: every billing line of the visit with
+its mappings, the held rows with their lot numbers, and the change queue's waiting visits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-
-from ..consumption.domain import HeldSale, parse_selector
-from ..consumption.planning import Visit
 
 SELECTOR_LIKE = "AUTO_PROC:%"
 
@@ -22,25 +17,6 @@ class VisitRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def visit_and_held(
-        self, pid: int, encounter: int, today: date
-    ) -> tuple[Visit | None, list[HeldSale]]:
-        """The visit (its first encounter row dates it, as the reconcile does) and its
-        AUTO_PROC rows; a selector that is not ours is left out, as the reconcile does."""
-        row = self.conn.execute(text(
-            "SELECT DATE(date) FROM form_encounter WHERE pid = :p AND encounter = :e "
-            "ORDER BY id LIMIT 1"), {"p": pid, "e": encounter}).first()
-        if row is None:
-            return None, []
-        visit = Visit(pid, encounter, row[0] or today)
-        held = []
-        for r in self.held_rows(pid, encounter):
-            mapping_id = parse_selector(r[1])
-            if mapping_id is not None:
-                held.append(HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]),
-                                     bool(r[5])))
-        return visit, held
 
     def held_rows(self, pid: int, encounter: int) -> Sequence[Any]:
         """sale_id, selector, drug_id, inventory_id, quantity, billed, product, lot

@@ -15,22 +15,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from ..consumption.domain import (
-    Allocation,
-    AllocationResult,
-    HeldSale,
-    Lot,
-    MappingPlan,
-    ReturnStep,
-    plan_returns,
-    required_units,
+from ..consumption.actuals import (  # re-exported: the usage API names them here
+    FEE_SHEET_REASON,
+    SOURCE_FEE_SHEET,
+    SOURCE_USAGE,
+    Actual,
+    FeeSheetEdit,
+    allocate_from_lot,
+    fee_sheet_actuals,
+    plan_mapping_in_lot,
 )
+from ..consumption.domain import Lot, required_units
 from ..errors import InvalidInputError
+
+__all__ = [
+    "FEE_SHEET_REASON", "REASONS", "SOURCE_FEE_SHEET", "SOURCE_USAGE", "Actual", "FeeSheetEdit",
+    "adjustment_reason", "allocate_from_lot", "check_named_lot", "check_notes", "check_reason",
+    "cost", "decimal_text", "fee_sheet_actuals", "parse_actual", "plan_mapping_in_lot",
+    "stock_status", "target_units", "variance",
+]
 
 REASONS: tuple[str, ...] = (
     "ADDITIONAL_USAGE",
@@ -39,34 +44,8 @@ REASONS: tuple[str, ...] = (
     "PROCEDURE_COMPLEXITY",
     "OTHER",
 )
-FEE_SHEET_REASON = "OTHER"
-SOURCE_USAGE = "usage"
-SOURCE_FEE_SHEET = "fee_sheet"
 MAX_ACTUAL = Decimal("9999999999")  # decimal(14,4)
 MAX_NOTES = 1000
-
-
-@dataclass(frozen=True)
-class Actual:
-    """What was really used for one visit and mapping, as recorded."""
-
-    quantity: Decimal
-    reason: str | None = None
-    notes: str | None = None
-    lot_id: int | None = None
-    source: str = SOURCE_USAGE
-    recorded_by: str = ""
-    recorded_at: datetime | None = None
-
-    def same_as(self, other: Actual | None) -> bool:
-        """Whether recording ``self`` over ``other`` would change nothing that matters
-        (who and when do not count: an identical update writes nothing)."""
-        return other is not None and (
-            self.quantity == other.quantity
-            and self.reason == other.reason
-            and (self.notes or None) == (other.notes or None)
-            and self.lot_id == other.lot_id
-        )
 
 
 def parse_actual(value: object) -> Decimal:
@@ -142,80 +121,6 @@ def check_named_lot(lot: Lot | None, *, drug_id: int, units: int, held_in_lot: i
         )
 
 
-def plan_mapping_in_lot(
-    mapping_id: int, drug_id: int, required: int, held: Sequence[HeldSale], lot_id: int
-) -> MappingPlan:
-    """Reconcile plan of a mapping whose units must sit in lot ``lot_id``: unbilled rows
-    in other lots go back (they are not what was used), billed rows stay (frozen), the
-    rest is taken from the named lot or returned to it, newest sale first."""
-    held_total = sum(s.quantity for s in held)
-    elsewhere = [s for s in held if s.inventory_id != lot_id and not s.billed and s.quantity > 0]
-    moved_back = tuple(
-        ReturnStep(s.sale_id, s.inventory_id, s.quantity, 0)
-        for s in sorted(elsewhere, key=lambda s: s.sale_id, reverse=True)
-    )
-    kept = [s for s in held if s not in elsewhere]
-    kept_total = sum(s.quantity for s in kept)
-    if required > kept_total:
-        return MappingPlan(mapping_id, drug_id, required, held_total, required - kept_total,
-                           moved_back)
-    surplus = plan_returns(kept, kept_total - required) if required < kept_total else ()
-    return MappingPlan(mapping_id, drug_id, required, held_total, 0, moved_back + surplus)
-
-
-def allocate_from_lot(lot: Lot | None, drug_id: int, quantity: int) -> AllocationResult:
-    """Take ``quantity`` units from the named lot only: as much as it holds (no other
-    lot is used; the rest is a shortage). A lot of another product or destroyed since
-    the actual was recorded gives nothing."""
-    if quantity <= 0:
-        return AllocationResult((), 0)
-    if lot is None or lot.drug_id != drug_id or lot.destroyed or lot.on_hand <= 0:
-        return AllocationResult((), quantity)
-    take = min(quantity, lot.on_hand)
-    return AllocationResult((Allocation(lot.inventory_id, take),), quantity - take)
-
-
-@dataclass(frozen=True)
-class FeeSheetEdit:
-    """A change to an AUTO_PROC row made outside the module (queued by a trigger)."""
-
-    edit_id: int
-    mapping_id: int
-    sale_id: int
-    kind: str  # insert, update, delete
-    old_quantity: int | None = None
-    new_quantity: int | None = None
-    username: str | None = None
-
-
-def fee_sheet_actuals(
-    edits: Sequence[FeeSheetEdit], held: Sequence[HeldSale], planned: dict[int, Decimal],
-    now: datetime,
-) -> dict[int, Actual]:
-    """The actual of every mapping a fee-sheet edit touched: the units its rows hold
-    now (a deleted line leaves 0), reason OTHER when it differs from the plan, notes
-    naming the user where OpenEMR recorded one (a row re-sold by ``sellDrug``)."""
-    by_mapping: dict[int, list[FeeSheetEdit]] = {}
-    for edit in sorted(edits, key=lambda e: e.edit_id):
-        by_mapping.setdefault(edit.mapping_id, []).append(edit)
-    actuals: dict[int, Actual] = {}
-    for mapping_id, group in by_mapping.items():
-        units = Decimal(sum(s.quantity for s in held if s.mapping_id == mapping_id))
-        users = [e.username for e in group if e.username]
-        who = users[-1] if users else None
-        notes = f"edited on the fee sheet by {who}" if who else "edited on the fee sheet"
-        plan = planned.get(mapping_id, Decimal(0))
-        actuals[mapping_id] = Actual(
-            quantity=units.quantize(Decimal("0.0001")),
-            reason=None if units == plan else FEE_SHEET_REASON,
-            notes=notes,
-            source=SOURCE_FEE_SHEET,
-            recorded_by=who or "fee sheet",
-            recorded_at=now,
-        )
-    return actuals
-
-
 def stock_status(current: int, reorder_point: float | Decimal | None) -> str:
     """Seed 003: OUT_OF_STOCK at 0 (or less), LOW at or below the reorder point, else OK."""
     if current <= 0:
@@ -247,3 +152,11 @@ def adjustment_reason(units: int) -> str:
 def _fmt(value: Decimal) -> str:
     text = format(Decimal(value).normalize(), "f")
     return text
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """Decimals as strings in JSON (no float rounding), trailing zeros trimmed."""
+    if value is None:
+        return None
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text

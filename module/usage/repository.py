@@ -11,23 +11,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from ..consumption.actuals import Actual, MappingRef
 from ..consumption.domain import SELECTOR_PREFIX, Lot, parse_selector
-from .domain import Actual
+from ..consumption.repositories.actuals import ActualsRepository
 
-
-@dataclass(frozen=True)
-class MappingRef:
-    """A mapping of a billed code to a product."""
-
-    mapping_id: int
-    drug_id: int
-    code_type: str
-    code: str
-    product_name: str
+__all__ = ["HeldRow", "HistoryRow", "MappingRef", "ProductInfo", "StoredRecord",
+           "UsageRepository", "variance_rows"]
 
 
 @dataclass(frozen=True)
@@ -99,25 +93,21 @@ _RECORD_COLUMNS = (
 )
 
 
-def _record(r: Sequence[object]) -> StoredRecord:
+def _record(r: Sequence[Any]) -> StoredRecord:
     actual = None
     if r[8] is not None:
         actual = Actual(
-            quantity=Decimal(r[8]),  # type: ignore[arg-type]
-            reason=r[9],  # type: ignore[arg-type]
-            notes=r[10],  # type: ignore[arg-type]
-            lot_id=None if r[11] is None else int(r[11]),  # type: ignore[arg-type]
-            source=str(r[12] or "usage"),
-            recorded_by=str(r[13] or ""),
-            recorded_at=r[14],  # type: ignore[arg-type]
+            quantity=Decimal(r[8]), reason=r[9], notes=r[10],
+            lot_id=None if r[11] is None else int(r[11]),
+            source=str(r[12] or "usage"), recorded_by=str(r[13] or ""), recorded_at=r[14],
         )
     return StoredRecord(
-        int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),  # type: ignore[arg-type]
-        Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,  # type: ignore[arg-type]
+        int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),
+        Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,
     )
 
 
-class UsageRepository:
+class UsageRepository(ActualsRepository):
     """SQL of usage records, history and fee-sheet edits on one connection."""
 
     def __init__(self, conn: Connection) -> None:
@@ -283,74 +273,10 @@ class UsageRepository:
             {"p": pid, "e": encounter},
         ).first() is not None
 
-    # -- writes ------------------------------------------------------------------
-
-    def write_actuals(
-        self, pid: int, encounter: int,
-        rows: Sequence[tuple[MappingRef, Decimal, Actual]], now: datetime,
-    ) -> int:
-        """Set the actual of each (mapping, planned, actual) in one INSERT ... ON DUPLICATE
-        KEY UPDATE. A mapping without a record yet gets one with its plan; the reconcile
-        that follows in the same transaction completes the allocation columns."""
-        if not rows:
-            return 0
-        self.conn.exec_driver_sql(
-            "INSERT INTO aesthetic_inventory_usage (pid, encounter, mapping_id, drug_id, "
-            "code_type, code, planned_quantity, required_units, allocated_units, "
-            "shortage_units, updated_at, actual_quantity, variance_reason, actual_notes, "
-            "actual_lot_id, actual_source, recorded_by, recorded_at) VALUES (%s, %s, %s, %s, "
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON DUPLICATE KEY UPDATE actual_quantity = VALUES(actual_quantity), "
-            "variance_reason = VALUES(variance_reason), actual_notes = VALUES(actual_notes), "
-            "actual_lot_id = VALUES(actual_lot_id), actual_source = VALUES(actual_source), "
-            "recorded_by = VALUES(recorded_by), recorded_at = VALUES(recorded_at)",
-            [
-                (pid, encounter, ref.mapping_id, ref.drug_id, ref.code_type, ref.code, planned,
-                 0, 0, 0, now, a.quantity, a.reason, a.notes, a.lot_id, a.source,
-                 a.recorded_by, a.recorded_at or now)
-                for ref, planned, a in rows
-            ],
-        )
-        return 1
-
-    def append_history(
-        self, pid: int, encounter: int,
-        rows: Sequence[tuple[MappingRef, Decimal, Actual | None, Actual]], now: datetime,
-    ) -> int:
-        """One history row per changed actual: (mapping, planned, old, new)."""
-        if not rows:
-            return 0
-        self.conn.exec_driver_sql(
-            "INSERT INTO aesthetic_inventory_usage_history (pid, encounter, mapping_id, drug_id, "
-            "planned_quantity, old_actual, new_actual, old_reason, new_reason, old_notes, "
-            "new_notes, old_lot_id, new_lot_id, source, changed_by, changed_at) VALUES (%s, %s, "
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (pid, encounter, ref.mapping_id, ref.drug_id, planned,
-                 old.quantity if old else None, new.quantity, old.reason if old else None,
-                 new.reason, old.notes if old else None, new.notes,
-                 old.lot_id if old else None, new.lot_id, new.source, new.recorded_by,
-                 new.recorded_at or now)
-                for ref, planned, old, new in rows
-            ],
-        )
-        return 1
-
-    def delete_edits(self, edit_ids: Iterable[int]) -> int:
-        ids = sorted(set(edit_ids))
-        if not ids:
-            return 0
-        self.conn.execute(
-            text("DELETE FROM aesthetic_inventory_fee_sheet_edits WHERE id IN :ids")
-            .bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        )
-        return 1
-
 
 def variance_rows(
     conn: Connection, since: date | None, until: date | None
-) -> list[tuple]:  # type: ignore[type-arg]
+) -> list[tuple[Any, ...]]:
     """Usage records with a visit date in [since, until]: (visit date, pid, encounter,
     mapping_id, drug_id, product, code_type, code, planned, actual, reason, unit cost,
     provider username). The report groups them in Python."""

@@ -18,7 +18,7 @@ them through the one trigger installer (``install.triggers``, which lists this m
 
 from __future__ import annotations
 
-from ..install.trigger_spec import TriggerSpec
+from ..trigger_spec import TriggerSpec
 
 EDITS_TABLE = "aesthetic_inventory_fee_sheet_edits"
 QUEUE_TABLE = "aesthetic_inventory_change_queue"

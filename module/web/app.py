@@ -364,7 +364,8 @@ def get_consumables(
 def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request,
              principal: PrincipalDep) -> dict[str, Any]:
     _require(principal.grants.view_materials)
-    return services.usable_lots(_ctx(request).uow, product_id, today=date.today())
+    return services.usable_lots(_ctx(request).uow, product_id, today=date.today(),
+                                username=principal.username)
 
 
 @api_router.get("/stock", tags=["reports"],

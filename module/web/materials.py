@@ -12,28 +12,17 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
+from ..usage import service, show
 from .services import NotFoundError
 
 
-class UsageServiceMissingError(NotFoundError):
-    """The usage package is not part of this build (materials endpoints unavailable)."""
-
-
 class MaterialsGateway(Protocol):
+    """What the materials endpoints need (tests may hand the app another one)."""
+
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
 
     def record(self, pid: int, encounter: int, *, username: str,
                materials: list[dict[str, Any]]) -> dict: ...
-
-
-def _usage_service() -> Any:
-    try:
-        from ..usage import service  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise UsageServiceMissingError(
-            "materials are not available: the usage service is not part of this build"
-        ) from None
-    return service
 
 
 def _number(value: Any) -> float | None:
@@ -107,26 +96,26 @@ class UsageMaterials:
         self.app = app
 
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
-        service = _usage_service()
-        view = service.show_usage(self.app.unit_of_work, pid, encounter,
+        view = show.show_usage(self.app.unit_of_work, pid, encounter,
                                   can_see_costs=show_costs)
         return materials_json(view.as_dict(), show_costs)
 
     def record(self, pid: int, encounter: int, *, username: str,
                materials: list[dict[str, Any]]) -> dict:
-        service = _usage_service()
-        by_mapping: dict[int, dict[str, Any]] = {}
+        by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = service.show_usage(self.app.unit_of_work, pid, encounter,
+            current = show.show_usage(self.app.unit_of_work, pid, encounter,
                                          can_see_costs=False)
-            by_mapping = {m["mappingId"]: m for m in current.as_dict()["materials"]}
+            by_mapping = {m.mapping_id: (f"{m.code_type}:{m.code}", m.drug_id)
+                          for m in current.materials}
         inputs = []
         for item in materials:
+            product: int | None
             if item.get("usageId") is not None:
                 known = by_mapping.get(item["usageId"])
                 if known is None:
                     raise NotFoundError(f"Material usage not found: {item['usageId']}")
-                code, product = str(known["code"]), int(known["itemId"])
+                code, product = known
             else:
                 code, product = str(item["code"]), item.get("productId")
             code_type, _, code_value = code.partition(":")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..consumption.lot_order import RemovalStrategy
 from .domain import BomLine
 from .login_policy import LockoutPolicy, LoginRecord
 
@@ -45,14 +46,14 @@ class AuthRepository:
 
     def lockout_policy(self) -> LockoutPolicy:
         """The site's ``password_max_failed_logins`` / ``time_reset_...`` globals."""
-        rows = dict(
-            self.connection.execute(
+        rows: dict[str, object] = {
+            str(name): value for name, value in self.connection.execute(
                 text(
                     "SELECT gl_name, gl_value FROM globals WHERE gl_name IN "
                     "('password_max_failed_logins', 'time_reset_password_max_failed_logins')"
                 )
             ).all()
-        )
+        }
         default = LockoutPolicy()
 
         def number(name: str, fallback: int) -> int:
@@ -158,20 +159,28 @@ class CatalogRepository:
             for r in rows
         ]
 
-    def usable_lots(self, drug_id: int, today: date) -> list[dict]:
-        """The product's lots a nurse can pick: not destroyed, not expired, in stock (FEFO)."""
+    def usable_lots(self, drug_id: int, today: date, username: str = "") -> list[dict]:
+        """The product's lots a nurse can pick (not destroyed, not expired, in stock), in
+        the order the engine takes them (:class:`RemovalStrategy`, sellDrug's order) for
+        a seller with ``username``'s default warehouse, each with its warehouse."""
+        # the user's default warehouse, as sellDrug reads it, inline: one round trip
+        warehouse = ("(SELECT COALESCE(MAX(u.default_warehouse), '') FROM users u "
+                     "WHERE u.username = :user)")
         rows = self.connection.execute(
             text(
                 "SELECT di.inventory_id, di.lot_number, di.expiration, di.on_hand, "
-                "di.warehouse_id FROM drug_inventory di "
+                "di.warehouse_id, lo.title FROM drug_inventory di "
+                "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
+                "AND lo.option_id = di.warehouse_id AND lo.activity = 1 "
                 f"WHERE di.drug_id = :d AND {_USABLE_LOT} "
-                "ORDER BY di.expiration IS NULL, di.expiration, di.inventory_id"
+                f"ORDER BY {RemovalStrategy.order_by_sql(warehouse)}"
             ),
-            {"d": drug_id, "today": today},
+            {"d": drug_id, "today": today, "user": username},
         ).all()
         return [
             {"inventoryId": int(r[0]), "lotNumber": r[1], "expiration":
-             r[2].isoformat() if r[2] else None, "onHand": int(r[3]), "warehouse": r[4]}
+             r[2].isoformat() if r[2] else None, "onHand": int(r[3]), "warehouse": r[4],
+             "warehouseName": r[5] or r[4] or ""}
             for r in rows
         ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 from ..acl import Grants, load_grants
 from ..errors import AestheticInventoryError, InvalidInputError
@@ -100,7 +101,7 @@ def consumables(
     total = None
     if show_costs:
         known = [line.unit_cost * line.quantity for line in lines if line.unit_cost is not None]
-        total = money(sum(known)) if known else None
+        total = money(sum(known, Decimal(0))) if known else None
     return {
         "serviceCode": f"{code_type}:{code}",
         "codeType": code_type,
@@ -110,13 +111,15 @@ def consumables(
     }
 
 
-def usable_lots(uow_factory: UowFactory, drug_id: int, *, today: date) -> dict:
-    """The lots of one product a nurse may pick on the review page."""
+def usable_lots(uow_factory: UowFactory, drug_id: int, *, today: date,
+                username: str = "") -> dict:
+    """The lots of one product a nurse may pick on the review page, in the order the
+    engine takes them for ``username`` (their default warehouse first)."""
     with uow_factory() as uow:
         repo = CatalogRepository(uow.connection)
         if not repo.product_exists(drug_id):
             raise NotFoundError(f"Product not found: {drug_id}")
-        return {"productId": drug_id, "lots": repo.usable_lots(drug_id, today)}
+        return {"productId": drug_id, "lots": repo.usable_lots(drug_id, today, username)}
 
 
 def visits_on(uow_factory: UowFactory, day: date) -> list[dict]:

@@ -36,7 +36,7 @@
     select.appendChild(el("option", { value: "" }, "lot: automatic (FEFO)"));
     api("GET", "/products/" + material.itemMasterId + "/lots").then(function (data) {
       data.lots.forEach(function (lot) {
-        var label = (lot.lotNumber || "(no number)") + " · exp " + (lot.expiration || "none") + " · " + lot.onHand + " on hand";
+        var label = (lot.lotNumber || "(no number)") + " · " + (lot.warehouseName || lot.warehouse || "no warehouse") + " · exp " + (lot.expiration || "none") + " · " + lot.onHand + " on hand";
         select.appendChild(el("option", { value: lot.lotNumber || "" }, label));
       });
       if (material.actualLot) { select.value = material.actualLot; }

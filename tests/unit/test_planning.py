@@ -14,17 +14,19 @@ from aesthetic_inventory.consumption.domain import (
     StoredUsage,
 )
 from aesthetic_inventory.consumption.planning import (
-    HeldRows,
-    LiveMapping,
     StockChanges,
-    UsageRecord,
     UsageRow,
     Visit,
-    WindowFacts,
     mapping_plans,
     outcomes,
     snapshot_cut,
     stock_plan,
+)
+from aesthetic_inventory.consumption.settled import (
+    HeldRows,
+    LiveMapping,
+    UsageRecord,
+    WindowFacts,
     unsettled_visits,
 )
 

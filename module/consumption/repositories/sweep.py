@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..domain import SELECTOR_PREFIX, StoredUsage
-from ..planning import HeldRows, LiveMapping, UsageRecord, WindowFacts
+from ..settled import HeldRows, LiveMapping, UsageRecord, WindowFacts
 
 # the sweep's window: visits with mapped billing lines dated on/after :since, or with
 # AUTO_PROC rows sold on/after it
@@ -20,6 +20,57 @@ _WINDOW = (
     "WHERE b.date >= :since AND b.pid IS NOT NULL AND b.encounter IS NOT NULL "
     "UNION SELECT pid, encounter FROM drug_sales "
     "WHERE sale_date >= :since AND selector LIKE :prefix) "
+)
+
+
+# Every join below goes from a window visit to a base table through an index
+# ((pid, encounter) of billing, drug_sales and usage, the primary key of
+# procedure_products); STRAIGHT_JOIN keeps the optimizer from scanning the whole
+# table and probing the window instead. Joining the derived tables to each other
+# has no key and was much slower.
+_LIVE_MAPPING = (
+    "SELECT 1 FROM billing b2 JOIN procedure_products pp2 "
+    "ON pp2.code_type = b2.code_type AND pp2.code = b2.code "
+    "WHERE b2.pid = {t}.pid AND b2.encounter = {t}.encounter AND b2.activity = 1 "
+    "AND pp2.id = {mapping}"
+)
+_SUSPECTS = (
+    _WINDOW + ", l AS ("
+    "SELECT b.pid, b.encounter, pp.id AS mapping_id, pp.drug_id, "
+    "GREATEST(SUM(COALESCE(b.units, 0)), 0) * pp.quantity AS planned FROM v "
+    "STRAIGHT_JOIN billing b ON b.pid = v.pid AND b.encounter = v.encounter "
+    "AND b.activity = 1 "
+    "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+    "GROUP BY b.pid, b.encounter, pp.id, pp.drug_id, pp.quantity) "
+    # a mapping with live lines whose rows or record do not match its requirement
+    "SELECT l.pid, l.encounter FROM l "
+    "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
+    "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
+    # a recorded actual, not the plan, is what the rows must hold
+    "WHERE u.id IS NULL OR u.required_units <> CEILING(COALESCE("
+    "u.actual_quantity, l.planned)) "
+    "OR u.allocated_units > CEILING(COALESCE(u.actual_quantity, l.planned)) "
+    # a recorded shortage is settled here; stock arriving is the job of
+    # sweep_always_candidates
+    "OR u.shortage_units <> CEILING(COALESCE(u.actual_quantity, l.planned)) "
+    "- u.allocated_units "
+    "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
+    "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
+    "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
+    "AND ds.selector = CONCAT(:plain, l.mapping_id) AND ds.drug_id = l.drug_id) "
+    "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = l.pid "
+    "AND ds.encounter = l.encounter AND ds.selector = CONCAT(:plain, l.mapping_id) "
+    "AND ds.drug_id <> l.drug_id) "
+    # AUTO_PROC rows that are not exactly 'AUTO_PROC:<a live mapping of the visit>'
+    "UNION SELECT ds.pid, ds.encounter FROM v STRAIGHT_JOIN drug_sales ds "
+    "ON ds.pid = v.pid AND ds.encounter = v.encounter AND ds.selector LIKE :prefix "
+    "WHERE NOT EXISTS (" + _LIVE_MAPPING.format(
+        t="ds", mapping="CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED)"
+    ) + " AND ds.selector = CONCAT(:plain, pp2.id)) "
+    # usage records of a mapping without live lines
+    "UNION SELECT u.pid, u.encounter FROM v STRAIGHT_JOIN aesthetic_inventory_usage u "
+    "ON u.pid = v.pid AND u.encounter = v.encounter "
+    "WHERE NOT EXISTS (" + _LIVE_MAPPING.format(t="u", mapping="u.mapping_id") + ")"
 )
 
 
@@ -40,56 +91,8 @@ class SweepRepository:
         a suspect, decided exactly by ``mapping_is_settled`` in Python: this filter only
         spares that check the visits it would call settled anyway. The AUTO_PROC rows are
         joined on the mapping id parsed out of the selector (a key, unlike a CONCAT)."""
-        # Every join below goes from a window visit to a base table through an index
-        # ((pid, encounter) of billing, drug_sales and usage, the primary key of
-        # procedure_products); STRAIGHT_JOIN keeps the optimizer from scanning the whole
-        # table and probing the window instead. Joining the derived tables to each other
-        # has no key and was much slower.
-        live_mapping = (
-            "SELECT 1 FROM billing b2 JOIN procedure_products pp2 "
-            "ON pp2.code_type = b2.code_type AND pp2.code = b2.code "
-            "WHERE b2.pid = {t}.pid AND b2.encounter = {t}.encounter AND b2.activity = 1 "
-            "AND pp2.id = {mapping}"
-        )
         rows = self.conn.execute(
-            text(
-                _WINDOW + ", l AS ("
-                "SELECT b.pid, b.encounter, pp.id AS mapping_id, pp.drug_id, "
-                "GREATEST(SUM(COALESCE(b.units, 0)), 0) * pp.quantity AS planned FROM v "
-                "STRAIGHT_JOIN billing b ON b.pid = v.pid AND b.encounter = v.encounter "
-                "AND b.activity = 1 "
-                "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
-                "GROUP BY b.pid, b.encounter, pp.id, pp.drug_id, pp.quantity) "
-                # a mapping with live lines whose rows or record do not match its requirement
-                "SELECT l.pid, l.encounter FROM l "
-                "LEFT JOIN aesthetic_inventory_usage u ON u.pid = l.pid "
-                "AND u.encounter = l.encounter AND u.mapping_id = l.mapping_id "
-                # a recorded actual, not the plan, is what the rows must hold
-                "WHERE u.id IS NULL OR u.required_units <> CEILING(COALESCE("
-                "u.actual_quantity, l.planned)) "
-                "OR u.allocated_units > CEILING(COALESCE(u.actual_quantity, l.planned)) "
-                # a recorded shortage is settled here; stock arriving is the job of
-                # sweep_always_candidates
-                "OR u.shortage_units <> CEILING(COALESCE(u.actual_quantity, l.planned)) "
-                "- u.allocated_units "
-                "OR u.planned_quantity <> l.planned OR u.drug_id <> l.drug_id "
-                "OR u.allocated_units <> (SELECT COALESCE(SUM(ds.quantity), 0) "
-                "FROM drug_sales ds WHERE ds.pid = l.pid AND ds.encounter = l.encounter "
-                "AND ds.selector = CONCAT(:plain, l.mapping_id) AND ds.drug_id = l.drug_id) "
-                "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = l.pid "
-                "AND ds.encounter = l.encounter AND ds.selector = CONCAT(:plain, l.mapping_id) "
-                "AND ds.drug_id <> l.drug_id) "
-                # AUTO_PROC rows that are not exactly 'AUTO_PROC:<a live mapping of the visit>'
-                "UNION SELECT ds.pid, ds.encounter FROM v STRAIGHT_JOIN drug_sales ds "
-                "ON ds.pid = v.pid AND ds.encounter = v.encounter AND ds.selector LIKE :prefix "
-                "WHERE NOT EXISTS (" + live_mapping.format(
-                    t="ds", mapping="CAST(SUBSTRING(ds.selector, :cut) AS UNSIGNED)"
-                ) + " AND ds.selector = CONCAT(:plain, pp2.id)) "
-                # usage records of a mapping without live lines
-                "UNION SELECT u.pid, u.encounter FROM v STRAIGHT_JOIN aesthetic_inventory_usage u "
-                "ON u.pid = v.pid AND u.encounter = v.encounter "
-                "WHERE NOT EXISTS (" + live_mapping.format(t="u", mapping="u.mapping_id") + ")"
-            ),
+            text(_SUSPECTS),
             {"since": since, "prefix": SELECTOR_PREFIX + "%", "plain": SELECTOR_PREFIX,
              "cut": len(SELECTOR_PREFIX) + 1},
         )

@@ -15,6 +15,7 @@ from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.install.service import load_sample, migrate
 from click.testing import CliRunner
+from dbtools import uows
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -78,14 +79,14 @@ def test_trigger_queue_and_worker_produce_auto_proc_rows(oe_engine: Engine) -> N
     line = visit_with_line(oe_engine, 501, 9001, "15828", 2)
     assert q(oe_engine, "SELECT pid, encounter FROM aesthetic_inventory_change_queue") == [
         (501, 9001)]
-    result = drain_change_queue(oe_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(oe_engine), service_username=SERVICE)
     assert result.changed == 1
     assert auto_rows(oe_engine, 501, 9001) == [
         (f"AUTO_PROC:{mapping_id(oe_engine, '15828')}", "Botox Cosmetic 100U", 2, "doc9001",
          date.today(), 0, 1, 0)]
     # PHP deletes the line by setting activity 0: the stock comes back
     php(oe_engine, "UPDATE billing SET activity = 0 WHERE id = :i", {"i": line})
-    drain_change_queue(oe_engine, service_username=SERVICE)
+    drain_change_queue(uows(oe_engine), service_username=SERVICE)
     assert auto_rows(oe_engine, 501, 9001) == []
     ledgers = q(oe_engine, "SELECT di.on_hand + COALESCE(SUM(ds.quantity), 0) FROM "
                            "drug_inventory di LEFT JOIN drug_sales ds "

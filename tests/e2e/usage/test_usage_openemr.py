@@ -12,11 +12,12 @@ from datetime import date, timedelta
 
 import pytest
 from aesthetic_inventory.cli import main
-from aesthetic_inventory.consumption.service import drain_change_queue
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import load_sample, migrate
 from click.testing import CliRunner, Result
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -90,7 +91,7 @@ def test_done_when_scenario(oe: tuple[Engine, str]) -> None:
                 "justify, ndc_info, pricelevel, revenue_code) VALUES (NOW(), 'CPT4', '15828', "
                 ":p, 1, NULL, 'Default', 1, :e, 'x', 0, 1, 1, 600.00, '', '', '', '', '')",
         {"p": PID, "e": ENC})
-    drain_change_queue(engine, service_username=SERVICE)  # plan: 1 vial
+    drain_change_queue(uows(engine), service_username=SERVICE)  # plan: 1 vial
     assert (lot(engine, "BTX-24A117"), lot(engine, "BTX-LATER")) == (5, 4)
 
     two = cli(url, "usage", "record", "--pid", str(PID), "--encounter", str(ENC),
@@ -125,7 +126,7 @@ def test_done_when_scenario(oe: tuple[Engine, str]) -> None:
     php(engine, "UPDATE drug_sales SET quantity = 3 WHERE sale_id = :s", {"s": sale_id})
     php(engine, "UPDATE drug_inventory SET on_hand = on_hand - 2 WHERE inventory_id = :i",
         {"i": inv})
-    drain_change_queue(engine, service_username=SERVICE)
+    drain_change_queue(uows(engine), service_username=SERVICE)
     again = cli(url, "consume", "--pid", str(PID), "--encounter", str(ENC))
     assert again.exit_code == 0, again.output
     assert q(engine, "SELECT SUM(quantity) FROM drug_sales WHERE pid = :p AND encounter = :e",

@@ -15,6 +15,7 @@ from aesthetic_inventory.errors import InvalidInputError, UnknownVisitError
 from aesthetic_inventory.install import triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -95,7 +96,7 @@ def test_triggers_queue_php_style_writes_and_worker_drains(
         assert triggers.trigger_status(conn).mode == "triggers"
     line = clinic.add_line(1, 100, "15828", 3)
     assert queue_len(clinic) == 1
-    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (result.visits, result.changed) == (1, 1)
     assert queue_len(clinic) == 0 and clinic.on_hand(stocked["lot"]) == 7
     # checkout flips billed / bill_process: not a change of the requirement, not queued
@@ -106,16 +107,16 @@ def test_triggers_queue_php_style_writes_and_worker_drains(
     clinic.execute("UPDATE billing SET encounter = 101 WHERE id = :i", {"i": line})
     assert sorted(clinic.rows(
         "SELECT pid, encounter FROM aesthetic_inventory_change_queue")) == [(1, 100), (1, 101)]
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert clinic.held(1, 100) == 0 and clinic.held(1, 101) == 3
     clinic.execute("DELETE FROM billing WHERE id = :i", {"i": line})
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert clinic.on_hand(stocked["lot"]) == 10 and queue_len(clinic) == 0
 
 
 def test_empty_queue_drain_is_one_read(migrated_engine: Engine) -> None:
     with dbtools.count_statements(migrated_engine) as log:
-        result = drain_change_queue(migrated_engine, service_username=SERVICE)
+        result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert result.visits == 0 and log.count == 1 and log.writes == []
 
 
@@ -123,7 +124,7 @@ def test_queue_rows_of_unknown_visits_are_dropped(
     clinic: Clinic, migrated_engine: Engine, stocked: dict[str, int]
 ) -> None:
     clinic.add_line(9, 999, "15828", 1)
-    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert result.skipped == 1 and queue_len(clinic) == 0
 
 
@@ -133,10 +134,10 @@ def test_queue_rows_locked_by_another_worker_are_skipped(
     clinic.add_line(1, 100, "15828", 1)
     with migrated_engine.connect() as other:
         other.execute(text("SELECT id FROM aesthetic_inventory_change_queue FOR UPDATE"))
-        result = drain_change_queue(migrated_engine, service_username=SERVICE)
+        result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
         assert result.skipped == 1 and clinic.on_hand(stocked["lot"]) == 10
         other.rollback()
-    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert result.changed == 1 and clinic.on_hand(stocked["lot"]) == 9
 
 
@@ -192,18 +193,18 @@ def test_sweep_finds_recent_lines_open_shortages_and_vanished_mappings(
     clinic.add_line(1, 100, "15828", 4)
     clinic.add_visit(2, 200)
     clinic.add_line(2, 200, "15828", 9)
-    result = sweep_visits(migrated_engine, since=date.today(), service_username=SERVICE)
+    result = sweep_visits(uows(migrated_engine), since=date.today(), service_username=SERVICE)
     assert result.visits == 2 and result.shortage_units == 3
     assert clinic.on_hand(stocked["lot"]) == 0
     # an old line outside the window is still swept while it has an open shortage
     clinic.execute("UPDATE billing SET date = '2020-01-01'")
     clinic.receive(stocked["lot"], 5)
-    result = sweep_visits(migrated_engine, since=date.today(), service_username=SERVICE)
+    result = sweep_visits(uows(migrated_engine), since=date.today(), service_username=SERVICE)
     assert clinic.held(2, 200) == 9 and clinic.on_hand(stocked["lot"]) == 2
     # a deleted mapping: its unbilled rows are found and returned, whatever their date
     clinic.execute("DELETE FROM procedure_products")
     clinic.execute("UPDATE drug_sales SET sale_date = '2020-01-01'")
-    result = sweep_visits(migrated_engine, since=date.today(), service_username=SERVICE)
+    result = sweep_visits(uows(migrated_engine), since=date.today(), service_username=SERVICE)
     assert result.changed == 2 and clinic.on_hand(stocked["lot"]) == 15
     assert set(clinic.ledgers().values()) == {0}
 
@@ -219,7 +220,7 @@ def test_a_failing_visit_does_not_block_the_others(
     clinic.add_visit(666, 1)
     clinic.add_line(666, 1, "15828", 1)
     clinic.add_line(1, 100, "15828", 2)
-    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (result.failed, result.changed) == (1, 1)
     assert clinic.held(1, 100) == 2 and clinic.held(666, 1) == 0
     # the failed visit stays queued for the next run
@@ -269,7 +270,7 @@ def test_worker_killed_midway_leaves_queue_and_stock_for_the_next_run(
     # the server may take a moment to notice the dead connection and release its locks;
     # until then the worker skips the locked rows (never waits on them)
     for _ in range(100):
-        result = drain_change_queue(migrated_engine, service_username=SERVICE)
+        result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
         if result.visits:
             break
         time.sleep(0.05)

@@ -11,14 +11,16 @@ from datetime import date
 
 import pytest
 from aesthetic_inventory.cli import main
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.consumption.repositories.health import (
     count_set_aside_visits,
     set_aside_visits,
 )
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from click.testing import CliRunner
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 
 SERVICE = "aesthetic-inventory"
@@ -57,7 +59,7 @@ def test_failing_visit_is_set_aside_with_backoff_and_the_rest_drains(
         clinic.add_line(pid, 100, "15828", 1)
     refuse_pid(2)
     with caplog.at_level(logging.WARNING):
-        first = drain_change_queue(migrated_engine, service_username=SERVICE)
+        first = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (first.visits, first.failed) == (2, 1)
     assert clinic.held(1, 100) == 1 and clinic.held(3, 100) == 1 and clinic.held(2, 100) == 0
     lines = [r.message for r in caplog.records if "set aside" in r.message]
@@ -71,19 +73,19 @@ def test_failing_visit_is_set_aside_with_backoff_and_the_rest_drains(
     # one per second)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        again = drain_change_queue(migrated_engine, service_username=SERVICE)
+        again = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (again.visits, again.failed) == (0, 0)
     assert not [r for r in caplog.records if "set aside" in r.message]
     # once due, it is tried again; a second failure doubles the wait
     clinic.execute("UPDATE aesthetic_inventory_change_queue SET next_try_at = NOW(6)")
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     row = clinic.rows("SELECT MAX(attempts), TIMESTAMPDIFF(SECOND, NOW(6), MAX(next_try_at)) "
                       "FROM aesthetic_inventory_change_queue")[0]
     assert row[0] == 2 and 8 <= row[1] <= 10
     # the cause fixed, the visit is reconciled and leaves the queue
     clinic.execute("DROP TRIGGER test_refuse")
     clinic.execute("UPDATE aesthetic_inventory_change_queue SET next_try_at = NOW(6)")
-    done = drain_change_queue(migrated_engine, service_username=SERVICE)
+    done = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (done.visits, done.failed) == (1, 0)
     assert clinic.held(2, 100) == 1
     assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_change_queue") == 0
@@ -99,12 +101,12 @@ def test_stock_arrival_fills_shortages_oldest_visit_first(
     for pid, day in ((1, 12), (2, 5), (3, 20)):  # visit 2 is the oldest
         clinic.add_visit(pid, 100, date(2026, 3, day))
         clinic.add_line(pid, 100, "11950", 2)
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert [clinic.usage(p, 100)[0][4] for p in (1, 2, 3)] == [2, 2, 2]
     # a receipt as OpenEMR's lot screen writes it: on_hand up and a purchase row
     clinic.receive(lot, 3)
     assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_stock_queue") == 1
-    result = drain_change_queue(migrated_engine, service_username=SERVICE)
+    result = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert result.failed == 0
     assert [clinic.held(p, 100) for p in (2, 1, 3)] == [2, 1, 0]  # oldest first
     assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_stock_queue") == 0
@@ -115,7 +117,7 @@ def test_a_sale_does_not_queue_the_product(clinic: Clinic, migrated_engine: Engi
                                            botox: int) -> None:
     clinic.add_visit(1, 100)
     clinic.add_line(1, 100, "15828", 2)
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert clinic.held(1, 100) == 2
     assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_stock_queue") == 0
 
@@ -188,7 +190,7 @@ def test_status_lists_set_aside_visits(clinic: Clinic, migrated_engine: Engine,
     clinic.add_visit(4, 100)
     clinic.add_line(4, 100, "15828", 1)
     refuse_pid(4)
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     run = CliRunner().invoke(main, ["--database-url", migrated_db_url, "status"])
     assert run.exit_code == 0, run.output
     assert "set-aside visits (1; retried with backoff):" in run.output

@@ -8,15 +8,13 @@ from datetime import date, datetime
 
 import pytest
 from aesthetic_inventory.alerts.repositories.state import AlertStateRepository
+from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
 from aesthetic_inventory.consumption.domain import LotPolicy
 from aesthetic_inventory.consumption.repositories.health import count_invalid_expiration_lots
-from aesthetic_inventory.consumption.service import (
-    drain_change_queue,
-    reconcile_visit,
-    sweep_visits,
-)
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import VISIT_DATE, Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 
 SERVICE = "aesthetic-inventory"
@@ -108,10 +106,10 @@ def test_zero_dates_never_crash_sync_the_queue_or_alerts(
     clinic.add_visit(1, 100)
     clinic.add_line(1, 100, "15788", 2)  # queued by the billing trigger
     clinic.execute("DELETE FROM aesthetic_inventory_stock_queue")  # the lot's receipt
-    drained = drain_change_queue(migrated_engine, service_username=SERVICE)
+    drained = drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert (drained.visits, drained.failed) == (1, 0)
     assert clinic.usage(1, 100)[0][4] == 2  # all short: the zero-date lot is expired
-    swept = sweep_visits(migrated_engine, since=date(2026, 1, 1), service_username=SERVICE)
+    swept = sweep_visits(uows(migrated_engine), since=date(2026, 1, 1), service_username=SERVICE)
     assert swept.failed == 0
     assert clinic.on_hand(zero) == 3
     with migrated_engine.connect() as conn:

@@ -10,6 +10,7 @@ import pytest
 from aesthetic_inventory.consumption.batch import sweep_visits
 from aesthetic_inventory.install import triggers
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -42,7 +43,7 @@ def swept(clinic: Clinic, migrated_engine: Engine) -> dict[str, int]:
 
 
 def sweep(engine: Engine):  # type: ignore[no-untyped-def]
-    return sweep_visits(engine, since=date.today(), service_username=SERVICE)
+    return sweep_visits(uows(engine), since=date.today(), service_username=SERVICE)
 
 
 def test_sweep_of_reconciled_visits_opens_no_transaction_per_visit(

@@ -17,12 +17,14 @@ from __future__ import annotations
 import multiprocessing
 from decimal import Decimal
 
+from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.consumption.fee_sheet import FeeSheetChanges, save_fee_sheet
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.db import create_db_engine, is_lock_conflict
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.service import MaterialInput, record_usage
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
@@ -36,7 +38,8 @@ def _recorder(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
         barrier.wait(timeout=30)
         for i in range(ROUNDS):
             value = str((i % 4) + 1)
-            record_usage(engine, 1, 1, [MaterialInput("CPT4", "15828", value, reason="OTHER")],
+            record_usage(uows(engine), 1, 1,
+                         [MaterialInput("CPT4", "15828", value, reason="OTHER")],
                          user=f"nurse{i}", service_username=SERVICE)
         out.put(("ok", "recorder"))
     except BaseException as exc:  # report, never hang the parent
@@ -79,7 +82,7 @@ def _worker(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
     try:
         barrier.wait(timeout=30)
         for _ in range(ROUNDS * 2):
-            result = drain_change_queue(engine, service_username=SERVICE)
+            result = drain_change_queue(uows(engine), service_username=SERVICE)
             assert result.failed == 0
         out.put(("ok", "worker"))
     except BaseException as exc:
@@ -112,7 +115,7 @@ def test_record_fee_sheet_and_worker_race_on_one_visit(
     assert all(kind == "ok" for kind, _ in reports), reports
 
     # what is still queued is handled by the next run, as in production
-    drain_change_queue(migrated_engine, service_username=SERVICE)
+    drain_change_queue(uows(migrated_engine), service_username=SERVICE)
     assert clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_fee_sheet_edits") == 0
     assert set(clinic.ledgers().values()) == {0}
     assert all(clinic.on_hand(inv) >= 0 for inv in lots)

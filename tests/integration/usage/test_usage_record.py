@@ -8,11 +8,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from aesthetic_inventory.consumption.service import drain_change_queue, reconcile_visit
+from aesthetic_inventory.consumption.batch import drain_change_queue, sweep_visits
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.errors import InvalidInputError
 from aesthetic_inventory.unit_of_work import UnitOfWork
-from aesthetic_inventory.usage.service import MaterialInput, record_usage, show_usage
+from aesthetic_inventory.usage.service import MaterialInput, record_usage
+from aesthetic_inventory.usage.show import show_usage
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 
 SERVICE = "aesthetic-inventory"
@@ -37,7 +40,7 @@ def visit(clinic: Clinic) -> dict[str, int]:
 
 def _record(engine: Engine, actual: object, reason: str | None = None, **kw: object):  # type: ignore[no-untyped-def]
     material = MaterialInput("CPT4", "15828", actual, reason=reason, **kw)  # type: ignore[arg-type]
-    return record_usage(engine, 1, 1, [material], user="nurse1", service_username=SERVICE)
+    return record_usage(uows(engine), 1, 1, [material], user="nurse1", service_username=SERVICE)
 
 
 def _state(clinic: Clinic) -> tuple:
@@ -135,14 +138,14 @@ def test_bad_input_changes_nothing(clinic: Clinic, visit: dict, kwargs: dict, me
 def test_unknown_visit_or_code_changes_nothing(clinic: Clinic, visit: dict) -> None:
     before = _state(clinic)
     with pytest.raises(InvalidInputError, match="no visit"):
-        record_usage(clinic.engine, 1, 99, [MaterialInput("CPT4", "15828", "1")], user="n",
+        record_usage(uows(clinic.engine), 1, 99, [MaterialInput("CPT4", "15828", "1")], user="n",
                      service_username=SERVICE)
     with pytest.raises(InvalidInputError, match="no product is mapped"):
-        record_usage(clinic.engine, 1, 1, [MaterialInput("CPT4", "99999", "1")], user="n",
+        record_usage(uows(clinic.engine), 1, 1, [MaterialInput("CPT4", "99999", "1")], user="n",
                      service_username=SERVICE)
     clinic.add_mapping("11950", visit["drug"])
     with pytest.raises(InvalidInputError, match="not billed on visit"):
-        record_usage(clinic.engine, 1, 1, [MaterialInput("CPT4", "11950", "1")], user="n",
+        record_usage(uows(clinic.engine), 1, 1, [MaterialInput("CPT4", "11950", "1")], user="n",
                      service_username=SERVICE)
     assert _state(clinic) == before
 
@@ -157,9 +160,9 @@ def test_several_materials_all_or_nothing(clinic: Clinic, visit: dict) -> None:
     good = MaterialInput("CPT4", "15828", "2", reason="WASTAGE")
     bad = MaterialInput("CPT4", "11950", "-1")
     with pytest.raises(InvalidInputError):
-        record_usage(clinic.engine, 1, 1, [good, bad], user="n", service_username=SERVICE)
+        record_usage(uows(clinic.engine), 1, 1, [good, bad], user="n", service_username=SERVICE)
     assert _state(clinic) == before
-    result = record_usage(clinic.engine, 1, 1, [good, MaterialInput("CPT4", "11950", "1")],
+    result = record_usage(uows(clinic.engine), 1, 1, [good, MaterialInput("CPT4", "11950", "1")],
                           user="n", service_username=SERVICE)
     assert result.updated == 2 and clinic.held(1, 1) == 3
 
@@ -167,7 +170,7 @@ def test_several_materials_all_or_nothing(clinic: Clinic, visit: dict) -> None:
 def test_fee_sheet_quantity_edit_becomes_the_actual(clinic: Clinic, visit: dict) -> None:
     [sale] = clinic.auto_sale_ids(1, 1)
     clinic.fee_sheet_set_quantity(sale, 3)
-    drain_change_queue(clinic.engine, service_username=SERVICE)
+    drain_change_queue(uows(clinic.engine), service_username=SERVICE)
     assert clinic.held(1, 1) == 3  # not undone
     assert clinic.rows("SELECT actual_quantity, variance_reason, actual_notes, actual_source "
                        "FROM aesthetic_inventory_usage") == [
@@ -187,17 +190,16 @@ def test_record_after_an_unabsorbed_fee_sheet_edit_stands(clinic: Clinic, visit:
     assert clinic.held(1, 1) == 2
     assert clinic.rows("SELECT new_actual, source FROM aesthetic_inventory_usage_history "
                        "ORDER BY id") == [(D("3"), "fee_sheet"), (D("2"), "usage")]
-    drain_change_queue(clinic.engine, service_username=SERVICE)  # nothing left to absorb
+    drain_change_queue(uows(clinic.engine), service_username=SERVICE)  # nothing left to absorb
     assert clinic.held(1, 1) == 2
 
 
 def test_sweep_absorbs_an_edit_whose_queue_row_was_lost(clinic: Clinic, visit: dict) -> None:
-    from aesthetic_inventory.consumption.service import sweep_visits
 
     [sale] = clinic.auto_sale_ids(1, 1)
     clinic.fee_sheet_set_quantity(sale, 2)
     clinic.execute("DELETE FROM aesthetic_inventory_change_queue")
-    sweep_visits(clinic.engine, since=date(2030, 1, 1), service_username=SERVICE)
+    sweep_visits(uows(clinic.engine), since=date(2030, 1, 1), service_username=SERVICE)
     assert clinic.scalar("SELECT actual_quantity FROM aesthetic_inventory_usage") == 2
     assert clinic.held(1, 1) == 2
 
@@ -212,7 +214,7 @@ def test_fee_sheet_delete_with_code_still_billed_is_actual_zero(clinic: Clinic, 
                                                                 ) -> None:
     [sale] = clinic.auto_sale_ids(1, 1)
     clinic.fee_sheet_delete(sale)
-    drain_change_queue(clinic.engine, service_username=SERVICE)
+    drain_change_queue(uows(clinic.engine), service_username=SERVICE)
     assert clinic.held(1, 1) == 0
     assert clinic.scalar("SELECT actual_quantity FROM aesthetic_inventory_usage") == 0
     assert clinic.on_hand(visit["a"]) == 5
@@ -222,8 +224,8 @@ def test_show_hides_costs_unless_allowed(clinic: Clinic, visit: dict) -> None:
     clinic.execute("UPDATE drugs SET unit_cost = 420, aesthetic_category = 'Neurotoxin', "
                    "reorder_point = 20 WHERE drug_id = :d", {"d": visit["drug"]})
     _record(clinic.engine, "2", "ADDITIONAL_USAGE", notes="n1")
-    hidden = show_usage(clinic.engine, 1, 1, can_see_costs=False).as_dict()
-    shown = show_usage(clinic.engine, 1, 1, can_see_costs=True).as_dict()
+    hidden = show_usage(uows(clinic.engine), 1, 1, can_see_costs=False).as_dict()
+    shown = show_usage(uows(clinic.engine), 1, 1, can_see_costs=True).as_dict()
     [m] = shown["materials"]  # type: ignore[misc]
     assert (m["plannedQuantity"], m["actualQuantity"], m["varianceQuantity"],
             m["varianceReason"]) == ("1", "2", "1", "ADDITIONAL_USAGE")

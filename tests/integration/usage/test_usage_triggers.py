@@ -11,6 +11,7 @@ from aesthetic_inventory.install.triggers import ensure_triggers
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.triggers import TRIGGERS
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -159,7 +160,7 @@ def test_fee_sheet_save_on_a_stale_read_is_reported_as_drift(clinic: Clinic, uni
     _drug, lot = _visit(clinic, units=3)
     [sale] = clinic.auto_sale_ids(1, 1)
     # the biller's fee sheet shows 3; meanwhile the nurse records 2 (the row shrinks)
-    record_usage(clinic.engine, 1, 1, [MaterialInput("CPT4", "15828", "2", reason="OTHER")],
+    record_usage(uows(clinic.engine), 1, 1, [MaterialInput("CPT4", "15828", "2", reason="OTHER")],
                  user="nurse", service_username=SERVICE)
     assert clinic.held(1, 1) == 2
     _php_stale_write(clinic, sale, 3, units)  # 3 -> 1, or deleted, computed from 3

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from aesthetic_inventory.consumption.service import reconcile_visit, sweep_visits
+from aesthetic_inventory.consumption.batch import sweep_visits
+from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.usage.service import MaterialInput, record_usage
 from clinic import Clinic
+from dbtools import uows
 from sqlalchemy.engine import Engine
 
 SERVICE = "aesthetic-inventory"
@@ -61,7 +63,8 @@ def test_actuals_cost_no_extra_statement(clinic: Clinic, migrated_engine: Engine
     clinic.add_mapping("15828", drug)
     _visit(clinic, 1, drug)  # plan only
     _visit(clinic, 2, drug)
-    record_usage(migrated_engine, 1, 2, [MaterialInput("CPT4", "15828", "3", reason="WASTAGE")],
+    record_usage(uows(migrated_engine), 1, 2,
+                 [MaterialInput("CPT4", "15828", "3", reason="WASTAGE")],
                  user="nurse1", service_username=SERVICE)
     plain, r1 = _reconcile(migrated_engine, 1)
     with_actual, r2 = _reconcile(migrated_engine, 2)
@@ -105,8 +108,9 @@ def test_sweep_finds_nothing_to_do_for_a_visit_with_an_actual(
     clinic.add_lot(drug, 9, lot_number="L1")
     clinic.add_mapping("15828", drug)
     _visit(clinic, 1, drug)
-    record_usage(migrated_engine, 1, 1, [MaterialInput("CPT4", "15828", "2", reason="WASTAGE")],
+    record_usage(uows(migrated_engine), 1, 1,
+                 [MaterialInput("CPT4", "15828", "2", reason="WASTAGE")],
                  user="nurse1", service_username=SERVICE)
-    result = sweep_visits(migrated_engine, since=date(2026, 1, 1), service_username=SERVICE)
+    result = sweep_visits(uows(migrated_engine), since=date(2026, 1, 1), service_username=SERVICE)
     assert (result.visits, result.checked) == (0, 0)
     assert clinic.held(1, 1) == 2
