@@ -6,33 +6,22 @@ a bad scan shows its message and writes nothing."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import test_web_browser
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+# the review page test's headless Chromium fixture, shared rather than copied
+browser = test_web_browser.browser
 GTIN = "04006381333931"
 EXPIRY = date.today() + timedelta(days=365)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_receive_then_count_by_scan_in_the_browser(site: Site, server: LiveServer,
