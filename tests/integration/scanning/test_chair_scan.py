@@ -30,7 +30,8 @@ def _yymmdd(day: date) -> str:
 @pytest.fixture
 def visit(clinic: Clinic) -> dict[str, int]:
     """Botox 1 per CPT4 64612, lots A (expires first) and B; Filler with lot F; visit
-    1/1 billed once and reconciled (FEFO took lot A)."""
+    1/1 billed once and reconciled (FEFO took lot A). The nurse is an OpenEMR user."""
+    clinic.add_user("nurse")
     drug = clinic.add_drug("Botox")
     a = clinic.add_lot(drug, 5, lot_number="A-1", expiration=SOON)
     b = clinic.add_lot(drug, 5, lot_number="B-2", expiration=LATER)
@@ -110,6 +111,7 @@ def test_bad_chair_scans_write_nothing(clinic: Clinic, visit: dict) -> None:
 
 def test_a_lot_number_in_two_rooms_records_the_one_the_visit_draws_from(
         clinic: Clinic) -> None:
+    clinic.add_user("nurse")
     drug = clinic.add_drug("Botox")
     clinic.add_warehouse("room2", 5)
     shelf = clinic.add_lot(drug, 5, lot_number="B-2", expiration=LATER)
