@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from ..bootstrap import App
 from ..db import create_db_engine, ping_when_idle
 from ..resources import templates_dir
-from .api_routes import api_router
+from .api_routes import ERROR_RESPONSES, api_router
 from .auth import PrincipalDep, get_principal
 from .config import WebConfig
 from .context import GrantsCache, WebContext, WebEngines
@@ -32,6 +32,7 @@ from .middleware import BodyLimit, ProxyHeaders, SecurityHeaders
 from .page_routes import page_router
 from .ratelimit import RateLimiter
 from .recall_routes import include_recall_routes
+from .scan_routes import scan_router
 from .tokens import Signer
 
 OPENAPI_PATH = API_PREFIX + "/openapi.json"
@@ -118,6 +119,7 @@ def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> Fa
     api.include_router(api_router)
     api.include_router(page_router)
     include_recall_routes(api, get_principal)
+    api.include_router(scan_router(get_principal, API_PREFIX), responses=ERROR_RESPONSES)
     # The last added is the outermost: the client's address first, then the body limit
     # (before anything reads the body or checks a session), then the headers.
     api.add_middleware(SecurityHeaders, config=config, api_prefix=API_PREFIX)
