@@ -13,7 +13,7 @@ from ..bootstrap import App
 from ..recall import documents, service
 from ..recall.domain import AffectedPatient, Recall, still_sellable
 from ..reports.service import parse_product
-from . import report_cmds
+from . import containers_cmds, report_cmds
 from .context import pass_app
 
 _user = click.option("--user", required=True, metavar="USERNAME",
@@ -24,15 +24,22 @@ _user = click.option("--user", required=True, metavar="USERNAME",
 @click.option("--lot", help="Lot number (compared as the database compares it).")
 @click.option("--patient", "pid", type=click.IntRange(min=1), help="Patient id (pid).")
 @click.option("--product", help="Limit --lot to this product (id or exact name).")
+@click.option("--container", "container_id", type=click.IntRange(min=1),
+              help="The patients who shared one open vial (container id).")
 @click.option("--format", "fmt", type=click.Choice(report_cmds.FORMATS), default="text",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_context
 def recall(ctx: click.Context, lot: str | None, pid: int | None, product: str | None,
-           fmt: str, as_json: bool) -> None:
-    """Who received a lot (--lot), which lots a patient received (--patient); or the
-    recall room: open, list, show, close."""
-    if ctx.invoked_subcommand is None:
+           container_id: int | None, fmt: str, as_json: bool) -> None:
+    """Who received a lot (--lot), which lots a patient received (--patient), who shared
+    one vial (--container); or the recall room: open, list, show, close."""
+    if ctx.invoked_subcommand is None and container_id is not None:
+        if lot is not None or pid is not None:
+            raise click.UsageError("give one of --lot, --patient or --container")
+        ctx.invoke(containers_cmds.show_cmd, container_id=container_id,
+                   as_json=as_json or fmt == "json")
+    elif ctx.invoked_subcommand is None:
         ctx.invoke(report_cmds.recall, lot=lot, pid=pid, product=product, fmt=fmt,
                    as_json=as_json)
     elif lot is not None or pid is not None or product is not None:
