@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import test_web_browser
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
@@ -18,8 +17,6 @@ from playwright.sync_api import Browser, expect
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-# the review page test's headless Chromium fixture, shared rather than copied
-browser = test_web_browser.browser
 GTIN = "04006381333931"
 EXPIRY = date.today() + timedelta(days=365)
 
