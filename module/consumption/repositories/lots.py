@@ -81,12 +81,15 @@ class LotRepository:
             branches.append(_plain_branch(plain or [-1], extra or [-1]))
         if needs:
             branches.append(_cut_branch(needs, default_warehouse, sale_date or date.today(),
-                                        only_warehouse))
+                                        only_warehouse, self.conn.info.get(_WAREHOUSES)))
         sql = " UNION ALL ".join(branch for branch, _ in branches)
         params = [p for _, branch_params in branches for p in branch_params]
         rows = driver_sql(self.conn, sql, params).all()
+        if needs:  # the cut read also lists the warehouses (for the next one)
+            self.conn.info[_WAREHOUSES] = tuple(sorted({str(r[9]) for r in rows if r[0] is None}))
         lots = {
-            int(r[0]): _lot((*r[:7], r[8]), None if r[7] is None else int(r[7])) for r in rows
+            int(r[0]): _lot((*r[:7], r[8]), None if r[7] is None else int(r[7]))
+            for r in rows if r[0] is not None
         }
         return [lots[k] for k in sorted(lots)]
 
@@ -188,8 +191,10 @@ class LotRepository:
 _COLUMNS = (
     "di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
     "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq, "
-    f"{RemovalStrategy.lot_key_sql()} AS lot_key"
+    f"{RemovalStrategy.lot_key_sql()} AS lot_key, NULL"
 )
+# Connection.info key: the warehouse ids the last cut read saw (list 'warehouse')
+_WAREHOUSES = "aesthetic_inventory.warehouses"
 _WITH_SEQ = (
     "FROM drug_inventory di LEFT JOIN list_options lo "
     "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id AND lo.activity = 1 "
@@ -207,36 +212,59 @@ def _plain_branch(drugs: list[int], extra: list[int]) -> tuple[str, list[object]
 
 
 def _cut_branch(
-    needs: dict[int, int], wh: str, cutoff: date, only_warehouse: str | None
+    needs: dict[int, int], wh: str, cutoff: date, only_warehouse: str | None,
+    known: Sequence[str] | None,
 ) -> tuple[str, list[object]]:
     """The usable lots of each product in ``needs`` in sellDrug's order, up to and
-    including the group of equal sort key that covers its units (running total)."""
+    including the lot that covers its units (running total in the whole order, lot
+    number under the collation and id included, so the prefix is exact).
+
+    Bounded: per product and warehouse of ``known`` (plus ``''``) the lots come from the
+    ``aesthetic_inventory_fefo`` index in that warehouse's order (expiration, lot
+    number, id) with ``LIMIT need`` (every usable lot holds at least one unit, and any
+    prefix of the merged order is a prefix of each warehouse's own order), so the read
+    does not grow with the number of lots. Lots in a warehouse not in ``known`` (None:
+    not read yet on this connection) are read unbounded, so a stale list costs time,
+    never correctness."""
     cut = sorted(needs)
+    usable = ("destroy_date IS NULL AND on_hand > 0 "
+              "AND (expiration IS NULL OR expiration > %s)")
+    cols = "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number FROM drug_inventory "
+    warehouses = [only_warehouse] if only_warehouse is not None else sorted({"", *(known or ())})
+    parts: list[str] = []
+    params: list[object] = []
+    if known is not None or only_warehouse is not None:
+        for drug in cut:
+            for w in warehouses:
+                parts.append(f"({cols}WHERE drug_id = %s AND warehouse_id = %s AND {usable} "
+                             f"ORDER BY expiration, lot_number, inventory_id LIMIT {int(needs[drug])})")
+                params += [drug, w, cutoff]
+    if only_warehouse is None:  # lots in warehouses the bounded branches do not cover
+        known_list = warehouses if known is not None else []
+        other = (f" AND (warehouse_id IS NULL OR warehouse_id NOT IN ({marks(len(known_list))}))"
+                 if known_list else "")
+        parts.append(f"({cols}WHERE drug_id IN ({marks(len(cut))}) AND {usable}{other})")
+        params += [*cut, cutoff, *known_list]
     whens = " ".join(["WHEN %s THEN %s"] * len(cut))
-    # sellDrug's order up to the lot-number tie (both windows); its only parameter is
-    # wh, twice per use
-    key = RemovalStrategy.group_sql("%s")
+    # sellDrug's whole order (its only parameter is wh, twice)
+    order = RemovalStrategy.order_by_sql("%s", alias="c")
     sql = (
-        "SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
-        "c.expiration, c.lot_number, c.destroyed, c.seq, c.lot_key "
-        f"FROM (SELECT {_COLUMNS}, "
-        f"SUM(di.on_hand) OVER (PARTITION BY di.drug_id ORDER BY {key} "
-        "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
-        f"- SUM(di.on_hand) OVER (PARTITION BY di.drug_id, {key}) AS before_group, "
-        f"CASE di.drug_id {whens} END AS need {_WITH_SEQ}"
-        f"WHERE di.drug_id IN ({marks(len(cut))}) AND di.destroy_date IS NULL "
-        "AND di.on_hand > 0 AND (di.expiration IS NULL OR di.expiration > %s) "
-        "AND (COALESCE(di.warehouse_id, '') = %s OR COALESCE(lo.seq, 0) <= "
-        f"{UNAVAILABLE_WAREHOUSE_SEQ})"
-        + (" AND di.warehouse_id = %s" if only_warehouse is not None else "")
-        + ") c WHERE c.before_group < c.need"
+        "SELECT x.inventory_id, x.drug_id, x.on_hand, x.warehouse_id, x.expiration, "
+        "x.lot_number, 0, x.seq, x.lot_key, NULL FROM (SELECT c.*, lo.seq, "
+        f"{RemovalStrategy.lot_key_sql('c')} AS lot_key, "
+        f"SUM(c.on_hand) OVER (PARTITION BY c.drug_id ORDER BY {order} "
+        "ROWS UNBOUNDED PRECEDING) - c.on_hand AS before_row, "
+        f"CASE c.drug_id {whens} END AS need FROM ({' UNION ALL '.join(parts)}) c "
+        "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
+        "AND lo.option_id = c.warehouse_id AND lo.activity = 1 "
+        "WHERE COALESCE(c.warehouse_id, '') = %s OR COALESCE(lo.seq, 0) <= "
+        f"{UNAVAILABLE_WAREHOUSE_SEQ}) x WHERE x.before_row < x.need "
+        # the warehouse list for the next read's bounded branches (its own column: no
+        # collation ever meets drug_inventory's)
+        "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, option_id "
+        "FROM list_options WHERE list_id = 'warehouse'"
     )
-    params: list[object] = [wh, wh, wh, wh]
-    params += [x for drug in cut for x in (drug, needs[drug])]
-    params += [*cut, cutoff, wh]
-    if only_warehouse is not None:
-        params.append(only_warehouse)
-    return sql, params
+    return sql, [wh, wh, *[x for drug in cut for x in (drug, needs[drug])], *params, wh]
 
 
 def marks(n: int) -> str:
