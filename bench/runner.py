@@ -21,6 +21,7 @@ from tests.dbtools import ServerCounter, count_statements
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
 from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
+from .round_trip import one_round_trip_seconds, recorded_sql
 
 
 @dataclass
@@ -80,6 +81,7 @@ class _Latency:
     base_server: list[int] = field(default_factory=list)
     mod_visits: list[tuple[int, int]] = field(default_factory=list)
     base_visits: list[tuple[int, int]] = field(default_factory=list)
+    floor_times: list[float] = field(default_factory=list)
     mod_codes: list[str] = field(default_factory=list)
     base_codes: list[str] = field(default_factory=list)
 
@@ -110,12 +112,13 @@ def _latency_runs(
     out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
         if module_ok:
-            with count_statements(engine, server) as log:
+            with count_statements(engine, server) as log, recorded_sql(engine) as sent:
                 elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
             if i >= warmup:
                 out.mod_times.append(elapsed)
                 out.mod_statements.append(len(log.statements))
                 out.mod_server.append(log.server_statements)
+                out.floor_times.append(one_round_trip_seconds(engine, sent))
         with count_statements(engine, server) as log:
             elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
@@ -150,6 +153,9 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
     note = f"5-line visit, 3 lots per line, {avg_lots} lots per product"
     results.add("consume_p50_ms", m50, "ms", b50, note)
     results.add("consume_p95_ms", m95, "ms", b95)
+    results.add("consume_p50_ms_one_round_trip",
+                _ms(statistics.median(lat.floor_times)) if lat.floor_times else None, "ms",
+                None, "the module's own statements of each save, one multi-statement, no Python")
     results.add(
         "statements_per_consume",
         max(lat.mod_statements) if lat.mod_statements else None,
@@ -173,6 +179,15 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
         "ms",
         _ms(statistics.median(deep.base_times)),
         "same visit shape, 400 lots per product",
+    )
+    huge = _latency_runs(engine, clinic, "HUGE", iterations=5, lots_per_product=5000,
+                         fresh_products=False, module_ok=module_ok, server=server)
+    results.add(
+        "consume_p50_ms_5000_lots",
+        _ms(statistics.median(huge.mod_times)) if huge.mod_times else None,
+        "ms",
+        _ms(statistics.median(huge.base_times)),
+        "same visit shape, 5,000 lots per product",
     )
     mod_codes, base_codes = deep.mod_codes, deep.base_codes
     mod_visits, base_visits = lat.mod_visits, lat.base_visits

@@ -229,7 +229,8 @@ def _cut_branch(
     cut = sorted(needs)
     usable = ("destroy_date IS NULL AND on_hand > 0 "
               "AND (expiration IS NULL OR expiration > %s)")
-    cols = "SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number FROM drug_inventory "
+    cols = ("SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number "
+            "FROM drug_inventory ")
     warehouses = [only_warehouse] if only_warehouse is not None else sorted({"", *(known or ())})
     parts: list[str] = []
     params: list[object] = []
@@ -237,7 +238,8 @@ def _cut_branch(
         for drug in cut:
             for w in warehouses:
                 parts.append(f"({cols}WHERE drug_id = %s AND warehouse_id = %s AND {usable} "
-                             f"ORDER BY expiration, lot_number, inventory_id LIMIT {int(needs[drug])})")
+                             "ORDER BY expiration, lot_number, inventory_id "
+                             f"LIMIT {int(needs[drug])})")
                 params += [drug, w, cutoff]
     if only_warehouse is None:  # lots in warehouses the bounded branches do not cover
         known_list = warehouses if known is not None else []

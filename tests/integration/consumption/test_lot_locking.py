@@ -1,7 +1,8 @@
-"""A reconcile locks only the lots its allocation touches, re-checks them under
-the lock and falls back to locking every candidate lot when a concurrent save took the
-stock it had chosen. The concurrent save is simulated deterministically: a second
-connection changes the stock right after the reconcile's unlocked snapshot read."""
+"""A reconcile locks only the lots its allocation touches and re-checks them under
+the lock; when a concurrent save took the stock it had chosen, it locks the head lots
+(the bounded snapshot read again) and re-plans on them, never every candidate lot. The
+concurrent save is simulated deterministically: a second connection changes the stock
+right after the reconcile's first unlocked snapshot read."""
 
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ SERVICE = "aesthetic-inventory"
 
 @contextmanager
 def after_snapshot(engine: Engine, sql: str, params: dict) -> Iterator[list[str]]:
-    """Run ``sql`` on another connection (committed) just after the reconcile's unlocked
-    candidate read; records which lock statements the reconcile then issued."""
+    """Run ``sql`` on another connection (committed) just after the reconcile's first
+    unlocked candidate read; records which lock statements the reconcile then issued."""
     original = ConsumptionRepository.candidate_lots
     original_full = ConsumptionRepository.lock_lots
     calls: list[str] = []
 
     def candidate_lots(self, drug_ids, extra, **kw):  # type: ignore[no-untyped-def]
         lots = original(self, drug_ids, extra, **kw)
-        with engine.begin() as other:
-            other.execute(text(sql), params)
+        if "snapshot" not in calls:  # once: later reads run while the lots are held
+            calls.append("snapshot")
+            with engine.begin() as other:
+                other.execute(text(sql), params)
         return lots
 
     def lock_lots(self, drug_ids, extra):  # type: ignore[no-untyped-def]
@@ -86,7 +89,7 @@ def test_only_the_chosen_lots_are_locked(clinic: Clinic, migrated_engine: Engine
     assert [clinic.on_hand(i) for i in ids[:3]] == [0, 1, 2]
 
 
-def test_stock_taken_after_the_snapshot_falls_back_to_the_full_lock(
+def test_stock_taken_after_the_snapshot_locks_the_head_lots_not_every_lot(
     clinic: Clinic, migrated_engine: Engine
 ) -> None:
     drug = clinic.add_drug("Filler", allow_combining=1)
@@ -94,14 +97,22 @@ def test_stock_taken_after_the_snapshot_falls_back_to_the_full_lock(
     clinic.add_mapping("11950", drug)
     clinic.add_visit(1, 100)
     clinic.add_line(1, 100, "11950", 3)
+    free: dict[int, bool] = {}
+
+    def probe(conn: Connection) -> None:  # inside the reconcile's transaction
+        free.update({i: _try_lock(migrated_engine, ids[i]) for i in range(6)})
+
     # a concurrent sale empties the first lot between our read and our lock
     with after_snapshot(migrated_engine,
                         "UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i",
                         {"i": ids[0]}) as calls:
-        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == ["full"]  # the re-plan needs lot 3, which was not locked
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE,
+                                 after_writes=probe)
+    assert calls == ["snapshot"]  # the re-plan needed lot 3: no lock of every lot
     assert result.lines[0].allocated == 3 and result.shortage == 0
     assert [clinic.on_hand(i) for i in ids[:4]] == [0, 0, 1, 2]  # never below zero
+    # held: the first plan's lots and the head read again; the lots after it are free
+    assert free == {0: False, 1: False, 2: False, 3: True, 4: True, 5: True}
 
 
 def test_stock_changed_on_a_locked_lot_is_replanned_without_the_full_lock(
@@ -117,7 +128,7 @@ def test_stock_changed_on_a_locked_lot_is_replanned_without_the_full_lock(
                         "UPDATE drug_inventory SET on_hand = on_hand + 5 WHERE inventory_id = :i",
                         {"i": ids[1]}) as calls:
         result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == []
+    assert calls == ["snapshot"]
     assert result.lines[0].allocated == 3
     assert [clinic.on_hand(i) for i in ids[:3]] == [0, 6, 2]
 
@@ -133,7 +144,7 @@ def test_nothing_changed_after_the_snapshot_needs_no_full_lock(
     clinic.add_line(1, 100, "11950", 3)
     with after_snapshot(migrated_engine, "SELECT 1", {}) as calls:
         result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == []
+    assert calls == ["snapshot"]
     assert result.lines[0].allocated == 3  # no combining: the first lot holding 3
     assert [clinic.on_hand(i) for i in ids] == [1, 2, 1, 4]
 
