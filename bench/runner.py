@@ -267,6 +267,7 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
                       workers: int = 8) -> None:
     """8 workers saving overlapping visits that all want the same few scarce lots."""
     out: dict[str, tuple[float, int, int]] = {}
+    dead: dict[str, int] = {}
     for label, pid_base in (("CM", 940_000), ("CB", 950_000)):
         scarce = add_stocked_products(engine, clinic, label + "S", products=3,
                                       lots_per_product=6, lot_size=3)
@@ -277,6 +278,7 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
             for k in range(visits)
         ]
         keys = add_visits(engine, clinic, shapes, pid_base=pid_base)
+        deadlocks = _innodb_deadlocks(engine)
         if label == "CM":
             if not module_api.available("consumption"):
                 results.notes.append("concurrency: consumption service not available")
@@ -287,12 +289,21 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
             elapsed, errors = _run_workers(workers, keys,
                                            lambda p, e: baseline_save_fee_sheet(engine, p, e))
         out[label] = (len(keys) / elapsed, _oversold(engine, label), errors)
+        dead[label] = _innodb_deadlocks(engine) - deadlocks
     mod = out.get("CM")
     base = out["CB"]
     results.add("concurrent_consumes_per_s", round(mod[0], 1) if mod else None, "visits/s",
                 round(base[0], 1), f"{workers} threads, own connections, {visits} visits")
     results.add("oversold_units", mod[1] if mod else None, "units", base[1])
     results.add("concurrent_errors", mod[2] if mod else None, "failed saves", base[2])
+    results.add("concurrent_deadlocks", dead.get("CM"), "deadlocks", dead["CB"],
+                "server Innodb_deadlocks during the run (each one a rolled-back retry)")
+
+
+def _innodb_deadlocks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'").first()
+    return int(row[1]) if row else 0
 
 
 def bench_alerts(

@@ -131,6 +131,15 @@ class LotRepository:
 
     # -- writes -------------------------------------------------------------------
 
+    def savepoint(self) -> None:
+        """Mark where a plan's writes begin (:meth:`rollback_to_savepoint` undoes them;
+        the transaction's commit releases it)."""
+        self.conn.exec_driver_sql("SAVEPOINT aesthetic_inventory_plan")
+
+    def rollback_to_savepoint(self) -> None:
+        """Undo the writes since :meth:`savepoint`; the row locks taken stay held."""
+        self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT aesthetic_inventory_plan")
+
     def adjust_lots(self, deltas: dict[int, int]) -> int:
         """``on_hand += delta`` for many lots in one UPDATE (negative delta = taken)."""
         deltas = {k: v for k, v in deltas.items() if v and k}
