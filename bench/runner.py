@@ -21,7 +21,7 @@ from tests.dbtools import ServerCounter, count_statements
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
 from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
-from .round_trip import one_round_trip_seconds, recorded_sql
+from .round_trip import close_replay_connections, one_round_trip_seconds, recorded_sql
 
 
 @dataclass
@@ -141,6 +141,7 @@ def bench_latency(
         _bench_latency(engine, clinic, results, iterations, module_ok, avg_lots, server)
     finally:
         server.close()
+        close_replay_connections()
 
 
 def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int,

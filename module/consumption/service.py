@@ -32,6 +32,7 @@ from .planning import (
     Visit,
     before_own_writes,
     outcomes,
+    remaining_deltas,
     snapshot_cut,
     stock_plan,
 )
@@ -45,7 +46,7 @@ __all__ = [
     "MappingOutcome",
     "ReconcileResult",
     "SweepResult",
-    "apply_stock",
+    "allocate_under_lock",
     "preview_in_transaction",
     "reconcile_in_transaction",
     "reconcile_visit",
@@ -86,56 +87,33 @@ def read_snapshot(
     }
 
 
-def apply_stock(
-    repo: ConsumptionRepository, plan: VisitPlan, visit: Visit, policy: LotPolicy,
-    now: datetime,
-) -> tuple[StockChanges, int, list[MappingOutcome]]:
-    """Choose lots on an unlocked snapshot, write the visit's rows (sales, their
-    ledger, usage records), and LAST the lot UPDATE that locks exactly the lots the
-    plan touches (inventory_id order) and checks them under that lock
-    (:meth:`ConsumptionRepository.adjust_lots_as_planned`): the contended lot locks are
-    held only from that UPDATE to the commit. If a lot differs (a concurrent save moved
-    stock meanwhile), the plan was stale once: everything since the savepoint is undone
-    (the lot locks stay), the head lots are locked before planning
-    (:func:`_plan_on_locked_head`) and the plan is written on them. Either way every lot
-    written is locked and the plan finally written rests on on_hand read under that
-    lock, so stock is never oversold.
+def allocate_under_lock(
+    repo: ConsumptionRepository, plans: dict[int, MappingPlan],
+    reqs: dict[int, Requirement], visit: Visit, policy: LotPolicy = DEFAULT_POLICY,
+) -> tuple[StockChanges, dict[int, int]]:
+    """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
+    locks exactly the lots it touches (inventory_id order) and checks them under that
+    lock (:meth:`ConsumptionRepository.adjust_lots_as_planned`). If a lot differs (a
+    concurrent save moved stock meanwhile), the plan was stale once: from then on the
+    head lots are locked before planning (:func:`_plan_on_locked_head`). Either way
+    every lot written is locked and the plan finally written rests on on_hand read
+    under that lock, so stock is never oversold.
 
-    Returns the changes, the number of write statements, and the lines' outcomes."""
-    take_drugs, return_lots = lots_to_read(plan.plans, plan.reqs)
-    if not take_drugs:  # returns only (or nothing): their lots are known, lock them first
-        locked = repo.lock_lots((), return_lots) if return_lots else []
-        changes = stock_plan(plan.plans, plan.reqs, visit,
-                             {lot.inventory_id: lot for lot in locked}, policy)
-        writes = repo.adjust_lots(changes.deltas)
-        return _with_rows(repo, plan, visit, changes, writes, now)
-    snapshot = read_snapshot(repo, plan.plans, plan.reqs, visit, policy)
-    changes = stock_plan(plan.plans, plan.reqs, visit, snapshot, policy)
+    Returns the changes and the deltas already written (``{inventory_id: delta}``); the
+    caller writes the rest (``changes.deltas`` minus these)."""
+    take_drugs, return_lots = lots_to_read(plans, reqs)
+    if not take_drugs and not return_lots:
+        return stock_plan(plans, reqs, visit, {}, policy), {}
+    if not take_drugs:  # returns only: their lots are known, lock them straight away
+        by_id = {lot.inventory_id: lot for lot in repo.lock_lots((), return_lots)}
+        return stock_plan(plans, reqs, visit, by_id, policy), {}
+    snapshot = read_snapshot(repo, plans, reqs, visit, policy)
+    changes = stock_plan(plans, reqs, visit, snapshot, policy)
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
-    if applied:
-        repo.savepoint()
-    changes, writes, lines = _with_rows(repo, plan, visit, changes, 0, now)
     if repo.adjust_lots_as_planned(applied, snapshot):
-        return changes, writes + (1 if applied else 0), lines
-    repo.rollback_to_savepoint()  # our rows and deltas are undone; the lot locks stay
+        return changes, applied  # nothing the plan relies on changed between read and lock
     seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
-    changes = _plan_on_locked_head(repo, plan.plans, plan.reqs, visit, policy,
-                                   dict.fromkeys(applied, 0), seqs)
-    return _with_rows(repo, plan, visit, changes, repo.adjust_lots(changes.deltas), now)
-
-
-def _with_rows(
-    repo: ConsumptionRepository, plan: VisitPlan, visit: Visit, changes: StockChanges,
-    writes: int, now: datetime,
-) -> tuple[StockChanges, int, list[MappingOutcome]]:
-    """Write the visit's sales rows (with their ledger) and usage records of ``changes``;
-    returns them with ``writes`` plus the statements written, and the outcomes."""
-    writes += repo.insert_sales(changes.new_sales)
-    writes += repo.shrink_sales(changes.shrink)
-    writes += repo.delete_sales(changes.delete)
-    lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
-    writes += repo.upsert_usage(visit.pid, visit.encounter, usage_writes, now)
-    return changes, writes, list(lines_out)
+    return _plan_on_locked_head(repo, plans, reqs, visit, policy, applied, seqs), applied
 
 
 def _plan_on_locked_head(
@@ -190,9 +168,9 @@ def reconcile_in_transaction(
     gather the facts under locks, :func:`~.visit_plan.plan_visit`, then apply.
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
-    seam called after every write (a failure there must roll everything back).
-    ``policy``: which lots may be taken (default: OpenEMR's ``SELL_FROM_ONE_WAREHOUSE``,
-    no blocked days).
+    seam called after the stock writes, before the usage record (a failure there must
+    roll everything back). ``policy``: which lots may be taken (default: OpenEMR's
+    ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
     policy = policy or DEFAULT_POLICY
     repo = uow.get(ConsumptionRepository)
@@ -205,9 +183,16 @@ def reconcile_in_transaction(
                       service_username=service_username, now=now)
     if plan.absorbed is not None:
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
-    changes, writes, lines_out = apply_stock(repo, plan, visit, policy, now)
+    changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
+
+    writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
+    writes += repo.insert_sales(changes.new_sales)
+    writes += repo.shrink_sales(changes.shrink)
+    writes += repo.delete_sales(changes.delete)
     if after_writes is not None:
         after_writes(uow.connection)
+    lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
+    writes += repo.upsert_usage(pid, encounter, usage_writes, now)
     return ReconcileResult(
         pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )

@@ -131,15 +131,6 @@ class LotRepository:
 
     # -- writes -------------------------------------------------------------------
 
-    def savepoint(self) -> None:
-        """Mark where a plan's writes begin (:meth:`rollback_to_savepoint` undoes them;
-        the transaction's commit releases it)."""
-        self.conn.exec_driver_sql("SAVEPOINT aesthetic_inventory_plan")
-
-    def rollback_to_savepoint(self) -> None:
-        """Undo the writes since :meth:`savepoint`; the row locks taken stay held."""
-        self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT aesthetic_inventory_plan")
-
     def adjust_lots(self, deltas: dict[int, int]) -> int:
         """``on_hand += delta`` for many lots in one UPDATE (negative delta = taken)."""
         deltas = {k: v for k, v in deltas.items() if v and k}
@@ -228,7 +219,7 @@ def _cut_branch(
     including the lot that covers its units (running total in the whole order, lot
     number under the collation and id included, so the prefix is exact).
 
-    Bounded: per product and warehouse of ``known`` (plus ``''``) the lots come from the
+    Bounded: per product and warehouse of ``known`` the lots come from the
     ``aesthetic_inventory_fefo`` index in that warehouse's order (expiration, lot
     number, id) with ``LIMIT need`` (every usable lot holds at least one unit, and any
     prefix of the merged order is a prefix of each warehouse's own order), so the read
@@ -240,18 +231,20 @@ def _cut_branch(
               "AND (expiration IS NULL OR expiration > %s)")
     cols = ("SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number "
             "FROM drug_inventory ")
-    warehouses = [only_warehouse] if only_warehouse is not None else sorted({"", *(known or ())})
+    # lots without a warehouse ('') are rare: the unbounded branch reads them
+    warehouses = [only_warehouse] if only_warehouse is not None else sorted(set(known or ()))
     parts: list[str] = []
     params: list[object] = []
     if known is not None or only_warehouse is not None:
         for drug in cut:
             for w in warehouses:
-                parts.append(f"({cols}WHERE drug_id = %s AND warehouse_id = %s AND {usable} "
+                parts.append(f"({cols}FORCE INDEX (aesthetic_inventory_fefo) "
+                             f"WHERE drug_id = %s AND warehouse_id = %s AND {usable} "
                              "ORDER BY expiration, lot_number, inventory_id "
                              f"LIMIT {int(needs[drug])})")
                 params += [drug, w, cutoff]
     if only_warehouse is None:  # lots in warehouses the bounded branches do not cover
-        known_list = warehouses if known is not None else []
+        known_list = [w for w in warehouses if w] if known is not None else []
         other = (f" AND (warehouse_id IS NULL OR warehouse_id NOT IN ({marks(len(known_list))}))"
                  if known_list else "")
         parts.append(f"({cols}WHERE drug_id IN ({marks(len(cut))}) AND {usable}{other})")
