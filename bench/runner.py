@@ -181,7 +181,7 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
         _ms(statistics.median(deep.base_times)),
         "same visit shape, 400 lots per product",
     )
-    huge = _latency_runs(engine, clinic, "HUGE", iterations=5, lots_per_product=5000,
+    huge = _latency_runs(engine, clinic, "HUGE", iterations=15, lots_per_product=5000,
                          fresh_products=False, module_ok=module_ok, server=server)
     results.add(
         "consume_p50_ms_5000_lots",

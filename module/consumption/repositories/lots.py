@@ -247,7 +247,8 @@ def _cut_branch(
         known_list = [w for w in warehouses if w] if known is not None else []
         other = (f" AND (warehouse_id IS NULL OR warehouse_id NOT IN ({marks(len(known_list))}))"
                  if known_list else "")
-        parts.append(f"({cols}WHERE drug_id IN ({marks(len(cut))}) AND {usable}{other})")
+        parts.append(f"({cols}FORCE INDEX (aesthetic_inventory_fefo) "
+                     f"WHERE drug_id IN ({marks(len(cut))}) AND {usable}{other})")
         params += [*cut, cutoff, *known_list]
     whens = " ".join(["WHEN %s THEN %s"] * len(cut))
     # sellDrug's whole order (its only parameter is wh, twice)
