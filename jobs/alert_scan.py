@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aesthetic_inventory.alerts.background import BackgroundServiceRepository
+from aesthetic_inventory.alerts.background import BackgroundServiceRepository, ServiceRow
 from aesthetic_inventory.alerts.config import AlertConfig
 from aesthetic_inventory.alerts.service import run_alert_scan
 from aesthetic_inventory.bootstrap import App
+from aesthetic_inventory.db import is_lock_conflict
 
 log = logging.getLogger("aesthetic_inventory.jobs.alert_scan")
 
@@ -23,8 +24,8 @@ class AlertJobOutcome:
     detail: str = ""
 
 
-def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
-    """Read the row, recover a stale claim, claim if due, scan, release."""
+def _claim(app: App, config: AlertConfig, owner: str) -> ServiceRow | AlertJobOutcome:
+    """The row claimed by this process (committed), or why the job does nothing."""
     with app.unit_of_work() as uow:
         services = uow.get(BackgroundServiceRepository)
         if services.hand_back_bridgeless_claim():
@@ -49,6 +50,23 @@ def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
             uow.commit()
             return AlertJobOutcome("claimed-elsewhere")
         uow.commit()
+        return row
+
+
+def run_alert_job(app: App, config: AlertConfig, owner: str) -> AlertJobOutcome:
+    """Read the row, recover a stale claim, claim if due, scan, release."""
+    try:
+        claimed = _claim(app, config, owner)
+    except Exception as exc:
+        if not is_lock_conflict(exc):
+            raise
+        # Another service (on another cluster node) claimed or recovered the row at
+        # the same instant and won the commit: it runs the scan.
+        log.info("alert job: another service claimed the run at the same time")
+        return AlertJobOutcome("claimed-elsewhere")
+    if isinstance(claimed, AlertJobOutcome):
+        return claimed
+    row = claimed
     try:
         result = run_alert_scan(app)
         detail = (

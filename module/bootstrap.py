@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cached_property
 
 from jinja2 import Environment
@@ -73,6 +74,15 @@ class App:
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work on the engine (this method is the services' factory)."""
         return UnitOfWork(self.engine)
+
+    def for_site(self, database_url: str) -> App:
+        """The same settings on another site's database (OpenEMR multisite): its own
+        engine, so each site has its own connections, claims and outbox."""
+        values = dict(self.settings.values) | {"database_url": database_url}
+        origins = dict(self.settings.origins) | {"database_url": "--site"}
+        settings = replace(self.settings, database_url=database_url, values=values,
+                           origins=origins)
+        return App(settings, config_path=self.config_path, smtp_factory=self.smtp_factory)
 
     def close(self) -> None:
         """Dispose of the pooled connections."""

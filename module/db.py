@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from .errors import (
+    AestheticInventoryError,
     ConfigurationError,
     DatabaseUnavailableError,
     NotOpenEMRError,
@@ -50,12 +53,43 @@ MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 # own writes from OpenEMR's (module/usage/triggers.py).
 WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
 
+T = TypeVar("T")
+
+
+class StaleReadError(AestheticInventoryError):
+    """A compare-and-set found that another transaction (on this server or another
+    cluster node) changed the rows this one decided on: nothing is written, and
+    the whole transaction is run again on fresh data."""
+
+
+class ConflictRetryExhaustedError(AestheticInventoryError):
+    """A transaction lost a lock or certification conflict on every attempt. The
+    work is not done and nothing of it is left; the caller may try again later
+    (the web API answers 503 with ``Retry-After``)."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, attempts: int, retry_after_seconds: int = 2) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.retry_after_seconds = retry_after_seconds
+
+
 # MySQL/MariaDB error numbers.
 ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
 ER_BAD_DB = 1049
 ER_LOCK_WAIT_TIMEOUT = 1205
 ER_LOCK_DEADLOCK = 1213
+# MySQL Group Replication (multi-primary): a certification failure at commit is
+# "Plugin instructed the server to rollback the current transaction" (3101). Galera
+# reports its certification failures as a deadlock (1213).
+ER_TRANSACTION_ROLLBACK_DURING_COMMIT = 3101
+ER_DUP_ENTRY = 1062
+# Conflicts that roll the transaction back and go away when it is run again.
+RETRYABLE_CONFLICTS = frozenset(
+    {ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_TRANSACTION_ROLLBACK_DURING_COMMIT}
+)
 CR_CONN_HOST_ERROR = 2003
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
@@ -166,9 +200,67 @@ def mysql_error_code(exc: BaseException) -> int | None:
     return None
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The error that really happened: SQLAlchemy's ``PendingRollbackError`` (a
+    statement sent on a connection whose transaction already failed) and our own
+    wrappers hide the driver error in their cause or context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if mysql_error_code(current) is not None or isinstance(current, StaleReadError):
+            return current
+        current = current.__cause__ or current.__context__
+    return exc
+
+
 def is_lock_conflict(exc: BaseException) -> bool:
-    """True for a deadlock or a lock wait timeout: the transaction may be retried."""
-    return mysql_error_code(exc) in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT)
+    """True when the transaction lost a conflict and may simply be run again: a
+    deadlock (1213, also Galera's certification failure), a lock wait timeout
+    (1205), a Group Replication certification failure (3101), a compare-and-set
+    that found stale data, or a retry bound already reached for one of these."""
+    if isinstance(exc, ConflictRetryExhaustedError):
+        return True
+    cause = root_cause(exc)
+    return isinstance(cause, StaleReadError) or mysql_error_code(cause) in RETRYABLE_CONFLICTS
+
+
+def retry_on_lock_conflict(
+    work: Callable[[], T],
+    *,
+    attempts: int = 8,
+    base_delay: float = 0.02,
+    max_delay: float = 1.0,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+) -> T:
+    """Run ``work`` (a whole transaction) again after it lost a conflict
+    (:func:`is_lock_conflict`), with exponential backoff and full jitter, at most
+    ``attempts`` times; then raise :class:`ConflictRetryExhaustedError`.
+
+    InnoDB rolls back the victim of a deadlock and Galera the loser of a
+    certification, so re-running the complete unit of work is the documented
+    remedy. The jitter keeps two losers from meeting again at the same instant.
+    Any other error propagates at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if not is_lock_conflict(exc) or isinstance(exc, ConflictRetryExhaustedError):
+                raise
+            if attempt == attempts:
+                code = mysql_error_code(root_cause(exc))
+                what = f"MySQL error {code}" if code else "concurrent change"
+                raise ConflictRetryExhaustedError(
+                    f"gave up after {attempts} attempts lost a conflict with other writers "
+                    f"({what}); nothing was changed, try again",
+                    attempts=attempts,
+                ) from exc
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            ceiling = min(max_delay, base_delay * (2 ** (attempt - 1)))
+            time.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+    raise AssertionError("unreachable")
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -205,7 +297,7 @@ def describe_database_error(exc: DBAPIError, url: str | URL | None) -> str | Non
         return str(translate_connect_error(exc, url))
     if code in PRIVILEGE_ERRORS:
         orig = getattr(exc, "orig", exc)
-        args = getattr(orig, "args", ())
+        args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
         detail = str(args[1]) if len(args) > 1 else str(orig)
         detail = " ".join(detail.split())[:300]
         denied = re.match(r"(\w+(?: \w+)?) command denied", detail)

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import URL, Engine
 
 from . import scratch
+from .alerts.demo import demo_alert_lines
+from .bootstrap import build_app
+from .consumption.demo import demo_fee_sheet_lines
 from .db import connect, create_db_engine, mask_url
 from .demo_repository import DemoRepository, StockLine
 from .install import service
@@ -58,16 +61,13 @@ DEMO_BILLER = "admin"  # the fixture schema's user: the biller who saves the fee
 
 
 def _fee_sheet_step(ctx: DemoContext) -> Sequence[str]:
-    # Imported here so that ``demo`` stays importable on its own and cheap to load.
-    from .consumption.demo import demo_fee_sheet_lines
-
     return demo_fee_sheet_lines(ctx.engine, service_username=DEMO_BILLER)
 
 
 def _alert_step(ctx: DemoContext) -> Sequence[str]:
-    from .alerts.demo import demo_alert_lines
-
-    return demo_alert_lines(ctx)
+    # its own root on the scratch engine, default settings (no environment): the demo
+    # always shows the CRM channel
+    return demo_alert_lines(build_app(environ={}, engine=ctx.engine), ctx.engine)
 
 
 # Later stages of the story, in order, after migrate + sample data + stock table.
@@ -88,7 +88,7 @@ def demo_database(database_url: str | None = None) -> Iterator[DemoContext]:
             server = PrivateServer()
             server.start()
         scratch_url = scratch.create_database(
-            server.url if server is not None else database_url, SCRATCH_PREFIX
+            server.url if server is not None else str(database_url), SCRATCH_PREFIX
         )
         engine = create_db_engine(scratch_url)
         scratch.create_fixture_schema(engine)

@@ -46,6 +46,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    return _free_port()
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server process: gracefully (SIGTERM, 30 s), then by force."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def allow_tcp_root(socket_path: Path) -> None:
+    """Let root connect over TCP from 127.0.0.1 (through the server's socket)."""
+    # With --skip-name-resolve, a TCP client from 127.0.0.1 does not match
+    # root@localhost, so give root the loopback address too.
+    conn = pymysql.connect(unix_socket=str(socket_path), user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''")
+            cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
+    finally:
+        conn.close()
+
+
 class PrivateServer:
     """Start a server with :meth:`start`; :attr:`url` is then a root URL without database."""
 
@@ -172,13 +201,7 @@ class PrivateServer:
         self._wait_ready(timeout, self.base_dir / "error.log")
 
     def _terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
     def _wait_ready(self, timeout: float, log: Path) -> None:
@@ -198,15 +221,7 @@ class PrivateServer:
         raise ServerStartError(f"private database server did not answer within {timeout:.0f} s")
 
     def _allow_tcp_root(self) -> None:
-        # With --skip-name-resolve, a TCP client from 127.0.0.1 does not match
-        # root@localhost, so give root the loopback address too.
-        conn = pymysql.connect(unix_socket=str(self.socket_path), user="root", autocommit=True)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''")
-                cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
-        finally:
-            conn.close()
+        allow_tcp_root(self.socket_path)
 
     def stop(self) -> None:
         """Stop the server (gracefully, then by force) and delete its directory."""

@@ -381,13 +381,15 @@ def _read_toml(path: Path) -> dict[str, str]:
         if not isinstance(section, dict):
             raise ConfigurationError(f"config file {path}: [aesthetic_inventory] must be a table")
         for key in data:
-            if key != "aesthetic_inventory":
+            if key not in ("aesthetic_inventory", "sites"):  # [sites]: module/sites.py
                 raise _unknown_key(key, path)
     else:
         section = data
     values: dict[str, str] = {}
     for key, value in section.items():
         name = str(key).lower()
+        if name == "sites" and section is data:
+            continue  # the multisite table, read by module/sites.py
         if name not in SETTINGS or isinstance(value, dict):
             raise _unknown_key(str(key), path)
         if isinstance(value, list):

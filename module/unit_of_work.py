@@ -3,18 +3,18 @@ and carries the repositories that work on that connection."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar, cast
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
-from .db import connect, is_lock_conflict
+# The retry helper lives with the conflict classifier in db.py; re-exported here,
+# where the services have always found it.
+from .db import connect, retry_on_lock_conflict
 
-T = TypeVar("T")
+__all__ = ["UnitOfWork", "UnitOfWorkFactory", "retry_on_lock_conflict", "unit_of_work_factory"]
+
 R = TypeVar("R")
 
 
@@ -93,28 +93,3 @@ def unit_of_work_factory(source: UnitOfWorkFactory | Engine) -> UnitOfWorkFactor
     if isinstance(source, Engine):
         return lambda: UnitOfWork(source)
     return source
-
-
-def retry_on_lock_conflict(
-    work: Callable[[], T],
-    *,
-    attempts: int = 5,
-    base_delay: float = 0.02,
-    on_retry: Callable[[int, BaseException], None] | None = None,
-) -> T:
-    """Run ``work`` (a whole transaction) again after a deadlock or lock wait timeout.
-
-    InnoDB rolls back the victim of a deadlock, so re-running the complete unit of
-    work is the documented remedy. The number of attempts is bounded; the last
-    error is re-raised.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return work()
-        except DBAPIError as exc:
-            if not is_lock_conflict(exc) or attempt == attempts:
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            time.sleep(base_delay * (2 ** (attempt - 1)) * (1 + random.random()))
-    raise AssertionError("unreachable")

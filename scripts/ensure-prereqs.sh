@@ -2,7 +2,7 @@
 # Make sure this machine can run the project: `ensure-prereqs.sh demo` checks what the
 # demo needs (a Python venv module, a MariaDB server binary and client: the demo starts
 # its own throwaway server); `ensure-prereqs.sh test` (the default) adds what only the
-# tests need (php-cli, Chromium).
+# tests need (php-cli, Chromium, and galera-4 and rsync for the cluster tests).
 # As root with apt-get, install what is missing; otherwise say what to install.
 set -euo pipefail
 purpose="${1:-test}"
@@ -17,6 +17,10 @@ have_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
 # headless Chromium.
 have_php() { command -v php >/dev/null 2>&1; }
 have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
+# The cluster tests start a 3-node MariaDB Galera cluster: Debian's galera-4 provider,
+# and rsync for the state transfer that lets a node join.
+have_galera() { [ -f /usr/lib/galera/libgalera_smm.so ] || [ -f /usr/lib/libgalera_smm.so ]; }
+have_rsync() { command -v rsync >/dev/null 2>&1; }
 
 missing=()
 have_server || missing+=(mariadb-server)
@@ -25,6 +29,8 @@ have_venv || missing+=(python3-venv)
 if [ "$purpose" = test ]; then
   have_php || missing+=(php-cli)
   have_chromium || missing+=(chromium)
+  have_galera || missing+=(galera-4)
+  have_rsync || missing+=(rsync)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

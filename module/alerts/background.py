@@ -4,6 +4,8 @@ stale-claim recovery OpenEMR lacks (the claim is recorded in
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +14,12 @@ from sqlalchemy.engine import Connection
 
 SERVICE_NAME = "AestheticInventoryAlerts"
 CLAIMS_TABLE = "aesthetic_inventory_service_claims"
+
+
+def process_owner() -> str:
+    """Who holds a claim or a lock: ``host:pid`` (recorded in the claims, locks
+    and outbox tables)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..bootstrap import App, build_app
 from ..unit_of_work import UnitOfWork
 from .repositories import TargetsRepository
-from .service import ScanResult, run_alert_scan
-
-if TYPE_CHECKING:
-    from ..demo import DemoContext
+from .service import AlertRuntime, ScanResult, run_alert_scan
 
 
-def demo_alert_scan(app: App) -> ScanResult:
+def demo_alert_scan(app: AlertRuntime) -> ScanResult:
     """Run one alert scan (CRM channel by default) and deliver it."""
     return run_alert_scan(app)
 
@@ -37,16 +33,14 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def demo_alert_lines(ctx: DemoContext) -> Sequence[str]:
-    """A ``DemoStep.run`` function: scan the demo database, return lines to print
-    (the CRM row's fields and the digest)."""
-    # its own root on the scratch engine, default settings (no environment): the demo
-    # always shows the CRM channel
-    result = demo_alert_scan(build_app(environ={}, engine=ctx.engine))
+def demo_alert_lines(app: AlertRuntime, engine: Engine) -> Sequence[str]:
+    """The demo's alert step: scan the demo database (through ``app``, a root on
+    ``engine``), return lines to print (the CRM row's fields and the digest)."""
+    result = demo_alert_scan(app)
     lines = [
         f"alert scan: {result.current} item(s) need attention, {len(result.notified)} notified"
     ]
-    row = latest_crm_row(ctx.engine)
+    row = latest_crm_row(engine)
     if row is not None:
         lines.append("CRM notification_log row:")
         lines.extend(f"  {key} = {_show(value)}" for key, value in row.items() if key != "message")

@@ -1,7 +1,13 @@
-"""Outbox delivery: claim a due row with ``FOR UPDATE SKIP LOCKED``, deliver it,
-and mark it delivered in the same transaction; on failure count the attempt and
-push ``next_attempt_at`` back exponentially. Rows are never dropped: a channel
-that is down keeps its rows until it recovers.
+"""Outbox delivery: claim -> send -> confirm. A due row is claimed (owner and
+lease, committed), then sent, then confirmed delivered; on failure the attempt is
+counted, the claim released and ``next_attempt_at`` pushed back exponentially.
+Rows are never dropped: a channel that is down keeps its rows until it recovers.
+The committed claim is what keeps two services (on two cluster nodes) from sending
+the same row; a sender that dies mid-send leaves a claim another takes over when
+its lease ends, and the row's idempotency key (the e-mail ``Message-ID``, the
+webhook's ``Idempotency-Key``) lets the receiver recognise the repeat. Channels
+that write into OpenEMR's database (CRM, messages) write in the confirming
+transaction, so they happen exactly once.
 
 Each channel is delivered by its own worker thread, on its own connections, so a
 slow or dead SMTP server (bounded by its timeout) never delays the CRM row: one
@@ -14,21 +20,33 @@ is unavailable (:class:`ChannelUnavailableError`) is not tried again in this pas
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
+from ..db import retry_on_lock_conflict
 from ..errors import ChannelUnavailableError
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from .background import process_owner
 from .channels import Channel
 from .config import AlertConfig
-from .repositories import OutboxRepository
+from .repositories import OutboxRepository, OutboxRow
 from .rules import backoff_seconds
 
 log = logging.getLogger(__name__)
+
+# How long a claim keeps other senders off a row: longer than any channel's send
+# (SMTP and webhook timeouts are seconds), short enough that a crashed sender's
+# rows go out again within minutes.
+CLAIM_LEASE_SECONDS = 300
+# Channels that deliver by writing rows in the database: delivered and confirmed in
+# one transaction (which may simply be run again after a conflict).
+DATABASE_CHANNELS = frozenset({"crm", "message"})
 
 
 @dataclass
@@ -74,49 +92,96 @@ def deliver_channel(
     """Deliver the due pending rows of one channel, oldest first (bounded per pass)."""
     report = DeliveryReport()
     new_uow = unit_of_work_factory(uow_factory)
+    owner = f"{process_owner()}:{uuid.uuid4().hex[:8]}"[:255]  # this pass, this thread
     tried: list[int] = []  # rows failed in this pass (a zero backoff makes them due again)
     for _ in range(max_rows):
         at = now or datetime.now().replace(microsecond=0)
-        with new_uow() as uow:  # one unit of work per row, in this thread
-            repo = uow.get(OutboxRepository)
-            row = repo.claim_due(at, [name], exclude_ids=tried)
-            if row is None:
-                break
-            try:
-                note = channel.deliver(uow.connection, row, at)
-            except Exception as exc:  # noqa: BLE001 - any failure is this row's failure
-                error = _error_line(exc)
-                # Drop anything the channel half-wrote (CRM/message rows), then record
-                # the failure on the row, locked again in a fresh transaction.
-                uow.rollback()
-                locked = repo.lock_pending(row.id)
-                attempts = (locked or row).attempts + 1
-                delay = backoff_seconds(
-                    attempts,
-                    base=config.outbox_backoff_seconds,
-                    cap=config.outbox_max_backoff_seconds,
-                )
-                if locked is not None:
-                    repo.mark_failed(row.id, error, at + timedelta(seconds=delay))
-                    uow.commit()
-                tried.append(row.id)
-                report.failed.append((row.id, name, error))
-                log.warning(
-                    "outbox %s via %s failed (attempt %s, retry in %ss): %s",
-                    row.id,
-                    name,
-                    attempts,
-                    delay,
-                    error,
-                )
-                if isinstance(exc, ChannelUnavailableError):
-                    break  # the others would fail the same way: next pass
-                continue
-            repo.mark_delivered(row.id, at)
-            uow.commit()
-            report.delivered.append((row.id, name, note))
-            log.info("outbox %s delivered via %s: %s", row.id, name, note)
+        row = retry_on_lock_conflict(partial(_claim, new_uow, name, owner, at, tried))
+        if row is None:
+            break
+        try:
+            note = _send_and_confirm(new_uow, channel, row, owner, at)
+        except Exception as exc:  # noqa: BLE001 - any failure is this row's failure
+            error = _error_line(exc)
+            attempts, delay = retry_on_lock_conflict(
+                partial(_record_failure, new_uow, config, row, owner, error, at)
+            )
+            tried.append(row.id)
+            report.failed.append((row.id, name, error))
+            log.warning(
+                "outbox %s via %s failed (attempt %s, retry in %ss): %s",
+                row.id, name, attempts, delay, error,
+            )
+            if isinstance(exc, ChannelUnavailableError):
+                break  # the others would fail the same way: next pass
+            continue
+        report.delivered.append((row.id, name, note))
+        log.info("outbox %s delivered via %s: %s", row.id, name, note)
     return report
+
+
+def _claim(
+    new_uow: UnitOfWorkFactory, name: str, owner: str, at: datetime, tried: list[int]
+) -> OutboxRow | None:
+    """Claim the channel's next due row and commit the claim."""
+    with new_uow() as uow:
+        until = at + timedelta(seconds=CLAIM_LEASE_SECONDS)
+        row = uow.get(OutboxRepository).claim_due(at, [name], owner, until, exclude_ids=tried)
+        uow.commit()
+        return row
+
+
+def _send_and_confirm(
+    new_uow: UnitOfWorkFactory, channel: Channel, row: OutboxRow, owner: str, at: datetime
+) -> str:
+    """Send a claimed row and confirm it. A database channel writes and confirms in
+    one transaction (re-run whole after a conflict); an external one sends once,
+    and only the confirmation is re-run."""
+
+    def in_database() -> str:
+        with new_uow() as uow:
+            note = channel.deliver(uow.connection, row, at)
+            if not uow.get(OutboxRepository).mark_delivered(row.id, at, owner):
+                log.warning("outbox %s: the claim was taken over; not written twice", row.id)
+                return "taken over by another sender"
+            uow.commit()
+            return note
+
+    if row.channel in DATABASE_CHANNELS:
+        return retry_on_lock_conflict(in_database)
+    with new_uow() as uow:  # the channel only reads here (OpenEMR's mail settings)
+        note = channel.deliver(uow.connection, row, at)
+
+    def confirm() -> None:
+        with new_uow() as uow:
+            if not uow.get(OutboxRepository).mark_delivered(row.id, at, owner):
+                log.warning("outbox %s: sent, but the claim had been taken over", row.id)
+            uow.commit()
+
+    retry_on_lock_conflict(confirm)
+    return note
+
+
+def _record_failure(
+    new_uow: UnitOfWorkFactory,
+    config: AlertConfig,
+    row: OutboxRow,
+    owner: str,
+    error: str,
+    at: datetime,
+) -> tuple[int, int]:
+    """Count the failed attempt, schedule the next and release the claim; returns
+    (attempts, delay in seconds)."""
+    with new_uow() as uow:
+        locked = uow.get(OutboxRepository).lock_claimed(row.id, owner)
+        attempts = (locked or row).attempts + 1
+        delay = backoff_seconds(
+            attempts, base=config.outbox_backoff_seconds, cap=config.outbox_max_backoff_seconds
+        )
+        if locked is not None:
+            uow.get(OutboxRepository).mark_failed(row.id, error, at + timedelta(seconds=delay))
+            uow.commit()
+        return attempts, delay
 
 
 def deliver_outbox(

@@ -8,15 +8,16 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
-from ..db import table_exists
+from ..db import retry_on_lock_conflict, root_cause, table_exists
 from ..errors import AestheticInventoryError
-from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from .channels import build_channels, check_email_setup
+from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+from .background import process_owner
+from .channels import SmtpFactory, build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
@@ -31,8 +32,22 @@ from .rules import (
     shortage_items,
 )
 
-if TYPE_CHECKING:  # the composition root builds on this module, not the other way
-    from ..bootstrap import App
+
+class AlertRuntime(Protocol):
+    """What a scan needs from the composition root (``bootstrap.App`` is one): the
+    alerts package depends on this shape, never on ``bootstrap``, which builds on
+    the alerts package (no import cycle)."""
+
+    @property
+    def alert_config(self) -> AlertConfig: ...
+
+    @property
+    def template_environment(self) -> Environment: ...
+
+    @property
+    def smtp_factory(self) -> SmtpFactory: ...
+
+    def unit_of_work(self) -> UnitOfWork: ...
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +89,20 @@ class ScanResult:
         }
 
 
+@dataclass(frozen=True)
+class ScanDecision:
+    """A decision plus what the scan read: which notified items had a state row
+    (the compare-and-set writes them differently) and the reminder cut-off."""
+
+    decision: Decision
+    shortage_rule: bool
+    had_state: frozenset[tuple[str, str]]
+    due: datetime
+
+
 def collect_decision(
     repo: AlertStateRepository, config: AlertConfig, now: datetime, *, has_usage: bool
-) -> tuple[Decision, bool]:
+) -> ScanDecision:
     """Run each rule's single query, already diffed against the alert state in
     SQL, plus one query for the states to resolve and one count: only changed
     items reach Python. The shortage rule runs only when the consumption
@@ -101,7 +127,8 @@ def collect_decision(
         reminder=reminder,
         quiet_recent=repo.count_open_notified_after(due),
     )
-    return decision, has_usage
+    had_state = frozenset(item.state_key for item, state in candidates if state is not None)
+    return ScanDecision(decision, has_usage, had_state, due)
 
 
 def scan(
@@ -112,65 +139,90 @@ def scan(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> ScanResult:
-    """One scan, without delivery. A dry run computes the digest and writes nothing."""
+    """One scan, without delivery. A dry run computes the digest and writes nothing.
+
+    Cluster-safe: the scan locks its row in ``aesthetic_inventory_locks`` (a row
+    lock that ends with the transaction), every state change is a compare-and-set
+    against what it read, and the outbox rows go in the same transaction. A scan
+    that lost a conflict (a deadlock, a lock wait, a Galera or Group Replication
+    certification failure, or stale state) wrote nothing and queued nothing; it
+    is run again on fresh data, a bounded number of times."""
     at = (now or datetime.now()).replace(microsecond=0)
+    new_uow = unit_of_work_factory(uow_factory)
+    return retry_on_lock_conflict(
+        lambda: _scan_once(new_uow, config, env, dry_run=dry_run, at=at),
+        on_retry=lambda attempt, exc: log.info(
+            "alert scan: lost a conflict with another writer (attempt %d): %s; running again",
+            attempt,
+            type(root_cause(exc)).__name__,
+        ),
+    )
+
+
+def _scan_once(
+    new_uow: UnitOfWorkFactory, config: AlertConfig, env: Environment, *, dry_run: bool,
+    at: datetime,
+) -> ScanResult:
+    """One attempt of :func:`scan`, in one transaction."""
     result = ScanResult(dry_run=dry_run, scanned_at=at)
-    with unit_of_work_factory(uow_factory)() as uow:
+    with new_uow() as uow:
         repo = uow.get(AlertStateRepository)
         if not table_exists(uow.connection, STATE_TABLE):
             raise AestheticInventoryError(
                 "the alert tables are missing: run 'aesthetic-inventory migrate' first"
             )
-        if not repo.acquire_scan_lock():
-            raise AestheticInventoryError("another alert scan is running; try again later")
-        try:
-            has_usage = table_exists(uow.connection, USAGE_TABLE)
-            decision, result.shortage_rule = collect_decision(
-                repo, config, at, has_usage=has_usage
+        if not dry_run:
+            repo.lock_scan()
+        has_usage = table_exists(uow.connection, USAGE_TABLE)
+        read = collect_decision(repo, config, at, has_usage=has_usage)
+        decision = read.decision
+        result.shortage_rule = read.shortage_rule
+        result.current = decision.current
+        result.notified = list(decision.notify)
+        result.new = len(decision.new_keys)
+        result.reminders = len(decision.reminder_keys)
+        result.resolved = len(decision.resolved_keys)
+        if decision.notify:
+            result.digest = render_digest(
+                env, decision.notify, generated_at=at, max_per_kind=config.digest_max_items_per_kind
             )
-            result.current = decision.current
-            result.notified = list(decision.notify)
-            result.new = len(decision.new_keys)
-            result.reminders = len(decision.reminder_keys)
-            result.resolved = len(decision.resolved_keys)
-            if decision.notify:
-                result.digest = render_digest(
-                    env,
-                    decision.notify,
-                    generated_at=at,
-                    max_per_kind=config.digest_max_items_per_kind,
-                )
-            if dry_run:
-                return result
-            notified_keys = set(decision.new_keys | decision.reminder_keys)
-            # Only notified items change state rows; quiet ones need no write, so a
-            # scan with nothing new writes nothing.
-            repo.upsert_states(decision.notify, notified_keys, at)
-            repo.resolve_states(decision.resolved_keys, at)
-            if decision.notify:
-                repo.touch_last_notify(at)
-            if result.digest is not None:
-                scan_id = uuid.uuid4().hex
-                rows = []
-                for channel in config.channels:
-                    key = f"ai-{scan_id}-{channel}"
-                    rows.append(
-                        {
-                            "channel": channel,
-                            "key": key,
-                            "subject": result.digest.subject,
-                            "text": result.digest.text,
-                            "html": result.digest.html,
-                            "payload": _payload_with_key(result.digest, key, channel),
-                            "now": at,
-                        }
-                    )
-                    result.outbox_keys.append(key)
-                uow.get(OutboxRepository).add_outbox_rows(rows)
-            uow.commit()  # alert state and outbox together, or neither
-        finally:
-            repo.release_scan_lock()
+        if dry_run or not (decision.notify or decision.resolved_keys):
+            return result  # a scan with nothing new writes nothing
+        repo.stamp_scan(process_owner(), at)
+        repo.notify_states(
+            [i for i in decision.notify if i.state_key not in read.had_state],
+            [i for i in decision.notify if i.state_key in read.had_state],
+            at,
+            read.due,
+        )
+        repo.resolve_states(decision.resolved_keys, at)
+        if decision.notify:
+            repo.touch_last_notify(at)
+        if result.digest is not None:
+            result.outbox_keys = _queue_digest(uow, config, result.digest, at)
+        uow.commit()  # alert state and outbox together, or neither
     return result
+
+
+def _queue_digest(uow: UnitOfWork, config: AlertConfig, digest: Digest, at: datetime) -> list[str]:
+    """One outbox row per channel for the digest; returns their idempotency keys."""
+    scan_id = uuid.uuid4().hex
+    rows = []
+    for channel in config.channels:
+        key = f"ai-{scan_id}-{channel}"
+        rows.append(
+            {
+                "channel": channel,
+                "key": key,
+                "subject": digest.subject,
+                "text": digest.text,
+                "html": digest.html,
+                "payload": _payload_with_key(digest, key, channel),
+                "now": at,
+            }
+        )
+    uow.get(OutboxRepository).add_outbox_rows(rows)
+    return [str(row["key"]) for row in rows]
 
 
 def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
@@ -181,7 +233,7 @@ def _payload_with_key(digest: Digest, key: str, channel: str) -> str:
     return json.dumps(payload, sort_keys=True)
 
 
-def check_alert_setup(app: App) -> AlertConfig:
+def check_alert_setup(app: AlertRuntime) -> AlertConfig:
     """Validate the alert settings and what the channels read from OpenEMR (the
     e-mail channel's host, port and TLS mode), before any work: a problem is a
     one-line :class:`~aesthetic_inventory.errors.ConfigurationError` at start."""
@@ -193,7 +245,8 @@ def check_alert_setup(app: App) -> AlertConfig:
 
 
 def run_alert_scan(
-    app: App, *, dry_run: bool = False, now: datetime | None = None, deliver: bool = True
+    app: AlertRuntime, *, dry_run: bool = False, now: datetime | None = None,
+    deliver: bool = True,
 ) -> ScanResult:
     """One scan, outbox and delivery (the ``alerts run`` command and the service job),
     with the composition root's parsed config, templates and SMTP factory."""
@@ -219,7 +272,7 @@ def run_alert_scan(
     return result
 
 
-def deliver_pending(app: App, *, now: datetime | None = None) -> DeliveryReport:
+def deliver_pending(app: AlertRuntime, *, now: datetime | None = None) -> DeliveryReport:
     """Deliver due outbox rows only (the service's outbox job)."""
     config = app.alert_config
     channels = build_channels(config, app.smtp_factory)

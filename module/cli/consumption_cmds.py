@@ -17,6 +17,7 @@ from ..consumption.results import DrainResult, ReconcileResult
 from .context import pass_app
 from .params import parse_date
 from .preflight import preflight
+from .sites import for_each_site
 from .visit_cmds import consume_dry_run, sync_dry_run
 
 
@@ -55,6 +56,7 @@ def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) ->
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--dry-run", is_flag=True, help="Print what would be reconciled; write nothing.")
+@for_each_site
 @pass_app
 def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
     """Drain the change queue, then sweep visits since DATE (and open shortages)."""

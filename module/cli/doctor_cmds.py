@@ -10,6 +10,7 @@ from ..bootstrap import App
 from ..install.doctor import FAIL, WARN, DoctorReport, run_doctor
 from ..install.uninstall import uninstall as run_uninstall
 from .context import pass_app
+from .sites import for_each_site
 
 _MARK = {"ok": "ok  ", WARN: "WARN", FAIL: "FAIL"}
 
@@ -24,6 +25,7 @@ def health(app: App) -> DoctorReport:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@for_each_site
 @pass_app
 def doctor(app: App, as_json: bool) -> None:
     """Check everything the module needs and say the fix for each problem

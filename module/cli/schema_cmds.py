@@ -12,6 +12,7 @@ from ..install import service
 from ..migrations.runner import FileReport
 from . import doctor_cmds
 from .context import pass_app
+from .sites import for_each_site
 
 
 def _echo_file(report: FileReport) -> None:
@@ -49,6 +50,7 @@ def migrate(app: App, dry_run: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@for_each_site
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Applied and pending files, versions, triggers and service state."""

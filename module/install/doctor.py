@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
-from . import collations, mappings, repairs, triggers
+from . import cluster, collations, mappings, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
 from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
 
@@ -334,6 +334,7 @@ def diagnose(conn: Connection, files: list[runner.UpgradeFile], *,
         check_service_claim(conn, claim_timeout_minutes),
         check_lot_dates(conn),
         check_lot_drift(conn),
+        *cluster.cluster_checks(conn, Check),  # only on Galera / Group Replication
     )
     return DoctorReport(checks)
 

@@ -3,13 +3,32 @@ lock and the OpenEMR and module versions."""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import uuid
+
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-from ..db import table_exists
+from ..db import is_lock_conflict, table_exists
 
 MODULE_DIRECTORY = "aesthetic_inventory"
-_LOCK_PREFIX = "aesthetic_inventory_migrate:"
+_LOCKS_TABLE = "aesthetic_inventory_locks"
+_MIGRATE_LOCK = "migrate"
+_RECORD_TABLE = "aesthetic_inventory_schema_files"  # exists once migrate applied a file
+_LEASE_MINUTES = 30
+# The same table as sql/519_80_cluster.sql (whose #IfNotTable then skips it).
+_LOCKS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS `{_LOCKS_TABLE}` ("
+    "`name` varchar(64) NOT NULL COMMENT 'alert_scan, migrate, ...', "
+    "`holder` varchar(255) NOT NULL DEFAULT '' COMMENT 'host:pid of the last holder', "
+    "`acquired_at` datetime NULL DEFAULT NULL, "
+    "`expires_at` datetime NULL DEFAULT NULL "
+    "COMMENT 'leases only; NULL = held by a transaction', "
+    "PRIMARY KEY (`name`)) ENGINE=InnoDB"
+)
 
 
 class InstallRepository:
@@ -17,21 +36,69 @@ class InstallRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._lock_name = ""
+        self._holder = ""
 
     def acquire_migration_lock(self, timeout_seconds: int) -> bool:
-        """Serialise migrations of this database; False when another one holds it."""
-        # named locks are server-wide: scope it to this database (64 characters at most)
-        database = self.conn.execute(text("SELECT DATABASE()")).scalar()
-        self._lock_name = (_LOCK_PREFIX + str(database))[:64]
-        got = self.conn.execute(
-            text("SELECT GET_LOCK(:n, :t)"), {"n": self._lock_name, "t": timeout_seconds}
-        ).scalar()
-        return got == 1
+        """Serialise migrations of this database; False when another one holds it.
+
+        A lease row in ``aesthetic_inventory_locks`` (not ``GET_LOCK``, which one
+        Galera node cannot see on another): taken with one compare-and-set write in
+        autocommit mode (migrate's DDL commits on its own anyway), so two nodes
+        taking it at once conflict at certification and one of them retries. The
+        lease outlives a crashed migrate by at most ``_LEASE_MINUTES``."""
+        if not table_exists(self.conn, _LOCKS_TABLE):
+            if not table_exists(self.conn, _RECORD_TABLE):
+                # Nothing installed yet: a first install has nothing to protect (its
+                # guarded statements skip what another run created), and creating a
+                # table here would leave one behind a dry run or an uninstall.
+                self._holder = ""
+                return True
+            # an install from before the lock table: it must exist before the
+            # upgrade file that creates it has run
+            self.conn.execute(text(_LOCKS_DDL))
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                self.conn.execute(
+                    text(
+                        f"INSERT INTO {_LOCKS_TABLE} (name, holder, acquired_at, expires_at) "
+                        "VALUES (:n, :h, NOW(), NOW() + INTERVAL :m MINUTE) "
+                        "ON DUPLICATE KEY UPDATE "
+                        "acquired_at = IF(expires_at IS NULL OR expires_at < NOW(), "
+                        "VALUES(acquired_at), acquired_at), "
+                        "holder = IF(expires_at IS NULL OR expires_at < NOW(), "
+                        "VALUES(holder), holder), "
+                        "expires_at = IF(holder = VALUES(holder), VALUES(expires_at), expires_at)"
+                    ),
+                    {"n": _MIGRATE_LOCK, "h": self._holder, "m": _LEASE_MINUTES},
+                )
+                holder = self.conn.execute(
+                    text(f"SELECT holder FROM {_LOCKS_TABLE} WHERE name = :n"),
+                    {"n": _MIGRATE_LOCK},
+                ).scalar()
+            except DBAPIError as exc:
+                if not is_lock_conflict(exc):
+                    raise
+                holder = None  # another node took it at the same instant
+            if holder == self._holder:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
     def release_migration_lock(self) -> None:
-        """Give the migration lock back."""
-        self.conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": self._lock_name})
+        """Give the migration lock back (only if this migrate still holds it; an
+        uninstall has dropped the table with the lock in it)."""
+        if not self._holder or not table_exists(self.conn, _LOCKS_TABLE):
+            return
+        self.conn.execute(
+            text(
+                f"UPDATE {_LOCKS_TABLE} SET holder = '', expires_at = NULL "
+                "WHERE name = :n AND holder = :h"
+            ),
+            {"n": _MIGRATE_LOCK, "h": self._holder},
+        )
 
     def openemr_version(self) -> tuple[str | None, int | None]:
         """OpenEMR's release (``7.0.2``...) and database version from ``version``."""

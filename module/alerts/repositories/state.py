@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
+from ...db import ER_DUP_ENTRY, StaleReadError, mysql_error_code
 from ..rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState, lot_expiry_kind
 
 STATE_TABLE = "aesthetic_inventory_alert_state"
 USAGE_TABLE = "aesthetic_inventory_usage"
-SCAN_LOCK = "ai_alert_scan:"
+LOCKS_TABLE = "aesthetic_inventory_locks"
+SCAN_LOCK = "alert_scan"
 
 
 class AlertStateRepository:
@@ -24,18 +28,30 @@ class AlertStateRepository:
         self.conn = conn
 
     # -- scan serialisation ------------------------------------------------------
-    def acquire_scan_lock(self, timeout_seconds: int = 10) -> bool:
-        """A named lock so two scans (service and a manual run) never decide at once."""
-        got = self.conn.execute(
-            # named locks are server-wide: scope it to this database
-            text("SELECT GET_LOCK(CONCAT(:name, LEFT(DATABASE(), 40)), :timeout)"),
-            {"name": SCAN_LOCK, "timeout": timeout_seconds},
-        ).scalar()
-        return got == 1
+    def lock_scan(self) -> None:
+        """Lock the scan's row in ``aesthetic_inventory_locks`` for this transaction,
+        so two scans on this server decide one after the other (the second reads
+        what the first committed). A row lock, not ``GET_LOCK``: it ends with the
+        transaction, and :meth:`stamp_scan` makes it count across cluster nodes."""
+        statement = text(f"SELECT holder FROM {LOCKS_TABLE} WHERE name = :name FOR UPDATE")
+        if self.conn.execute(statement, {"name": SCAN_LOCK}).first() is None:
+            # a database migrated before the row existed: create it once
+            self.conn.execute(
+                text(f"INSERT IGNORE INTO {LOCKS_TABLE} (name, holder) VALUES (:name, '')"),
+                {"name": SCAN_LOCK},
+            )
+            self.conn.execute(statement, {"name": SCAN_LOCK}).first()
 
-    def release_scan_lock(self) -> None:
+    def stamp_scan(self, holder: str, now: datetime) -> None:
+        """Write the lock row in the scan's transaction: a row lock is local to one
+        Galera node, but this write is certified with the scan's writes, so of two
+        scans that decided at once on two nodes only one commits."""
         self.conn.execute(
-            text("SELECT RELEASE_LOCK(CONCAT(:name, LEFT(DATABASE(), 40)))"), {"name": SCAN_LOCK}
+            text(
+                f"UPDATE {LOCKS_TABLE} SET holder = :holder, acquired_at = :now "
+                "WHERE name = :name"
+            ),
+            {"holder": holder[:255], "now": now, "name": SCAN_LOCK},
         )
 
     # -- rule queries: one set-based query each, diffed against the alert state ----
@@ -50,7 +66,7 @@ class AlertStateRepository:
         "OR s.last_notified <= :due)"
     )
 
-    def _stream(self, sql: str, params: dict[str, object]) -> Iterable[Sequence[object]]:
+    def _stream(self, sql: str, params: dict[str, object]) -> Iterable[Sequence[Any]]:
         """Rows one at a time (unbuffered cursor): a large first scan never holds
         the driver's copy of every row next to the items built from them. The
         caller reads each stream to its end before the next statement."""
@@ -222,66 +238,91 @@ class AlertStateRepository:
             ).scalar_one()
         )
 
-    def upsert_states(
-        self, items: Sequence[AlertItem], notified: set[tuple[str, str]], now: datetime
+    # The notifiable condition of a state row, as the rule queries test it (``_DUE``):
+    # a write guarded by it is a compare-and-set against what the scan read.
+    _NOTIFIABLE = "(state <> 'open' OR last_notified IS NULL OR last_notified <= :due)"
+
+    def notify_states(
+        self,
+        new: Sequence[AlertItem],
+        existing: Sequence[AlertItem],
+        now: datetime,
+        due: datetime,
     ) -> None:
-        """Mark every current item open and seen now; notified ones get
-        ``last_notified`` = now.
+        """Mark notified items open and notified now, compare-and-set: ``new`` items
+        had no state row when the scan read (a plain INSERT: a row another scan
+        created meanwhile is a duplicate key), ``existing`` ones were notifiable
+        (changed only if they still are). Any item another scan notified first
+        raises :class:`StaleReadError` and the caller rolls everything back.
 
         Every value of the VALUES list is a placeholder (the constants too):
         PyMySQL's ``executemany`` folds the rows into one multi-row INSERT only
         then (``pymysql.cursors.RE_INSERT_VALUES``); a literal makes it send one
         statement per item."""
-        if not items:
-            return
-        sql = text(
-            f"INSERT INTO {STATE_TABLE} "
-            "(kind, item_key, state, first_seen, last_seen, last_notified, resolved_at, "
-            "notify_count) VALUES (:kind, :key, :state, :now, :now, :notified, :resolved, :count) "
-            "ON DUPLICATE KEY UPDATE "
-            "first_seen = IF(state = 'open', first_seen, VALUES(first_seen)), "
-            "notify_count = IF(state = 'open', notify_count, 0) + VALUES(notify_count), "
-            "last_notified = IF(VALUES(last_notified) IS NULL, "
-            "IF(state = 'open', last_notified, NULL), VALUES(last_notified)), "
-            "state = 'open', resolved_at = NULL, last_seen = VALUES(last_seen)"
+        if new:
+            params = [
+                {"kind": i.kind, "key": i.item_key, "state": "open", "now": now, "count": 1}
+                for i in new
+            ]
+            try:
+                self.conn.execute(
+                    text(
+                        f"INSERT INTO {STATE_TABLE} (kind, item_key, state, first_seen, "
+                        "last_seen, last_notified, notify_count) "
+                        "VALUES (:kind, :key, :state, :now, :now, :now, :count)"
+                    ),
+                    params,
+                )
+            except IntegrityError as exc:
+                if mysql_error_code(exc) == ER_DUP_ENTRY:
+                    raise StaleReadError("another scan notified these items first") from exc
+                raise
+        keys = sorted(i.state_key for i in existing)
+        changed = self._update_pairs(
+            "first_seen = IF(state = 'open', first_seen, :now), "
+            "notify_count = IF(state = 'open', notify_count, 0) + 1, last_notified = :now, "
+            "state = 'open', resolved_at = NULL, last_seen = :now",
+            self._NOTIFIABLE,
+            keys,
+            {"now": now, "due": due},
         )
-        params = [
-            {
-                "kind": item.kind,
-                "key": item.item_key,
-                "state": "open",
-                "resolved": None,
-                "now": now,
-                "notified": now if item.state_key in notified else None,
-                "count": 1 if item.state_key in notified else 0,
-            }
-            for item in items
-        ]
-        self.conn.execute(sql, params)
+        if changed != len(keys):
+            raise StaleReadError("another scan notified these items first")
 
-    def resolve_states(self, keys: Iterable[tuple[str, str]], now: datetime) -> int:
-        """Close states whose condition went away (one statement)."""
-        wanted = sorted(keys)
-        if not wanted:
-            return 0
+    def _update_pairs(
+        self, assignments: str, condition: str, keys: Sequence[tuple[str, str]],
+        params: dict[str, object],
+    ) -> int:
+        """One UPDATE per 1000 (kind, item_key) pairs; the rows it matched."""
         # row-constructor IN on (kind, item_key) can use the kind_item key;
-        # chunks keep the statement small when a large clinic clears many items
+        # chunks keep the statement small when a large clinic changes many items
         done = 0
-        for start in range(0, len(wanted), 1000):
-            chunk = wanted[start : start + 1000]
-            params: dict[str, object] = {"now": now}
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            values = dict(params)
             pairs = []
             for n, (kind, key) in enumerate(chunk):
-                params[f"k{n}"], params[f"i{n}"] = kind, key
+                values[f"k{n}"], values[f"i{n}"] = kind, key
                 pairs.append(f"(:k{n}, :i{n})")
             result = self.conn.execute(
                 text(
-                    f"UPDATE {STATE_TABLE} SET state = 'resolved', resolved_at = :now "
-                    "WHERE state = 'open' AND (kind, item_key) IN (" + ", ".join(pairs) + ")"
+                    f"UPDATE {STATE_TABLE} SET {assignments} WHERE {condition} "
+                    "AND (kind, item_key) IN (" + ", ".join(pairs) + ")"
                 ),
-                params,
+                values,
             )
             done += result.rowcount
+        return done
+
+    def resolve_states(self, keys: Iterable[tuple[str, str]], now: datetime) -> int:
+        """Close states whose condition went away, compare-and-set: each must still
+        be open, else another scan resolved it first (:class:`StaleReadError`)."""
+        wanted = sorted(keys)
+        done = self._update_pairs(
+            "state = 'resolved', resolved_at = :now", "state = 'open'", wanted, {"now": now}
+        )
+        if done != len(wanted):
+            raise StaleReadError("another scan resolved these items first")
         return done
 
     def touch_last_notify(self, now: datetime) -> None:
