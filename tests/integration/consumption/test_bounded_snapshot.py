@@ -1,7 +1,9 @@
 """The reconcile's lot snapshot does not grow with the number of lots of a product
-(issue 21): the cut read takes each warehouse's lots from the ``aesthetic_inventory_fefo``
-index in sellDrug's order and stops after the units needed. Measured as rows the server
-reads (``Handler_read_*``), not as time."""
+(issue 21). A product with few lots is read with one running-total window over its
+usable lots; once a read has seen that it has more than ``DEEP_LOTS``, each warehouse's
+lots come from the ``aesthetic_inventory_fefo`` index in sellDrug's order and the read
+stops after the units needed. Both reads choose the same lots. Measured as rows the
+server reads (``Handler_read_*``), not as time."""
 
 from __future__ import annotations
 
@@ -32,31 +34,66 @@ def _stock(migrated_engine: Engine, clinic: Clinic, name: str, lots: int) -> int
     return drug
 
 
-def _cut_read(conn: Connection, drug: int, need: int) -> tuple[int, list[int]]:
+def _cut_read(conn: Connection, drug: int, need: int) -> tuple[int, int, list[int]]:
+    """Rows the server read for a first and a second cut read, and the second's lots."""
     repo = ConsumptionRepository(conn)
-    repo.candidate_lots([drug], [], needs={drug: need}, sale_date=SALE)  # learns warehouses
-    before = _rows_read(conn)
-    cut = repo.candidate_lots([drug], [], needs={drug: need}, sale_date=SALE)
-    return _rows_read(conn) - before, [lot.inventory_id for lot in cut]
+    reads = []
+    for _ in range(2):
+        before = _rows_read(conn)
+        cut = repo.candidate_lots([drug], [], needs={drug: need}, sale_date=SALE)
+        reads.append(_rows_read(conn) - before)
+    return reads[0], reads[1], [lot.inventory_id for lot in cut]
 
 
-def test_cut_read_reads_as_many_rows_at_2000_lots_as_at_20(
+def test_a_deep_product_is_read_bounded_once_seen(
     clinic: Clinic, migrated_engine: Engine
 ) -> None:
     clinic.add_warehouse("back", 7)
-    small = _stock(migrated_engine, clinic, "Small", 20)
     big = _stock(migrated_engine, clinic, "Big", 2000)
     with migrated_engine.connect() as conn:
-        read_small, cut_small = _cut_read(conn, small, 8)
-        read_big, cut_big = _cut_read(conn, big, 8)
+        first, second, cut = _cut_read(conn, big, 8)
         full = ConsumptionRepository(conn).candidate_lots([big], [])
-    print("server rows read by the cut (20 lots, 2000 lots):", read_small, read_big)
-    assert len(cut_small) == len(cut_big) == 4  # 8 units from 2-unit lots
-    assert read_big <= read_small + 10  # not 2000: the index stops the read
+    print("server rows read by the cut of 2000 lots (window, bounded):", first, second)
+    assert len(cut) == 4  # 8 units from 2-unit lots
+    assert first >= 2000 and second <= 200  # the index stops the bounded read
     req = Requirement(1, big, "CPT4", "X", Decimal(8), True, True, "u", "")
     by_id = {lot.inventory_id: lot for lot in full}
-    assert allocate(req, [by_id[i] for i in cut_big], sale_date=SALE) == allocate(
+    assert allocate(req, [by_id[i] for i in cut], sale_date=SALE) == allocate(
         req, full, sale_date=SALE)
+
+
+def test_bounded_cut_chooses_exactly_what_the_full_read_chooses(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """The bounded read (every product deep) vs every candidate lot: the same FEFO
+    choice for every need, across warehouses (seq, unavailable seq > 99, default
+    first), expired and never-expiring lots, lots without a warehouse, negative lots
+    and ties on expiration broken by lot number under the collation."""
+    clinic.add_warehouse("back", 7)
+    clinic.add_warehouse("far", 150)
+    drug = clinic.add_drug("Mix", allow_combining=1)
+    specs = [  # (on_hand, expiration, lot_number, warehouse)
+        (3, date(2027, 5, 1), "b", "onsite"), (2, date(2027, 5, 1), "A", "onsite"),
+        (4, None, "n", "onsite"), (5, date(2026, 1, 1), "x", "onsite"),  # expired
+        (6, date(2026, 12, 1), "c", "back"), (9, date(2026, 11, 1), "f", "far"),
+        (-2, date(2026, 10, 1), "neg", "onsite"), (1, date(2026, 10, 1), "d", "onsite"),
+        (2, date(2027, 5, 1), "a", "back"), (7, date(2028, 1, 1), "z", "onsite"),
+        (2, date(2027, 5, 1), "a ", "back"), (1, date(2026, 9, 1), "e", ""),
+    ]
+    for on_hand, exp, number, wh in specs:
+        clinic.add_lot(drug, on_hand, expiration=exp, lot_number=number, warehouse=wh)
+    with migrated_engine.connect() as conn:
+        repo = ConsumptionRepository(conn)
+        repo.deep_lots = 0
+        full = repo.candidate_lots([drug], [])
+        repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=SALE)  # learns: deep
+        for wh in ("", "back", "far"):
+            for need in range(1, 40):
+                cut = repo.candidate_lots([drug], [], needs={drug: need},
+                                          default_warehouse=wh, sale_date=SALE)
+                req = Requirement(1, drug, "CPT4", "X", Decimal(need), True, True, "u", wh)
+                assert allocate(req, cut, sale_date=SALE) == allocate(req, full, sale_date=SALE), (
+                    wh, need)
 
 
 def test_lots_in_an_unlisted_warehouse_are_still_read(
@@ -68,7 +105,8 @@ def test_lots_in_an_unlisted_warehouse_are_still_read(
     clinic.add_lot(drug, 5, expiration=date(2028, 1, 1), lot_number="a", warehouse="onsite")
     with migrated_engine.connect() as conn:
         repo = ConsumptionRepository(conn)
-        repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=SALE)
+        repo.deep_lots = 0
+        repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=SALE)  # learns: deep
         unlisted = clinic.add_lot(drug, 5, expiration=date(2026, 6, 1), lot_number="b",
                                   warehouse="nowhere")
         cut = repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=SALE)
