@@ -2,8 +2,9 @@
 (issue 21). A product with few lots is read with one running-total window over its
 usable lots; once a read has seen that it has more than ``DEEP_LOTS``, each warehouse's
 lots come from the ``aesthetic_inventory_fefo`` index in sellDrug's order and the read
-stops after the units needed. Both reads choose the same lots. Measured as rows the
-server reads (``Handler_read_*``), not as time."""
+stops after the units needed. Both reads choose the same lots (for every need and
+warehouse: ``test_lot_locking.py::test_cut_snapshot_chooses_exactly_what_the_full_read_chooses``).
+Measured as rows the server reads (``Handler_read_*``), not as time."""
 
 from __future__ import annotations
 
@@ -60,40 +61,6 @@ def test_a_deep_product_is_read_bounded_once_seen(
     by_id = {lot.inventory_id: lot for lot in full}
     assert allocate(req, [by_id[i] for i in cut], sale_date=SALE) == allocate(
         req, full, sale_date=SALE)
-
-
-def test_bounded_cut_chooses_exactly_what_the_full_read_chooses(
-    clinic: Clinic, migrated_engine: Engine
-) -> None:
-    """The bounded read (every product deep) vs every candidate lot: the same FEFO
-    choice for every need, across warehouses (seq, unavailable seq > 99, default
-    first), expired and never-expiring lots, lots without a warehouse, negative lots
-    and ties on expiration broken by lot number under the collation."""
-    clinic.add_warehouse("back", 7)
-    clinic.add_warehouse("far", 150)
-    drug = clinic.add_drug("Mix", allow_combining=1)
-    specs = [  # (on_hand, expiration, lot_number, warehouse)
-        (3, date(2027, 5, 1), "b", "onsite"), (2, date(2027, 5, 1), "A", "onsite"),
-        (4, None, "n", "onsite"), (5, date(2026, 1, 1), "x", "onsite"),  # expired
-        (6, date(2026, 12, 1), "c", "back"), (9, date(2026, 11, 1), "f", "far"),
-        (-2, date(2026, 10, 1), "neg", "onsite"), (1, date(2026, 10, 1), "d", "onsite"),
-        (2, date(2027, 5, 1), "a", "back"), (7, date(2028, 1, 1), "z", "onsite"),
-        (2, date(2027, 5, 1), "a ", "back"), (1, date(2026, 9, 1), "e", ""),
-    ]
-    for on_hand, exp, number, wh in specs:
-        clinic.add_lot(drug, on_hand, expiration=exp, lot_number=number, warehouse=wh)
-    with migrated_engine.connect() as conn:
-        repo = ConsumptionRepository(conn)
-        repo.deep_lots = 0
-        full = repo.candidate_lots([drug], [])
-        repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=SALE)  # learns: deep
-        for wh in ("", "back", "far"):
-            for need in range(1, 40):
-                cut = repo.candidate_lots([drug], [], needs={drug: need},
-                                          default_warehouse=wh, sale_date=SALE)
-                req = Requirement(1, drug, "CPT4", "X", Decimal(need), True, True, "u", wh)
-                assert allocate(req, cut, sale_date=SALE) == allocate(req, full, sale_date=SALE), (
-                    wh, need)
 
 
 def test_lots_in_an_unlisted_warehouse_are_still_read(
