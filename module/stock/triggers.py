@@ -51,7 +51,6 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         table="drug_sales",
         event="AFTER INSERT",
         body="",
-        fail_safe=False,
     ),
     # The engine shrinks a row to give stock back (or, in principle, grows it).
     TriggerSpec(
