@@ -69,18 +69,21 @@ def _delivery_csv(engine: Engine, rng: random.Random, today: date, tag: str) -> 
     """500 lines: half add to existing lots (same product, warehouse, lot number), half
     create lots; products named by id or by name."""
     with engine.connect() as conn:
+        # a lot number has one expiry: a line adding to a lot repeats the lot's own
+        # (receive refuses another), so only lots not yet expired are topped up
         live = conn.execute(text(
-            "SELECT di.drug_id, d.name, di.lot_number, di.warehouse_id FROM drug_inventory di "
-            "JOIN drugs d ON d.drug_id = di.drug_id WHERE di.destroy_date IS NULL "
-            "AND di.on_hand > 0")).all()
+            "SELECT di.drug_id, d.name, di.lot_number, di.warehouse_id, di.expiration "
+            "FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id "
+            "WHERE di.destroy_date IS NULL AND di.on_hand > 0 "
+            "AND (di.expiration IS NULL OR di.expiration > :t)"), {"t": today}).all()
         every = conn.execute(text("SELECT drug_id, name FROM drugs")).all()
     existing = rng.sample(live, min(len(live), DELIVERY_LINES // 2))
     products = rng.sample(every, min(len(every), DELIVERY_LINES // 2))
     expires = (today + timedelta(days=500)).isoformat()
     lines = ["product,lot,expires,quantity,unit_cost,warehouse"]
-    for k, (drug, name, lot, wh) in enumerate(existing):
+    for k, (drug, name, lot, wh, lot_expires) in enumerate(existing):
         key = str(drug) if k % 2 else name
-        lines.append(f"{key},{lot},{expires},{rng.randint(1, 40)},"
+        lines.append(f"{key},{lot},{(lot_expires or expires)},{rng.randint(1, 40)},"
                      f"{rng.randint(100, 30000) / 100},{wh}")
     for k, (drug, name) in enumerate(products):
         key = str(drug) if k % 2 else name

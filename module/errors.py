@@ -78,3 +78,11 @@ class ChannelUnavailableError(DeliveryError):
 
 class PermissionDeniedError(AestheticInventoryError):
     """OpenEMR's access control does not allow the user to do this."""
+
+
+class ConfirmationRequiredError(InvalidInputError):
+    """Legal but implausible input (an actual far above its plan, an expired lot named
+    as the one used): the same request goes through when it is explicitly confirmed
+    (``--confirm`` on the CLI, ``"confirm": true`` in the API)."""
+
+    http_status = 409

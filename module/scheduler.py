@@ -9,7 +9,9 @@ Jobs (plain functions in ``jobs/``), each with an explicit id, ``coalesce=True``
 - ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (0.1);
 - ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30);
 - ``sweep-fallback``: every ``service_sweep_seconds`` (300), only when the billing
-  triggers are missing (sweep mode), reconcile the visits of the last seven days.
+  triggers are missing (sweep mode), reconcile the visits of the last seven days;
+- ``containers-waste``: every 300 s, write off what is left in containers past
+  beyond-use plus ``container_grace_hours`` (12).
 
 Durable state lives in tables (background_services, the claims table, the outbox),
 not in an APScheduler job store, so a restart loses nothing. SIGTERM/SIGINT shut
@@ -32,6 +34,7 @@ from typing import Any
 
 from aesthetic_inventory.jobs.alert_scan import run_alert_job
 from aesthetic_inventory.jobs.change_queue import run_drain_job, run_sweep_fallback_job
+from aesthetic_inventory.jobs.containers_waste import run_containers_waste_job
 from aesthetic_inventory.jobs.outbox_delivery import run_outbox_job
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -45,6 +48,9 @@ from .errors import AestheticInventoryError, DatabaseUnavailableError
 from .outage import OutageGate
 
 log = logging.getLogger("aesthetic_inventory.service")
+
+# waste is due hours after beyond-use (the grace period): a check every 5 minutes is ample
+WASTE_JOB_SECONDS = 300
 
 
 def _on_job_event(event: JobExecutionEvent) -> None:
@@ -89,6 +95,7 @@ def add_site_jobs(
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
         ("sweep-fallback", run_sweep_fallback_job, (app,), config.service_sweep_seconds),
+        ("containers-waste", run_containers_waste_job, (app,), WASTE_JOB_SECONDS),
     ]
     for job_id, func, args, seconds in jobs:
         scheduler.add_job(

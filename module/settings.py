@@ -120,6 +120,15 @@ SETTINGS: dict[str, SettingSpec] = {
             "sell_from_one_warehouse", "bool",
             "sell only from the user's default warehouse (OpenEMR's SELL_FROM_ONE_WAREHOUSE)",
         ),
+        # open containers (module/containers, jobs/containers_waste.py)
+        SettingSpec(
+            "container_grace_hours", "int",
+            "hours after beyond-use before what is left is written off as waste", 0, 24 * 31,
+        ),
+        SettingSpec(
+            "container_alert_hours", "int",
+            "the digest lists open containers reaching beyond-use within these hours", 0, 168,
+        ),
         SettingSpec(
             "block_days_before_expiry", "int",
             "do not take lots expiring within this many days of the sale", 0, 36500,

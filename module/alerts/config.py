@@ -30,6 +30,7 @@ class AlertConfig:
     channels: tuple[str, ...] = ("crm",)
     expiry_horizon_days: int = 30
     reminder_hours: int = 24
+    container_alert_hours: int = 4  # open containers reaching beyond-use within this
     email_to: str | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None
@@ -122,6 +123,7 @@ def load_alert_config(settings: Settings) -> AlertConfig:
         channels=channels,
         expiry_horizon_days=settings.get_int("expiry_horizon_days", 30, minimum=0),
         reminder_hours=settings.get_int("reminder_hours", 24, minimum=0),
+        container_alert_hours=settings.get_int("container_alert_hours", 4, minimum=0),
         email_to=email_to,
         smtp_host=settings.get("smtp_host"),
         smtp_port=smtp_port,

@@ -16,10 +16,13 @@ OUT_OF_STOCK = "out_of_stock"
 EXPIRING = "expiring"
 EXPIRED = "expired"
 SHORTAGE = "shortage"
+CONTAINER = "container"  # an open vial reaching its beyond-use time (module/containers)
 
 # Order of the digest sections: the most urgent first.
-KIND_ORDER: tuple[str, ...] = (OUT_OF_STOCK, EXPIRED, SHORTAGE, LOW_STOCK, EXPIRING)
+KIND_ORDER: tuple[str, ...] = (OUT_OF_STOCK, EXPIRED, SHORTAGE, CONTAINER, LOW_STOCK,
+                               EXPIRING)
 KIND_TITLES: Mapping[str, str] = {
+    CONTAINER: "Open containers reaching beyond-use (units left)",
     OUT_OF_STOCK: "Out of stock",
     EXPIRED: "Expired lots still on hand",
     SHORTAGE: "Unfilled consumption (shortages)",
@@ -199,6 +202,39 @@ def shortage_items(rows: Iterable[ShortageRow]) -> list[AlertItem]:
         for row in rows
         if row.shortage_units > 0
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRow:
+    """An open container with units left whose beyond-use time is near (or past)."""
+
+    container_id: int
+    drug_id: int
+    product: str
+    unit: str
+    lot_number: str
+    warehouse: str
+    units_left: int
+    beyond_use_at: datetime
+
+
+def container_items(rows: Iterable[ContainerRow], *, now: datetime) -> list[AlertItem]:
+    """One item per open container reaching beyond-use with units left: use them or
+    they become waste."""
+    items = []
+    for row in rows:
+        if row.units_left <= 0:
+            continue
+        hours = (row.beyond_use_at - now).total_seconds() / 3600
+        when = (f"{hours:.1f} h left" if hours > 0
+                else f"past beyond-use by {-hours:.1f} h (written off after the grace period)")
+        items.append(AlertItem(
+            kind=CONTAINER, item_key=str(row.container_id), drug_id=row.drug_id,
+            product=row.product, lot_number=row.lot_number, warehouse=row.warehouse,
+            on_hand=row.units_left,
+            detail=f"container {row.container_id}: {row.units_left} {row.unit or 'unit(s)'} "
+            f"left, beyond use at {row.beyond_use_at:%Y-%m-%d %H:%M} ({when})"))
+    return items
 
 
 def classify(

@@ -22,10 +22,12 @@ from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
 from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository, OutboxRepository
+from .repositories.state import CONTAINER_TABLE
 from .rules import (
     AlertItem,
     Decision,
     StoredState,
+    container_items,
     decide_changes,
     expiry_items,
     low_stock_items,
@@ -101,7 +103,8 @@ class ScanDecision:
 
 
 def collect_decision(
-    repo: AlertStateRepository, config: AlertConfig, now: datetime, *, has_usage: bool
+    repo: AlertStateRepository, config: AlertConfig, now: datetime, *, has_usage: bool,
+    has_containers: bool = False,
 ) -> ScanDecision:
     """Run each rule's single query, already diffed against the alert state in
     SQL, plus one query for the states to resolve and one count: only changed
@@ -120,9 +123,15 @@ def collect_decision(
     if has_usage:
         for row, state in repo.shortages_to_notify(due):
             candidates.extend((item, state) for item in shortage_items([row]))
+    container_end = None
+    if has_containers:  # open vials reaching beyond use with units left (containers)
+        container_end = now + timedelta(hours=config.container_alert_hours)
+        for box, state in repo.containers_to_notify(container_end, due):
+            candidates.extend((item, state) for item in container_items([box], now=now))
     decision = decide_changes(
         candidates,
-        repo.states_to_resolve(today, horizon_end, shortage_rule=has_usage),
+        repo.states_to_resolve(today, horizon_end, shortage_rule=has_usage,
+                               container_end=container_end),
         now=now,
         reminder=reminder,
         quiet_recent=repo.count_open_notified_after(due),
@@ -174,7 +183,8 @@ def _scan_once(
         if not dry_run:
             repo.lock_scan()
         has_usage = table_exists(uow.connection, USAGE_TABLE)
-        read = collect_decision(repo, config, at, has_usage=has_usage)
+        read = collect_decision(repo, config, at, has_usage=has_usage,
+                                has_containers=table_exists(uow.connection, CONTAINER_TABLE))
         decision = read.decision
         result.shortage_rule = read.shortage_rule
         result.current = decision.current

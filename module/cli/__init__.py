@@ -22,6 +22,7 @@ from ..errors import AestheticInventoryError
 from . import (
     alerts_cmds,
     consumption_cmds,
+    containers_cmds,
     demo_cmd,
     doctor_cmds,
     mappings_cmds,
@@ -138,6 +139,7 @@ _COMMAND_MODULES = (
     stock_cmds,
     demo_cmd,
     web_cmds,
+    containers_cmds,
 )
 for _module in _COMMAND_MODULES:
     for _command in _module.COMMANDS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 
 import click
 
@@ -14,6 +14,7 @@ from ..consumption.domain import LotPolicy
 from ..consumption.presentation import describe_result
 from ..consumption.repositories import QueueRepository
 from ..consumption.results import DrainResult, ReconcileResult
+from ..containers import service as containers
 from .context import pass_app
 from .params import parse_date
 from .preflight import preflight
@@ -59,7 +60,8 @@ def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) ->
 @for_each_site
 @pass_app
 def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
-    """Drain the change queue, then sweep visits since DATE (and open shortages)."""
+    """Drain the change queue, then sweep visits since DATE (and open shortages);
+    containers past beyond-use plus the grace are written off as waste."""
     preflight(app.engine)
     if dry_run:
         sync_dry_run(app, since or batch.default_since(), as_json)
@@ -71,6 +73,10 @@ def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
         app.unit_of_work, since=since or batch.default_since(), service_username=user,
         policy=policy,
     )
+    # what the service's waste job would write off by now (containers past beyond-use)
+    waste = containers.write_off_expired(
+        app.unit_of_work, now=datetime.now(), grace_hours=containers.grace_hours(app.settings),
+        user=user) if containers.tables_present(app.unit_of_work) else None
     if as_json:
         click.echo(json.dumps({
             "queue": {"visits": drained.visits, "changed": drained.changed,
@@ -83,6 +89,8 @@ def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
                                if r.changed],
             "problems": [f"visit pid {r.pid} encounter {r.encounter}: {p}"
                          for r in (*drained.results, *swept.results) for p in r.problems],
+            "containers_closed": [{"container_id": c.container_id, "reason": c.reason,
+                                   "waste": c.waste} for c in (waste.closed if waste else ())],
         }, indent=2))
         _fail_if_any(drained.failed + swept.failed)
         return
@@ -97,6 +105,10 @@ def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
     for result in (*drained.results, *swept.results):
         if result.changed or result.problems:
             _echo_result(result)
+    if waste is not None and (waste.closed or waste.failed):
+        click.echo(f"containers past beyond-use: {len(waste.closed)} closed, "
+                   f"{sum(c.waste for c in waste.closed)} unit(s) written off as waste"
+                   + (f", {waste.failed} failed" if waste.failed else ""))
     _fail_if_any(drained.failed + swept.failed)
 
 

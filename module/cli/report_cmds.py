@@ -22,11 +22,18 @@ from .context import pass_app
 from .params import parse_date
 
 FORMATS = ("text", "csv", "json")
-
-
+# every report takes these (``stock``, ``report ...``, ``valuation``, ``ledger``, ...)
+REPORT_FORMATS = (*FORMATS, "html")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
+                             default="text", show_default=True)
+OUTPUT_OPTION = click.option("--output", type=click.Path(dir_okay=False, writable=True),
+                             metavar="FILE", help="Write to FILE instead of standard output.")
 
 def _emit(doc: Document, fmt: str, out: IO[str]) -> None:
-    if fmt == "json":
+    if fmt == "text" and doc.text is not None:
+        for line in doc.text:
+            out.write(line + "\n")
+    elif fmt == "json":
         write_json(doc.sections, out, doc.meta)
     elif fmt == "csv":
         write_csv(doc.sections, out)
@@ -38,18 +45,17 @@ def _emit(doc: Document, fmt: str, out: IO[str]) -> None:
             out.write(line + "\n")
 
 
-def _output(doc_builder: Callable[[], Document], fmt: str, output: str | None) -> None:
-    """Build the document inside the caller's read-only transaction and write it to
-    stdout or FILE (written only once the whole document is rendered)."""
+def _write(render: Callable[[IO[str]], object], output: str | None) -> None:
+    """Write to stdout or FILE (renamed into place only once completely written)."""
     if output is None:
-        _emit(doc_builder(), fmt, sys.stdout)
+        render(sys.stdout)
         return
     # streamed into a temporary file next to FILE, renamed once complete: a failed
     # report never leaves half a file behind
     partial = f"{output}.partial"
     try:
         with open(partial, "w", encoding="utf-8", newline="") as fh:
-            _emit(doc_builder(), fmt, fh)
+            render(fh)
         os.replace(partial, output)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
@@ -59,16 +65,30 @@ def _output(doc_builder: Callable[[], Document], fmt: str, output: str | None) -
     click.echo(f"wrote {output}", err=True)
 
 
+def _output(doc_builder: Callable[[], Document], fmt: str, output: str | None) -> None:
+    """Build the document inside the caller's read-only transaction and write it to
+    stdout or FILE (written only once the whole document is rendered)."""
+    _write(lambda out: _emit(doc_builder(), fmt, out), output)
+
+
+def write_text(text: str, output: str | None) -> None:
+    """An already rendered report to stdout or FILE, as :func:`write_document` does."""
+    _write(lambda out: out.write(text), output)
+
+
+write_document = _output  # the one writer of every report command (stock_cmds too)
+
 # -- stock -------------------------------------------------------------------------
 @click.command()
 @click.option("--product", help="Product id or exact name.")
 @click.option("--warehouse", help="Warehouse id (list_options option_id), e.g. onsite.")
 @click.option("--lots", is_flag=True, help="List every lot with stock too.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@FORMAT_OPTION
+@OUTPUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @pass_app
 def stock(app: App, product: str | None, warehouse: str | None, lots: bool, fmt: str,
-          as_json: bool) -> None:
+          output: str | None, as_json: bool) -> None:
     """Current stock per product: usable and expired on hand, status, days of cover."""
     service.require_migrated(app.engine)
     today = date.today()
@@ -78,7 +98,7 @@ def stock(app: App, product: str | None, warehouse: str | None, lots: bool, fmt:
         lot_rows = (service.stock_lots(repo, today=today, product=wanted, warehouse=warehouse)
                     if lots else None)
         _output(lambda: documents.stock_document(rows, lot_rows, today=today),
-                "json" if as_json else fmt, None)
+                "json" if as_json else fmt, output)
 
 
 # -- recall ------------------------------------------------------------------------
@@ -117,20 +137,22 @@ _period = [
                  help="Last day (YYYY-MM-DD; default today)."),
 ]
 _out = [
-    click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="text",
-                 show_default=True),
-    click.option("--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-                 help="Write to FILE instead of standard output."),
+    FORMAT_OPTION,
+    OUTPUT_OPTION,
     click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
 ]
 
 
 def _options(options: list[Any]) -> Callable[[Any], Any]:
+    """Apply click options in the order listed."""
     def wrap(f: Any) -> Any:
         for option in reversed(options):
             f = option(f)
         return f
     return wrap
+
+
+with_options = _options
 
 
 def _period_or_default(start: date | None, end: date | None, default_days: int
@@ -144,11 +166,18 @@ def _period_or_default(start: date | None, end: date | None, default_days: int
 
 @click.group()
 def report() -> None:
-    """Reports: stock, expiring, activity, usage, shortages, all (text/csv/json/html)."""
+    """Reports: stock, expiring, activity, usage, shortages, waste, all (text/csv/json/html)."""
+
+
+USER_OPTION = click.option(
+    "--user", metavar="USERNAME",
+    help="OpenEMR username: costs and values are shown only if OpenEMR's ACL allows it "
+    "(inventory/purchases or acct/rep_a); without it, the database operator sees them.")
 
 
 def _build(app: App, kind: str, start: date | None, end: date | None,
-           horizon: int | None, product: str | None) -> Callable[[Any], Document]:
+           horizon: int | None, product: str | None,
+           user: str | None = None) -> Callable[[Any], Document]:
     today = date.today()
     if horizon is None:
         horizon = app.settings.get_int("expiry_horizon_days", 30, minimum=0)
@@ -161,7 +190,7 @@ def _build(app: App, kind: str, start: date | None, end: date | None,
     def expiring_doc(repo: Any) -> Document:
         return documents.expiring_document(
             service.expiring_lots(repo, today=today, horizon_days=horizon), today=today,
-            horizon_days=horizon)
+            horizon_days=horizon, show_costs=service.costs_visible(repo.conn, user))
 
     def activity_doc(repo: Any) -> Document:
         s, e = _period_or_default(start, end, 30)
@@ -188,8 +217,10 @@ def _build(app: App, kind: str, start: date | None, end: date | None,
 
 
 def _report_command(kind: str, doc: str, *, period: bool, horizon: bool,
-                    product: bool) -> click.Command:
+                    product: bool, money: bool = False) -> click.Command:
     options: list[Any] = list(_out)
+    if money:
+        options.append(USER_OPTION)
     if period:
         options = _period + options
     if horizon:
@@ -203,9 +234,9 @@ def _report_command(kind: str, doc: str, *, period: bool, horizon: bool,
     def command(app: App, fmt: str, output: str | None, as_json: bool,
                 start: date | None = None,
                 end: date | None = None, horizon: int | None = None,
-                product: str | None = None) -> None:
+                product: str | None = None, user: str | None = None) -> None:
         service.require_migrated(app.engine)
-        build = _build(app, kind, start, end, horizon, product)
+        build = _build(app, kind, start, end, horizon, product, user)
         with service.read_only(app.engine) as repo:
             _output(lambda: build(repo), "json" if as_json else fmt, output)
 
@@ -226,7 +257,8 @@ for _kind, _doc, _p, _h, _pr in (
     ("all", "Every report in one document (stock, expiring, activity, usage, shortages).",
      True, True, False),
 ):
-    report.add_command(_report_command(_kind, _doc, period=_p, horizon=_h, product=_pr))
+    report.add_command(_report_command(_kind, _doc, period=_p, horizon=_h, product=_pr,
+                                       money=_kind in ("expiring", "all")))
 
 
 COMMANDS: list[click.Command] = [stock, recall, report]

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +14,9 @@ from pathlib import Path
 import click
 
 from ..bootstrap import App
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, PermissionDeniedError
+from ..reports import service as reports
+from ..reports import stock_documents
 from ..stock import domain, service
 from . import report_cmds
 from .context import pass_app
@@ -112,6 +113,10 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
     result = service.receive(app.unit_of_work, lines, user=_user(app, user), today=today,
                              supplier=supplier, invoice=invoice, source=source,
                              dry_run=dry_run, prior_errors=errors)
+    # the products' average and last costs come from other deliveries too: money the
+    # reports' one cost check guards (the line costs are what this user typed)
+    if not reports.costs_visible_to(app.engine, user):
+        result = replace(result, costs={})
     if as_json:
         click.echo(json.dumps({
             "delivery_id": result.delivery_id, "dry_run": result.dry_run,
@@ -195,26 +200,41 @@ def count_cmd(app: App, file_path: str, dry_run: bool, as_json: bool,
         service.preflight(app.unit_of_work)
         r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
                           source=file_path, dry_run=dry_run)
+    # values of the variances are money: the reports' one cost check decides
+    _print_count(r, dry_run, as_json, reports.costs_visible_to(app.engine, user))
+
+
+def _print_count(r: service.CountResult, dry_run: bool, as_json: bool,
+                 show_costs: bool) -> None:
     s = r.summary
+
+    def money(value: Decimal) -> str | None:
+        return str(value) if show_costs else None
+
     if as_json:
         click.echo(json.dumps({
             "count_id": r.count_id, "dry_run": r.dry_run, "lots": s.lots,
             "adjusted": s.adjusted, "units_over": s.units_over, "units_short": s.units_short,
-            "value_over": str(s.value_over), "value_short": str(s.value_short),
+            "value_over": money(s.value_over), "value_short": money(s.value_short),
             "differences": [{"inventory_id": d.inventory_id, "on_hand": d.on_hand,
                              "counted": d.counted, "difference": d.difference,
-                             "value": str(d.value)} for d in r.differences if d.difference],
+                             "value": money(d.value)} for d in r.differences if d.difference],
         }, indent=2))
         return
     head = "dry run, nothing written:" if dry_run else f"stock take {r.count_id}:"
     click.echo(f"{head} {s.lots} lot(s) counted, {s.adjusted} adjusted")
+
+    def shown(value: Decimal) -> str:
+        return f" ({_money(value)})" if show_costs else ""
+
     for d in r.differences:
         if d.difference:
             click.echo(f"  lot {d.inventory_id}: on hand {d.on_hand}, counted {d.counted}, "
-                       f"{d.difference:+d} ({_money(d.value)})")
-    click.echo(f"  over {s.units_over} unit(s) {_money(s.value_over)}, short {s.units_short} "
-               f"unit(s) {_money(s.value_short)}, net {s.net_units:+d} "
-               f"({_money(s.net_value)})")
+                       f"{d.difference:+d}{shown(d.value)}")
+    over = f" {_money(s.value_over)}" if show_costs else ""
+    short = f" {_money(s.value_short)}" if show_costs else ""
+    click.echo(f"  over {s.units_over} unit(s){over}, short {s.units_short} unit(s){short}, "
+               f"net {s.net_units:+d}{shown(s.net_value)}")
 
 
 @click.command()
@@ -235,9 +255,8 @@ def destroy(app: App, inventory_id: int, method: str, witness: str, notes: str,
                f"({r.on_hand} unit(s) out of usable stock)")
 
 
-_LEDGER_FIELDS = ("id", "created_at", "movement", "inventory_id", "lot_number", "drug_id",
-                  "product", "quantity", "unit_cost", "reference_type", "reference_id",
-                  "reason", "user", "notes")
+_report_output = [report_cmds.FORMAT_OPTION, report_cmds.OUTPUT_OPTION]
+_with = report_cmds.with_options
 
 
 @click.command()
@@ -247,112 +266,69 @@ _LEDGER_FIELDS = ("id", "created_at", "movement", "inventory_id", "lot_number", 
               help="From date (YYYY-MM-DD).")
 @click.option("--to", "until", callback=parse_date, metavar="DATE", help="To date, inclusive.")
 @click.option("--limit", type=click.IntRange(min=1), default=10000, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
-              show_default=True)
+@_with(_report_output)
+@report_cmds.USER_OPTION
 @pass_app
 def ledger(app: App, drug_id: int | None, inventory_id: int | None, since: date | None,
-           until: date | None, limit: int, fmt: str) -> None:
+           until: date | None, limit: int, fmt: str, output: str | None,
+           user: str | None) -> None:
     """List the immutable movement ledger (oldest first)."""
     service.preflight(app.unit_of_work)
+    show_costs = reports.costs_visible_to(app.engine, user)
     rows = service.ledger(app.unit_of_work, drug_id=drug_id, inventory_id=inventory_id,
                           since=since, until=until, limit=limit)
-    dicts = [{f: (str(getattr(r, f)) if f in ("created_at", "unit_cost") else getattr(r, f))
-              for f in _LEDGER_FIELDS} for r in rows]
-    if fmt == "json":
-        click.echo(json.dumps(dicts, indent=2))
-    elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=_LEDGER_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(dicts)
-        click.echo(out.getvalue(), nl=False)
-    else:
-        for r in rows:
-            ref = f"{r.reference_type} {r.reference_id}".strip()
-            click.echo(f"{str(r.created_at)[:19]}  {r.movement:<8} lot {r.inventory_id:<6} "
-                       f"{r.product[:26]:<26} {r.quantity:+5d} @ {r.unit_cost:>7.2f}  {ref}"
-                       + (f"  {r.reason}" if r.reason else "") + f"  {r.user}")
-        click.echo(f"{len(rows)} movement(s)")
+    report_cmds.write_document(
+        lambda: stock_documents.ledger_document(rows, show_costs=show_costs), fmt, output)
+
+
+def _valuation(app: App, by: str, fmt: str, output: str | None, user: str | None) -> None:
+    service.preflight(app.unit_of_work)
+    if not reports.costs_visible_to(app.engine, user):
+        raise PermissionDeniedError(
+            f"user {user!r} may not see the stock valuation: OpenEMR's access control "
+            "grants neither inventory/purchases nor acct/rep_a")
+    lines = service.valuation(app.unit_of_work, by=by)
+    report_cmds.write_document(
+        lambda: stock_documents.valuation_document(lines, by=by, today=date.today()),
+        fmt, output)
+
+
+_by_option = click.option("--by", type=click.Choice(service.VALUATION_GROUPS),
+                          default="product", show_default=True)
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["product", "warehouse", "category"]),
-              default="product", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
-              show_default=True)
+@_by_option
+@_with(_report_output)
+@report_cmds.USER_OPTION
 @pass_app
-def valuation(app: App, by: str, fmt: str) -> None:
+def valuation(app: App, by: str, fmt: str, output: str | None, user: str | None) -> None:
     """Stock value at weighted average cost and at lot cost."""
-    service.preflight(app.unit_of_work)
-    lines = service.valuation(app.unit_of_work, by=by)
-    if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow([by, "units", "value_at_average", "value_at_lot_cost", "average_cost",
-                    "last_cost"])
-        for x in lines:
-            w.writerow([x.key, x.units, x.at_average, x.at_lot_cost,
-                        x.average_cost if x.average_cost is not None else "",
-                        x.last_cost if x.last_cost is not None else ""])
-        click.echo(out.getvalue(), nl=False)
-        return
-    extra = by == "product"
-    click.echo(f"{by:<32} {'units':>7} {'at average':>12} {'at lot cost':>12}"
-               + (f" {'avg cost':>9} {'last cost':>9}" if extra else ""))
-    for x in lines:
-        click.echo(f"{x.key[:32]:<32} {x.units:>7} {_money(x.at_average):>12} "
-                   f"{_money(x.at_lot_cost):>12}"
-                   + (f" {x.average_cost:>9.2f} {x.last_cost:>9.2f}"
-                      if extra and x.average_cost is not None and x.last_cost is not None
-                      else ""))
-    click.echo(f"{'total':<32} {sum(x.units for x in lines):>7} "
-               f"{_money(sum((x.at_average for x in lines), Decimal(0))):>12} "
-               f"{_money(sum((x.at_lot_cost for x in lines), Decimal(0))):>12}")
+    _valuation(app, by, fmt, output, user)
 
 
 @click.command()
 @click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
               help="Usage window.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
-              show_default=True)
+@_with(_report_output)
 @click.option("--all", "show_all", is_flag=True, help="List every product, not only what to "
               "order now.")
 @click.option("--apply", "apply", is_flag=True,
               help="Write the computed reorder points to drugs.reorder_point (default: "
               "show them, write nothing).")
 @pass_app
-def reorder(app: App, days: int, fmt: str, show_all: bool, apply: bool) -> None:
+def reorder(app: App, days: int, fmt: str, output: str | None, show_all: bool,
+            apply: bool) -> None:
     """What to order now, per supplier (seed 004 reorder point)."""
     service.preflight(app.unit_of_work)
     suggestions, changed = service.reorder(app.unit_of_work, days=days, apply=apply)
     shown = [s for s in suggestions if show_all or s.order_now]
-    if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["supplier", "drug_id", "product", "avg_daily_usage", "safety_stock",
-                    "reorder_point", "on_hand_and_on_order", "order_now", "packages",
-                    "units_per_package", "order_quantity"])
-        for s in shown:
-            w.writerow([s.supplier, s.drug_id, s.name, s.average_daily_usage, s.safety_stock,
-                        s.reorder_point, s.position, int(s.order_now), s.packages,
-                        s.units_per_package, s.order_quantity])
-        click.echo(out.getvalue(), nl=False)
-    else:
-        supplier = None
-        for s in shown:
-            if s.supplier != supplier:
-                supplier = s.supplier
-                click.echo(f"{supplier or '(no supplier)'}:")
-            what = (f"order {s.packages} x {s.units_per_package} = {s.order_quantity}"
-                    if s.order_now else "no order")
-            click.echo(f"  {s.name} (#{s.drug_id}): {s.average_daily_usage:.2f}/day, "
-                       f"reorder point {s.reorder_point} (safety {s.safety_stock}), "
-                       f"stock {s.position}: {what}")
-        click.echo(f"{sum(1 for s in suggestions if s.order_now)} product(s) to order "
-                   f"(usage over {days} days)")
+    report_cmds.write_document(
+        lambda: stock_documents.reorder_document(suggestions, shown, days=days,
+                                                 today=date.today()), fmt, output)
     verb = "reorder point(s) written to drugs.reorder_point" if apply else (
         "reorder point(s) would change (use --apply to write)")
-    click.echo(f"{changed} {verb}", err=fmt == "csv")
+    click.echo(f"{changed} {verb}", err=fmt != "text" or output is not None)
 
 
 @click.command()
@@ -367,7 +343,7 @@ def supplier(app: App, name: str, lead_time_days: int) -> None:
 
 
 # The issue's spelling is ``report valuation``: the same command, also under ``report``.
-report_cmds.report.add_command(valuation)
+report_cmds.report.add_command(valuation, "valuation")
 
 COMMANDS: list[click.Command] = [
     receive, transfer, adjust, count_cmd, destroy, ledger, valuation, reorder, supplier,

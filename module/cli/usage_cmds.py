@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,9 +13,9 @@ from operator import itemgetter
 import click
 
 from ..bootstrap import App
-from ..errors import InvalidInputError
+from ..errors import ConfirmationRequiredError, InvalidInputError
 from ..reports.documents import Document, render_html, template_environment
-from ..reports.formatting import Column, Section
+from ..reports.formatting import Column, Section, csv_rows
 from ..usage import service
 from ..usage import show as usage_show
 from ..usage.report import GROUPINGS, VarianceGroup, VarianceReport, variance_report
@@ -24,6 +24,7 @@ from ..usage.show import VisitUsage
 from .context import pass_app
 from .params import parse_date
 from .preflight import preflight
+from .report_cmds import OUTPUT_OPTION, write_text
 from .report_cmds import report as report_group
 
 
@@ -191,11 +192,15 @@ def _per_material(name: str, values: Sequence[str], count: int) -> list[str | No
 @click.option("--lot", "lots", multiple=True, metavar="LOT",
               help="Lot number actually used (or #<inventory_id>).")
 @click.option("--user", required=True, metavar="USERNAME", help="OpenEMR username recording.")
+@click.option("--confirm", is_flag=True,
+              help="Record an implausible actual (more than 3x the plan and more than 2 "
+              "packages, or an expired lot named) without asking.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
            products: tuple[str, ...], actuals: tuple[str, ...], reasons: tuple[str, ...],
-           notes: tuple[str, ...], lots: tuple[str, ...], user: str, as_json: bool) -> None:
+           notes: tuple[str, ...], lots: tuple[str, ...], user: str, confirm: bool,
+           as_json: bool) -> None:
     """Record what was really used (one transaction for all materials) and move stock."""
     n = len(codes)
     if len(actuals) != n:
@@ -214,9 +219,19 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
             _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
     ]
     preflight(app.engine)
+    service.require_active_user(app.unit_of_work, user)
     usage_show.require_update_permission(app.unit_of_work, user)
-    result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
-                                  service_username=app.settings.service_username)
+    try:
+        result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
+                                      service_username=app.settings.service_username,
+                                      confirmed=confirm)
+    except ConfirmationRequiredError as exc:
+        # asked at a terminal; a script must say --confirm (nothing was written)
+        if not sys.stdin.isatty() or not click.confirm(f"{exc}?", default=False):
+            raise ConfirmationRequiredError(f"{exc} (pass --confirm)") from None
+        result = service.record_usage(app.unit_of_work, pid, encounter, materials, user=user,
+                                      service_username=app.settings.service_username,
+                                      confirmed=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -266,9 +281,7 @@ def render_variance(report: VarianceReport, fmt: str) -> str:
         return _variance_html(report, headers, rows)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
+        csv_rows(buffer, headers, rows)  # formula-safe cells, as every report's CSV
         return buffer.getvalue()
     period = (f"{report.since or 'the beginning'} to {report.until or 'today'}")
     title = [f"Variance report by {report.by}, visits from {period} "
@@ -298,13 +311,14 @@ def _variance_html(report: VarianceReport, headers: list[str], rows: list[list[s
               help="OpenEMR username: costs are shown only if OpenEMR's ACL allows it.")
 @click.option("--format", "fmt", type=click.Choice(("text", "csv", "json", "html")),
               default="text", show_default=True)
+@OUTPUT_OPTION
 @pass_app
 def variance(app: App, since: date | None, until: date | None, by: str, user: str | None,
-             fmt: str) -> None:
+             fmt: str, output: str | None) -> None:
     """Planned vs actual units and cost, variance by reason, wastage rate."""
     report = variance_report(app.engine, since=since, until=until, by=by,
                              can_see_costs=_costs_visible(app, user))
-    click.echo(render_variance(report, fmt), nl=False)
+    write_text(render_variance(report, fmt), output)
 
 
 report_group.add_command(variance)  # the reports' group: one ``report``

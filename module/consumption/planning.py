@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from .actuals import FeeSheetEdit, allocate_from_lot, plan_mapping_in_lot
@@ -39,6 +39,7 @@ class Visit:
     pid: int
     encounter: int
     visit_date: date
+    visit_time: datetime | None = None  # form_encounter.date with its time, when it has one
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class VisitFacts:
     # per usage record's product: (allow_combining, dispensable, name)
     products: dict[int, tuple[bool, bool, str]] = field(default_factory=dict)
     edits: list[FeeSheetEdit] = field(default_factory=list)
+    # products counted in units (module/containers): drug_id -> their package settings
+    counted: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

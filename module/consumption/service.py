@@ -4,7 +4,8 @@ A reconcile compares what the visit's live billing lines require (per mapping) w
 what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
 transaction. Locks are taken in one fixed order: the visit's ``form_encounter`` row
 first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows, then the
-lots in ascending ``inventory_id``. What to write is decided by
+lots in ascending ``inventory_id``, then (products counted in units) their open
+containers in ascending id. What to write is decided by
 :mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is in
 :mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
 (many visits, each its own transaction) are :mod:`~aesthetic_inventory.consumption.batch`.
@@ -17,6 +18,13 @@ from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
+from ..containers.reconcile import (
+    CountedPlan,
+    counted_products,
+    lock_and_plan,
+    preview_plan,
+    write_containers,
+)
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
@@ -163,9 +171,11 @@ def reconcile_in_transaction(
     today: date | None = None,
     after_writes: Callable[[Connection], None] | None = None,
     policy: LotPolicy | None = None,
+    actor: str | None = None,
 ) -> ReconcileResult:
     """Reconcile one visit inside the caller's unit of work (entered; no commit):
     gather the facts under locks, :func:`~.visit_plan.plan_visit`, then apply.
+    ``actor``: the user whose recorded actuals caused this reconcile (see ``plan_visit``).
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
     seam called after the stock writes, before the usage record (a failure there must
@@ -179,16 +189,28 @@ def reconcile_in_transaction(
     visit, held = repo.lock_visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    plan = plan_visit(visit, held, repo.visit_facts(pid, encounter),
-                      service_username=service_username, now=now)
+    facts = repo.visit_facts(pid, encounter)
+    plan = plan_visit(visit, held, facts, service_username=service_username, now=now,
+                      actor=actor)
     if plan.absorbed is not None:
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
-    changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
+    # a product counted in units is drawn from containers (module/containers): lots, then
+    # its open containers, are locked before planning; other visits as always
+    counted = counted_products(facts.counted, visit_date=visit.visit_date,
+                               visit_time=visit.visit_time)
+    boxed: CountedPlan | None = None
+    if counted is None:
+        changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
+    else:
+        changes, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted, policy)
+        applied = {}
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)
     writes += repo.shrink_sales(changes.shrink)
     writes += repo.delete_sales(changes.delete)
+    if boxed is not None:
+        write_containers(uow, boxed, visit, user=service_username, now=now)
     if after_writes is not None:
         after_writes(uow.connection)
     lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
@@ -220,11 +242,16 @@ def preview_in_transaction(
     visit, held = repo.visit_and_held(pid, encounter, today)
     if visit is None:
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    plan = plan_visit(visit, held, repo.visit_facts(pid, encounter),
-                      service_username=service_username,
+    facts = repo.visit_facts(pid, encounter)
+    plan = plan_visit(visit, held, facts, service_username=service_username,
                       now=datetime.now().replace(microsecond=0))
-    changes = stock_plan(plan.plans, plan.reqs, visit,
-                         read_snapshot(repo, plan.plans, plan.reqs, visit, policy), policy)
+    counted = counted_products(facts.counted, visit_date=visit.visit_date,
+                               visit_time=visit.visit_time)
+    if counted is None:
+        changes = stock_plan(plan.plans, plan.reqs, visit,
+                             read_snapshot(repo, plan.plans, plan.reqs, visit, policy), policy)
+    else:  # the same container plan, on containers and lots read without locks
+        changes = preview_plan(repo.conn, plan.plans, plan.reqs, visit, counted, policy)
     lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
     records = {row.mapping_id for row in usage_writes}
     if plan.absorbed is not None:

@@ -12,7 +12,7 @@ results are :func:`~.planning.outcomes`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .actuals import AbsorbedEdits, Actual, FeeSheetEdit, absorb_edits
@@ -43,9 +43,13 @@ class VisitPlan:
 
 def plan_visit(
     visit: Visit, held: list[HeldSale], facts: VisitFacts, *, service_username: str,
-    now: datetime,
+    now: datetime, actor: str | None = None,
 ) -> VisitPlan:
-    """The visit's plan from its facts; ``now`` stamps actuals absorbed from edits."""
+    """The visit's plan from its facts; ``now`` stamps actuals absorbed from edits.
+
+    ``actor``: who caused this reconcile by recording actuals (a nurse's ``usage
+    record``); the rows a mapping with an actual takes are written in that user's name,
+    so the movement ledger names the nurse, not the billing line's user."""
     problems, blocked = mapping_problems(facts.lines)
     reqs = requirements([ln for ln in facts.lines if not ln.product_missing], service_username)
     for mapping_id, req in list(reqs.items()):
@@ -66,6 +70,8 @@ def plan_visit(
         actuals.update({m: RecordedActual(a.quantity, None, a.reason, a.notes)
                         for m, a in absorbed.actuals.items()})
     reqs = apply_actuals(reqs, actuals, facts, service_username)
+    if actor:
+        reqs = {m: replace(r, username=actor) if m in actuals else r for m, r in reqs.items()}
     return VisitPlan(visit, reqs, mapping_plans(reqs, held), usage, tuple(problems), absorbed)
 
 

@@ -38,7 +38,7 @@ class InstallRepository:
         self.conn = conn
         self._holder = ""
 
-    def acquire_migration_lock(self, timeout_seconds: int) -> bool:
+    def acquire_migration_lock(self, timeout_seconds: int, *, dry_run: bool = False) -> bool:
         """Serialise migrations of this database; False when another one holds it.
 
         A lease row in ``aesthetic_inventory_locks`` (not ``GET_LOCK``, which one
@@ -47,14 +47,14 @@ class InstallRepository:
         taking it at once conflict at certification and one of them retries. The
         lease outlives a crashed migrate by at most ``_LEASE_MINUTES``."""
         if not table_exists(self.conn, _LOCKS_TABLE):
-            if not table_exists(self.conn, _RECORD_TABLE):
-                # Nothing installed yet: a first install has nothing to protect (its
-                # guarded statements skip what another run created), and creating a
-                # table here would leave one behind a dry run or an uninstall.
+            if dry_run and not table_exists(self.conn, _RECORD_TABLE):
+                # Nothing installed and nothing will be written: no lock, and no table
+                # left behind by a dry run.
                 self._holder = ""
                 return True
-            # an install from before the lock table: it must exist before the
-            # upgrade file that creates it has run
+            # A first install needs the lock too: two runs checking the same guard at
+            # once would both ALTER (duplicate column 1060). The table must exist
+            # before the upgrade file that creates it has run (its #IfNotTable skips).
             self.conn.execute(text(_LOCKS_DDL))
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + timeout_seconds

@@ -122,9 +122,9 @@ def _autocommit(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _migration_lock(conn: Connection) -> Iterator[None]:
+def _migration_lock(conn: Connection, *, dry_run: bool) -> Iterator[None]:
     repo = InstallRepository(conn)
-    if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS):
+    if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS, dry_run=dry_run):
         raise AestheticInventoryError(
             "another migration of this database is running; try again later"
         )
@@ -150,7 +150,7 @@ def migrate(
     with _autocommit(engine) as conn:
         require_openemr(conn)
         require_innodb(conn)
-        with _migration_lock(conn):
+        with _migration_lock(conn, dry_run=dry_run):
             plans = runner.plan(conn, files)
             changed = [p for p in plans if p.state == runner.CHANGED]
             if changed:

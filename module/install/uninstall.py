@@ -72,7 +72,8 @@ def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False)
 
     with _autocommit(engine) as conn:
         require_openemr(conn)
-        with _migration_lock(conn):
+        # never creates the lock table on a database without the module (dry_run)
+        with _migration_lock(conn, dry_run=True):
             steps = plan_uninstall(conn, keep_data=keep_data)
             if execute:
                 HealthRepository(conn).run_uninstall_statements([s.sql for s in steps])

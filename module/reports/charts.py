@@ -38,27 +38,39 @@ class StockBar:
     status: str
 
 
-def stock_vs_reorder_svg(items: Sequence[StockBar], *, title: str) -> str:
-    """Horizontal bars of usable stock with each product's reorder point as a tick:
-    one ``rect.bar`` and one ``line.reorder`` per product."""
-    row_h, left, right = 22, 220, 40
-    height = 40 + row_h * max(len(items), 1) + 30
-    top = max([max(i.usable, i.reorder_point) for i in items] + [0])
-    scale_max = _nice_max(top)
-    plot_w = WIDTH - left - right
-    colour = {"OK": "#2f855a", "LOW": "#d69e2e", "OUT_OF_STOCK": "#c53030"}
+# The horizontal-bar charts: one row per item, labels left of the plot.
+ROW_H, BAR_LEFT, BAR_RIGHT = 22, 220, 40
+BAR_PLOT_W = WIDTH - BAR_LEFT - BAR_RIGHT
+
+
+def hbar_frame(rows: int, scale_max: float, *, title: str, css: str) -> list[str]:
+    """The opening ``<svg>``, title, vertical grid and axis of a horizontal-bar chart
+    of ``rows`` rows (the caller adds the rows and the closing tag); row ``n`` starts at
+    y = 34 + n * ROW_H."""
+    height = 40 + ROW_H * max(rows, 1) + 30
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart stock-chart" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="img" '
         f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
         f'aria-label="{escape(title)}">',
-        f'<text x="{left}" y="20" class="chart-title">{escape(title)}</text>',
+        f'<text x="{BAR_LEFT}" y="20" class="chart-title">{escape(title)}</text>',
     ]
     for n in range(5):
-        x = left + plot_w * n / 4
+        x = BAR_LEFT + BAR_PLOT_W * n / 4
         parts.append(f'<line x1="{x:.1f}" y1="30" x2="{x:.1f}" y2="{height - 28}" '
                      'class="grid"/>')
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" '
                      f'class="axis">{_fmt(scale_max * n / 4)}</text>')
+    return parts
+
+
+def stock_vs_reorder_svg(items: Sequence[StockBar], *, title: str) -> str:
+    """Horizontal bars of usable stock with each product's reorder point as a tick:
+    one ``rect.bar`` and one ``line.reorder`` per product."""
+    row_h, left = ROW_H, BAR_LEFT
+    scale_max = _nice_max(max([max(i.usable, i.reorder_point) for i in items] + [0]))
+    plot_w = BAR_PLOT_W
+    colour = {"OK": "#2f855a", "LOW": "#d69e2e", "OUT_OF_STOCK": "#c53030"}
+    parts = hbar_frame(len(items), scale_max, title=title, css="stock-chart")
     for n, item in enumerate(items):
         y = 34 + n * row_h
         w = plot_w * max(item.usable, 0) / scale_max

@@ -31,6 +31,7 @@ class Document:
     meta: dict[str, Any]
     sections: list[Section] = field(default_factory=list)
     charts: list[tuple[str, str]] = field(default_factory=list)  # (heading, svg)
+    text: list[str] | None = None  # a report's own text layout (else the tables)
 
 
 def _days(v: int | None) -> str:
@@ -57,6 +58,7 @@ LOT_COLUMNS = [
     Column("On hand", "on_hand", True),
 ]
 
+EXPIRING_MONEY = ("unit_cost", "value")
 EXPIRING_COLUMNS = [
     Column("Product", "product"),
     Column("Lot", "lot_number"),
@@ -120,7 +122,7 @@ RECALL_LOT_COLUMNS = [
 def stock_document(rows: list[StockRow], lots: Iterable[LotRow] | None, *, today: date
                    ) -> Document:
     doc = Document("Stock", {"report": "stock", "date": today})
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for r in rows:
         counts[r.status] += 1
     doc.sections.append(Section(
@@ -150,17 +152,22 @@ def stock_chart(rows: list[StockRow]) -> tuple[str, str]:
     return caption, svg
 
 
-def expiring_document(lots: list[LotRow], *, today: date, horizon_days: int) -> Document:
+def expiring_document(lots: list[LotRow], *, today: date, horizon_days: int,
+                      show_costs: bool = True) -> Document:
+    """Lots expired or expiring; unit cost and value only for users allowed to see
+    costs (:func:`.service.costs_visible`)."""
     doc = Document("Expiring lots", {"report": "expiring", "date": today,
                                      "horizon_days": horizon_days})
     expired = [lot for lot in lots if lot.expired]
-    value = sum((lot.value for lot in lots), Decimal("0"))
+    note = f"{len(lots)} lot(s), {len(expired)} already expired"
+    if show_costs:
+        value = sum((lot.value for lot in lots), Decimal("0"))
+        note += (f"; value at lot cost {value:.2f} (expired: "
+                 f"{sum((lot.value for lot in expired), Decimal(0)):.2f})")
+    columns = [c for c in EXPIRING_COLUMNS if show_costs or c.key not in EXPIRING_MONEY]
     doc.sections.append(Section(
-        f"Lots expired or expiring within {horizon_days} days", EXPIRING_COLUMNS, lots,
-        name="lots",
-        notes=[f"{len(lots)} lot(s), {len(expired)} already expired; value at lot cost "
-               f"{value:.2f} (expired: {sum((lot.value for lot in expired), Decimal(0)):.2f})"],
-    ))
+        f"Lots expired or expiring within {horizon_days} days", columns, lots,
+        name="lots", notes=[note]))
     return doc
 
 
@@ -222,16 +229,23 @@ def shortages_document(rows: list[dict[str, Any]], *, today: date) -> Document:
 
 
 def combined_document(docs: list[Document], *, title: str, meta: dict[str, Any]) -> Document:
+    """Several reports in one document; each section's JSON key is prefixed with its
+    report's name (stock and activity both list "products")."""
     out = Document(title, meta)
     for d in docs:
-        out.sections += d.sections
+        report = str(d.meta.get("report", ""))
+        for s in d.sections:
+            name = s.name or s.title
+            key = name if not report or name == report else f"{report}_{name}"
+            out.sections.append(Section(s.title, s.columns, s.rows, s.notes, key))
         out.charts += d.charts
     return out
 
 
 def lot_recall_document(recall: LotRecall) -> Document:
     doc = Document(f"Recall of lot {recall.lot_number}",
-                   {"lot": recall.lot_number, "patients": len({p.pid for p in recall.patients}),
+                   {"lot": recall.lot_number,
+                    "patient_count": len({p.pid for p in recall.patients}),
                     "units_given": recall.units_given, "units_on_hand": recall.units_on_hand})
     doc.sections.append(Section(
         "Patients who received the lot", RECALL_COLUMNS, recall.patients, name="patients",

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from ..stock.domain import classify_sale
+
+__all__ = ["classify_sale"]  # the one rule lives with the stock rows it classifies
+
 OK = "OK"
 LOW = "LOW"
 OUT_OF_STOCK = "OUT_OF_STOCK"
@@ -32,26 +36,6 @@ def days_of_cover(usable_on_hand: int, used_in_window: int, window_days: int) ->
     if used_in_window <= 0 or window_days <= 0:
         return None
     return round(max(usable_on_hand, 0) / (used_in_window / window_days), 1)
-
-
-def classify_sale(
-    *, lot_id: int, xfer_inventory_id: int, pid: int, distributor_id: int, fee: Decimal | float,
-    quantity: int,
-) -> tuple[str, int]:
-    """One ``drug_sales`` row as seen from one lot, classified the way OpenEMR's
-    Inventory Activity report does (interface/reports/inventory_activity.php):
-    a transfer when it has a source lot (counted on both lots), else a sale when it
-    has a patient, else a distribution, else a purchase when it carries a fee,
-    else an adjustment. Returns (kind, signed quantity into the lot)."""
-    if xfer_inventory_id:
-        return "transfers", quantity if lot_id == xfer_inventory_id else -quantity
-    if pid:
-        return "sales", -quantity
-    if distributor_id:
-        return "distributions", -quantity
-    if fee != 0:
-        return "purchases", -quantity
-    return "adjustments", -quantity
 
 
 @dataclass(frozen=True)

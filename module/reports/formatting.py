@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +53,31 @@ def cell(value: Any) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return str(value)
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection:
+# a lot number or supplier name "=HYPERLINK(...)"); tab and CR start one in some too.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell that no spreadsheet runs as a formula: text starting with
+    ``= + - @``, tab or CR gets a leading apostrophe (OWASP's advice); numbers, and
+    text that is just a number (a negative quantity), stay as they are."""
+    text = cell(value)
+    if (isinstance(value, (str, date, datetime)) or value is None) and text.startswith(
+            _FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_rows(out: IO[str], header: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """Write a header and rows as CSV, every cell through :func:`csv_cell`."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
 
 
 def jsonable(value: Any) -> Any:
@@ -110,16 +136,14 @@ def render_sections_text(sections: Iterable[Section]) -> Iterator[str]:
 def write_csv(sections: Iterable[Section], out: IO[str]) -> None:
     """CSV: one header row per section; several sections are separated by a blank
     line and a '# title' line, so a spreadsheet opens each block as a table."""
-    writer = csv.writer(out, lineterminator="\n")
     sections = list(sections)
     for n, section in enumerate(sections):
         if len(sections) > 1:
             if n:
                 out.write("\n")
             out.write(f"# {section.title}\n")
-        writer.writerow([c.header for c in section.columns])
-        for row in section.rows:
-            writer.writerow([cell(c.value(row)) for c in section.columns])
+        csv_rows(out, [c.header for c in section.columns],
+                 ([c.value(row) for c in section.columns] for row in section.rows))
 
 
 def row_dict(columns: list[Column], row: Any) -> dict[str, Any]:
@@ -127,11 +151,15 @@ def row_dict(columns: list[Column], row: Any) -> dict[str, Any]:
 
 
 def write_json(sections: Iterable[Section], out: IO[str], meta: dict[str, Any]) -> None:
-    """``{meta..., "<section name>": [rows...]}``, rows streamed one per line."""
+    """``{meta..., "<section name>": [rows...]}``, rows streamed one per line. Keys are
+    unique (a duplicate is a programming error: readers keep only one of them)."""
+    sections = list(sections)
+    keys = [*meta, *(s.name or s.title for s in sections)]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate JSON keys in a report: {sorted(keys)}")
     out.write("{\n")
     for key, value in meta.items():
         out.write(f"  {json.dumps(key)}: {json.dumps(jsonable(value))},\n")
-    sections = list(sections)
     for n, section in enumerate(sections):
         out.write(f"  {json.dumps(section.name or section.title)}: [")
         first = True

@@ -55,10 +55,8 @@ class MappingRepository:
 
     def products(self, product: int | str) -> Sequence[Any]:
         """(drug_id, name, active, dispensable) by id or exact name."""
-        if isinstance(product, int):
-            sql, params = "WHERE drug_id = :v", {"v": product}
-        else:
-            sql, params = "WHERE name = :v", {"v": product}
+        params: dict[str, int | str] = {"v": product}
+        sql = "WHERE drug_id = :v" if isinstance(product, int) else "WHERE name = :v"
         return self.conn.execute(
             text("SELECT drug_id, name, COALESCE(active, 0), dispensable FROM drugs "
                  f"{sql} ORDER BY drug_id"), params

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InvalidInputError
 from ..unit_of_work import UnitOfWork
 from .domain import Mapping, Validation, parse_quantity
+from .formatting import csv_cell
 from .mapping_repository import MappingRepository
 
 CSV_HEADER = ("code_type", "code", "product_id", "product", "quantity")
@@ -184,7 +185,10 @@ def export_csv(mappings: Iterable[Mapping], out: IO[str]) -> int:
     writer.writerow(CSV_HEADER)
     n = 0
     for m in mappings:
-        writer.writerow([m.code_type, m.code, m.drug_id, m.product, fmt_quantity(m.quantity)])
+        # the product's name is only a label here (import reads product_id first), so it
+        # is made formula-safe; codes stay exact for the round trip
+        writer.writerow([m.code_type, m.code, m.drug_id, csv_cell(m.product),
+                         fmt_quantity(m.quantity)])
         n += 1
     return n
 

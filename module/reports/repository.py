@@ -4,12 +4,9 @@ Everything here reads; the connection is the caller's read-only transaction
 (:func:`aesthetic_inventory.reports.service.read_only`). Conventions shared by the
 queries:
 
-* a lot is *usable* when it is not destroyed, has stock, is not expired and sits in
-  an available warehouse (no ``list_options`` row, or ``seq <= 99``, as in OpenEMR's
-  ``sellDrug``);
-* a lot is *expired* when ``expiration <= today``; OpenEMR stores a blank expiry as
-  ``'0000-00-00'``, which compares below every date, so such lots count as expired
-  here too, and the expiry is returned as NULL (never a zero date to Python);
+* *usable*, *expired* and a lot's cost (0 falling back to the product's) are the one
+  definition of :mod:`aesthetic_inventory.stock.usable`; a zero-date expiry is
+  returned as NULL (never a zero date to Python);
 * a *sale* is what OpenEMR's Inventory Activity report counts as one: a row with a
   patient and no source lot (``pid <> 0 AND xfer_inventory_id = 0``); returns and
   the module's give-backs shrink or delete such rows, so sums net them out;
@@ -27,15 +24,22 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..stock.usable import (
+    expired_sql,
+    lot_cost_sql,
+    product_stock_join_sql,
+    usable_sql,
+    warehouse_join_sql,
+)
+
 USAGE_TABLE = "aesthetic_inventory_usage"
 
 # A lot's expiry as Python can hold it: NULL for a zero date.
 _EXPIRY = "IF(YEAR(di.expiration) = 0, NULL, di.expiration)"
-_EXPIRED = "(di.expiration IS NOT NULL AND di.expiration <= :today)"
-_AVAILABLE_WH = "(lo.seq IS NULL OR lo.seq <= 99)"
-_WH_JOIN = (
-    "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id"
-)
+# usable / expired / cost: the one definition of stock.usable
+_EXPIRED = expired_sql()
+_USABLE = usable_sql()
+_WH_JOIN = warehouse_join_sql()
 _PROVIDER = (
     "COALESCE(NULLIF(TRIM(CONCAT_WS(' ', pu.fname, pu.lname)), ''), pu.username, '')"
 )
@@ -52,6 +56,35 @@ def _product_filter(alias: str, product: int | str | None, params: dict[str, Any
         return f" AND {alias}.drug_id = :product_id"
     params["product_name"] = product
     return f" AND {alias}.name = :product_name"
+
+
+def _activity_moves(listed: str, lots_of: str) -> str:
+    """The Inventory Activity movements of the period: ``drug_sales`` rows joined to a
+    listed lot by ``inventory_id`` or ``xfer_inventory_id``, plus destructions."""
+    kind = (
+        "CASE WHEN ds.xfer_inventory_id <> 0 THEN 'transfers' "
+        "WHEN ds.pid <> 0 THEN 'sales' WHEN ds.distributor_id <> 0 THEN 'distributions' "
+        "WHEN ds.fee <> 0 THEN 'purchases' ELSE 'adjustments' END"
+    )
+    signed = (
+        "IF(ds.xfer_inventory_id <> 0 AND ds.xfer_inventory_id = di.inventory_id, "
+        "ds.quantity, -ds.quantity)"
+    )
+    in_period = "ds.sale_date >= :start AND ds.sale_date <= :end AND ds.drug_id = di.drug_id"
+    return (
+        f"SELECT di.drug_id, {kind} AS kind, {signed} AS qty FROM drug_inventory di "
+        f"JOIN drug_sales ds ON ds.inventory_id = di.inventory_id AND {in_period} "
+        f"WHERE {listed} "
+        "UNION ALL "
+        f"SELECT di.drug_id, {kind}, {signed} FROM drug_inventory di "
+        f"JOIN drug_sales ds ON ds.xfer_inventory_id = di.inventory_id "
+        f"AND ds.inventory_id <> di.inventory_id AND {in_period} "
+        f"WHERE {listed} "
+        "UNION ALL "
+        "SELECT di.drug_id, 'adjustments', -di.on_hand FROM drug_inventory di "
+        "WHERE di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
+        f"AND di.destroy_date >= :start AND di.destroy_date <= :end{lots_of}"
+    )
 
 
 class ReportRepository:
@@ -108,7 +141,7 @@ class ReportRepository:
             "COALESCE(l.usable, 0), COALESCE(l.expired, 0), COALESCE(u.used, 0) "
             "FROM drugs d "
             "LEFT JOIN (SELECT di.drug_id, "
-            f"SUM(IF(NOT {_EXPIRED} AND {_AVAILABLE_WH}, di.on_hand, 0)) AS usable, "
+            f"SUM(IF({_USABLE}, di.on_hand, 0)) AS usable, "
             f"SUM(IF({_EXPIRED}, di.on_hand, 0)) AS expired "
             f"FROM drug_inventory di {_WH_JOIN} "
             f"WHERE di.destroy_date IS NULL AND di.on_hand > 0{wh} "
@@ -127,7 +160,7 @@ class ReportRepository:
     ) -> Iterator[Any]:
         """Lots not destroyed (with stock unless ``include_empty``): inventory_id,
         drug_id, product, warehouse title, lot number, expiry (NULL for none or a
-        zero date), on hand, expired flag, unit cost (the lot's, else the product's),
+        zero date), on hand, expired flag, unit cost (stock.usable's fallback),
         destroyed flag. ``expiring_by`` keeps lots expired or expiring by that day."""
         params: dict[str, Any] = {"today": today}
         where = _product_filter("d", product, params)
@@ -147,8 +180,9 @@ class ReportRepository:
         return self._stream(
             "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(lo.title, di.warehouse_id), "
             f"COALESCE(di.lot_number, ''), {_EXPIRY}, di.on_hand, {_EXPIRED}, "
-            "COALESCE(NULLIF(di.unit_cost, 0), d.unit_cost, 0), di.destroy_date IS NOT NULL "
+            f"{lot_cost_sql()}, di.destroy_date IS NOT NULL "
             f"FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
+            f"{product_stock_join_sql()} "
             f"WHERE 1 = 1{where} "
             # lot columns only: a filesort, never an on-disk temporary table, however many
             # lots are listed
@@ -181,31 +215,8 @@ class ReportRepository:
         elif product is not None:
             lots_of = (" AND di.drug_id IN (SELECT pd.drug_id FROM drugs pd "
                        "WHERE pd.name = :product_name)")
-        kind = (
-            "CASE WHEN ds.xfer_inventory_id <> 0 THEN 'transfers' "
-            "WHEN ds.pid <> 0 THEN 'sales' WHEN ds.distributor_id <> 0 THEN 'distributions' "
-            "WHEN ds.fee <> 0 THEN 'purchases' ELSE 'adjustments' END"
-        )
-        signed = (
-            "IF(ds.xfer_inventory_id <> 0 AND ds.xfer_inventory_id = di.inventory_id, "
-            "ds.quantity, -ds.quantity)"
-        )
         listed = f"(di.destroy_date IS NULL OR di.destroy_date >= :start){lots_of}"
-        in_period = "ds.sale_date >= :start AND ds.sale_date <= :end AND ds.drug_id = di.drug_id"
-        moves = (
-            f"SELECT di.drug_id, {kind} AS kind, {signed} AS qty FROM drug_inventory di "
-            f"JOIN drug_sales ds ON ds.inventory_id = di.inventory_id AND {in_period} "
-            f"WHERE {listed} "
-            "UNION ALL "
-            f"SELECT di.drug_id, {kind}, {signed} FROM drug_inventory di "
-            f"JOIN drug_sales ds ON ds.xfer_inventory_id = di.inventory_id "
-            f"AND ds.inventory_id <> di.inventory_id AND {in_period} "
-            f"WHERE {listed} "
-            "UNION ALL "
-            "SELECT di.drug_id, 'adjustments', -di.on_hand FROM drug_inventory di "
-            "WHERE di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
-            f"AND di.destroy_date >= :start AND di.destroy_date <= :end{lots_of}"
-        )
+        moves = _activity_moves(listed, lots_of)
         return self._rows(
             "SELECT d.drug_id, d.name, "
             "COALESCE(m.sales, 0), COALESCE(m.distributions, 0), COALESCE(m.purchases, 0), "

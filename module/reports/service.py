@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..acl import load_grants
 from ..db import connect, existing_tables, require_openemr
-from ..errors import InvalidInputError, NotOpenEMRError
+from ..errors import InvalidInputError, NotOpenEMRError, PermissionDeniedError
 from .domain import ActivityRow, LotRow, StockRow, days_of_cover, stock_status
 from .repository import ReportRepository, as_decimal
 
@@ -38,13 +39,45 @@ def read_only(engine: Engine) -> Iterator[ReportRepository]:
 
 
 def parse_product(value: str | None) -> int | str | None:
-    """``--product`` takes an id (digits) or an exact name."""
+    """``--product`` takes an id (ASCII digits) or an exact name."""
     if value is None:
         return None
     value = value.strip()
     if not value:
         raise InvalidInputError("--product must not be empty")
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value
+
+
+def costs_visible(conn: Connection, user: str | None) -> bool:
+    """The one permission check for money (unit costs, values, valuations) in every
+    report, page, CSV and JSON: OpenEMR's ACL ``inventory/purchases`` or ``acct/rep_a``
+    (:data:`aesthetic_inventory.acl.VIEW_COSTS`) for an OpenEMR user. The command line
+    without ``--user`` is the database operator, who reads the cost columns anyway.
+    Without OpenEMR's ACL tables nothing can be verified: hidden (fail closed)."""
+    if user is None:
+        return True
+    if not existing_tables(conn, ["gacl_acl"]):
+        return False
+    return load_grants(conn, user).view_costs
+
+
+def require_costs(conn: Connection, user: str | None, what: str) -> None:
+    """Refuse a report that is all money to a user :func:`costs_visible` denies."""
+    if not costs_visible(conn, user):
+        raise PermissionDeniedError(
+            f"user {user!r} may not see {what}: OpenEMR's access control grants neither "
+            "inventory/purchases nor acct/rep_a")
+
+
+def costs_visible_to(engine: Engine, user: str | None) -> bool:
+    """:func:`costs_visible` on a short connection of its own."""
+    if user is None:
+        return True
+    with connect(engine) as conn:
+        try:
+            return costs_visible(conn, user)
+        finally:
+            conn.rollback()
 
 
 def _require_product(repo: ReportRepository, product: int | str | None) -> None:
@@ -188,10 +221,13 @@ def activity_rows(
     _require_product(repo, product)
     out = []
     for r in repo.activity(start=start, end=end, product=product):
-        moves = [int(as_decimal(v)) for v in r[2:7]]
+        sales, distributions, purchases, transfers, adjustments = (
+            int(as_decimal(v)) for v in r[2:7])
         end_balance = int(as_decimal(r[7]))
-        out.append(ActivityRow(int(r[0]), r[1] or "", end_balance - sum(moves), *moves,
-                               end_balance))
+        start_balance = end_balance - (sales + distributions + purchases + transfers
+                                       + adjustments)
+        out.append(ActivityRow(int(r[0]), r[1] or "", start_balance, sales, distributions,
+                               purchases, transfers, adjustments, end_balance))
     return out
 
 

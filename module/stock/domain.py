@@ -1,19 +1,43 @@
-"""Pure stock rules: receipt validation, CSV lines, average cost, count differences,
-the reorder formula (seed 004) and the Inventory Activity classification OpenEMR's
-report applies to ``drug_sales`` rows. No database here: frozen dataclasses in and out.
+"""Pure stock rules (input checks live in :mod:`.inputs`, re-exported here): average
+cost, count differences, the reorder formula (seed 004) and the Inventory Activity
+classification OpenEMR's report applies to ``drug_sales`` rows. No database here:
+frozen dataclasses in and out.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
-from ..errors import InvalidInputError
+from .inputs import (
+    CENTS,
+    COUNT_COLUMNS,
+    DELIVERY_COLUMNS,
+    DELIVERY_REQUIRED,
+    INT_MAX,
+    LOT_NUMBER_MAX,
+    MONEY_MAX,
+    NOTES_MAX,
+    CountLine,
+    FileValidationError,
+    LineError,
+    ReceiptLine,
+    StockInputError,
+    check_delivery,
+    check_lot_number,
+    parse_count,
+    parse_delivery,
+    validate_receipt,
+)
+
+__all__ = [
+    "CENTS", "COUNT_COLUMNS", "DELIVERY_COLUMNS", "DELIVERY_REQUIRED", "INT_MAX",
+    "LOT_NUMBER_MAX", "MONEY_MAX", "NOTES_MAX", "CountLine", "FileValidationError",
+    "LineError", "ReceiptLine", "StockInputError", "check_delivery", "check_lot_number",
+    "parse_count", "parse_delivery", "validate_receipt",
+]
 
 # OpenEMR's drug_sales.trans_type values (interface/drugs/add_edit_lot.php)
 TRANS_SALE = 1
@@ -34,250 +58,8 @@ MOVEMENTS: tuple[str, ...] = (RECEIVE, ISSUE, RETURN, TRANSFER, ADJUST, DESTROY)
 
 ADJUST_REASONS: tuple[str, ...] = ("COUNT", "DAMAGED", "WASTAGE", "EXPIRED", "FOUND", "OTHER")
 
-# drug_inventory.lot_number is varchar(20) in OpenEMR's schema; drug_sales.notes 255
-LOT_NUMBER_MAX = 20
-NOTES_MAX = 255
 COST_PLACES = Decimal("0.0001")
-CENTS = Decimal("0.01")
 
-DELIVERY_COLUMNS: tuple[str, ...] = (
-    "product", "lot", "expires", "quantity", "unit_cost", "warehouse", "packages",
-    "units_per_package",
-)
-DELIVERY_REQUIRED: tuple[str, ...] = ("product", "lot", "expires", "unit_cost")
-COUNT_COLUMNS: tuple[str, ...] = ("lot_id", "counted", "notes")
-
-
-class StockInputError(InvalidInputError):
-    """A receipt, transfer, adjustment or count is invalid; nothing was written."""
-
-
-@dataclass(frozen=True)
-class LineError:
-    """One problem of an input file: 1-based line (header = line 1) and column."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.line == 0:  # from the command line: name the option
-            return f"--{self.column.replace('_', '-')}: {self.message}"
-        return f"line {self.line}, column {self.column}: {self.message}"
-
-
-class FileValidationError(StockInputError):
-    """An input file has invalid lines; carries every problem, names the first."""
-
-    def __init__(self, source: str, errors: Sequence[LineError]) -> None:
-        self.source = source
-        self.errors = tuple(errors)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        where = f"{source}: " if errors[0].line else ""
-        super().__init__(f"{where}{errors[0]}{more}; nothing was written")
-
-
-@dataclass(frozen=True)
-class ReceiptLine:
-    """One received lot: ``quantity`` units at ``unit_cost`` each (product by id or name)."""
-
-    product: str
-    lot_number: str
-    expires: date
-    quantity: int
-    unit_cost: Decimal
-    warehouse: str = ""
-    units_per_package: int | None = None
-    line: int = 0  # line in the delivery file (0 = command line)
-
-    @property
-    def total_cost(self) -> Decimal:
-        return (self.unit_cost * self.quantity).quantize(CENTS, ROUND_HALF_UP)
-
-
-def _positive_int(raw: str, column: str, line: int, errors: list[LineError]) -> int | None:
-    try:
-        value = int(raw.strip())
-    except (ValueError, AttributeError):
-        errors.append(LineError(line, column, f"expected a whole number, got {raw!r}"))
-        return None
-    if value <= 0:
-        errors.append(LineError(line, column, f"must be positive, got {value}"))
-        return None
-    return value
-
-
-def validate_receipt(
-    *,
-    product: str,
-    lot_number: str,
-    expires: str | date,
-    quantity: str | int | None,
-    unit_cost: str | Decimal,
-    today: date,
-    warehouse: str = "",
-    packages: str | int | None = None,
-    units_per_package: str | int | None = None,
-    line: int = 0,
-) -> tuple[ReceiptLine | None, list[LineError]]:
-    """Check one receipt line (seed 004: expiry after the received date; positive
-    quantity, non-negative cost) and return it with the list of its problems."""
-    errors: list[LineError] = []
-    product = (product or "").strip()
-    if not product:
-        errors.append(LineError(line, "product", "is empty"))
-    lot_number = (lot_number or "").strip()
-    if not lot_number:
-        errors.append(LineError(line, "lot", "is empty"))
-    elif len(lot_number) > LOT_NUMBER_MAX:
-        errors.append(LineError(line, "lot", f"longer than {LOT_NUMBER_MAX} characters"))
-    expiry: date | None = None
-    if isinstance(expires, date):
-        expiry = expires
-    else:
-        try:
-            expiry = date.fromisoformat((expires or "").strip())
-        except ValueError:
-            errors.append(LineError(line, "expires", f"expected YYYY-MM-DD, got {expires!r}"))
-    if expiry is not None and expiry <= today:
-        errors.append(LineError(
-            line, "expires", f"{expiry.isoformat()} is not after the receipt date "
-            f"{today.isoformat()}"))
-    cost: Decimal | None = None
-    try:
-        cost = Decimal(str(unit_cost).strip())
-        if not cost.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.append(LineError(line, "unit_cost", f"expected a number, got {unit_cost!r}"))
-        cost = None
-    if cost is not None and cost < 0:
-        errors.append(LineError(line, "unit_cost", f"must not be negative, got {cost}"))
-    qty: int | None = None
-    per_package: int | None = None
-    has_packages = packages not in (None, "")
-    if has_packages or units_per_package not in (None, ""):
-        if not has_packages or units_per_package in (None, ""):
-            errors.append(LineError(
-                line, "packages", "packages and units_per_package go together"))
-        else:
-            n = _positive_int(str(packages), "packages", line, errors)
-            per_package = _positive_int(str(units_per_package), "units_per_package", line, errors)
-            if n is not None and per_package is not None:
-                qty = n * per_package
-                if quantity not in (None, "") and str(quantity).strip() != str(qty):
-                    errors.append(LineError(
-                        line, "quantity",
-                        f"{quantity} differs from packages x units_per_package = {qty}"))
-    elif quantity in (None, ""):
-        errors.append(LineError(line, "quantity", "is empty"))
-    else:
-        qty = _positive_int(str(quantity), "quantity", line, errors)
-    if errors or qty is None or cost is None or expiry is None:
-        return None, errors
-    return ReceiptLine(product, lot_number, expiry, qty, cost, (warehouse or "").strip(),
-                       per_package, line), errors
-
-
-def _read_csv(text: str, columns: tuple[str, ...], required: tuple[str, ...],
-              source: str) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileValidationError(source, [LineError(1, "-", "the file is empty")]) from None
-    names = [h.strip().lower() for h in header]
-    errors = [LineError(1, n or "-", "unknown column") for n in names if n not in columns]
-    errors += [LineError(1, c, "missing column") for c in required if c not in names]
-    if errors:
-        raise FileValidationError(source, errors)
-    rows: list[tuple[int, dict[str, str]]] = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(names):
-            raise FileValidationError(
-                source, [LineError(line, "-", f"{len(values)} fields, header has {len(names)}")])
-        rows.append((line, {n: (values[i] if i < len(values) else "") for i, n in
-                            enumerate(names)}))
-    if not rows:
-        raise FileValidationError(source, [LineError(2, "-", "no data lines")])
-    return rows
-
-
-def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[ReceiptLine]:
-    """Parse and validate a delivery CSV; every line is checked before anything is
-    written, and the error names each bad line and column."""
-    lines, errors = check_delivery(text, today=today, source=source)
-    if errors:
-        raise FileValidationError(source, errors)
-    return lines
-
-
-def check_delivery(text: str, *, today: date, source: str = "delivery",
-                   ) -> tuple[list[ReceiptLine], list[LineError]]:
-    """The valid lines of a delivery CSV and the problems of the others (a header
-    problem still raises), so the database checks can report on the valid ones too."""
-    rows = _read_csv(text, DELIVERY_COLUMNS, DELIVERY_REQUIRED, source)
-    lines: list[ReceiptLine] = []
-    errors: list[LineError] = []
-    for line, row in rows:
-        parsed, problems = validate_receipt(
-            product=row.get("product", ""), lot_number=row.get("lot", ""),
-            expires=row.get("expires", ""), quantity=row.get("quantity"),
-            unit_cost=row.get("unit_cost", ""), today=today,
-            warehouse=row.get("warehouse", ""), packages=row.get("packages"),
-            units_per_package=row.get("units_per_package"), line=line,
-        )
-        errors += problems
-        if parsed is not None:
-            lines.append(parsed)
-    return lines, errors
-
-
-@dataclass(frozen=True)
-class CountLine:
-    """One counted lot."""
-
-    inventory_id: int
-    counted: int
-    notes: str = ""
-    line: int = 0
-
-
-def parse_count(text: str, *, source: str = "count") -> list[CountLine]:
-    """Parse a stock-take CSV (``lot_id,counted[,notes]``); a lot listed twice is an error."""
-    rows = _read_csv(text, COUNT_COLUMNS, ("lot_id", "counted"), source)
-    out: list[CountLine] = []
-    errors: list[LineError] = []
-    seen: dict[int, int] = {}
-    for line, row in rows:
-        try:
-            lot = int(row["lot_id"].strip())
-            if lot <= 0:
-                raise ValueError
-        except ValueError:
-            errors.append(LineError(line, "lot_id", f"expected a lot id, got {row['lot_id']!r}"))
-            continue
-        try:
-            counted = int(row["counted"].strip())
-        except ValueError:
-            errors.append(LineError(line, "counted",
-                                    f"expected a whole number, got {row['counted']!r}"))
-            continue
-        if counted < 0:
-            errors.append(LineError(line, "counted", f"must not be negative, got {counted}"))
-            continue
-        if lot in seen:
-            errors.append(LineError(line, "lot_id", f"lot {lot} already counted on line "
-                                                    f"{seen[lot]}"))
-            continue
-        seen[lot] = line
-        out.append(CountLine(lot, counted, row.get("notes", "").strip()[:NOTES_MAX], line))
-    if errors:
-        raise FileValidationError(source, errors)
-    return out
 
 
 # -- costs -----------------------------------------------------------------------
@@ -457,14 +239,32 @@ ACTIVITY_COLUMNS: tuple[str, ...] = (
 )
 
 
+def classify_sale(
+    *, lot_id: int, xfer_inventory_id: int, pid: int, distributor_id: int, fee: Decimal | float,
+    quantity: int,
+) -> tuple[str, int]:
+    """One ``drug_sales`` row as seen from one lot, classified the way OpenEMR's
+    Inventory Activity report does (interface/reports/inventory_activity.php):
+    a transfer when it has a source lot (counted on both lots), else a sale when it
+    has a patient, else a distribution, else a purchase when it carries a fee,
+    else an adjustment. Returns (kind, signed quantity into the lot)."""
+    if xfer_inventory_id:
+        return "transfers", quantity if lot_id == xfer_inventory_id else -quantity
+    if pid:
+        return "sales", -quantity
+    if distributor_id:
+        return "distributions", -quantity
+    if fee != 0:
+        return "purchases", -quantity
+    return "adjustments", -quantity
+
+
 def inventory_activity_class(
     *, lot_id: int, inventory_id: int, xfer_inventory_id: int, pid: int,
     distributor_id: int, fee: Decimal, quantity: int,
 ) -> tuple[str, int]:
     """The column and signed quantity OpenEMR's Inventory Activity report
     (interface/reports/inventory_activity.php) puts a ``drug_sales`` row in, seen from
-    lot ``lot_id``; the one rule lives in :func:`reports.domain.classify_sale`."""
-    from ..reports.domain import classify_sale
-
+    lot ``lot_id``: :func:`classify_sale`."""
     return classify_sale(lot_id=lot_id, xfer_inventory_id=xfer_inventory_id, pid=pid,
                          distributor_id=distributor_id, fee=fee, quantity=quantity)

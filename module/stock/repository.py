@@ -12,23 +12,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from .domain import ProductCost
+from .reads import LEDGER, PRODUCT_STOCK, SUPPLIER, StockReads, in_clause
 
-LEDGER = "aesthetic_inventory_stock_ledger"
-PRODUCT_STOCK = "aesthetic_inventory_product_stock"
-SUPPLIER = "aesthetic_inventory_supplier"
 DELIVERY = "aesthetic_inventory_delivery"
 STOCK_COUNT = "aesthetic_inventory_stock_count"
 MODULE_TABLES: tuple[str, ...] = (LEDGER, PRODUCT_STOCK, SUPPLIER, DELIVERY, STOCK_COUNT)
 
 
-def _in(sql: str, *names: str):  # type: ignore[no-untyped-def]
-    return text(sql).bindparams(*(bindparam(n, expanding=True) for n in names))
-
+_in = in_clause
 
 @dataclass(frozen=True)
 class LotRow:
@@ -53,9 +50,9 @@ _LOT_COLUMNS = (
 )
 
 
-def _lot(r: Sequence[object]) -> LotRow:
-    return LotRow(int(r[0]), int(r[1]), r[2], r[3], str(r[4]), int(r[5]), bool(r[6]),  # type: ignore[arg-type]
-                  Decimal(str(r[7] or 0)), r[8], int(r[9] or 0), str(r[10] or ""),  # type: ignore[arg-type]
+def _lot(r: Any) -> LotRow:
+    return LotRow(int(r[0]), int(r[1]), r[2], r[3], str(r[4]), int(r[5]), bool(r[6]),
+                  Decimal(str(r[7] or 0)), r[8], int(r[9] or 0), str(r[10] or ""),
                   str(r[11] or ""))
 
 
@@ -90,24 +87,6 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
-class LedgerRow:
-    id: int
-    created_at: object
-    movement: str
-    inventory_id: int
-    drug_id: int
-    product: str
-    lot_number: str
-    quantity: int
-    unit_cost: Decimal
-    reference_type: str
-    reference_id: str
-    reason: str
-    user: str
-    notes: str
-
-
-@dataclass(frozen=True)
 class LotDrift:
     """A lot whose ``on_hand`` differs from what its ``drug_sales`` rows say."""
 
@@ -122,11 +101,9 @@ class LotDrift:
         return self.on_hand - self.expected_on_hand
 
 
-class StockRepository:
-    """SQL of the stock commands inside one unit of work."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class StockRepository(StockReads):
+    """SQL of the stock commands inside one unit of work (the report reads are
+    inherited from :class:`.reads.StockReads`)."""
 
     # -- products, warehouses, suppliers -------------------------------------------
 
@@ -397,69 +374,6 @@ class StockRepository:
             f"SELECT drug_id, average_cost FROM {PRODUCT_STOCK} WHERE drug_id IN :ids",
             "ids"), {"ids": ids})
         return {int(r[0]): Decimal(str(r[1])) for r in rows}
-
-    # -- reads for reports -----------------------------------------------------------
-
-    def ledger_rows(self, *, drug_id: int | None, inventory_id: int | None,
-                    since: date | None, until: date | None, limit: int) -> list[LedgerRow]:
-        where = ["1 = 1"]
-        params: dict[str, object] = {"n": limit}
-        if drug_id is not None:
-            where.append("l.drug_id = :d")
-            params["d"] = drug_id
-        if inventory_id is not None:
-            where.append("l.inventory_id = :i")
-            params["i"] = inventory_id
-        if since is not None:
-            where.append("l.created_at >= :f")
-            params["f"] = since
-        if until is not None:
-            where.append("l.created_at < :t + INTERVAL 1 DAY")
-            params["t"] = until
-        rows = self.conn.execute(text(
-            "SELECT l.id, l.created_at, l.movement, l.inventory_id, l.drug_id, "
-            "COALESCE(d.name, ''), COALESCE(di.lot_number, ''), l.quantity, l.unit_cost, "
-            "l.reference_type, l.reference_id, l.reason, l.user, l.notes "
-            f"FROM {LEDGER} l LEFT JOIN drugs d ON d.drug_id = l.drug_id "
-            "LEFT JOIN drug_inventory di ON di.inventory_id = l.inventory_id "
-            f"WHERE {' AND '.join(where)} ORDER BY l.id LIMIT :n"), params)
-        return [LedgerRow(int(r[0]), r[1], str(r[2]), int(r[3]), int(r[4]), str(r[5]),
-                          str(r[6]), int(r[7]), Decimal(str(r[8])), str(r[9]), str(r[10]),
-                          str(r[11]), str(r[12]), str(r[13])) for r in rows]
-
-    def valuation_rows(self, today: date) -> list[tuple]:  # type: ignore[type-arg]
-        """Per usable lot with stock: (drug_id, name, category, warehouse, on_hand,
-        lot unit cost, product average cost, product last cost)."""
-        return [tuple(r) for r in self.conn.execute(text(
-            "SELECT d.drug_id, d.name, d.aesthetic_category, COALESCE(di.warehouse_id, ''), "
-            "di.on_hand, di.unit_cost, COALESCE(ps.average_cost, d.unit_cost, 0), "
-            "COALESCE(ps.last_cost, 0) "
-            "FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id "
-            f"LEFT JOIN {PRODUCT_STOCK} ps ON ps.drug_id = d.drug_id "
-            "WHERE di.destroy_date IS NULL AND di.on_hand > 0 "
-            "ORDER BY d.name, d.drug_id, di.warehouse_id, di.inventory_id"), {"t": today})]
-
-    def reorder_rows(self, since: date, today: date) -> list[tuple]:  # type: ignore[type-arg]
-        """Per active, dispensable product: (drug_id, name, supplier, used since
-        ``since``, usable on hand, on_order, max_level, min_level, units_per_package,
-        reorder_point, lead time days or NULL). Usage = every issue (sales: AUTO_PROC and
-        OpenEMR's own, trans_type 1, and consumption, 7), net of give-backs."""
-        return [tuple(r) for r in self.conn.execute(text(
-            "SELECT d.drug_id, d.name, d.supplier_name, COALESCE(u.used, 0), "
-            "COALESCE(s.on_hand, 0), d.on_order, d.max_level, ps.min_level, "
-            "COALESCE(ps.units_per_package, 1), d.reorder_point, sup.lead_time_days "
-            "FROM drugs d "
-            "LEFT JOIN (SELECT drug_id, SUM(quantity) used FROM drug_sales "
-            "  WHERE trans_type IN (1, 7) AND sale_date >= :since AND sale_date <= :today "
-            "  GROUP BY drug_id) u ON u.drug_id = d.drug_id "
-            "LEFT JOIN (SELECT drug_id, SUM(on_hand) on_hand FROM drug_inventory "
-            "  WHERE destroy_date IS NULL AND on_hand > 0 "
-            "  AND (expiration IS NULL OR expiration > :today) GROUP BY drug_id) s "
-            "  ON s.drug_id = d.drug_id "
-            f"LEFT JOIN {PRODUCT_STOCK} ps ON ps.drug_id = d.drug_id "
-            f"LEFT JOIN {SUPPLIER} sup ON sup.name = d.supplier_name "
-            "WHERE d.active = 1 AND d.dispensable = 1 ORDER BY d.supplier_name, d.name"),
-            {"since": since, "today": today})]
 
     def set_reorder_points(self, points: dict[int, int]) -> int:
         if not points:

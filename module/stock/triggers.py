@@ -19,6 +19,7 @@ They are installed, checked and dropped by the one installer
 from __future__ import annotations
 
 from ..install.trigger_spec import TriggerSpec
+from .usable import lot_cost_sql, product_stock_join_sql
 
 LEDGER_TABLE = "aesthetic_inventory_stock_ledger"
 
@@ -30,12 +31,14 @@ _INSERT = (
 
 def _observe(row: str, movement: str, quantity: str, condition: str) -> str:
     # IF ... INSERT ... VALUES: no INSERT ... SELECT (cheaper per row); the unit cost is
-    # the lot's at the time of the movement (518's drug_inventory.unit_cost)
+    # the lot's at the time of the movement, 0 (OpenEMR's own lot screen) falling back
+    # as everywhere else (usable.lot_cost_sql)
     return (
         f"IF {condition} THEN "
         + _INSERT
         + f"VALUES ('{movement}', {row}.inventory_id, {row}.drug_id, {quantity}, "
-        f"COALESCE((SELECT di.unit_cost FROM drug_inventory di "
+        f"COALESCE((SELECT {lot_cost_sql()} FROM drug_inventory di "
+        f"JOIN drugs d ON d.drug_id = di.drug_id {product_stock_join_sql()} "
         f"WHERE di.inventory_id = {row}.inventory_id), 0), "
         f"'visit', CONCAT({row}.pid, '.', {row}.encounter), {row}.sale_id, "
         f"COALESCE({row}.user, ''), {row}.selector); END IF;"

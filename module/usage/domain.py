@@ -33,8 +33,8 @@ from ..errors import InvalidInputError
 __all__ = [
     "FEE_SHEET_REASON", "REASONS", "SOURCE_FEE_SHEET", "SOURCE_USAGE", "Actual", "FeeSheetEdit",
     "adjustment_reason", "allocate_from_lot", "check_named_lot", "check_notes", "check_reason",
-    "cost", "decimal_text", "fee_sheet_actuals", "parse_actual", "plan_mapping_in_lot",
-    "stock_status", "target_units", "variance",
+    "cost", "decimal_text", "fee_sheet_actuals", "implausible_actual", "parse_actual",
+    "plan_mapping_in_lot", "stock_status", "target_units", "variance",
 ]
 
 REASONS: tuple[str, ...] = (
@@ -45,6 +45,10 @@ REASONS: tuple[str, ...] = (
     "OTHER",
 )
 MAX_ACTUAL = Decimal("9999999999")  # decimal(14,4)
+# An actual above both of these asks for an explicit confirmation (a typo such as 5000
+# for 5 would otherwise take every unit of the product).
+IMPLAUSIBLE_TIMES_PLAN = 3
+IMPLAUSIBLE_PACKAGES = 2
 MAX_NOTES = 1000
 
 
@@ -84,6 +88,17 @@ def check_reason(planned: Decimal, actual: Decimal, reason: str | None) -> str |
             f"({_fmt(planned)}); use one of " + ", ".join(REASONS)
         )
     return norm
+
+
+def implausible_actual(planned: Decimal, actual: Decimal, package_size: int) -> str | None:
+    """Why ``actual`` needs a confirmation, or None: it is more than 3x the plan AND more
+    than 2 packages of the product (``package_size`` counting units per package)."""
+    packages = Decimal(IMPLAUSIBLE_PACKAGES * max(package_size, 1))
+    if actual > IMPLAUSIBLE_TIMES_PLAN * Decimal(planned) and actual > packages:
+        return (f"actual {_fmt(actual)} is more than {IMPLAUSIBLE_TIMES_PLAN}x the plan "
+                f"({_fmt(planned)}) and more than {IMPLAUSIBLE_PACKAGES} packages "
+                f"({_fmt(packages)} units)")
+    return None
 
 
 def check_notes(notes: str | None) -> str | None:

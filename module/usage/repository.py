@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from ..consumption.actuals import Actual, MappingRef
 from ..consumption.domain import SELECTOR_PREFIX, Lot, parse_selector
 from ..consumption.repositories.actuals import ActualsRepository
+from ..stock.usable import PRODUCT_STOCK_TABLE, usable_sql, warehouse_join_sql
 
 __all__ = ["HeldRow", "HistoryRow", "MappingRef", "ProductInfo", "StoredRecord",
            "UsageRepository", "variance_rows"]
@@ -222,9 +223,10 @@ class UsageRepository(ActualsRepository):
         )
         return {int(r[0]): r[1] for r in rows}
 
-    def products(self, drug_ids: Iterable[int]) -> dict[int, ProductInfo]:
+    def products(self, drug_ids: Iterable[int], today: date) -> dict[int, ProductInfo]:
         """Name, category, unit (OpenEMR's drug_units list title), unit cost, reorder
-        point and usable stock (lots not destroyed) of the products."""
+        point and usable stock (:mod:`aesthetic_inventory.stock.usable`: the same
+        definition as ``stock`` and the stock API) of the products."""
         ids = sorted(set(drug_ids))
         if not ids:
             return {}
@@ -233,12 +235,13 @@ class UsageRepository(ActualsRepository):
                 "SELECT d.drug_id, d.name, d.aesthetic_category, "
                 "COALESCE(lo.title, d.unit), d.unit_cost, d.reorder_point, "
                 "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di "
-                "WHERE di.drug_id = d.drug_id AND di.destroy_date IS NULL) "
+                f"{warehouse_join_sql('di', 'wh')} "
+                f"WHERE di.drug_id = d.drug_id AND {usable_sql('di', 'wh')}) "
                 "FROM drugs d LEFT JOIN list_options lo "
                 "ON lo.list_id = 'drug_units' AND lo.option_id = d.unit "
                 "WHERE d.drug_id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
+            {"ids": ids, "today": today},
         ).all()
         return {
             int(r[0]): ProductInfo(int(r[0]), str(r[1] or ""), str(r[2] or ""),
@@ -246,6 +249,28 @@ class UsageRepository(ActualsRepository):
                                    int(r[6] or 0))
             for r in rows
         }
+
+    def package_sizes(self, drug_ids: Iterable[int]) -> dict[int, int]:
+        """Counting units per package of the products (1 when the module has none)."""
+        ids = sorted(set(drug_ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            text(f"SELECT drug_id, units_per_package FROM {PRODUCT_STOCK_TABLE} "
+                 "WHERE drug_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+        sizes = {int(r[0]): max(int(r[1] or 1), 1) for r in rows}
+        return {i: sizes.get(i, 1) for i in ids}
+
+    def is_active_user(self, username: str) -> bool:
+        """Whether ``username`` is an active OpenEMR user (compared byte for byte, as
+        OpenEMR's sign-in compares it)."""
+        row = self.conn.execute(
+            text("SELECT 1 FROM users WHERE username = BINARY :u AND active = 1 LIMIT 1"),
+            {"u": username},
+        ).first()
+        return row is not None
 
     def history(self, pid: int, encounter: int) -> list[HistoryRow]:
         rows = self.conn.execute(

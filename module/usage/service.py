@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from ..consumption.results import LotMovement, MappingOutcome
 from ..consumption.service import reconcile_in_transaction
-from ..errors import InvalidInputError, UnknownVisitError
+from ..errors import ConfirmationRequiredError, InvalidInputError, UnknownVisitError
+from ..stock.usable import is_expired
 from ..unit_of_work import (
     UnitOfWork,
     UnitOfWorkFactory,
@@ -26,6 +27,7 @@ from .domain import (
     check_named_lot,
     check_notes,
     check_reason,
+    implausible_actual,
     parse_actual,
     target_units,
 )
@@ -146,17 +148,22 @@ def _resolve(
 def record_in_transaction(
     uow: UnitOfWork, pid: int, encounter: int, materials: Sequence[MaterialInput], *,
     user: str, service_username: str, now: datetime | None = None,
-    today: date | None = None,
+    today: date | None = None, confirmed: bool = False,
 ) -> RecordResult:
     """Record the actuals inside the caller's unit of work (entered; no commit), then
     reconcile the visit so stock follows them. Any invalid material raises before
-    anything is written."""
+    anything is written (the caller rolls back what the reconcile did when an actual
+    turns out to be more than the visit holds plus usable stock). Implausible actuals
+    (far above the plan, an expired lot named) raise
+    :class:`ConfirmationRequiredError` unless ``confirmed``."""
     if not materials:
         raise InvalidInputError("no material given")
     if not user or not user.strip():
         raise InvalidInputError("the OpenEMR username of who records is required (--user)")
     now = (now or datetime.now()).replace(microsecond=0)
     repo = uow.get(UsageRepository)
+    if not repo.is_active_user(user.strip()):  # the web's signed-in user is active too
+        raise InvalidInputError(f"user {user.strip()!r} is not an active OpenEMR user")
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
     if repo.has_pending_edits(pid, encounter):
@@ -165,6 +172,8 @@ def record_in_transaction(
         reconcile_in_transaction(uow, pid, encounter, service_username=service_username,
                                  today=today)
     decided = _decide(repo, materials, pid, encounter, user.strip(), now)
+    if not confirmed:
+        _require_confirmation(repo, decided, today or date.today())
     changed = [(ref, planned, new) for ref, planned, _old, new, ch in decided if ch]
     writes = repo.write_actuals(pid, encounter, changed, now)
     writes += repo.append_history(
@@ -172,9 +181,11 @@ def record_in_transaction(
         now,
     )
     result = reconcile_in_transaction(
-        uow, pid, encounter, service_username=service_username, today=today
+        uow, pid, encounter, service_username=service_username, today=today,
+        actor=user.strip(),
     )
     writes += result.writes
+    _refuse_what_was_not_there(decided, result.lines)
     recorded = tuple(
         RecordedMaterial(ref.mapping_id, ref.drug_id, ref.product_name, ref.code_type, ref.code,
                          planned, new.quantity, new.quantity - planned, new.reason, new.lot_id,
@@ -217,6 +228,42 @@ def _decide(
         new = Actual(quantity, reason, notes, lot_id, SOURCE_USAGE, user, now)
         decided.append((ref, planned, old, new, not new.same_as(old)))
     return decided
+
+
+def _require_confirmation(repo: UsageRepository, decided: Sequence[Decision],
+                          today: date) -> None:
+    """Refuse, until confirmed, an actual far above its plan or an expired lot named as
+    the one used (legal, but most likely a typo or the wrong box)."""
+    changed = [d for d in decided if d[4]]
+    sizes = repo.package_sizes(ref.drug_id for ref, *_rest in changed)
+    why = []
+    for ref, planned, _old, new, _ch in changed:
+        label = f"{ref.code_type}:{ref.code} ({ref.product_name})"
+        implausible = implausible_actual(planned, new.quantity, sizes.get(ref.drug_id, 1))
+        if implausible:
+            why.append(f"{label}: {implausible}")
+        if new.lot_id is not None:
+            lot = repo.lots_named(f"#{new.lot_id}")
+            if lot and is_expired(lot[0].expiration, today):
+                why.append(f"{label}: lot {lot[0].lot_number or new.lot_id} is expired")
+    if why:
+        raise ConfirmationRequiredError("; ".join(why) + "; confirm to record it")
+
+
+def _refuse_what_was_not_there(decided: Sequence[Decision],
+                               lines: Sequence[MappingOutcome]) -> None:
+    """An actual the visit's rows and the usable stock cannot cover would leave a
+    shortage that takes future receipts: nobody can have used what was not there."""
+    outcomes = {line.mapping_id: line for line in lines}
+    for ref, _planned, _old, new, changed in decided:
+        line = outcomes.get(ref.mapping_id)
+        if changed and line is not None and line.shortage > 0:
+            raise InvalidInputError(
+                f"{ref.code_type}:{ref.code} ({ref.product_name}): actual "
+                f"{_num(new.quantity)} is more than this visit holds plus usable stock "
+                f"({line.allocated}); nobody can have used what was not there: if the "
+                "shelf holds more, record it first with 'aesthetic-inventory count'"
+            )
 
 
 def _adjustments(
@@ -263,10 +310,17 @@ def _check_lot(repo: UsageRepository, lot: str, ref: MappingRef, quantity: Decim
     return chosen.inventory_id
 
 
+def require_active_user(uow_factory: UnitOfWorkFactory, username: str) -> None:
+    """Refuse a recorder who is not an active OpenEMR user (``users.active = 1``)."""
+    with uow_factory() as uow:
+        if not uow.get(UsageRepository).is_active_user(username.strip()):
+            raise InvalidInputError(f"user {username.strip()!r} is not an active OpenEMR user")
+
+
 def record_usage(
     uow_factory: UnitOfWorkFactory, pid: int, encounter: int,
     materials: Sequence[MaterialInput], *, user: str, service_username: str,
-    today: date | None = None,
+    today: date | None = None, confirmed: bool = False,
 ) -> RecordResult:
     """Record actuals for a visit in one transaction (all or nothing) and reconcile it,
     retrying the whole transaction on deadlock or lock wait timeout."""
@@ -276,7 +330,7 @@ def record_usage(
         with factory() as uow:
             result = record_in_transaction(
                 uow, pid, encounter, materials, user=user,
-                service_username=service_username, today=today,
+                service_username=service_username, today=today, confirmed=confirmed,
             )
             uow.commit()
             return result

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from ..acl import Grants
@@ -124,9 +124,10 @@ class VisitUsage:
 
 
 def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
-               can_see_costs: bool) -> VisitUsage:
+               can_see_costs: bool, today: date | None = None) -> VisitUsage:
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
-    ``can_see_costs``), stock status, the lots its rows hold, and the change history."""
+    ``can_see_costs``), stock status and usable stock (as ``stock`` counts it on
+    ``today``), the lots its rows hold, and the change history."""
     with uow_factory() as uow:
         repo = uow.get(UsageRepository)
         if not repo.visit_exists(pid, encounter):
@@ -137,7 +138,7 @@ def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
         history = repo.history(pid, encounter)
         drug_ids = {ref.drug_id for ref, _ in live.values()}
         drug_ids |= {r.drug_id for r in records.values()} | {h.drug_id for h in history}
-        products = repo.products(drug_ids)
+        products = repo.products(drug_ids, today or date.today())
         lot_names = repo.lot_numbers(
             r.actual.lot_id for r in records.values() if r.actual and r.actual.lot_id
         )

@@ -98,6 +98,7 @@ class MaterialUpdate(BaseModel):
 class MaterialsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     materials: list[MaterialUpdate] = Field(min_length=1, max_length=100)
+    confirm: bool = Field(default=False, description="record implausible actuals (409 asks)")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -343,7 +344,7 @@ def put_materials(pid: Pid, encounter: Encounter, body: MaterialsUpdate, request
             raise InvalidInputError(f"materials.{i}: give usageId or code")
     materials = [item.model_dump() for item in body.materials]
     return _ctx(request).materials.record(pid, encounter, username=principal.username,
-                                          materials=materials)
+                                          materials=materials, confirm=body.confirm)
 
 
 @api_router.get("/procedures/{code_type}/{code}/consumables", tags=["catalog"],
@@ -480,7 +481,8 @@ def report(name: str, request: Request, principal: PrincipalDep) -> Response:
     _require(principal.grants.view_reports)
     if name not in REPORT_PAGES:
         raise NotFoundError(f"No such report: {name}")
-    html = report_page(_ctx(request).app.engine, name, today=date.today())
+    html = report_page(_ctx(request).app.engine, name, today=date.today(),
+                       user=principal.username)
     # The reports' pages are self-contained: inline CSS and SVG, no script.
     return HTMLResponse(html, headers={"Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; "

@@ -8,10 +8,12 @@ names, numbers as JSON numbers); it holds no SQL.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
+from ..containers import service as containers
 from ..usage import service, show
 from .services import NotFoundError
 
@@ -22,7 +24,7 @@ class MaterialsGateway(Protocol):
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict: ...
+               materials: list[dict[str, Any]], confirm: bool = False) -> dict: ...
 
 
 def _number(value: Any) -> float | None:
@@ -98,10 +100,16 @@ class UsageMaterials:
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
         view = show.show_usage(self.app.unit_of_work, pid, encounter,
                                   can_see_costs=show_costs)
-        return materials_json(view.as_dict(), show_costs)
+        out = materials_json(view.as_dict(), show_costs)
+        # the open vials each material was drawn from (products counted in units)
+        boxes = containers.visit_containers(self.app.unit_of_work, pid, encounter,
+                                            now=datetime.now())
+        for material in out["materials"]:
+            material["containers"] = boxes.get(material["usageId"], [])
+        return out
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]]) -> dict:
+               materials: list[dict[str, Any]], confirm: bool = False) -> dict:
         by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
             current = show.show_usage(self.app.unit_of_work, pid, encounter,
@@ -126,6 +134,6 @@ class UsageMaterials:
             ))
         result = service.record_usage(
             self.app.unit_of_work, pid, encounter, inputs, user=username,
-            service_username=self.app.settings.service_username,
+            service_username=self.app.settings.service_username, confirmed=confirm,
         )
         return record_json(result.as_dict())

@@ -74,8 +74,9 @@ def recall_json(engine: Engine, lot_number: str, *, today: date) -> dict[str, An
     }
 
 
-def report_page(engine: Engine, name: str, *, today: date) -> str:
-    """One report as the reports' self-contained HTML page (tables and SVG charts)."""
+def report_page(engine: Engine, name: str, *, today: date, user: str) -> str:
+    """One report as the reports' self-contained HTML page (tables and SVG charts);
+    money only for a user the reports' one cost check allows."""
     documents, service = _reports()
     if name not in REPORT_PAGES:
         raise NotFoundError(f"No such report: {name}")
@@ -85,8 +86,9 @@ def report_page(engine: Engine, name: str, *, today: date) -> str:
                                            today=today)
         elif name == "expiring":
             lots = service.expiring_lots(repo, today=today, horizon_days=EXPIRING_HORIZON_DAYS)
-            doc = documents.expiring_document(lots, today=today,
-                                              horizon_days=EXPIRING_HORIZON_DAYS)
+            doc = documents.expiring_document(
+                lots, today=today, horizon_days=EXPIRING_HORIZON_DAYS,
+                show_costs=service.costs_visible(repo.conn, user))
         else:
             start = today - timedelta(days=90)
             doc = documents.usage_document(service.usage_report(repo, start=start, end=today),

@@ -56,7 +56,16 @@
     table.appendChild(head);
     data.materials.forEach(function (m) {
       var row = el("tr", { "data-usage-id": m.usageId, "data-code": m.code || "", "data-product-id": m.itemMasterId });
-      row.appendChild(el("td", {}, m.itemName));
+      var product = el("td", {}, m.itemName);
+      (m.containers || []).forEach(function (c) {
+        // the open vial a draw came from and its time left (products counted in units)
+        var text = "vial #" + c.containerId + ": " + c.units + " " + c.unit +
+          (c.volumeMl !== null ? " = " + c.volumeMl + " mL" : "") +
+          (c.open ? ", " + c.unitsLeft + " " + c.unit + " left" +
+            (c.hoursLeft !== null ? ", " + c.hoursLeft + " h to beyond use" : "") : ", closed");
+        product.appendChild(el("div", { "class": "container-draw" }, text));
+      });
+      row.appendChild(product);
       row.appendChild(el("td", { "class": "code-col" }, m.code || ""));
       row.appendChild(el("td", {}, m.plannedQuantity + " " + (m.unitName || "")));
       var actual = el("input", { type: "number", min: "0", step: "any", "class": "actual", "aria-label": "Actual quantity" });

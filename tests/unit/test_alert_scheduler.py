@@ -15,11 +15,13 @@ def test_jobs_registered_with_ids_and_limits() -> None:
     scheduler = build_scheduler(app, config, "host:1")
     # not started: get_jobs() lists the pending jobs
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback"}
+    assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback",
+                         "containers-waste"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time >= 5
     assert jobs["alert-scan"].trigger.interval.total_seconds() == 15
     assert jobs["change-queue"].trigger.interval.total_seconds() == 1
     assert jobs["outbox"].trigger.interval.total_seconds() == 30
+    assert jobs["containers-waste"].trigger.interval.total_seconds() == 300
     assert all(job.args[0] is app for job in jobs.values())

@@ -12,10 +12,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ...db import ER_DUP_ENTRY, StaleReadError, mysql_error_code
-from ..rules import AlertItem, LotRow, ShortageRow, StockLevel, StoredState, lot_expiry_kind
+from ..rules import (
+    AlertItem,
+    ContainerRow,
+    LotRow,
+    ShortageRow,
+    StockLevel,
+    StoredState,
+    lot_expiry_kind,
+)
 
 STATE_TABLE = "aesthetic_inventory_alert_state"
 USAGE_TABLE = "aesthetic_inventory_usage"
+CONTAINER_TABLE = "aesthetic_inventory_container"
+# what a container's draw rows hold (module/containers/repository.py keeps the same)
+DRAWN = ("(SELECT COALESCE(SUM(x.units), 0) FROM aesthetic_inventory_container_draw x "
+         "WHERE x.container_id = c.id)")
 LOCKS_TABLE = "aesthetic_inventory_locks"
 SCAN_LOCK = "alert_scan"
 
@@ -165,9 +177,39 @@ class AlertStateRepository:
             key = f"{row.pid}-{row.encounter}-{row.mapping_id}"
             yield row, self._state("shortage", key, r)
 
+    def containers_to_notify(
+        self, window_end: datetime, due: datetime
+    ) -> Iterator[tuple[ContainerRow, StoredState | None]]:
+        """Open containers with units left whose beyond-use time is at or before
+        ``window_end``, new or due for a reminder."""
+        rows = self._stream(
+            (
+                "SELECT c.id, c.drug_id, d.name, COALESCE(ps.counting_unit, ''), "
+                "COALESCE(di.lot_number, ''), COALESCE(lo.title, c.warehouse_id), "
+                f"c.units - {DRAWN} - c.units_wasted, c.beyond_use_at, s.state, "
+                f"s.last_notified FROM {CONTAINER_TABLE} c "
+                "JOIN drugs d ON d.drug_id = c.drug_id "
+                "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
+                "LEFT JOIN drug_inventory di ON di.inventory_id = c.inventory_id "
+                "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
+                "AND lo.option_id = c.warehouse_id "
+                f"LEFT JOIN {STATE_TABLE} s ON s.kind = 'container' "
+                "AND s.item_key = CAST(c.id AS CHAR) "
+                "WHERE c.closed_at IS NULL AND c.beyond_use_at <= :end "
+                f"AND c.units - {DRAWN} - c.units_wasted > 0" + self._DUE
+            ),
+            {"end": window_end, "due": due},
+        )
+        for r in rows:
+            c: Sequence[Any] = r
+            row = ContainerRow(int(c[0]), int(c[1]), str(c[2] or ""), str(c[3]), str(c[4]),
+                               str(c[5] or ""), int(c[6]), c[7])
+            yield row, self._state("container", str(row.container_id), r)
+
     # -- alert state -------------------------------------------------------------
     def states_to_resolve(
-        self, today: date, horizon_end: date, *, shortage_rule: bool
+        self, today: date, horizon_end: date, *, shortage_rule: bool,
+        container_end: datetime | None = None,
     ) -> list[StoredState]:
         """Open states whose condition went away, in one statement: each family
         looks up its own item by key (primary or unique key), so the cost grows
@@ -215,14 +257,15 @@ class AlertStateRepository:
                 f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
                 "WHERE s.state = 'open' AND s.kind = 'shortage'"
             )
+        container = _containers_resolved(container_end is not None)
         other = (  # kinds no rule produces any more
             f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
             "WHERE s.state = 'open' AND s.kind NOT IN "
-            "('low_stock', 'out_of_stock', 'expired', 'expiring', 'shortage')"
+            "('low_stock', 'out_of_stock', 'expired', 'expiring', 'shortage', 'container')"
         )
         rows = self.conn.execute(
-            text(" UNION ALL ".join((stock, lots, shortage, other))),
-            {"today": today, "end": horizon_end},
+            text(" UNION ALL ".join((stock, lots, shortage, container, other))),
+            {"today": today, "end": horizon_end, "cend": container_end},
         )
         return [StoredState(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -347,3 +390,18 @@ class AlertStateRepository:
             ),
             {"today": now.date(), "now": now},
         )
+
+
+def _containers_resolved(rule_on: bool) -> str:
+    """Open container alerts whose container was closed or used up, or left its
+    window (``:cend``); every one when the rule is off (no container table)."""
+    if not rule_on:
+        return (f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+                "WHERE s.state = 'open' AND s.kind = 'container'")
+    return (
+        f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
+        f"LEFT JOIN {CONTAINER_TABLE} c ON c.id = CAST(s.item_key AS UNSIGNED) "
+        "AND s.item_key = CAST(c.id AS CHAR) AND c.closed_at IS NULL "
+        f"AND c.beyond_use_at <= :cend AND c.units - {DRAWN} - c.units_wasted > 0 "
+        "WHERE s.state = 'open' AND s.kind = 'container' AND c.id IS NULL"
+    )

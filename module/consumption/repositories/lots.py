@@ -362,6 +362,12 @@ def _lot(r: Sequence[Any], seq: int | None) -> Lot:
     )
 
 
+def lot_from_row(r: Sequence[Any], seq: int | None) -> Lot:
+    """A Lot from the columns every lot read of this module selects (public for the
+    containers' lock, which reads lots and their open containers in one statement)."""
+    return _lot(r, seq)
+
+
 def _expiration(value: object) -> date | str | None:
     """A DATE column as the domain takes it: a date, None, or an invalid date's text."""
     if value is None or isinstance(value, date):

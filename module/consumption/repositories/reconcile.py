@@ -23,6 +23,14 @@ from .lots import LotRepository, driver_sql
 
 _drug_sales = table("drug_sales", column("sale_id"), column("quantity"))
 _EDIT_KINDS = {1: "insert", 2: "update", 3: "delete"}
+# The package settings of the product ``d`` when it is counted in units (a unit and a
+# package above one), else NULL: parsed by containers.step.rules_from_settings
+_COUNTED = (
+    "(SELECT CONCAT_WS('|', ps.units_per_package, COALESCE(ps.beyond_use_hours, ''), "
+    "ps.single_patient, COALESCE(ps.diluent_ml, ''), ps.counting_unit, ps.package_unit) "
+    "FROM aesthetic_inventory_product_stock ps WHERE ps.drug_id = d.drug_id "
+    "AND ps.counting_unit <> '' AND ps.units_per_package > 1)"
+)
 
 
 class ConsumptionRepository(LotRepository):
@@ -51,7 +59,7 @@ class ConsumptionRepository(LotRepository):
         """
         rows = driver_sql(
             self.conn,
-            "SELECT STRAIGHT_JOIN fe.id, DATE(fe.date), ds.sale_id, ds.selector, "
+            "SELECT STRAIGHT_JOIN fe.id, fe.date, ds.sale_id, ds.selector, "
             "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
             "FROM form_encounter fe LEFT JOIN drug_sales ds "
             "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
@@ -67,8 +75,11 @@ class ConsumptionRepository(LotRepository):
         first_id = rows[0][0]
         # a visit without a date is sold today, as sellDrug does with an empty sale date;
         # a zero or invalid date (text from the driver) is no date either
-        day = rows[0][1]
-        visit = Visit(pid, encounter, day if isinstance(day, date) else today or date.today())
+        when = rows[0][1]
+        if isinstance(when, datetime):  # the time dates an opened container (containers)
+            visit = Visit(pid, encounter, when.date(), when)
+        else:
+            visit = Visit(pid, encounter, when if isinstance(when, date) else today or date.today())
         return visit, _held_from_rows(r[2:] for r in rows if r[0] == first_id and r[2])
 
     def lines_and_usage(
@@ -89,7 +100,8 @@ class ConsumptionRepository(LotRepository):
             "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
             "pp.quantity, d.allow_combining, d.dispensable, u.username, "
             "u.default_warehouse, d.name, NULL, NULL, NULL, NULL, NULL, NULL, "
-            "d.drug_id IS NULL, COALESCE(d.active, 1), NULL, NULL, NULL, NULL, NULL "
+            "d.drug_id IS NULL, COALESCE(d.active, 1), NULL, NULL, NULL, NULL, NULL, "
+            f"{_COUNTED} "
             "FROM billing b "
             "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
             # LEFT: a mapping to a missing product is reported, not silently skipped
@@ -100,14 +112,14 @@ class ConsumptionRepository(LotRepository):
             "d.allow_combining, d.dispensable, NULL, NULL, d.name, us.planned_quantity, "
             "us.required_units, us.allocated_units, us.shortage_units, us.code_type, us.code, "
             "NULL, NULL, us.actual_quantity, us.actual_lot_id, us.variance_reason, "
-            "us.actual_notes, NULL "
+            f"us.actual_notes, NULL, {_COUNTED} "
             "FROM aesthetic_inventory_usage us LEFT JOIN drugs d ON d.drug_id = us.drug_id "
             "WHERE us.pid = %s AND us.encounter = %s "
             "UNION ALL SELECT 2, e.id, e.sale_id, e.mapping_id, NULL, NULL, NULL, NULL, NULL, "
             "NULL, NULL, NULL, NULL, NULL, "
             "CASE e.kind WHEN 'insert' THEN 1 WHEN 'update' THEN 2 ELSE 3 END, "
             "e.old_quantity, e.new_quantity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-            "e.username "
+            "e.username, NULL "
             "FROM aesthetic_inventory_fee_sheet_edits e WHERE e.pid = %s AND e.encounter = %s "
             "ORDER BY 1, 2, 4",
             (pid, encounter, pid, encounter, pid, encounter),
@@ -117,6 +129,8 @@ class ConsumptionRepository(LotRepository):
                     product_active=bool(r[20]))
             for r in rows if r[0] == 0
         ])
+        # products counted in units (module/containers): their takes come from containers
+        facts.counted.update((int(r[4]), str(r[26])) for r in rows if r[0] < 2 and r[26])
         for r in rows:
             if r[0] == 1:
                 mapping_id = int(r[3])

@@ -47,6 +47,7 @@ def oe(openemr_db_url: str) -> Iterator[tuple[Engine, str]]:
     php(engine, "INSERT INTO procedure_products (code_type, code, drug_id, quantity) "
                 "SELECT 'CPT4', '64612', drug_id, 0.5 FROM drugs "
                 "WHERE name = 'Botox Cosmetic 100U'")
+    php(engine, "INSERT INTO users (username, active) VALUES ('nurse', 1)")  # who records
     for pid, enc in VISITS:
         php(engine, "INSERT INTO form_encounter (date, reason, pid, encounter) "
                     "VALUES (CURDATE(), 'random walk', :p, :e)", {"p": pid, "e": enc})

@@ -163,7 +163,7 @@ def test_commands_write_rows_openemr_reports_classify(oe: tuple[str, Engine],
             "WHERE trans_type = 4")).one()
     assert (xfer[1], xfer[2], xfer[3], xfer[4]) == (ha, -5, Decimal("0.00"), 4)
 
-    ledger = json.loads(cli(url, "ledger", "--format", "json"))
+    ledger = json.loads(cli(url, "ledger", "--format", "json"))["movements"]
     assert [m["movement"] for m in ledger] == [
         "RECEIVE", "RECEIVE", "RECEIVE", "TRANSFER", "TRANSFER", "ADJUST", "ADJUST",
         "DESTROY"]

@@ -132,7 +132,10 @@ def test_migration_lock_is_a_lease_row(migrated_engine, clinic: Clinic) -> None:
     with clinic.engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO aesthetic_inventory_locks (name, holder, acquired_at, expires_at) "
-            "VALUES ('migrate', 'other-node:42', NOW(), NOW() + INTERVAL 5 MINUTE)"))
+            "VALUES ('migrate', 'other-node:42', NOW(), NOW() + INTERVAL 5 MINUTE) "
+            # the template's own migrate left its released lease row behind
+            "ON DUPLICATE KEY UPDATE holder = VALUES(holder), "
+            "acquired_at = VALUES(acquired_at), expires_at = VALUES(expires_at)"))
     conn = connect(migrated_engine).execution_options(isolation_level="AUTOCOMMIT")
     try:
         repo = InstallRepository(conn)

@@ -175,3 +175,18 @@ def test_export_edit_import_round_trips(migrated_db_url: str, clinic: Clinic,
                                 ("HCPCS", "J0585", products["botox"], 0.25)]
     code, out, _ = run(migrated_db_url, "mappings", "export")
     assert out == path.read_text(encoding="utf-8")
+
+
+def test_export_makes_a_formula_product_name_safe_and_still_round_trips(
+        migrated_db_url: str, clinic: Clinic, tmp_path: Path) -> None:
+    """Issue 17 D: a product named like a formula is exported with a leading apostrophe;
+    the import reads product_id, so the file still imports unchanged."""
+    drug = clinic.add_drug("=HYPERLINK(\"http://x\")")
+    clinic.add_mapping("99999", drug, "2")
+    path = tmp_path / "m.csv"
+    code, _, err = run(migrated_db_url, "mappings", "export", "--output", str(path))
+    assert code == 0, err
+    text = path.read_text(encoding="utf-8")
+    assert f"CPT4,99999,{drug},\"'=HYPERLINK(\"\"http://x\"\")\",2" in text
+    code, out, err = run(migrated_db_url, "mappings", "import", str(path))
+    assert code == 0 and "0 add, 0 update, 0 remove, 1 unchanged" in out, out + err

@@ -40,7 +40,8 @@ def _recorder(url: str, barrier, out) -> None:  # type: ignore[no-untyped-def]
             value = str((i % 4) + 1)
             record_usage(uows(engine), 1, 1,
                          [MaterialInput("CPT4", "15828", value, reason="OTHER")],
-                         user=f"nurse{i}", service_username=SERVICE)
+                         user=f"nurse{i}", service_username=SERVICE,
+                         confirmed=True)  # 4 against a plan of 1 is implausible
         out.put(("ok", "recorder"))
     except BaseException as exc:  # report, never hang the parent
         out.put(("error", repr(exc)))
@@ -99,6 +100,8 @@ def test_record_fee_sheet_and_worker_race_on_one_visit(
     clinic.add_mapping("15828", drug)
     clinic.add_visit(1, 1)
     line = clinic.add_line(1, 1, "15828", 1)
+    for n in range(ROUNDS):
+        clinic.add_user(f"nurse{n}")  # who records: active OpenEMR users
     reconcile_visit(UnitOfWork(migrated_engine), 1, 1, service_username=SERVICE)
 
     ctx = multiprocessing.get_context("fork")

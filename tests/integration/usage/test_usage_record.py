@@ -34,6 +34,8 @@ def visit(clinic: Clinic) -> dict[str, int]:
     mapping = clinic.add_mapping("15828", drug)
     clinic.add_visit(1, 1)
     clinic.add_line(1, 1, "15828", 1)
+    for nurse in ("nurse1", "n"):  # who records: active OpenEMR users
+        clinic.add_user(nurse)
     reconcile_visit(UnitOfWork(clinic.engine), 1, 1, service_username=SERVICE)
     return {"drug": drug, "a": a, "b": b, "c": c, "dead": dead, "mapping": mapping}
 
@@ -231,7 +233,10 @@ def test_show_hides_costs_unless_allowed(clinic: Clinic, visit: dict) -> None:
             m["varianceReason"]) == ("1", "2", "1", "ADDITIONAL_USAGE")
     assert (m["unitPrice"], m["totalPlannedCost"], m["totalActualCost"]) == (
         "420.00", "420.00", "840.00")
-    assert m["stockStatus"] == "LOW" and m["currentStock"] == 8
+    # usable stock as `stock` counts it: lot A (3 left) expired on 2026-06-01, so only
+    # lot B's 5 units count (issue 17 F: the page said 8 where `stock` said 5)
+    assert clinic.on_hand(visit["a"]) == 3 and clinic.on_hand(visit["b"]) == 5
+    assert m["stockStatus"] == "LOW" and m["currentStock"] == 5
     assert shown["costVariance"] == "420.00"
     [h] = hidden["materials"]  # type: ignore[misc]
     assert (h["unitPrice"], h["totalPlannedCost"], h["totalActualCost"]) == (None, None, None)

@@ -158,6 +158,7 @@ def test_fee_sheet_save_on_a_stale_read_is_reported_as_drift(clinic: Clinic, uni
     from aesthetic_inventory.usage.service import MaterialInput, record_usage
 
     _drug, lot = _visit(clinic, units=3)
+    clinic.add_user("nurse")
     [sale] = clinic.auto_sale_ids(1, 1)
     # the biller's fee sheet shows 3; meanwhile the nurse records 2 (the row shrinks)
     record_usage(uows(clinic.engine), 1, 1, [MaterialInput("CPT4", "15828", "2", reason="OTHER")],

@@ -45,6 +45,8 @@ def server_statements(engine: Engine) -> Iterator[list[int]]:
 
 
 def _visit(clinic: Clinic, enc: int, drug: int) -> None:
+    if enc == 1:
+        clinic.add_user("nurse1")  # who records: an active OpenEMR user
     clinic.add_visit(1, enc)
     clinic.add_line(1, enc, "15828", 1)
     reconcile_visit(UnitOfWork(clinic.engine), 1, enc, service_username=SERVICE)

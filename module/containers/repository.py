@@ -1,0 +1,446 @@
+"""Every SQL statement of the containers package, on the caller's connection.
+
+Lock order (the stock package's, extended): product rows (``drugs``, by the stock
+repository), then lots in ascending ``inventory_id``, then containers in ascending
+``id``. Containers are only ever locked after the lots they came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.engine import Connection
+
+from ..consumption.lot_order import Lot
+from ..consumption.repositories.lots import lot_from_row
+from ..db import existing_tables
+from .domain import Container, NewContainer, PackageRule
+from .engine import SaleDraw
+
+CONTAINER = "aesthetic_inventory_container"
+DRAW = "aesthetic_inventory_container_draw"
+TABLES: tuple[str, ...] = (CONTAINER, DRAW)
+
+# What a container's draws hold: the draw rows are the one record of it (a draw adds a
+# row, a return shrinks or deletes one), so a draw costs one INSERT and no UPDATE.
+DRAWN = f"(SELECT COALESCE(SUM(x.units), 0) FROM {DRAW} x WHERE x.container_id = c.id)"
+_COLUMNS = (
+    "c.id, c.drug_id, c.inventory_id, c.warehouse_id, c.opened_at, c.beyond_use_at, c.units, "
+    f"{DRAWN}, c.units_wasted, c.closed_at, c.close_reason, c.single_patient, "
+    "c.opened_pid, c.opened_encounter"
+)
+
+
+def _in(sql: str, *names: str) -> TextClause:
+    return text(sql).bindparams(*(bindparam(n, expanding=True) for n in names))
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _container(r: Sequence[Any]) -> Container:
+    return Container(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), r[4], r[5], int(r[6]),
+                     int(r[7]), int(r[8]), r[9], str(r[10] or ""), bool(r[11]), int(r[12]),
+                     int(r[13]))
+
+
+@dataclass(frozen=True)
+class ContainerLine:
+    """A container as the ``containers`` command lists it."""
+
+    container: Container
+    product: str
+    counting_unit: str
+    lot_number: str
+    patients: int
+
+
+@dataclass(frozen=True)
+class PatientDraw:
+    """One patient (or stock use) served from a container."""
+
+    container_id: int
+    pid: int
+    encounter: int
+    patient: str
+    units: int
+    drawn_at: datetime
+    sale_id: int
+
+
+@dataclass(frozen=True)
+class VisitDraw:
+    """What one mapping of a visit drew from one container (the review page)."""
+
+    selector: str
+    container_id: int
+    units: int
+    units_left: int
+    beyond_use_at: datetime | None
+    closed_at: datetime | None
+    diluent_ml: Decimal | None
+    package_size: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class NewDraw:
+    container_id: int
+    sale_id: int
+    pid: int
+    encounter: int
+    units: int
+    drawn_at: datetime
+
+
+@dataclass(frozen=True)
+class WasteRow:
+    """A closed container with waste, for the waste report."""
+
+    container_id: int
+    drug_id: int
+    product: str
+    counting_unit: str
+    provider: str
+    reason: str
+    units: int
+    wasted: int
+    unit_cost: Decimal
+    closed_at: datetime
+
+
+class ContainerRepository:
+    """SQL of containers inside one unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- products --------------------------------------------------------------------
+
+    def package_rules(self, drug_ids: Iterable[int]) -> dict[int, PackageRule]:
+        """How each product is counted (a product without a stock row: in packages)."""
+        ids = sorted(set(drug_ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(_in(
+            "SELECT d.drug_id, d.name, COALESCE(ps.counting_unit, ''), "
+            "COALESCE(ps.package_unit, ''), COALESCE(ps.units_per_package, 1), "
+            "ps.beyond_use_hours, ps.diluent_ml, COALESCE(ps.single_patient, 0) "
+            "FROM drugs d LEFT JOIN aesthetic_inventory_product_stock ps "
+            "ON ps.drug_id = d.drug_id WHERE d.drug_id IN :ids", "ids"), {"ids": ids})
+        return {int(r[0]): PackageRule(
+            int(r[0]), str(r[1] or ""), str(r[2]), str(r[3]), int(r[4]),
+            None if r[5] is None else int(r[5]), None if r[6] is None else Decimal(r[6]),
+            bool(r[7])) for r in rows}
+
+    def default_warehouse(self) -> str:
+        """The default warehouse (list_options is_default), else ''."""
+        r = self.conn.execute(text(
+            "SELECT option_id FROM list_options WHERE list_id = 'warehouse' AND activity = 1 "
+            "ORDER BY is_default DESC, seq, option_id LIMIT 1")).first()
+        return "" if r is None else str(r[0])
+
+    # -- containers ------------------------------------------------------------------
+
+    def lock_open(self, drug_ids: Iterable[int], *, lock: bool = True,
+                  also: Iterable[int] = ()) -> list[Container]:
+        """The open containers of the products that still hold units (an emptied vial
+        stays open until beyond use but has nothing to give), and the containers
+        ``also`` names (where returns go), locked in id order after their lots
+        (``lock=False``: a preview's plain read). The driver's own placeholders: this
+        runs in every reconcile of such a product."""
+        ids = sorted(set(drug_ids))
+        extra = sorted(set(also)) or [-1]
+        if not ids:
+            return []
+        rows = self.conn.exec_driver_sql(
+            f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.drug_id IN "
+            f"({', '.join(['%s'] * len(ids))}) AND c.closed_at IS NULL "
+            f"AND (c.units - c.units_wasted > {DRAWN} "
+            f"OR c.id IN ({', '.join(['%s'] * len(extra))})) ORDER BY c.id"
+            + (" FOR UPDATE" if lock else ""), (*ids, *extra))
+        return [_container(r) for r in rows]
+
+    def lock_lots_and_open(self, drug_ids: Iterable[int], extra_lots: Iterable[int],
+                           counted: Iterable[int], also: Iterable[int] = ()
+                           ) -> tuple[list[Lot], list[Container]]:
+        """A reconcile's one locking read: the candidate lots of the products taken and
+        the lots returns go to (ascending inventory_id, the engine's order), each with
+        its warehouse seq (a subquery: no list_options row is locked) and, joined, its
+        open containers of the counted products that hold units or take a return
+        (``also``), locked right after their lot. A vial whose lot is no candidate (it
+        was emptied or destroyed by another screen) is not drawn from."""
+        drugs = sorted(set(drug_ids)) or [-1]
+        extra = sorted(set(extra_lots)) or [-1]
+        boxes = sorted(set(counted)) or [-1]
+        others = sorted(set(also)) or [-1]
+        rows = self.conn.exec_driver_sql(
+            "SELECT di.inventory_id, di.drug_id, di.on_hand, di.warehouse_id, di.expiration, "
+            "di.lot_number, di.destroy_date IS NOT NULL, "
+            "WEIGHT_STRING(di.lot_number AS CHAR(64)), (SELECT lo.seq FROM list_options lo "
+            "WHERE lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
+            f"AND lo.activity = 1 LIMIT 1), {_COLUMNS} FROM drug_inventory di "
+            f"LEFT JOIN {CONTAINER} c ON c.inventory_id = di.inventory_id "
+            f"AND c.closed_at IS NULL AND c.drug_id IN ({_marks(boxes)}) "
+            f"AND (c.units - c.units_wasted > {DRAWN} OR c.id IN ({_marks(others)})) "
+            f"WHERE (di.drug_id IN ({_marks(drugs)}) AND di.destroy_date IS NULL "
+            f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(extra)}) "
+            "ORDER BY di.inventory_id, c.id FOR UPDATE", (*boxes, *others, *drugs, *extra))
+        lots: dict[int, Lot] = {}
+        found: list[Container] = []
+        for r in rows:
+            if int(r[0]) not in lots:
+                lots[int(r[0])] = lot_from_row(r[:8], None if r[8] is None else int(r[8]))
+            if r[9] is not None:
+                found.append(_container(r[9:]))
+        return list(lots.values()), found
+
+    def get(self, container_id: int, *, lock: bool = False) -> Container | None:
+        r = self.conn.execute(text(
+            f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.id = :i"
+            + (" FOR UPDATE" if lock else "")), {"i": container_id}).first()
+        return None if r is None else _container(r)
+
+    def insert(self, new: NewContainer) -> int:
+        result = self.conn.execute(text(
+            f"INSERT INTO {CONTAINER} (drug_id, inventory_id, warehouse_id, opened_at, "
+            "beyond_use_at, units, single_patient, opened_pid, opened_encounter) VALUES "
+            "(:d, :i, :w, :o, :b, :u, :s, :p, :e)"),
+            {"d": new.drug_id, "i": new.inventory_id, "w": new.warehouse_id, "o": new.opened_at,
+             "b": new.beyond_use_at, "u": new.units, "s": int(new.single_patient),
+             "p": new.visit.pid, "e": new.visit.encounter})
+        return int(result.lastrowid)
+
+    def insert_draws(self, draws: Sequence[NewDraw]) -> None:
+        if draws:
+            self.conn.execute(text(
+                f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
+                "VALUES (:c, :s, :p, :e, :u, :t)"),
+                [{"c": d.container_id, "s": d.sale_id, "p": d.pid, "e": d.encounter,
+                  "u": d.units, "t": d.drawn_at} for d in draws])
+
+    def draws_of_sales(self, sale_ids: Iterable[int]) -> list[SaleDraw]:
+        """The recorded draws of these drug_sales rows (a reconcile's returns)."""
+        ids = sorted(set(sale_ids))
+        if not ids:
+            return []
+        rows = self.conn.execute(_in(
+            f"SELECT id, sale_id, container_id, units FROM {DRAW} WHERE sale_id IN :ids "
+            "ORDER BY id", "ids"), {"ids": ids})
+        return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def insert_visit_draws(self, draws: Sequence[tuple[int, str, int, int]], *, pid: int,
+                           encounter: int, drawn_at: datetime) -> None:
+        """Draw rows of a reconcile, (container, selector, lot, units) each, against the
+        AUTO_PROC row it just inserted for that mapping and lot: the newest such row of
+        the visit (ids grow), found by the INSERT itself (no read back)."""
+        if not draws:
+            return
+        params: list[object] = []
+        for container_id, selector, inv, units in draws:
+            params += [container_id, pid, encounter, units, drawn_at, pid, encounter,
+                       selector, inv]
+        part = ("SELECT %s, MAX(sale_id), %s, %s, %s, %s FROM drug_sales "
+                "WHERE pid = %s AND encounter = %s AND selector = %s AND inventory_id = %s")
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
+            + " UNION ALL ".join([part] * len(draws)), tuple(params))
+
+    def set_draw_units(self, units: dict[int, int]) -> None:
+        """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
+        gone = sorted(k for k, v in units.items() if v <= 0)
+        if gone:
+            self.conn.execute(_in(f"DELETE FROM {DRAW} WHERE id IN :ids", "ids"), {"ids": gone})
+        for draw_id, n in sorted(units.items()):
+            if n > 0:
+                self.conn.execute(text(f"UPDATE {DRAW} SET units = :n WHERE id = :i"),
+                                  {"n": n, "i": draw_id})
+
+    def close(self, container_id: int, *, wasted: int, reason: str, closed_at: datetime,
+              waste_sale_id: int | None, user: str) -> None:
+        self.conn.execute(text(
+            f"UPDATE {CONTAINER} SET units_wasted = units_wasted + :w, closed_at = :t, "
+            "close_reason = :r, waste_sale_id = :s, closed_by = :u WHERE id = :i"),
+            {"w": wasted, "t": closed_at, "r": reason, "s": waste_sale_id, "u": user[:255],
+             "i": container_id})
+
+    def due_for_waste(self, before: datetime, limit: int = 1000) -> list[Container]:
+        """Open containers whose beyond-use time is at or before ``before`` (no lock:
+        each is locked and checked again in its own transaction)."""
+        rows = self.conn.execute(text(
+            f"SELECT {_COLUMNS} FROM {CONTAINER} c WHERE c.closed_at IS NULL "
+            "AND c.beyond_use_at <= :b ORDER BY c.beyond_use_at, c.id LIMIT :n"),
+            {"b": before, "n": limit})
+        return [_container(r) for r in rows]
+
+    # -- reads for the commands and reports ------------------------------------------------
+
+    def lines(self, *, drug_id: int | None, include_closed: bool,
+              limit: int = 10000) -> list[ContainerLine]:
+        rows = self.conn.execute(text(
+            f"SELECT {_COLUMNS}, d.name, COALESCE(ps.counting_unit, ''), "
+            "COALESCE(di.lot_number, ''), (SELECT COUNT(DISTINCT y.pid, y.encounter) "
+            f"FROM {DRAW} y WHERE y.container_id = c.id AND y.pid > 0) "
+            f"FROM {CONTAINER} c JOIN drugs d ON d.drug_id = c.drug_id "
+            "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
+            "LEFT JOIN drug_inventory di ON di.inventory_id = c.inventory_id "
+            "WHERE (:d IS NULL OR c.drug_id = :d) AND (:all = 1 OR c.closed_at IS NULL) "
+            "ORDER BY c.opened_at, c.id LIMIT :n"),
+            {"d": drug_id, "all": int(include_closed), "n": limit})
+        return [ContainerLine(_container(r), str(r[14] or ""), str(r[15]), str(r[16]),
+                              int(r[17])) for r in rows]
+
+    def draws_of(self, container_ids: Iterable[int]) -> list[PatientDraw]:
+        ids = sorted(set(container_ids))
+        if not ids:
+            return []
+        rows = self.conn.execute(_in(
+            "SELECT x.container_id, x.pid, x.encounter, "
+            "TRIM(CONCAT(COALESCE(p.fname, ''), ' ', COALESCE(p.lname, ''))), x.units, "
+            f"x.drawn_at, x.sale_id FROM {DRAW} x "
+            "LEFT JOIN patient_data p ON p.pid = x.pid AND x.pid > 0 "
+            "WHERE x.container_id IN :ids ORDER BY x.container_id, x.drawn_at, x.id", "ids"),
+            {"ids": ids})
+        return [PatientDraw(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), int(r[4]), r[5],
+                            int(r[6])) for r in rows]
+
+    def visit_draws(self, pid: int, encounter: int) -> list[VisitDraw]:
+        """Each container a visit's AUTO_PROC rows drew from, per mapping (the page)."""
+        rows = self.conn.execute(text(
+            "SELECT ds.selector, c.id, SUM(x.units), c.units, c.units_wasted, "
+            f"{DRAWN}, c.beyond_use_at, c.closed_at, ps.diluent_ml, ps.units_per_package, "
+            f"COALESCE(ps.counting_unit, '') FROM {DRAW} x "
+            "JOIN drug_sales ds ON ds.sale_id = x.sale_id "
+            f"JOIN {CONTAINER} c ON c.id = x.container_id "
+            "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
+            "WHERE x.pid = :p AND x.encounter = :e "
+            "GROUP BY ds.selector, c.id, c.units, c.units_wasted, c.beyond_use_at, "
+            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit "
+            "ORDER BY c.id"), {"p": pid, "e": encounter})
+        return [VisitDraw(str(r[0] or ""), int(r[1]), int(r[2]), int(r[3]) - int(r[5])
+                          - int(r[4]), r[6], r[7],
+                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]))
+                for r in rows]
+
+    def containers_of_sales(self, sale_ids: Iterable[int]) -> dict[int, list[int]]:
+        """sale_id -> the containers its units came from (for ``recall --lot``)."""
+        ids = sorted(set(sale_ids))
+        if not ids:
+            return {}
+        out: dict[int, list[int]] = {}
+        for r in self.conn.execute(_in(
+                f"SELECT sale_id, container_id FROM {DRAW} WHERE sale_id IN :ids "
+                "ORDER BY sale_id, container_id", "ids"), {"ids": ids}):
+            out.setdefault(int(r[0]), []).append(int(r[1]))
+        return out
+
+    def waste_rows(self, start: datetime, end: datetime) -> list[WasteRow]:
+        """Containers closed in [start, end) with the provider of their first visit and
+        the unit cost (the lot's, else the product's average)."""
+        rows = self.conn.execute(text(
+            "SELECT c.id, c.drug_id, d.name, COALESCE(ps.counting_unit, ''), "
+            "COALESCE(NULLIF(TRIM(CONCAT(COALESCE(u.fname, ''), ' ', COALESCE(u.lname, ''))), "
+            "''), u.username, ''), c.close_reason, c.units, c.units_wasted, "
+            "COALESCE(NULLIF(di.unit_cost, 0), ps.average_cost, 0), c.closed_at "
+            f"FROM {CONTAINER} c JOIN drugs d ON d.drug_id = c.drug_id "
+            "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
+            "LEFT JOIN drug_inventory di ON di.inventory_id = c.inventory_id "
+            "LEFT JOIN form_encounter fe ON fe.pid = c.opened_pid "
+            "AND fe.encounter = c.opened_encounter AND c.opened_pid > 0 "
+            "LEFT JOIN users u ON u.id = fe.provider_id "
+            "WHERE c.closed_at >= :s AND c.closed_at < :e ORDER BY c.closed_at, c.id"),
+            {"s": start, "e": end})
+        return [WasteRow(int(r[0]), int(r[1]), str(r[2] or ""), str(r[3]), str(r[4] or ""),
+                         str(r[5] or ""), int(r[6]), int(r[7]), Decimal(str(r[8] or 0)), r[9])
+                for r in rows]
+
+    def opened_units(self, start: datetime, end: datetime) -> dict[int, int]:
+        """Units opened per product in [start, end) (the waste share's denominator)."""
+        rows = self.conn.execute(text(
+            f"SELECT drug_id, SUM(units) FROM {CONTAINER} WHERE opened_at >= :s "
+            "AND opened_at < :e GROUP BY drug_id"), {"s": start, "e": end})
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def visit_time(self, pid: int, encounter: int) -> datetime | None:
+        """``form_encounter.date`` of a visit (its date-time), else None."""
+        r = self.conn.execute(text(
+            "SELECT date FROM form_encounter WHERE pid = :p AND encounter = :e "
+            "ORDER BY id LIMIT 1"), {"p": pid, "e": encounter}).first()
+        return r[0] if r is not None and isinstance(r[0], datetime) else None
+
+    # -- products convert ----------------------------------------------------------------
+
+    def visits_waiting(self, drug_id: int) -> int:
+        """Queued or set-aside visits (change queue) that bill or hold the product."""
+        return int(self.conn.execute(text(
+            "SELECT COUNT(DISTINCT q.pid, q.encounter) FROM aesthetic_inventory_change_queue q "
+            "WHERE EXISTS (SELECT 1 FROM billing b JOIN procedure_products pp "
+            "ON pp.code_type = b.code_type AND pp.code = b.code AND pp.drug_id = :d "
+            "WHERE b.pid = q.pid AND b.encounter = q.encounter AND b.activity = 1) "
+            "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = q.pid "
+            "AND ds.encounter = q.encounter AND ds.drug_id = :d)"), {"d": drug_id}).scalar_one())
+
+    def lock_all_lots(self, drug_id: int) -> dict[int, int]:
+        """Every lot of the product (destroyed and empty too), locked in inventory_id
+        order: inventory_id -> on_hand."""
+        return {int(r[0]): int(r[1]) for r in self.conn.execute(text(
+            "SELECT inventory_id, on_hand FROM drug_inventory WHERE drug_id = :d "
+            "ORDER BY inventory_id FOR UPDATE"), {"d": drug_id})}
+
+    def ledger_sums(self, drug_id: int) -> dict[int, int]:
+        """SUM(quantity) of the module's movement ledger per lot of the product."""
+        return {int(r[0]): int(r[1]) for r in self.conn.execute(text(
+            "SELECT inventory_id, SUM(quantity) FROM aesthetic_inventory_stock_ledger "
+            "WHERE drug_id = :d GROUP BY inventory_id"), {"d": drug_id})}
+
+    def convert_counts(self, drug_id: int, factor: int) -> dict[str, int]:
+        """Multiply every count of the product by ``factor`` and divide every per-unit
+        cost by it: lots, drug_sales rows (quantities; fees are money and stay),
+        mappings, usage records and their history, pending fee-sheet edits, OpenEMR's
+        reorder point and levels (drugs, product_warehouse), the module's min level and
+        costs (tables the schema lacks are skipped). Returns the rows changed per table."""
+        p = {"d": drug_id, "f": factor}
+        statements = {
+            "drug_inventory": "UPDATE drug_inventory SET on_hand = on_hand * :f, "
+            "unit_cost = ROUND(unit_cost / :f, 2) WHERE drug_id = :d",
+            "drug_sales": "UPDATE drug_sales SET quantity = quantity * :f WHERE drug_id = :d",
+            "procedure_products": "UPDATE procedure_products SET quantity = quantity * :f "
+            "WHERE drug_id = :d",
+            "aesthetic_inventory_usage": "UPDATE aesthetic_inventory_usage SET "
+            "planned_quantity = planned_quantity * :f, required_units = required_units * :f, "
+            "allocated_units = allocated_units * :f, shortage_units = shortage_units * :f, "
+            "actual_quantity = actual_quantity * :f WHERE drug_id = :d",
+            "aesthetic_inventory_usage_history": "UPDATE aesthetic_inventory_usage_history SET "
+            "planned_quantity = planned_quantity * :f, old_actual = old_actual * :f, "
+            "new_actual = new_actual * :f WHERE drug_id = :d",
+            "aesthetic_inventory_fee_sheet_edits": "UPDATE aesthetic_inventory_fee_sheet_edits "
+            "e JOIN drug_sales ds ON ds.sale_id = e.sale_id SET "
+            "e.old_quantity = e.old_quantity * :f, e.new_quantity = e.new_quantity * :f "
+            "WHERE ds.drug_id = :d",
+            "drugs": "UPDATE drugs SET reorder_point = reorder_point * :f, "
+            "max_level = max_level * :f, unit_cost = ROUND(unit_cost / :f, 2) "
+            "WHERE drug_id = :d",
+            "product_warehouse": "UPDATE product_warehouse SET pw_min_level = pw_min_level * :f, "
+            "pw_max_level = pw_max_level * :f WHERE pw_drug_id = :d",
+            "aesthetic_inventory_product_stock": "UPDATE aesthetic_inventory_product_stock SET "
+            "min_level = min_level * :f, average_cost = average_cost / :f, "
+            "last_cost = last_cost / :f WHERE drug_id = :d",
+        }
+        present = existing_tables(self.conn, statements)  # product_warehouse is optional
+        return {table: int(self.conn.execute(text(sql), p).rowcount or 0)
+                for table, sql in statements.items() if table in present}
+
+    def set_package(self, drug_id: int, *, package_size: int, counting_unit: str,
+                    package_unit: str) -> None:
+        self.conn.execute(text(
+            "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+            "counting_unit, package_unit) VALUES (:d, :n, :u, :p) ON DUPLICATE KEY UPDATE "
+            "units_per_package = VALUES(units_per_package), "
+            "counting_unit = VALUES(counting_unit), package_unit = VALUES(package_unit)"),
+            {"d": drug_id, "n": package_size, "u": counting_unit, "p": package_unit})

@@ -1,0 +1,48 @@
+"""The review page in a real headless Chromium shows, for a product counted in units,
+the vial each draw came from: units, the reconstituted volume, units left and the
+hours to beyond use."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from aesthetic_inventory.cli import main
+from click.testing import CliRunner
+from conftest import PASSWORD, Site
+from playwright.sync_api import Browser, expect
+from test_web_browser import browser  # noqa: F401, F811 - the same Chromium fixture
+from webserver import LiveServer
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
+                                               browser: Browser) -> None:  # noqa: F811
+    clinic = site.clinic
+    drug = clinic.add_drug("Botox Cosmetic")
+    clinic.execute(
+        "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+        "counting_unit, package_unit, beyond_use_hours, diluent_ml) "
+        "VALUES (:d, 100, 'U', 'vial', 24, 2.5)", {"d": drug})
+    clinic.add_lot(drug, 200, expiration=date.today() + timedelta(days=90), lot_number="C77")
+    clinic.add_mapping("64650", drug, "20")
+    clinic.execute("INSERT INTO patient_data (pid, fname, lname) VALUES (8, 'Ines', 'Mota')")
+    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, 8, 8008)",
+                   {"d": datetime.now() - timedelta(hours=1)})
+    clinic.add_line(8, 8008, "64650")
+    done = CliRunner().invoke(main, ["--database-url", site.url, "consume", "--pid", "8",
+                                     "--encounter", "8008"])
+    assert done.exit_code == 0, done.output
+
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(server.url + "/login")
+    page.fill("#username", "nurse")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    card = page.locator('section.visit[data-encounter="8008"]')
+    expect(card).to_be_visible()
+    card.locator("button.load").click()
+    draw = card.locator("tr[data-usage-id] .container-draw").first
+    expect(draw).to_contain_text("20 U = 0.5 mL, 80 U left, 23 h to beyond use")
+    page.close()
