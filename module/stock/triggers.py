@@ -1,10 +1,13 @@
 """Triggers of the stock package: its movement ledger ``aesthetic_inventory_stock_ledger``.
 
 * ``drug_sales`` observers (fail-safe, like every trigger on an OpenEMR table): they
-  record the consumption engine's AUTO_PROC movements in the movement ledger (an
-  inserted row = ISSUE, a shrunk or deleted one = RETURN) without adding a statement to
-  the reconcile. The engine's writes and these inserts share one transaction. Rows
-  the stock commands write themselves (purchases, transfers, adjustments) carry no
+  record the AUTO_PROC rows shrunk or deleted (the engine's returns, and OpenEMR's fee
+  sheet editing an AUTO_PROC row) in the movement ledger as RETURN (or ISSUE when a
+  row grows). The engine's inserts are ledgered by the reconcile itself, one INSERT ...
+  SELECT for all its rows (``ConsumptionRepository.insert_sales``, issue 21: no per-row
+  unit-cost subquery), so the insert observer keeps its name with an empty body: an
+  upgraded install's old body is replaced by ``migrate`` and never ledgers twice.
+  Rows the stock commands write themselves (purchases, transfers, adjustments) carry no
   AUTO_PROC selector and are ledgered by the commands.
 * Movements made in OpenEMR itself (its lot screen ``add_edit_lot.php``: purchase 2,
   return 3, transfer 4, adjustment 5, consumption 7; a new lot's on_hand arrives as its
@@ -95,13 +98,13 @@ def _append_only(table: str, what: str) -> tuple[TriggerSpec, ...]:
 
 
 TRIGGERS: tuple[TriggerSpec, ...] = (
+    # The engine's inserts are ledgered by the reconcile itself (see the module docstring);
+    # this observer keeps only the lot-screen branch (rows of OpenEMR's own sessions).
     TriggerSpec(
         name="aesthetic_inventory_drug_sales_stock_ai",
         table="drug_sales",
         event="AFTER INSERT",
-        body=_observe("NEW", "ISSUE", "-NEW.quantity",
-                      _AUTO.format(r="NEW") + " AND NEW.quantity <> 0")
-        + " " + _openemr_movements(),
+        body=_openemr_movements(),
         requires=(LEDGER_TABLE,),
     ),
     # The engine shrinks a row to give stock back (or, in principle, grows it).
