@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .consumption.domain import LotPolicy
 from .errors import ConfigurationError
 
 # the registry lives in its own module; its names stay importable from here
@@ -100,8 +104,6 @@ class Settings:
         """Which lots the consumption engine may take: ``sell_from_one_warehouse``
         (default true, as OpenEMR's SELL_FROM_ONE_WAREHOUSE) and
         ``block_days_before_expiry`` (default 0, OpenEMR's behaviour)."""
-        from .consumption.domain import LotPolicy
-
         return LotPolicy(
             sell_from_one_warehouse=self.get_bool("sell_from_one_warehouse", True),
             block_days_before_expiry=self.get_int("block_days_before_expiry", 0),
@@ -186,9 +188,6 @@ def validate_http_url(raw: str, what: str) -> str:
 def validate_database_url(raw: str, what: str = "database URL") -> None:
     """The parts of a database URL PyMySQL would only reject at connect time (or
     ignore): the port, the query options and the files they name."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         url = make_url(raw)
     except ValueError:  # make_url raises it for a port that is not a number
