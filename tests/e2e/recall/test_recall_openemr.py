@@ -302,14 +302,13 @@ def test_container_served_from_when_the_open_vial_tables_exist(site: Site) -> No
     recall_id = c.scalar("SELECT id FROM aesthetic_inventory_recall "
                          "WHERE lot_number = 'BTX-OTHER'")
     sale = c.scalar("SELECT MIN(sale_id) FROM drug_sales WHERE pid = 104")
-    c.execute("CREATE TABLE aesthetic_inventory_container_draw (id int PRIMARY KEY "
-              "AUTO_INCREMENT, container_id int NOT NULL, sale_id int NOT NULL)")
+    # the open-vial tables are installed by migrate (sql/519_40_containers.sql)
+    c.execute("INSERT INTO aesthetic_inventory_container_draw (container_id, sale_id, pid, "
+              "units, drawn_at) VALUES (42, :s, 104, 1, NOW())", {"s": sale})
     try:
-        c.execute("INSERT INTO aesthetic_inventory_container_draw (container_id, sale_id) "
-                  "VALUES (42, :s)", {"s": sale})
         code, out, err = cli(site.url, "recall", "show", str(recall_id), "--user", "buyer",
                              "--json")
         assert code == 0, err
         assert {p["pid"]: p["container"] for p in json.loads(out)["patients"]}[104] == "42"
     finally:
-        c.execute("DROP TABLE aesthetic_inventory_container_draw")
+        c.execute("DELETE FROM aesthetic_inventory_container_draw WHERE container_id = 42")
