@@ -166,8 +166,11 @@ def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
             # an OpenEMR table: a failing body must never fail OpenEMR's write
             assert spec.fail_safe and "CONTINUE HANDLER FOR SQLEXCEPTION" in sql
             if spec.event == "AFTER INSERT":
-                # the reconcile ledgers its own inserts (issue 21): nothing per row
-                assert spec.body == "" and spec.requires == ()
+                # the reconcile ledgers its own inserts (issue 21): no AUTO_PROC branch and
+                # no per-row read; only OpenEMR's own lot-screen rows (issue 17 F)
+                assert "AUTO_PROC:%" not in sql and "SELECT" not in spec.body
+                assert "@aesthetic_inventory_writer IS NULL" in spec.body
+                assert spec.requires == (LEDGER_TABLE,)
             else:
                 assert "AUTO_PROC:%" in sql and spec.requires == (LEDGER_TABLE,)
         else:
