@@ -164,6 +164,9 @@ def report(name: str, request: Request, principal: PrincipalDep) -> Response:
     # Reports open their own read-only snapshot transaction: the transactional engine.
     html = report_page(ctx.engines.write, name, today=date.today(),
                        user=principal.username)
+    # the report pages are shared with the CLI and have no way back of their own
+    back = f'<p><a href="{ctx.config.root_path}/">&larr; Back to the visits</a></p>'
+    html = html.replace("<body>", "<body>" + back, 1)
     # The reports' pages are self-contained: inline CSS and SVG, no script.
     return HTMLResponse(html, headers={"Content-Security-Policy":
                                        "default-src 'none'; style-src 'unsafe-inline'; "
