@@ -34,9 +34,11 @@ demo: demo-prereqs $(DEMO_STAMP)
 test: prereqs $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(BIN)/ruff check module jobs tests bench scripts
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check module jobs tests bench scripts
+	$(BIN)/mypy
 
 bench: prereqs $(STAMP)
 	$(BIN)/python -m bench --scale full

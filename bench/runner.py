@@ -21,6 +21,7 @@ from tests.dbtools import ServerCounter, count_statements
 from . import module_api
 from .baseline import baseline_alert_scan, baseline_save_fee_sheet
 from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, ledger_report
+from .round_trip import close_replay_connections, one_round_trip_seconds, recorded_sql
 
 
 @dataclass
@@ -80,6 +81,7 @@ class _Latency:
     base_server: list[int] = field(default_factory=list)
     mod_visits: list[tuple[int, int]] = field(default_factory=list)
     base_visits: list[tuple[int, int]] = field(default_factory=list)
+    floor_times: list[float] = field(default_factory=list)
     mod_codes: list[str] = field(default_factory=list)
     base_codes: list[str] = field(default_factory=list)
 
@@ -110,12 +112,13 @@ def _latency_runs(
     out.base_visits = add_visits(engine, clinic, shapes(out.base_codes), pid_base=920_000)
     for i in range(n):
         if module_ok:
-            with count_statements(engine, server) as log:
+            with count_statements(engine, server) as log, recorded_sql(engine) as sent:
                 elapsed = _timed(lambda i=i: module_api.reconcile(engine, *out.mod_visits[i]))
             if i >= warmup:
                 out.mod_times.append(elapsed)
                 out.mod_statements.append(len(log.statements))
                 out.mod_server.append(log.server_statements)
+                out.floor_times.append(one_round_trip_seconds(engine, sent))
         with count_statements(engine, server) as log:
             elapsed = _timed(lambda i=i: baseline_save_fee_sheet(engine, *out.base_visits[i]))
         if i >= warmup:
@@ -138,6 +141,7 @@ def bench_latency(
         _bench_latency(engine, clinic, results, iterations, module_ok, avg_lots, server)
     finally:
         server.close()
+        close_replay_connections()
 
 
 def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, iterations: int,
@@ -150,6 +154,9 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
     note = f"5-line visit, 3 lots per line, {avg_lots} lots per product"
     results.add("consume_p50_ms", m50, "ms", b50, note)
     results.add("consume_p95_ms", m95, "ms", b95)
+    results.add("consume_p50_ms_one_round_trip",
+                _ms(statistics.median(lat.floor_times)) if lat.floor_times else None, "ms",
+                None, "the module's own statements of each save, one multi-statement, no Python")
     results.add(
         "statements_per_consume",
         max(lat.mod_statements) if lat.mod_statements else None,
@@ -164,17 +171,20 @@ def _bench_latency(engine: Engine, clinic: GeneratedClinic, results: Results, it
         max(lat.base_server),
         "server-side Questions incl. BEGIN/COMMIT and unbatched executemany rows",
     )
-    deep = _latency_runs(engine, clinic, "DEEP", iterations=max(5, iterations // 3),
-                         lots_per_product=400, fresh_products=False, module_ok=module_ok,
-                         server=server)
-    results.add(
-        "consume_p50_ms_400_lots",
-        _ms(statistics.median(deep.mod_times)) if deep.mod_times else None,
-        "ms",
-        _ms(statistics.median(deep.base_times)),
-        "same visit shape, 400 lots per product",
-    )
-    mod_codes, base_codes = deep.mod_codes, deep.base_codes
+    # deeper products, all visits sharing 5 of them (they drain in FEFO order): the
+    # save must not grow with the lots per product (issue 21)
+    deep: dict[int, _Latency] = {}
+    for tag, lots, runs in (("DEEP", 400, max(5, iterations // 3)), ("HUGE", 5000, 15)):
+        deep[lots] = _latency_runs(engine, clinic, tag, iterations=runs, lots_per_product=lots,
+                                   fresh_products=False, module_ok=module_ok, server=server)
+        results.add(
+            f"consume_p50_ms_{lots}_lots",
+            _ms(statistics.median(deep[lots].mod_times)) if deep[lots].mod_times else None,
+            "ms",
+            _ms(statistics.median(deep[lots].base_times)),
+            f"same visit shape, {lots:,} lots per product",
+        )
+    mod_codes, base_codes = deep[400].mod_codes, deep[400].base_codes
     mod_visits, base_visits = lat.mod_visits, lat.base_visits
 
     # Same visit shape, but each line now needs 40 units: 14 lots per line.
@@ -252,6 +262,7 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
                       workers: int = 8) -> None:
     """8 workers saving overlapping visits that all want the same few scarce lots."""
     out: dict[str, tuple[float, int, int]] = {}
+    dead: dict[str, int] = {}
     for label, pid_base in (("CM", 940_000), ("CB", 950_000)):
         scarce = add_stocked_products(engine, clinic, label + "S", products=3,
                                       lots_per_product=6, lot_size=3)
@@ -262,6 +273,7 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
             for k in range(visits)
         ]
         keys = add_visits(engine, clinic, shapes, pid_base=pid_base)
+        deadlocks = _innodb_deadlocks(engine)
         if label == "CM":
             if not module_api.available("consumption"):
                 results.notes.append("concurrency: consumption service not available")
@@ -272,12 +284,21 @@ def bench_concurrency(engine: Engine, clinic: GeneratedClinic, results: Results,
             elapsed, errors = _run_workers(workers, keys,
                                            lambda p, e: baseline_save_fee_sheet(engine, p, e))
         out[label] = (len(keys) / elapsed, _oversold(engine, label), errors)
+        dead[label] = _innodb_deadlocks(engine) - deadlocks
     mod = out.get("CM")
     base = out["CB"]
     results.add("concurrent_consumes_per_s", round(mod[0], 1) if mod else None, "visits/s",
                 round(base[0], 1), f"{workers} threads, own connections, {visits} visits")
     results.add("oversold_units", mod[1] if mod else None, "units", base[1])
     results.add("concurrent_errors", mod[2] if mod else None, "failed saves", base[2])
+    results.add("concurrent_deadlocks", dead.get("CM"), "deadlocks", dead["CB"],
+                "server Innodb_deadlocks during the run (each one a rolled-back retry)")
+
+
+def _innodb_deadlocks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'").first()
+    return int(row[1]) if row else 0
 
 
 def bench_alerts(

@@ -5,7 +5,10 @@ chosen scale (``bench.generate``), OpenEMR's default ACL and a nurse; the real a
 runs as ``aesthetic-inventory serve`` in its own process (the load generator must not share
 the server's interpreter lock); 20 client threads (httpx, one keep-alive connection each) call
 GET materials for 30 s, then PUT materials (actual usage on random visits) for 30 s.
-Reported: requests, errors, p50/p95/max latency, and the ledger afterwards.
+Reported: requests, errors, p50/p95/max latency, the ledger afterwards, and the round trips
+one GET and one PUT cost (server ``Questions`` plus the pool's pings, which the server does
+not count as questions), measured on the same application in this process, one request at a
+time, nothing else talking to the private server.
 """
 
 from __future__ import annotations
@@ -89,10 +92,62 @@ def _run(clients: int, seconds: float, make_request: Callable[[httpx.Client, ran
     }
 
 
+def _round_trips(engine: object, database_url: str, visits: list[tuple[int, int]],
+                 requests: int = 20) -> dict[str, float]:
+    """Round trips per GET and per PUT materials (one client, sequential)."""
+    import dbtools
+    from aesthetic_inventory.bootstrap import build_app
+    from aesthetic_inventory.web.app import create_web_app
+    from starlette.testclient import TestClient
+    from webserver import WEB_SECRET
+
+    app = build_app(database_url=database_url, environ={
+        "AESTHETIC_INVENTORY_WEB_SECRET": WEB_SECRET,
+        "AESTHETIC_INVENTORY_WEB_LOGIN_ATTEMPTS": "1000"})
+    pings = [0]
+    dialect = app.engine.dialect
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pings[0] += 1
+        return bool(real_ping(dbapi_connection))
+
+    dialect.do_ping = counting_ping  # type: ignore[method-assign]
+    counter = dbtools.ServerCounter(engine)  # type: ignore[arg-type]
+    rng = random.Random(7)
+    out: dict[str, float] = {}
+    try:
+        with TestClient(create_web_app(app)) as http:
+            token = http.post("/api/v1/auth/token", json={
+                "username": "bench_nurse", "password": PASSWORD}).json()["accessToken"]
+            http.headers["Authorization"] = "Bearer " + token
+            chosen = [rng.choice(visits) for _ in range(requests)]
+            shown = [http.get(f"/api/v1/visits/{p}/{e}/materials").json() for p, e in chosen]
+            for kind in ("GET", "PUT"):
+                start, pings[0] = counter.read(), 0
+                for (pid, enc), view in zip(chosen, shown, strict=True):
+                    path = f"/api/v1/visits/{pid}/{enc}/materials"
+                    if kind == "GET":
+                        http.get(path)
+                        continue
+                    body = {"materials": [
+                        {"usageId": m["usageId"], "actualQuantity": rng.choice([0, 1, 2]),
+                         "varianceReason": "OTHER"} for m in view.get("materials", [])[:3]]}
+                    if body["materials"]:
+                        http.put(path, json=body)
+                questions = counter.read() - start - counter.overhead
+                out[f"per_{kind.lower()}"] = round((questions + pings[0]) / requests, 2)
+                out[f"pings_per_{kind.lower()}"] = round(pings[0] / requests, 2)
+    finally:
+        counter.close()
+        app.close()
+    return out
+
+
 class _ServeProcess:
     """``aesthetic-inventory serve`` on a free port, stopped with SIGTERM."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, workers: int = 1) -> None:
         from webserver import WEB_SECRET, free_port
 
         port = free_port()
@@ -101,7 +156,10 @@ class _ServeProcess:
         env = dict(os.environ, AESTHETIC_INVENTORY_DATABASE_URL=database_url,
                    AESTHETIC_INVENTORY_WEB_SECRET=WEB_SECRET,
                    AESTHETIC_INVENTORY_WEB_LOGIN_ATTEMPTS="1000")
-        self.proc = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env,
+        command = [str(script), "serve", "--port", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        self.proc = subprocess.Popen(command, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
@@ -113,6 +171,33 @@ class _ServeProcess:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("aesthetic-inventory serve did not start")
             time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server process and its worker processes so far:
+        what a request costs the server, whatever else the machine is doing."""
+        pids = [self.proc.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if f"\nPPid:\t{self.proc.pid}\n" in (entry / "status").read_text():
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def measured(self, result: dict[str, float | int], start: float) -> dict[str, float | int]:
+        """``result`` with the server's CPU milliseconds per request since ``start``."""
+        used = self.cpu_seconds() - start
+        result["server_cpu_ms_per_request"] = round(used * 1000 / max(1, int(result["requests"])),
+                                                    2)
+        return result
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -127,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=("tiny", "quick", "full"), default="quick")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
     parser.add_argument("--output", default=str(Path(__file__).with_name("results-web.json")))
     args = parser.parse_args(argv)
 
@@ -137,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     url = info.database_url(name)
     engine = create_db_engine(url)
     results: dict[str, object] = {"scale": args.scale, "clients": args.clients,
-                                  "seconds": args.seconds}
+                                  "seconds": args.seconds, "workers": args.workers,
+                                  "load_before": os.getloadavg()}
     try:
         migrate(engine)
         generated = generate_clinic(engine, Scale.named(args.scale))
@@ -145,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         builder.install_default_acl()
         builder.add_openemr_user("bench_nurse", ["clin"], password=PASSWORD)
         visits = generated.visits
-        live = _ServeProcess(url)
+        live = _ServeProcess(url, args.workers)
         try:
             token = httpx.post(live.url + "/api/v1/auth/token",
                                json={"username": "bench_nurse", "password": PASSWORD}
@@ -169,12 +256,17 @@ def main(argv: list[str] | None = None) -> int:
                     return http.put(f"/api/v1/visits/{pid}/{enc}/materials",
                                     json={"materials": materials})
 
-                results["get_materials_1_client"] = _run(1, 10, get, live.url, headers)
-                results["get_materials"] = _run(args.clients, args.seconds, get, live.url,
-                                                headers)
-                results["put_materials"] = _run(args.clients, args.seconds, put, live.url,
-                                                headers)
+                cpu = live.cpu_seconds()
+                results["get_materials_1_client"] = live.measured(
+                    _run(1, 10, get, live.url, headers), cpu)
+                cpu = live.cpu_seconds()
+                results["get_materials"] = live.measured(
+                    _run(args.clients, args.seconds, get, live.url, headers), cpu)
+                cpu = live.cpu_seconds()
+                results["put_materials"] = live.measured(
+                    _run(args.clients, args.seconds, put, live.url, headers), cpu)
                 results["note"] = "PUT timings include the GET that picks the usage ids"
+                results["round_trips"] = _round_trips(engine, url, visits)
             else:
                 codes = generated.mapped_codes
 
@@ -193,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         info.drop_database(name)
         server.stop()
+    results["load_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 
 from .errors import (
     AestheticInventoryError,
@@ -50,7 +50,7 @@ MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
 
 # Every connection of the module sets this session variable (on connect, together with
 # the collation alignment below), so triggers on OpenEMR tables can tell the module's
-# own writes from OpenEMR's (module/usage/triggers.py).
+# own writes from OpenEMR's (module/usage/triggers.py, module/stock/triggers.py).
 WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
 
 T = TypeVar("T")
@@ -73,6 +73,9 @@ class ConflictRetryExhaustedError(AestheticInventoryError):
         super().__init__(message)
         self.attempts = attempts
         self.retry_after_seconds = retry_after_seconds
+
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 # MySQL/MariaDB error numbers.
@@ -138,7 +141,8 @@ def mask_url(url: str | URL | None) -> str:
 
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4, and the session
-    variable ``@aesthetic_inventory_writer`` that marks the module's own writes.
+    variable ``@aesthetic_inventory_writer`` that marks the module's own writes
+    (``kwargs`` override the engine options: the web server's engines do).
 
     READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
     lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
@@ -151,18 +155,17 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": 10}
     connect_args.update(kwargs.pop("connect_args", {}))
     try:
-        engine = create_engine(
-            parsed,
-            isolation_level="READ COMMITTED",
-            pool_pre_ping=True,
-            pool_recycle=3600,
+        options: dict[str, Any] = {
+            "isolation_level": "READ COMMITTED",
+            "pool_pre_ping": True,
+            "pool_recycle": 3600,
             # Every access goes through a Connection, which rolls back a transaction it
             # still holds when closed; the pool's own rollback on return would only add
             # a round trip to every committed unit of work.
-            pool_reset_on_return=None,
-            connect_args=connect_args,
-            **kwargs,
-        )
+            "pool_reset_on_return": None,
+        }
+        options.update(kwargs)  # the web engine: no pre-ping, autocommit reads
+        engine = create_engine(parsed, connect_args=connect_args, **options)
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
     # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)
@@ -181,6 +184,30 @@ _ALIGN_COLLATION = (
     "collation_connection = IF(@@character_set_database = @@character_set_connection, "
     "@@collation_database, @@collation_connection)"
 )
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it sat idle ``idle_seconds`` or
+    more (for an engine without ``pool_pre_ping``: a busy server pays no ping per
+    request, a connection the database dropped overnight is still replaced).
+
+    A failed ping raises ``DisconnectionError``, on which the pool retries the checkout
+    with a fresh connection."""
+
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["aesthetic_inventory_idle_since"] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("aesthetic_inventory_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception as exc:  # the driver's own error type: the server went away
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", on_checkin)
+    event.listen(engine, "checkout", on_checkout)
 
 
 def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:

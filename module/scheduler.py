@@ -8,6 +8,8 @@ Jobs (plain functions in ``jobs/``), each with an explicit id, ``coalesce=True``
   with OpenEMR's statement, released after;
 - ``change-queue``: drain the consumption change queue every ``service_drain_seconds`` (0.1);
 - ``outbox``: deliver the outbox every ``service_outbox_seconds`` (30);
+- ``ledger-seal``: hourly, seal the movement ledger's rows older than five minutes
+  (``doctor`` then shows rows deleted, truncated or changed);
 - ``sweep-fallback``: every ``service_sweep_seconds`` (300), only when the billing
   triggers are missing (sweep mode), reconcile the visits of the last seven days;
 - ``containers-waste``: every 300 s, write off what is left in containers past
@@ -18,7 +20,7 @@ not in an APScheduler job store, so a restart loses nothing. SIGTERM/SIGINT shut
 the scheduler down and release a claim this process still holds.
 
 One process may serve several OpenEMR site databases (:func:`run_sites`): each site
-gets its own four jobs (ids ``<site>:<job>``), claims, outbox and outage gate
+gets its own jobs (ids ``<site>:<job>``), claims, outbox and outage gate
 (``module/outage.py``: one line when its database goes away, backoff, one line when
 it is back), so one failing site never stalls another.
 """
@@ -35,6 +37,7 @@ from typing import Any
 from aesthetic_inventory.jobs.alert_scan import run_alert_job
 from aesthetic_inventory.jobs.change_queue import run_drain_job, run_sweep_fallback_job
 from aesthetic_inventory.jobs.containers_waste import run_containers_waste_job
+from aesthetic_inventory.jobs.ledger_seal import SEAL_INTERVAL_SECONDS, run_ledger_seal_job
 from aesthetic_inventory.jobs.outbox_delivery import run_outbox_job
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -84,7 +87,7 @@ def new_scheduler(executor: ThreadPoolExecutor | None = None) -> BlockingSchedul
 def add_site_jobs(
     scheduler: BlockingScheduler, app: App, config: AlertConfig, owner: str, *, site: str = ""
 ) -> OutageGate:
-    """Register one database's four jobs (ids prefixed ``<site>:`` when serving
+    """Register one database's jobs (ids prefixed ``<site>:`` when serving
     several sites), all behind one :class:`OutageGate`: while that database is
     away its jobs back off and log two lines in all, and no other site notices."""
     gate = OutageGate(f"database of site {site}" if site else "database")
@@ -95,6 +98,7 @@ def add_site_jobs(
         ("change-queue", run_drain_job, (app,), config.service_drain_seconds),
         ("outbox", run_outbox_job, (app,), config.service_outbox_seconds),
         ("sweep-fallback", run_sweep_fallback_job, (app,), config.service_sweep_seconds),
+        ("ledger-seal", run_ledger_seal_job, (app,), SEAL_INTERVAL_SECONDS),
         ("containers-waste", run_containers_waste_job, (app,), WASTE_JOB_SECONDS),
     ]
     for job_id, func, args, seconds in jobs:
@@ -117,7 +121,7 @@ def add_site_jobs(
 def build_scheduler(
     app: App, config: AlertConfig, owner: str, executor: ThreadPoolExecutor | None = None
 ) -> BlockingScheduler:
-    """The scheduler of one database with its four jobs registered (not started)."""
+    """The scheduler of one database with its jobs registered (not started)."""
     scheduler = new_scheduler(executor)
     add_site_jobs(scheduler, app, config, owner)
     return scheduler

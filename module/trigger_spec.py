@@ -6,8 +6,12 @@ a definer that lost a privilege on it, can never make OpenEMR's own write fail (
 change is then found by the sweep). Triggers on the module's own tables that must
 refuse a write (the immutable ledger) are created with ``fail_safe=False``.
 
-The body carries a version stamp (a hash of the body) in a comment, so the installed
-state can be compared with the code: a trigger whose stamp differs is outdated.
+A body never contains a comment (``/*``, ``*/``, ``--``, ``#``): ``mysqldump`` wraps
+each trigger in a versioned comment ``/*!50003 ... */`` and a ``*/`` inside the body
+closes it early, so the backup no longer restores (issue 17 A). There is no version
+stamp in the body either: the installed state is compared with the code by the body
+text itself (:meth:`TriggerSpec.matches`, whitespace-insensitive), which survives a
+dump and restore unchanged.
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-STAMP_PREFIX = "aesthetic_inventory body "
-# Part of every version: bump it when create_sql() changes what it wraps around a body
-# (the handler), so installed triggers are re-created.
-WRAPPER_FORMAT = "1"
+# What ends a versioned comment or comments out the rest of a line in a dump.
+COMMENT_MARKERS: tuple[str, ...] = ("/*", "*/", "--", "#")
+
+
+def normalize(statement: str) -> str:
+    """A trigger statement with runs of whitespace collapsed (formatting is not behaviour)."""
+    return " ".join(statement.split())
+
+
+def comment_markers(statement: str) -> list[str]:
+    """The comment markers found in a trigger statement (empty: safe in a dump)."""
+    return [m for m in COMMENT_MARKERS if m in statement]
 
 
 @dataclass(frozen=True)
@@ -33,30 +45,31 @@ class TriggerSpec:
     fail_safe: bool = True
 
     @property
-    def version(self) -> str:
-        """A short hash of everything that defines the trigger's behaviour."""
-        text = "\n".join(
-            (
-                WRAPPER_FORMAT,
-                self.table,
-                self.event,
-                " ".join(self.body.split()),
-                str(self.fail_safe),
-            )
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+    def statement(self) -> str:
+        """What follows ``FOR EACH ROW``: the text the server lists as the trigger's
+        ``ACTION_STATEMENT`` and a dump carries."""
+        handler = "DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; " if self.fail_safe else ""
+        return f"BEGIN {handler}{self.body} END"
 
     @property
-    def stamp(self) -> str:
-        """The comment the installed body carries, compared by ``doctor`` and ``migrate``."""
-        return f"/* {STAMP_PREFIX}{self.version} */"
+    def version(self) -> str:
+        """A short hash of everything that defines the trigger's behaviour (for messages)."""
+        text = "\n".join((self.table, self.event, normalize(self.statement)))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def matches(self, table: str, event: str, statement: str) -> bool:
+        """Whether an installed trigger (table, "AFTER INSERT", body) is this one."""
+        return (
+            table == self.table
+            and normalize(event).upper() == normalize(self.event).upper()
+            and normalize(statement) == normalize(self.statement)
+        )
 
     def create_sql(self) -> str:
         """The CREATE statement, definer = the account that runs it."""
-        handler = "DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; " if self.fail_safe else ""
         return (
             f"CREATE DEFINER = CURRENT_USER TRIGGER `{self.name}` {self.event} ON `{self.table}` "
-            f"FOR EACH ROW BEGIN {self.stamp} {handler}{self.body} END"
+            f"FOR EACH ROW {self.statement}"
         )
 
     def drop_sql(self) -> str:

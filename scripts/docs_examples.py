@@ -101,6 +101,7 @@ SCENARIO: tuple[Example, ...] = (
          "RN Lee"),
     )),
     Example("ledger", (("ledger",), ("valuation",), ("valuation", "--by", "warehouse"))),
+    Example("revoke-sessions", (("revoke-sessions", "--user", "admin"),)),
     Example("uninstall", (("uninstall",), ("uninstall", "--yes"), ("uninstall",))),
 )
 

@@ -11,6 +11,7 @@ import httpx
 import uvicorn
 from aesthetic_inventory.bootstrap import App, build_app
 from aesthetic_inventory.web.app import create_web_app
+from aesthetic_inventory.web.server import uvicorn_config
 
 WEB_SECRET = "test-web-secret-0123456789abcdef"
 LAUNCH_SECRET = "test-launch-secret-abcdef0123456789"
@@ -49,8 +50,8 @@ def start_server(database_url: str, **settings: str) -> LiveServer:
     environ.update({"AESTHETIC_INVENTORY_" + k.upper(): v for k, v in settings.items()})
     app = build_app(database_url=database_url, environ=environ)
     port = free_port()
-    config = uvicorn.Config(create_web_app(app), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)
+    config = uvicorn_config(create_web_app(app), host="127.0.0.1", port=port,
+                            log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

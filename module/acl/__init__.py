@@ -7,6 +7,7 @@ ties them together for callers holding a unit of work or a connection.
 """
 
 from .domain import (
+    MANAGE_RECALLS,
     SUPERUSER,
     UPDATE_MATERIALS,
     VIEW_COSTS,
@@ -25,6 +26,7 @@ from .repository import AclRepository
 from .service import load_grants, user_grants
 
 __all__ = [
+    "MANAGE_RECALLS",
     "SUPERUSER",
     "UPDATE_MATERIALS",
     "VIEW_COSTS",

@@ -149,11 +149,18 @@ VIEW_REPORTS = Permission(
     "view stock reports",
     (Aco("inventory", "reporting"), Aco("admin", "drugs"), Aco("acct", "rep_a")),
 )
+# A recall moves stock to quarantine and messages providers: what OpenEMR lets the
+# lot screen's users do (inventory/purchases, where lots are entered and transferred;
+# admin/drugs stands in for every inventory ACO).
+MANAGE_RECALLS = Permission(
+    "manage recalls", (Aco("inventory", "purchases"), Aco("admin", "drugs"))
+)
 ALL_PERMISSIONS: tuple[Permission, ...] = (
     VIEW_MATERIALS,
     UPDATE_MATERIALS,
     VIEW_COSTS,
     VIEW_REPORTS,
+    MANAGE_RECALLS,
 )
 
 
@@ -179,6 +186,7 @@ class Grants:
     update_materials: bool
     view_costs: bool
     view_reports: bool
+    manage_recalls: bool = False
 
     @property
     def any(self) -> bool:
@@ -194,4 +202,5 @@ def grants_for(user: UserAcl) -> Grants:
         update_materials=has_permission(user, UPDATE_MATERIALS),
         view_costs=has_permission(user, VIEW_COSTS),
         view_reports=has_permission(user, VIEW_REPORTS),
+        manage_recalls=has_permission(user, MANAGE_RECALLS),
     )

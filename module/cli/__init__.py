@@ -2,7 +2,8 @@
 
 This is the only layer that prints or exits: library errors
 (:class:`~aesthetic_inventory.errors.AestheticInventoryError`) become one-line
-messages with exit code 1; usage errors exit 2 (Click's convention).
+messages with the exit code their class carries (1); usage errors exit 2 (Click's
+convention).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from . import (
     demo_cmd,
     doctor_cmds,
     mappings_cmds,
+    products_cmds,
+    recall_cmds,
     report_cmds,
     schema_cmds,
     service_cmds,
@@ -51,7 +54,7 @@ class _Group(click.Group):
         except AestheticInventoryError as exc:
             if is_verbose(ctx):
                 traceback.print_exc()
-            raise click.ClickException(str(exc)) from None
+            raise _one_line(str(exc), exc.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except BrokenPipeError:
@@ -72,6 +75,13 @@ class _Group(click.Group):
             raise click.ClickException(message) from None
         except Exception as exc:  # an unexpected failure: still one line by default
             raise _unexpected(ctx, exc) from None
+
+
+def _one_line(message: str, exit_code: int) -> click.exceptions.Exit:
+    """Print the error as Click prints its own (``Error: ...`` on stderr) and leave with
+    the exit code our error class carries."""
+    click.echo(f"Error: {message}", err=True)
+    return click.exceptions.Exit(exit_code)
 
 
 def _unexpected(ctx: click.Context, exc: Exception) -> click.ClickException:
@@ -132,7 +142,9 @@ _COMMAND_MODULES = (
     visit_cmds,
     mappings_cmds,
     report_cmds,
+    recall_cmds,
     stock_cmds,
+    products_cmds,
     usage_cmds,
     alerts_cmds,
     service_cmds,

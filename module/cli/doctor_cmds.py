@@ -63,6 +63,9 @@ def uninstall(app: App, dry_run: bool, yes: bool, keep_data: bool) -> None:
         return
     for step in report.steps:
         click.echo(f"{'done' if execute else 'plan'}: {step.description}")
+    if report.missing:
+        click.echo("missing privileges (uninstall --yes refuses until they are granted): "
+                   + "; ".join(report.missing))
     kept = "AUTO_PROC sales in drug_sales and the product columns stay"
     if keep_data:
         kept += "; the module tables stay (--keep-data)"

@@ -261,4 +261,4 @@ for _kind, _doc, _p, _h, _pr in (
                                        money=_kind in ("expiring", "all")))
 
 
-COMMANDS: list[click.Command] = [stock, recall, report]
+COMMANDS: list[click.Command] = [stock, report]  # recall: cli/recall_cmds.py

@@ -34,6 +34,8 @@ def migrate(app: App, dry_run: bool) -> None:
         click.echo(f"{repair.hook}: {repair.description} ({state})")
     if report.triggers is not None:
         click.echo(f"triggers: {report.triggers.message} (mode: {report.triggers.mode})")
+    if report.ledger_seal is not None and report.ledger_seal.sealed:
+        click.echo(f"ledger: {report.ledger_seal.message}")
     if dry_run:
         click.echo(f"Dry run: {len(report.files)} file(s) would be applied; nothing was written.")
     elif report.files:

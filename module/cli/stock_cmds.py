@@ -10,14 +10,18 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from ..bootstrap import App
 from ..errors import InvalidInputError, PermissionDeniedError
+from ..products.service import package_size_lookup
 from ..reports import service as reports
 from ..reports import stock_documents
+from ..scanning import service as scanning
 from ..stock import domain, service
+from ..stock.inputs import with_package_size
 from . import report_cmds
 from .context import pass_app
 from .params import parse_date
@@ -69,8 +73,12 @@ _user_option = click.option(
 @click.option("--warehouse", default="", help="Warehouse option id (default: the default one).")
 @click.option("--supplier", default="", help="Supplier name (lead time: see 'supplier').")
 @click.option("--invoice", default="", help="Supplier invoice / delivery note reference.")
-@click.option("--packages", help="Packages received (with --units-per-package).")
-@click.option("--units-per-package", help="Units in one package.")
+@click.option("--packages",
+              help="Packages received (x the product's package size or --units-per-package).")
+@click.option("--units-per-package",
+              help="Units in one package (default: the product's package size).")
+@click.option("--scan", "scan", metavar="BARCODE",
+              help="GS1 scanner output: fills product (by GTIN), lot and expiry.")
 @click.option("--dry-run", is_flag=True, help="Validate and show; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_user_option
@@ -78,22 +86,39 @@ _user_option = click.option(
 def receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
             expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
             supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
-            dry_run: bool, as_json: bool, user: str | None) -> None:
-    """Receive stock: one lot from the options, or a supplier delivery from --file."""
+            scan: str | None, dry_run: bool, as_json: bool, user: str | None) -> None:
+    """Receive stock: one lot from the options or a --scan, or a delivery from --file."""
     with _report_lines():
+        if scan is not None:
+            if file_path or product or lot_number or units_per_package:
+                raise click.UsageError("--scan gives product and lot: drop --file, --product, "
+                                       "--lot and --units-per-package")
+            service.preflight(app.unit_of_work)
+            line = scanning.receipt_from_scan(
+                app.unit_of_work, scan, today=date.today(), packages=packages,
+                quantity=quantity, unit_cost=unit_cost or "", warehouse=warehouse,
+                expires=expires)
+            product, lot_number = line.product, line.lot_number
+            expires = line.expires.isoformat()
+            units_per_package = None if line.units_per_package is None else str(
+                line.units_per_package)
         _receive(app, file_path, product, lot_number, expires, quantity, unit_cost, warehouse,
-                 supplier, invoice, packages, units_per_package, dry_run, as_json, user)
+                 supplier, invoice, packages, units_per_package, dry_run, as_json, user,
+                 source="scan" if scan is not None else None)
 
 
 def _receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
              expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
              supplier: str, invoice: str, packages: str | None, units_per_package: str | None,
-             dry_run: bool, as_json: bool, user: str | None) -> None:
+             dry_run: bool, as_json: bool, user: str | None, source: str | None = None,
+             ) -> None:
     today = date.today()
+    package_size = package_size_lookup(app.unit_of_work)
     if file_path:
         if any(v is not None for v in (product, lot_number, expires, quantity, unit_cost)):
             raise click.UsageError("use either --file or --product/--lot/... , not both")
-        lines, errors = domain.check_delivery(_read(file_path), today=today, source=file_path)
+        lines, errors = domain.check_delivery(_read(file_path), today=today, source=file_path,
+                                              package_size=package_size)
         source = file_path
     else:
         missing = [n for n, v in (("--product", product), ("--lot", lot_number),
@@ -105,10 +130,11 @@ def _receive(app: App, file_path: str | None, product: str | None, lot_number: s
         line, errors = domain.validate_receipt(
             product=product or "", lot_number=lot_number or "", expires=expires or "",
             quantity=quantity, unit_cost=unit_cost or "", today=today, warehouse=warehouse,
-            packages=packages, units_per_package=units_per_package)
+            packages=packages, units_per_package=with_package_size(
+                units_per_package, packages, product or "", package_size))
         if errors or line is None:
             raise domain.FileValidationError("", errors)
-        lines, source, errors = [line], "command line", []
+        lines, source, errors = [line], source or "command line", []
     service.preflight(app.unit_of_work)
     result = service.receive(app.unit_of_work, lines, user=_user(app, user), today=today,
                              supplier=supplier, invoice=invoice, source=source,
@@ -186,20 +212,35 @@ def adjust(app: App, inventory_id: int, by: int, reason: str, notes: str,
 
 
 @click.command("count")
-@click.option("--file", "file_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--file", "file_path", type=click.Path(dir_okay=False),
               help="Stock-take CSV: lot_id,counted[,notes].")
+@click.option("--scan", "scans", multiple=True, metavar="BARCODE",
+              help="GS1 scan of one package: adds a package to its lot's count (repeatable).")
+@click.option("--scans", "scans_file", type=click.File("r", encoding="utf-8"),
+              help="File of scans, one per line ('-' = standard input).")
+@click.option("--warehouse", default="", help="Warehouse of the scanned lots (when a lot "
+              "number is in several).")
 @click.option("--dry-run", is_flag=True, help="Show the variances; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_user_option
 @pass_app
-def count_cmd(app: App, file_path: str, dry_run: bool, as_json: bool,
+def count_cmd(app: App, file_path: str | None, scans: tuple[str, ...],
+              scans_file: TextIO | None, warehouse: str, dry_run: bool, as_json: bool,
               user: str | None) -> None:
     """A stock take: one adjustment per lot whose counted quantity differs."""
     with _report_lines():
-        lines = domain.parse_count(_read(file_path), source=file_path)
+        scanned = [*scans, *(x.rstrip("\r\n") for x in scans_file or () if x.strip())]
+        if bool(file_path) == bool(scanned):
+            raise click.UsageError("give --file or --scan/--scans (one of them)")
         service.preflight(app.unit_of_work)
+        if file_path:
+            lines, source = domain.parse_count(_read(file_path), source=file_path), file_path
+        else:
+            lines = scanning.count_from_scans(app.unit_of_work, scanned, today=date.today(),
+                                              warehouse=warehouse)
+            source = f"scan ({len(scanned)} package(s))"
         r = service.count(app.unit_of_work, lines, user=_user(app, user), today=date.today(),
-                          source=file_path, dry_run=dry_run)
+                          source=source, dry_run=dry_run)
     # values of the variances are money: the reports' one cost check decides
     _print_count(r, dry_run, as_json, reports.costs_visible_to(app.engine, user))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..bootstrap import App
+from ..web.sessions import revoke_user_sessions
 from .context import pass_app
 
 
@@ -15,14 +16,18 @@ from .context import pass_app
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (keep localhost; put a TLS reverse proxy in front).")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (one per core the clinic can spare).")
 @pass_app
-def serve_cmd(app: App, host: str, port: int) -> None:
+def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """Serve the materials API (/api/v1) and the review page until SIGTERM."""
-    from ..web.server import serve
+    from ..web.server import serve  # uvicorn loads only for this command
 
     app.engine  # noqa: B018 - fail now on a missing database setting, not on first request
-    click.echo(f"serving on http://{host}:{port}/ (API under /api/v1); Ctrl-C or SIGTERM stops")
-    serve(app, host=host, port=port)
+    processes = f", {workers} processes" if workers > 1 else ""
+    serve(app, host=host, port=port, workers=workers, announce=lambda: click.echo(
+        f"serving on http://{host}:{port}/ (API under /api/v1{processes}); "
+        "Ctrl-C or SIGTERM stops"))
 
 
 @click.command("openapi")
@@ -31,7 +36,7 @@ def serve_cmd(app: App, host: str, port: int) -> None:
 @pass_app
 def openapi_cmd(app: App, output: str | None) -> None:
     """Print the OpenAPI document of the API."""
-    from ..web.app import openapi_document
+    from ..web.app import openapi_document  # FastAPI loads only for this command
 
     text = json.dumps(openapi_document(app), indent=2, sort_keys=True) + "\n"
     if output:
@@ -60,4 +65,15 @@ def install_openemr_module_cmd(app: App, openemr_dir: str, url: str | None,
         click.echo(line)
 
 
-COMMANDS: list[click.Command] = [serve_cmd, openapi_cmd, install_openemr_module_cmd]
+@click.command("revoke-sessions")
+@click.option("--user", "username", required=True,
+              help="OpenEMR username whose web sessions and API tokens end now.")
+@pass_app
+def revoke_sessions_cmd(app: App, username: str) -> None:
+    """End every web session and API token of a user (a lost phone, a leaver)."""
+    count = revoke_user_sessions(app.unit_of_work, username)
+    click.echo(f"revoked {count} session{'s' if count != 1 else ''} of {username}")
+
+
+COMMANDS: list[click.Command] = [serve_cmd, openapi_cmd, install_openemr_module_cmd,
+                                 revoke_sessions_cmd]

@@ -33,7 +33,6 @@ from .domain import (
     LotPolicy,
     MappingPlan,
     Requirement,
-    merge_locked,
     plan_still_holds,
 )
 from .planning import (
@@ -103,10 +102,10 @@ def allocate_under_lock(
     """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
     locks exactly the lots it touches (inventory_id order) and checks them under that
     lock (:meth:`ConsumptionRepository.adjust_lots_as_planned`). If a lot differs (a
-    concurrent save moved stock meanwhile), re-plan on the state the lots had when
-    locked; if the re-plan needs a lot we do not hold, fall back to locking every
-    candidate lot. Either way every lot written is locked and the plan finally written
-    rests on on_hand read under that lock, so stock is never oversold.
+    concurrent save moved stock meanwhile), the plan was stale once: from then on the
+    head lots are locked before planning (:func:`_plan_on_locked_head`). Either way
+    every lot written is locked and the plan finally written rests on on_hand read
+    under that lock, so stock is never oversold.
 
     Returns the changes and the deltas already written (``{inventory_id: delta}``); the
     caller writes the rest (``changes.deltas`` minus these)."""
@@ -121,22 +120,46 @@ def allocate_under_lock(
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
     if repo.adjust_lots_as_planned(applied, snapshot):
         return changes, applied  # nothing the plan relies on changed between read and lock
-    touched = sorted(applied)
     seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
-    # the touched lots are ours now; their state when locked is today's minus our deltas
-    locked = repo.lock_lots_by_id(touched, seqs)
-    if locked is not None:
-        locked = [before_own_writes(lot, applied) for lot in locked]
-        merged = merge_locked(snapshot, touched, locked)
-        replanned = stock_plan(plans, reqs, visit, merged, policy)
-        # the snapshot may end where the first plan's lots did (running-total cut): a
-        # re-plan that now falls short might have needed lots it never saw
-        no_worse = sum(replanned.shortage.values()) <= sum(changes.shortage.values())
-        if no_worse and plan_still_holds(replanned.deltas, (lot.inventory_id for lot in locked)):
-            return replanned, applied
-    lots = repo.lock_lots(take_drugs, return_lots)
-    before = {lot.inventory_id: before_own_writes(lot, applied) for lot in lots}
-    return stock_plan(plans, reqs, visit, before, policy), applied
+    return _plan_on_locked_head(repo, plans, reqs, visit, policy, applied, seqs), applied
+
+
+def _plan_on_locked_head(
+    repo: ConsumptionRepository, plans: dict[int, MappingPlan],
+    reqs: dict[int, Requirement], visit: Visit, policy: LotPolicy,
+    applied: dict[int, int], seqs: dict[str, int | None],
+) -> StockChanges:
+    """After a stale plan: lock the head lots (the bounded snapshot's, read again, and
+    the lots already written) by id, then plan only on their locked state. The head is
+    read again while a plan on the locked lots falls short and the read still shows
+    lots not held (they were drained between read and lock), so the locks stay few
+    (never every candidate lot of a product) and no plan ever waits to retry."""
+    held: dict[int, Lot] = {}
+    while True:
+        fresh = read_snapshot(repo, plans, reqs, visit, policy)
+        want = sorted((set(applied) | set(fresh)) - set(held))
+        seqs.update({lot.warehouse_id: lot.warehouse_seq for lot in fresh.values()})
+        if want:
+            locked = _lock_by_id(repo, want, seqs)
+            held.update({lot.inventory_id: before_own_writes(lot, applied) for lot in locked})
+        plan = stock_plan(plans, reqs, visit, held, policy)
+        if not want or (not sum(plan.shortage.values())
+                        and plan_still_holds(plan.deltas, held)):
+            return plan
+
+
+def _lock_by_id(
+    repo: ConsumptionRepository, ids: list[int], seqs: dict[str, int | None]
+) -> list[Lot]:
+    """Lock lots by id (inventory_id order) with their warehouse seq; a lot moved to a
+    warehouse no snapshot showed gets that warehouse's seq read now."""
+    locked = repo.lock_lots_by_id(ids, seqs)
+    if locked is None:
+        rows = repo.lock_lots((), ids)  # held already: no wait
+        moved = {lot.warehouse_id for lot in rows}
+        seqs.update({wh: None for wh in moved} | repo.warehouse_seqs(moved))
+        locked = repo.lock_lots_by_id(ids, seqs)
+    return locked or []
 
 
 def reconcile_in_transaction(

@@ -16,7 +16,7 @@ worker locks existing queue rows only (``FOR UPDATE SKIP LOCKED``); an admin's
 
 from __future__ import annotations
 
-from .trigger_spec import TriggerSpec
+from ..trigger_spec import TriggerSpec
 
 QUEUE_TABLE = "aesthetic_inventory_change_queue"
 

@@ -134,3 +134,14 @@ class CatalogRepository:
     def execute_ddl(self, sql: str) -> None:
         """Run installer DDL exactly as written (``%`` in a trigger body is kept)."""
         execute_raw(self.conn, sql)
+
+    def trigger_statements(self) -> dict[str, str]:
+        """Every trigger of the current database (OpenEMR's, the module's, anyone's) with
+        its statement, by name (empty when the account may not read it)."""
+        rows = self.conn.execute(
+            text(
+                "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
+                "WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME"
+            )
+        )
+        return {str(r[0]): str(r[1] or "") for r in rows}

@@ -14,37 +14,17 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..consumption.repositories.health import installed_set_aside_visits
 from ..db import connect, non_innodb_tables, require_openemr
 from ..migrations import runner
+from ..stock.repository import lot_drift
 from . import cluster, collations, mappings, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
+from .checks import FAIL, OK, WARN, Check
 from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
-
-OK = "ok"
-WARN = "warn"
-FAIL = "fail"
+from .integrity_checks import check_backup, check_ledger_seal
 
 MIGRATE = "run 'aesthetic-inventory migrate'"
-
-
-@dataclass(frozen=True)
-class Check:
-    """The outcome of one check."""
-
-    name: str
-    status: str  # ok | warn | fail
-    summary: str
-    problems: tuple[str, ...] = ()
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "summary": self.summary,
-            "problems": list(self.problems),
-            "fix": self.fix,
-        }
 
 
 @dataclass(frozen=True)
@@ -223,18 +203,14 @@ def check_queue(conn: Connection, backlog_minutes: int) -> Check:
     status = OK
     fix = ""
     # Set-aside visits (the engine's backoff columns, when that upgrade is installed).
-    columns = repo.columns(QUEUE_TABLE)
-    if "attempts" in columns:
-        for pid, encounter, attempts, last in repo.set_aside_visits(
-            QUEUE_TABLE, "last_error" in columns
-        ):
-            problems.append(
-                f"visit pid {pid} encounter {encounter} set aside after {attempts} "
-                f"attempt(s): {last}"
-            )
-        if problems:
-            status = FAIL
-            fix = "fix the cause named for each visit, then run 'aesthetic-inventory sync'"
+    for visit in installed_set_aside_visits(conn, limit=20):
+        problems.append(
+            f"visit pid {visit.pid} encounter {visit.encounter} set aside after "
+            f"{visit.attempts} attempt(s): {visit.last_error}"
+        )
+    if problems:
+        status = FAIL
+        fix = "fix the cause named for each visit, then run 'aesthetic-inventory sync'"
     if count and age > backlog_minutes * 60:
         status = FAIL
         problems.insert(0, f"{count} queued change(s), the oldest {age // 60} minute(s) old")
@@ -279,33 +255,40 @@ def check_service_claim(conn: Connection, timeout_minutes: int) -> Check:
     return _ok("service claim", f"claimed by {holder} (a run is in progress)")
 
 
+# How many lots a warning names; the summary gives the total.
+NAMED_LOTS = 5
+
+
+def _named(count: int, shown: int) -> str:
+    return f" (the first {shown} of {count})" if count > shown else ""
+
+
 def check_lot_dates(conn: Connection) -> Check:
-    count = HealthRepository(conn).invalid_date_lots()
+    count, lots = HealthRepository(conn).invalid_date_lots(limit=NAMED_LOTS)
     if count:
         return Check(
             "lot dates",
             WARN,
-            f"{count} lot(s) with a zero or invalid expiration date",
-            (f"{count} lot(s): treated as expired, as OpenEMR's sellDrug does",),
+            f"{count} lot(s) with a zero or invalid expiration date, treated as expired as "
+            f"OpenEMR's sellDrug does{_named(count, len(lots))}",
+            tuple(f"lot {i} (product {d}, lot number {n!r}): expiration {e}"
+                  for i, d, n, e in lots),
             "set a real expiration date (or none) on those lots in OpenEMR's inventory screen",
         )
     return _ok("lot dates", "no lot has a zero or invalid expiration date")
 
 
-def check_lot_drift(conn: Connection, limit: int = 20) -> Check:
+def check_lot_drift(conn: Connection, limit: int = 100_000) -> Check:
     """Lots whose on_hand no longer matches their drug_sales rows (stock package)."""
-    from ..stock.repository import lot_drift  # the stock package imports install
-
-    drifted = lot_drift(conn, limit=limit + 1)
+    drifted = lot_drift(conn, limit=limit)
     if not drifted:
         return _ok("lot ledger", "every lot received through drug_sales rows balances")
-    shown = drifted[:limit]
-    more = " (first 20)" if len(drifted) > limit else ""
+    shown = drifted[:NAMED_LOTS]
     return Check(
         "lot ledger",
         WARN,
-        f"{len(shown)}{'+' if more else ''} lot(s) whose on_hand differs from their "
-        f"drug_sales rows{more}",
+        f"{len(drifted)} lot(s) whose on_hand differs from their drug_sales "
+        f"rows{_named(len(drifted), len(shown))}",
         tuple(f"lot {d.inventory_id} (product {d.drug_id}, lot number {d.lot_number!r}): "
               f"on_hand {d.on_hand}, rows say {d.expected_on_hand}, drift {d.drift:+d}"
               for d in shown),
@@ -334,6 +317,8 @@ def diagnose(conn: Connection, files: list[runner.UpgradeFile], *,
         check_service_claim(conn, claim_timeout_minutes),
         check_lot_dates(conn),
         check_lot_drift(conn),
+        check_backup(conn),
+        check_ledger_seal(conn),
         *cluster.cluster_checks(conn, Check),  # only on Galera / Group Replication
     )
     return DoctorReport(checks)

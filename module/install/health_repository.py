@@ -26,18 +26,6 @@ class HealthRepository:
         """Whether ``table`` exists (:func:`~aesthetic_inventory.db.table_exists`)."""
         return table_exists(self.conn, table)
 
-    def columns(self, table: str) -> set[str]:
-        return {
-            r[0]
-            for r in self.conn.execute(
-                text(
-                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
-                ),
-                {"t": table},
-            )
-        }
-
     def queue_backlog(self, queue_table: str) -> tuple[int, int]:
         """(queued rows, age in seconds of the oldest)."""
         row = self.conn.execute(
@@ -47,21 +35,6 @@ class HealthRepository:
             )
         ).one()
         return int(row[0]), int(row[1])
-
-    def set_aside_visits(
-        self, queue_table: str, with_error: bool, limit: int = 20
-    ) -> list[tuple[int, int, int, str]]:
-        """(pid, encounter, attempts, last error) of visits with failed attempts."""
-        error = "COALESCE(last_error, '')" if with_error else "''"
-        rows = self.conn.execute(
-            text(
-                f"SELECT pid, encounter, MAX(attempts), MAX({error}) FROM `{queue_table}` "
-                "WHERE attempts > 0 GROUP BY pid, encounter ORDER BY pid, encounter "
-                "LIMIT :n"
-            ),
-            {"n": limit},
-        )
-        return [(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows]
 
     def failing_outbox(self) -> list[tuple[str, int, str]]:
         """(channel, rows, last error) of undelivered rows with failed attempts."""
@@ -101,20 +74,23 @@ class HealthRepository:
                 holder, stale = str(claim[0]), bool(claim[1])
         return running, holder, stale
 
-    def invalid_date_lots(self) -> int:
-        """Lots whose expiration is a zero or invalid date (compared as text: date
-        functions return NULL or warn on them)."""
-        return int(
-            self.conn.execute(
-                text(
-                    "SELECT COUNT(*) FROM drug_inventory WHERE expiration IS NOT NULL AND "
-                    "(CAST(expiration AS CHAR) LIKE '0000-%' "
-                    "OR CAST(expiration AS CHAR) LIKE '%-00-%' "
-                    "OR CAST(expiration AS CHAR) LIKE '%-00')"
-                )
-            ).scalar()
-            or 0
+    def invalid_date_lots(self, limit: int = 5) -> tuple[int, list[tuple[int, int, str, str]]]:
+        """How many lots have a zero or invalid expiration date, and the first ``limit``
+        of them as (inventory_id, drug_id, lot number, expiration text). Compared as
+        text: date functions return NULL or warn on such dates."""
+        where = (
+            "FROM drug_inventory WHERE expiration IS NOT NULL AND "
+            "(CAST(expiration AS CHAR) LIKE '0000-%' "
+            "OR CAST(expiration AS CHAR) LIKE '%-00-%' "
+            "OR CAST(expiration AS CHAR) LIKE '%-00')"
         )
+        count = int(self.conn.execute(text("SELECT COUNT(*) " + where)).scalar() or 0)
+        if not count:
+            return 0, []
+        rows = self.conn.execute(text(
+            "SELECT inventory_id, drug_id, COALESCE(lot_number, ''), CAST(expiration AS CHAR) "
+            + where + " ORDER BY inventory_id LIMIT :n"), {"n": limit})
+        return count, [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     # --- uninstall ------------------------------------------------------------------
 

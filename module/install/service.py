@@ -10,28 +10,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from ..alerts.background import BackgroundServiceRepository
-from ..db import connect, existing_tables, require_innodb, require_openemr
+from ..consumption.repositories.health import SetAsideVisit, installed_set_aside_visits
+from ..db import connect, require_innodb, require_openemr
 from ..errors import AestheticInventoryError, ChecksumMismatchError, MigrationError
 from ..migrations import runner
 from ..migrations.directives import parse_sql
+from ..migrations.runner import SchemaNotMigratedError, require_migrated
 from ..resources import sql_dir
 from . import collations, mappings, repairs, triggers
+from .ledger_seal import SealOutcome, seal_ledger
 from .repository import InstallRepository
+
+# The schema preflight lives in migrations.runner (below every package); callers that
+# import it from here keep working.
+__all__ = ["SchemaNotMigratedError", "migrate", "require_migrated", "status"]
 
 log = logging.getLogger("aesthetic_inventory.install")
 
 SAMPLE_DATA_FILE = "aesthetic_inventory_sample_data.sql"
 # Serialises concurrent migrations of one database (two admins, or a service start).
 _LOCK_TIMEOUT_SECONDS = 30
-
-
-class SchemaNotMigratedError(AestheticInventoryError):
-    """The module's schema is missing: run ``aesthetic-inventory migrate`` first."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class MigrationReport:
     already_applied: tuple[str, ...]
     triggers: triggers.TriggerReport | None
     repairs: tuple[repairs.Repair, ...] = ()
+    ledger_seal: SealOutcome | None = None  # None in a dry run
 
     @property
     def changed(self) -> bool:
@@ -61,7 +64,7 @@ class StatusReport:
     triggers: triggers.TriggerReport | None
     service: dict[str, object] | None = field(default=None)
     # visits whose reconcile failed, waiting for their next try (engine, 519_01)
-    set_aside: tuple[Any, ...] = ()
+    set_aside: tuple[SetAsideVisit, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -111,7 +114,7 @@ class StatusReport:
 
 
 @contextmanager
-def _autocommit(engine: Engine) -> Iterator[Connection]:
+def autocommit(engine: Engine) -> Iterator[Connection]:
     """A connection in autocommit mode: DDL commits implicitly anyway, so each
     guarded statement stands on its own (as with OpenEMR's own upgrader)."""
     conn = connect(engine)
@@ -122,7 +125,7 @@ def _autocommit(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _migration_lock(conn: Connection, *, dry_run: bool) -> Iterator[None]:
+def migration_lock(conn: Connection, *, dry_run: bool) -> Iterator[None]:
     repo = InstallRepository(conn)
     if not repo.acquire_migration_lock(_LOCK_TIMEOUT_SECONDS, dry_run=dry_run):
         raise AestheticInventoryError(
@@ -147,10 +150,10 @@ def migrate(
     # Parse everything first: a malformed file stops the run before any write.
     for f in files:
         parse_sql(f.text, f.name)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         require_innodb(conn)
-        with _migration_lock(conn, dry_run=dry_run):
+        with migration_lock(conn, dry_run=dry_run):
             plans = runner.plan(conn, files)
             changed = [p for p in plans if p.state == runner.CHANGED]
             if changed:
@@ -172,12 +175,14 @@ def migrate(
             applied = [f for f in files if f.name in recorded]
             done = run_repair_hooks(conn, applied, dry_run=dry_run)
             trigger_report = triggers.ensure_triggers(conn, dry_run=dry_run)
+            seal = None if dry_run else seal_ledger(conn, sealed_by="migrate")
     return MigrationReport(
         dry_run=dry_run,
         files=reports,
         already_applied=already,
         triggers=trigger_report,
         repairs=tuple(done),
+        ledger_seal=seal,
     )
 
 
@@ -213,17 +218,10 @@ def _service_row(conn: Connection) -> dict[str, object] | None:
     }
 
 
-def _set_aside(conn: Connection) -> tuple[Any, ...]:
-    """Set-aside visits of the consumption queue (once 519_01_queue.sql is applied)."""
-    from ..consumption.repositories.health import installed_set_aside_visits
-
-    return tuple(installed_set_aside_visits(conn))
-
-
 def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
     """Read-only view of the schema state of the module in this database."""
     files = runner.discover(directory)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         plans = runner.plan(conn, files)
         repo = InstallRepository(conn)
@@ -235,17 +233,7 @@ def status(engine: Engine, *, directory: Path | None = None) -> StatusReport:
             openemr_database_version=db_version,
             triggers=triggers.trigger_status(conn),
             service=_service_row(conn),
-            set_aside=_set_aside(conn),
-        )
-
-
-def require_migrated(conn: Connection) -> None:
-    """Refuse when the 518 foundation is not in place."""
-    needed = ["procedure_products", runner.RECORD_TABLE]
-    if len(existing_tables(conn, needed)) < len(needed):
-        raise SchemaNotMigratedError(
-            "the Aesthetic Inventory schema is not installed in this database: "
-            "run 'aesthetic-inventory migrate' first"
+            set_aside=tuple(installed_set_aside_visits(conn)),
         )
 
 
@@ -255,7 +243,7 @@ def load_sample(engine: Engine, *, path: Path | None = None) -> runner.FileRepor
     if not sample.is_file():
         raise MigrationError("sample data file not found", filename=str(sample), line=0)
     parsed = parse_sql(sample.read_text(encoding="utf-8"), sample.name)
-    with _autocommit(engine) as conn:
+    with autocommit(engine) as conn:
         require_openemr(conn)
         require_migrated(conn)
         return runner.apply_parsed(conn, parsed)

@@ -1,12 +1,16 @@
 """The one installer of the module's triggers (create if missing or outdated, check,
-drop), over the registry :func:`all_triggers` that every package contributes to.
+drop), over :data:`ALL_TRIGGERS`.
 
-A package that needs triggers defines ``TRIGGERS: tuple[TriggerSpec, ...]`` in its
-own ``triggers`` module and adds that module's name to :data:`TRIGGER_MODULES` (one
-line); a listed package that is not installed is skipped.
+Each package defines its own triggers in its ``triggers`` module on
+:class:`~aesthetic_inventory.trigger_spec.TriggerSpec` (which lives below every
+package): ``install.billing_triggers`` (the fee sheet's change queue),
+``consumption.triggers`` (stock arriving for a shortage), ``stock.triggers`` (the
+movement ledger, its seals and their guards), ``usage.triggers`` (fee-sheet edits of
+our rows). The installer imports them plainly; none of them imports the installer, so
+there is no cycle. A new package's triggers are one line in :data:`ALL_TRIGGERS`.
 
 Installed state is read from ``information_schema.TRIGGERS`` and compared with the
-specs: the body's version stamp (outdated?), the definer (does the account still
+specs: the body text (outdated?), the definer (does the account still
 exist, may it INSERT into the tables the body writes?). A trigger runs as its
 definer; when that account is dropped the server raises error 1449 *before* any
 handler runs, so OpenEMR's own write fails: ``migrate`` re-creates such triggers with
@@ -16,30 +20,30 @@ runs in sweep mode and says so instead of failing the migration.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from ..consumption import triggers as arrival_triggers
 from ..db import existing_tables, mysql_error_code
+from ..stock import triggers as ledger_triggers
+from ..usage import triggers as usage_triggers
+from . import billing_triggers
 from .billing_triggers import QUEUE_TABLE
-from .billing_triggers import TRIGGERS as BILLING_TRIGGERS
 from .catalog import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec
 
-_ROOT = __name__.split(".")[0]
-
-# Modules contributing ``TRIGGERS``; adding a package's triggers is one line here.
-TRIGGER_MODULES: tuple[str, ...] = (
-    f"{_ROOT}.install.billing_triggers",
-    f"{_ROOT}.consumption.triggers",  # drug_sales: stock arrival (engine)
-    f"{_ROOT}.stock.triggers",
-    f"{_ROOT}.usage.triggers",
+# Every trigger of the module, in install order (the billing triggers first).
+ALL_TRIGGERS: tuple[TriggerSpec, ...] = (
+    *billing_triggers.TRIGGERS,
+    *arrival_triggers.TRIGGERS,  # drug_sales: stock arrival (engine)
+    *ledger_triggers.TRIGGERS,
+    *usage_triggers.TRIGGERS,
 )
 
 # The billing triggers by name (callers iterate their names).
-TRIGGERS: dict[str, TriggerSpec] = {spec.name: spec for spec in BILLING_TRIGGERS}
+TRIGGERS: dict[str, TriggerSpec] = {spec.name: spec for spec in billing_triggers.TRIGGERS}
 
 # Errors that mean "not allowed to create triggers" (or binary-log restrictions):
 # 1142 command denied, 1227 needs SUPER, 1419 log_bin_trust_function_creators,
@@ -67,30 +71,12 @@ NEEDS_INSTALL = frozenset(
 
 
 def all_triggers() -> tuple[TriggerSpec, ...]:
-    """Every registered trigger spec, in :data:`TRIGGER_MODULES` order."""
-    specs: list[TriggerSpec] = []
-    for module_name in TRIGGER_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            missing = exc.name or ""
-            if module_name == missing or module_name.startswith(missing + "."):
-                continue  # that package is not part of this installation
-            raise
-        specs.extend(getattr(module, "TRIGGERS", ()))
-    names = [s.name for s in specs]
+    """Every trigger spec of the module (:data:`ALL_TRIGGERS`), names checked unique."""
+    names = [s.name for s in ALL_TRIGGERS]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError("trigger names registered twice: " + ", ".join(duplicates))
-    return tuple(specs)
-
-
-def __getattr__(name: str) -> object:
-    # ``ALL_TRIGGERS`` is resolved on access, so contributing packages may import
-    # trigger_spec without an import cycle through this module.
-    if name == "ALL_TRIGGERS":
-        return all_triggers()
-    raise AttributeError(name)
+    return ALL_TRIGGERS
 
 
 @dataclass(frozen=True)
@@ -186,11 +172,7 @@ def check_triggers(
                       "changes are not queued")
             checks.append(TriggerCheck(spec, TABLE_MISSING, detail, found.definer))
             continue
-        if (
-            spec.stamp not in found.statement
-            or found.table != spec.table
-            or found.event != " ".join(spec.event.upper().split())
-        ):
+        if not spec.matches(found.table, found.event, found.statement):
             checks.append(
                 TriggerCheck(
                     spec,
@@ -223,6 +205,35 @@ def _mode(checks: tuple[TriggerCheck, ...]) -> str:
     return "triggers" if all(name in working for name in TRIGGERS) else "sweep"
 
 
+def _planned(todo: list[TriggerCheck], blocked: list[TriggerCheck], present: set[str]) -> str:
+    """What a dry run of :func:`ensure_triggers` would do."""
+    parts = [
+        f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
+        for c in todo
+    ]
+    if blocked:
+        tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
+        parts.append(
+            f"would install {', '.join(c.spec.name for c in blocked)} "
+            f"(after {', '.join(tables)} is created)"
+        )
+    return "; ".join(parts)
+
+
+def _installed(conn: Connection, created: tuple[str, ...], replaced: tuple[str, ...]
+               ) -> TriggerReport:
+    """The report after installing: what was done and what still needs repair."""
+    after = check_triggers(conn)
+    bad = [c for c in after if c.needs_install]
+    parts = []
+    if created:
+        parts.append("created " + ", ".join(created))
+    if replaced:
+        parts.append("re-created " + ", ".join(replaced))
+    parts += [c.detail for c in bad]
+    return TriggerReport(not bad, _mode(after), "; ".join(parts), created, replaced)
+
+
 def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport:
     """Create missing triggers and re-create outdated ones or ones whose definer is gone
     or lost INSERT (as the current account); report sweep mode when not allowed.
@@ -250,17 +261,7 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
     blocked = [c for c in todo if not set(c.spec.requires) <= present]
     todo = [c for c in todo if c not in blocked]
     if dry_run:
-        parts = [
-            f"would {'create' if c.state == MISSING else 're-create'} {c.spec.name} ({c.state})"
-            for c in todo
-        ]
-        if blocked:
-            tables = sorted({t for c in blocked for t in c.spec.requires if t not in present})
-            parts.append(
-                f"would install {', '.join(c.spec.name for c in blocked)} "
-                f"(after {', '.join(tables)} is created)"
-            )
-        return TriggerReport(False, _mode(checks), "; ".join(parts))
+        return TriggerReport(False, _mode(checks), _planned(todo, blocked, present))
     catalog = CatalogRepository(conn)
     mariadb = catalog.is_mariadb()
     created: list[str] = []
@@ -283,18 +284,7 @@ def ensure_triggers(conn: Connection, *, dry_run: bool = False) -> TriggerReport
                 replaced=tuple(replaced),
             )
         (created if check.state == MISSING else replaced).append(check.spec.name)
-    after = check_triggers(conn)
-    bad = [c for c in after if c.needs_install]
-    parts = []
-    if created:
-        parts.append("created " + ", ".join(created))
-    if replaced:
-        parts.append("re-created " + ", ".join(replaced))
-    for c in bad:
-        parts.append(c.detail)
-    return TriggerReport(
-        not bad, _mode(after), "; ".join(parts), tuple(created), tuple(replaced)
-    )
+    return _installed(conn, tuple(created), tuple(replaced))
 
 
 def trigger_status(conn: Connection) -> TriggerReport:
@@ -322,6 +312,7 @@ def drop_statements(conn: Connection) -> list[str]:
 
 
 __all__ = [
+    "ALL_TRIGGERS",
     "QUEUE_TABLE",
     "TRIGGERS",
     "TriggerCheck",

@@ -5,6 +5,11 @@ whose table is gone; then the module tables (unless ``keep_data``), the indexes 
 module added to OpenEMR tables, and the service and module rows. OpenEMR's ledger is
 the clinic's: ``AUTO_PROC`` rows in ``drug_sales`` and the product columns added to
 ``drugs``/``drug_inventory`` stay.
+
+Every privilege the plan needs is checked before anything changes (TRIGGER on each
+table with a module trigger, DROP on each module table, INDEX on each OpenEMR table
+with a module index, DELETE on ``background_services`` and ``modules``): a plan that
+would stop half-way is refused whole, and ``--dry-run`` lists what is missing.
 """
 
 from __future__ import annotations
@@ -14,8 +19,15 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection, Engine
 
 from ..db import require_openemr
+from ..errors import AestheticInventoryError
+from .catalog import CatalogRepository
 from .health_repository import MODULE_DIRECTORY, SERVICE_NAME, HealthRepository
+from .service import autocommit, migration_lock
 from .triggers import installed_triggers
+
+
+class MissingPrivilegeError(AestheticInventoryError):
+    """The database account lacks a privilege the uninstall plan needs."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,8 @@ class Step:
 
     description: str
     sql: str
+    privilege: str  # what the statement needs on ``table``
+    table: str
 
 
 @dataclass(frozen=True)
@@ -33,20 +47,22 @@ class UninstallReport:
     steps: tuple[Step, ...]
     executed: bool
     keep_data: bool
+    missing: tuple[str, ...] = ()  # privileges the plan needs and the account lacks
 
 
 def plan_uninstall(conn: Connection, *, keep_data: bool) -> tuple[Step, ...]:
     """What uninstall does on this database, in order (reads only)."""
     repo = HealthRepository(conn)
     steps = [
-        Step(f"drop trigger {name}", f"DROP TRIGGER IF EXISTS `{name}`")
-        for name in sorted(installed_triggers(conn))
+        Step(f"drop trigger {t.name}", f"DROP TRIGGER IF EXISTS `{t.name}`", "TRIGGER", t.table)
+        for t in sorted(installed_triggers(conn).values(), key=lambda t: t.name)
     ]
     tables = repo.module_tables()
     if not keep_data:
-        steps += [Step(f"drop table {t}", f"DROP TABLE IF EXISTS `{t}`") for t in tables]
+        steps += [Step(f"drop table {t}", f"DROP TABLE IF EXISTS `{t}`", "DROP", t)
+                  for t in tables]
     steps += [
-        Step(f"drop index {t}.{i}", f"DROP INDEX `{i}` ON `{t}`")
+        Step(f"drop index {t}.{i}", f"DROP INDEX `{i}` ON `{t}`", "INDEX", t)
         for t, i in repo.module_indexes_on(set(tables))
     ]
     if repo.has_service_row():
@@ -54,6 +70,7 @@ def plan_uninstall(conn: Connection, *, keep_data: bool) -> tuple[Step, ...]:
             Step(
                 f"delete background_services row {SERVICE_NAME}",
                 f"DELETE FROM background_services WHERE name = '{SERVICE_NAME}'",
+                "DELETE", "background_services",
             )
         )
     if repo.has_module_row():
@@ -61,20 +78,38 @@ def plan_uninstall(conn: Connection, *, keep_data: bool) -> tuple[Step, ...]:
             Step(
                 f"delete modules row {MODULE_DIRECTORY}",
                 f"DELETE FROM modules WHERE mod_directory = '{MODULE_DIRECTORY}'",
+                "DELETE", "modules",
             )
         )
     return tuple(steps)
 
 
-def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False) -> UninstallReport:
-    """Plan the removal and, with ``execute``, carry it out (the plan only otherwise)."""
-    from .service import _autocommit, _migration_lock
+def missing_privileges(conn: Connection, steps: tuple[Step, ...]) -> tuple[str, ...]:
+    """``PRIVILEGE on table, table...`` for each privilege the plan needs on tables where
+    this account lacks it (global, database or table grants count)."""
+    catalog = CatalogRepository(conn)
+    me = catalog.current_user()
+    lacking: dict[str, list[str]] = {}
+    for privilege, table in sorted({(s.privilege, s.table) for s in steps}):
+        if not catalog.has_privilege(me, privilege, table):
+            lacking.setdefault(privilege, []).append(table)
+    return tuple(f"{p} on {', '.join(tables)}" for p, tables in lacking.items())
 
-    with _autocommit(engine) as conn:
+
+def uninstall(engine: Engine, *, keep_data: bool = False, execute: bool = False) -> UninstallReport:
+    """Plan the removal and, with ``execute``, carry it out (the plan only otherwise).
+    Refuses, changing nothing, when the account lacks a privilege the plan needs."""
+    with autocommit(engine) as conn:
         require_openemr(conn)
         # never creates the lock table on a database without the module (dry_run)
-        with _migration_lock(conn, dry_run=True):
+        with migration_lock(conn, dry_run=True):
             steps = plan_uninstall(conn, keep_data=keep_data)
+            missing = missing_privileges(conn, steps)
+            if execute and missing:
+                raise MissingPrivilegeError(
+                    "uninstall needs " + "; ".join(missing) + "; nothing was changed "
+                    "(grant them, or run uninstall as the migrating account)"
+                )
             if execute:
                 HealthRepository(conn).run_uninstall_statements([s.sql for s in steps])
-    return UninstallReport(steps, execute, keep_data)
+    return UninstallReport(steps, execute, keep_data, missing)

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..db import existing_tables
-from ..errors import MigrationError
+from ..errors import AestheticInventoryError, MigrationError
 from ..resources import sql_dir
 from .directives import Block, Condition, ParsedFile, Statement, parse_sql
 
@@ -107,6 +107,21 @@ def discover(directory: Path | None = None) -> list[UpgradeFile]:
 
 def record_table_exists(conn: Connection) -> bool:
     return bool(existing_tables(conn, [RECORD_TABLE]))
+
+
+class SchemaNotMigratedError(AestheticInventoryError):
+    """The module's schema is missing: run ``aesthetic-inventory migrate`` first."""
+
+
+def require_migrated(conn: Connection) -> None:
+    """Refuse when the 518 foundation is not in place (every package's preflight: it
+    lives here, below the packages, so none of them imports the installer)."""
+    needed = ["procedure_products", RECORD_TABLE]
+    if len(existing_tables(conn, needed)) < len(needed):
+        raise SchemaNotMigratedError(
+            "the Aesthetic Inventory schema is not installed in this database: "
+            "run 'aesthetic-inventory migrate' first"
+        )
 
 
 def applied_files(conn: Connection) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from ..resources import templates_dir
@@ -299,8 +300,6 @@ def render_html(doc: Document, environment: Any, *, generated: datetime) -> str:
 
 def template_environment() -> Any:
     """The Jinja2 environment of the report template (autoescaped HTML)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
     return Environment(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),

@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -269,7 +269,20 @@ def parse_delivery(text: str, *, today: date, source: str = "delivery") -> list[
     return lines
 
 
+def with_package_size(
+    units_per_package: str | int | None, packages: str | int | None, product: str,
+    package_size: Callable[[str], int | None] | None,
+) -> str | int | None:
+    """``units_per_package`` as given, else (packages given) the product's package size
+    from ``package_size``; an unknown product gets 1, so the receipt reports the
+    product itself by name."""
+    if packages in (None, "") or units_per_package not in (None, "") or package_size is None:
+        return units_per_package
+    return package_size(product.strip()) or 1
+
+
 def check_delivery(text: str, *, today: date, source: str = "delivery",
+                   package_size: Callable[[str], int | None] | None = None,
                    ) -> tuple[list[ReceiptLine], list[LineError]]:
     """The valid lines of a delivery CSV and the problems of the others (a header
     problem still raises), so the database checks can report on the valid ones too."""
@@ -282,7 +295,10 @@ def check_delivery(text: str, *, today: date, source: str = "delivery",
             expires=row.get("expires", ""), quantity=row.get("quantity"),
             unit_cost=row.get("unit_cost", ""), today=today,
             warehouse=row.get("warehouse", ""), packages=row.get("packages"),
-            units_per_package=row.get("units_per_package"), line=line,
+            units_per_package=with_package_size(
+                row.get("units_per_package"), row.get("packages"), row.get("product", ""),
+                package_size),
+            line=line,
         )
         errors += problems
         if parsed is not None:

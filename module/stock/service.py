@@ -97,49 +97,57 @@ def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: 
         raise StockInputError(f"--quantity must be positive, got {quantity}")
 
     def work(repo: StockRepository) -> TransferResult:
-        peek = _lot_or_error(repo, inventory_id)
-        known, _ = warehouse_choice(repo)
-        if to_warehouse not in known:
-            raise StockInputError(f"no warehouse {to_warehouse!r}")
-        if peek.warehouse_id == to_warehouse:
-            raise StockInputError(f"lot {inventory_id} is already in warehouse {to_warehouse}")
-        repo.lock_products([peek.drug_id])
-        # under the product lock no other stock command creates this lot meanwhile
-        dest = repo.find_live_lot(peek.drug_id, to_warehouse, peek.lot_number)
-        locked = repo.lock_lots([inventory_id] + ([dest.inventory_id] if dest else []))
-        dest = locked.get(dest.inventory_id) if dest is not None else None
-        if dest is not None and dest.destroyed:
-            dest = None  # destroyed meanwhile: a new lot, as OpenEMR would create
-        source = locked.get(inventory_id)
-        if source is None:
-            raise StockInputError(f"no lot {inventory_id}")
-        if source.destroyed:
-            raise StockInputError(f"lot {inventory_id} is destroyed")
-        if source.on_hand < quantity:
-            raise StockInputError(
-                f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
-        if dest is not None and dest.on_hand + quantity > INT_MAX:
-            raise StockInputError(f"lot {dest.inventory_id} holds {dest.on_hand}; receiving "
-                                  f"{quantity} would pass {INT_MAX} units")
-        dest_id, dest_on_hand = _transfer_into(repo, source, dest, to_warehouse, quantity)
-        repo.add_to_lot(inventory_id, -quantity)
-        text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
-        cost = repo.lot_costs([inventory_id]).get(inventory_id, Decimal(0))
-        (sale_id,) = repo.insert_sales([NewPurchase(
-            source.drug_id, dest_id, user, today, -quantity, Decimal("0.00"),
-            domain.TRANS_TRANSFER, text_notes, xfer_inventory_id=inventory_id)])
-        repo.insert_ledger([
-            LedgerEntry(domain.TRANSFER, inventory_id, source.drug_id, -quantity,
-                        cost, "transfer", str(sale_id), user, text_notes,
-                        sale_id=sale_id),
-            LedgerEntry(domain.TRANSFER, dest_id, source.drug_id, quantity,
-                        cost, "transfer", str(sale_id), user, text_notes,
-                        sale_id=sale_id),
-        ])
-        return TransferResult(source, dest_id, dest is None, quantity, sale_id,
-                              source.on_hand - quantity, dest_on_hand)
+        return transfer_in(repo, inventory_id, to_warehouse, quantity, user=user, today=today,
+                           notes=notes)
 
     return run_in_transaction(uow_factory, work)
+
+
+def transfer_in(repo: StockRepository, inventory_id: int, to_warehouse: str, quantity: int,
+                *, user: str, today: date, notes: str = "") -> TransferResult:
+    """The transfer inside the caller's transaction (see :func:`transfer`); the caller
+    may hold the product and lot locks already (they are taken again, in order)."""
+    peek = _lot_or_error(repo, inventory_id)
+    known, _ = warehouse_choice(repo)
+    if to_warehouse not in known:
+        raise StockInputError(f"no warehouse {to_warehouse!r}")
+    if peek.warehouse_id == to_warehouse:
+        raise StockInputError(f"lot {inventory_id} is already in warehouse {to_warehouse}")
+    repo.lock_products([peek.drug_id])
+    # under the product lock no other stock command creates this lot meanwhile
+    dest = repo.find_live_lot(peek.drug_id, to_warehouse, peek.lot_number)
+    locked = repo.lock_lots([inventory_id] + ([dest.inventory_id] if dest else []))
+    dest = locked.get(dest.inventory_id) if dest is not None else None
+    if dest is not None and dest.destroyed:
+        dest = None  # destroyed meanwhile: a new lot, as OpenEMR would create
+    source = locked.get(inventory_id)
+    if source is None:
+        raise StockInputError(f"no lot {inventory_id}")
+    if source.destroyed:
+        raise StockInputError(f"lot {inventory_id} is destroyed")
+    if source.on_hand < quantity:
+        raise StockInputError(
+            f"lot {inventory_id} holds {source.on_hand}; cannot transfer {quantity}")
+    if dest is not None and dest.on_hand + quantity > INT_MAX:
+        raise StockInputError(f"lot {dest.inventory_id} holds {dest.on_hand}; receiving "
+                              f"{quantity} would pass {INT_MAX} units")
+    dest_id, dest_on_hand = _transfer_into(repo, source, dest, to_warehouse, quantity)
+    repo.add_to_lot(inventory_id, -quantity)
+    text_notes = notes or f"Transfer from lot {inventory_id} to {to_warehouse}"
+    cost = repo.lot_costs([inventory_id]).get(inventory_id, Decimal(0))
+    (sale_id,) = repo.insert_sales([NewPurchase(
+        source.drug_id, dest_id, user, today, -quantity, Decimal("0.00"),
+        domain.TRANS_TRANSFER, text_notes, xfer_inventory_id=inventory_id)])
+    repo.insert_ledger([
+        LedgerEntry(domain.TRANSFER, inventory_id, source.drug_id, -quantity,
+                    cost, "transfer", str(sale_id), user, text_notes,
+                    sale_id=sale_id),
+        LedgerEntry(domain.TRANSFER, dest_id, source.drug_id, quantity,
+                    cost, "transfer", str(sale_id), user, text_notes,
+                    sale_id=sale_id),
+    ])
+    return TransferResult(source, dest_id, dest is None, quantity, sale_id,
+                          source.on_hand - quantity, dest_on_hand)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ..unit_of_work import (
     retry_on_lock_conflict,
 )
 from .domain import (
+    IMPLAUSIBLE_TIMES_PLAN,
     SOURCE_USAGE,
     Actual,
     adjustment_reason,
@@ -148,21 +149,23 @@ def _resolve(
 def record_in_transaction(
     uow: UnitOfWork, pid: int, encounter: int, materials: Sequence[MaterialInput], *,
     user: str, service_username: str, now: datetime | None = None,
-    today: date | None = None, confirmed: bool = False,
+    today: date | None = None, confirmed: bool = False, user_verified: bool = False,
 ) -> RecordResult:
     """Record the actuals inside the caller's unit of work (entered; no commit), then
     reconcile the visit so stock follows them. Any invalid material raises before
     anything is written (the caller rolls back what the reconcile did when an actual
     turns out to be more than the visit holds plus usable stock). Implausible actuals
     (far above the plan, an expired lot named) raise
-    :class:`ConfirmationRequiredError` unless ``confirmed``."""
+    :class:`ConfirmationRequiredError` unless ``confirmed``. ``user_verified``: the
+    caller already checked that ``user`` is an active OpenEMR user (the web's session
+    check does, on every request)."""
     if not materials:
         raise InvalidInputError("no material given")
     if not user or not user.strip():
         raise InvalidInputError("the OpenEMR username of who records is required (--user)")
     now = (now or datetime.now()).replace(microsecond=0)
     repo = uow.get(UsageRepository)
-    if not repo.is_active_user(user.strip()):  # the web's signed-in user is active too
+    if not user_verified and not repo.is_active_user(user.strip()):
         raise InvalidInputError(f"user {user.strip()!r} is not an active OpenEMR user")
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
@@ -235,7 +238,9 @@ def _require_confirmation(repo: UsageRepository, decided: Sequence[Decision],
     """Refuse, until confirmed, an actual far above its plan or an expired lot named as
     the one used (legal, but most likely a typo or the wrong box)."""
     changed = [d for d in decided if d[4]]
-    sizes = repo.package_sizes(ref.drug_id for ref, *_rest in changed)
+    # the package size matters only above 3x the plan: no read on the common path
+    sizes = repo.package_sizes(ref.drug_id for ref, planned, _old, new, _ch in changed
+                               if new.quantity > IMPLAUSIBLE_TIMES_PLAN * planned)
     why = []
     for ref, planned, _old, new, _ch in changed:
         label = f"{ref.code_type}:{ref.code} ({ref.product_name})"
@@ -320,7 +325,7 @@ def require_active_user(uow_factory: UnitOfWorkFactory, username: str) -> None:
 def record_usage(
     uow_factory: UnitOfWorkFactory, pid: int, encounter: int,
     materials: Sequence[MaterialInput], *, user: str, service_username: str,
-    today: date | None = None, confirmed: bool = False,
+    today: date | None = None, confirmed: bool = False, user_verified: bool = False,
 ) -> RecordResult:
     """Record actuals for a visit in one transaction (all or nothing) and reconcile it,
     retrying the whole transaction on deadlock or lock wait timeout."""
@@ -331,6 +336,7 @@ def record_usage(
             result = record_in_transaction(
                 uow, pid, encounter, materials, user=user,
                 service_username=service_username, today=today, confirmed=confirmed,
+                user_verified=user_verified,
             )
             uow.commit()
             return result

@@ -14,17 +14,23 @@ from typing import Any, Protocol
 
 from ..bootstrap import App
 from ..containers import service as containers
+from ..unit_of_work import UnitOfWorkFactory
 from ..usage import service, show
 from .services import NotFoundError
+from .visit_mappings import visit_mappings
 
 
 class MaterialsGateway(Protocol):
-    """What the materials endpoints need (tests may hand the app another one)."""
+    """What the materials endpoints need (tests may hand the app another one).
 
-    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict: ...
+    ``uow_factory``: the web request's one unit of work (default: a new one per call)."""
+
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
+             uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]], confirm: bool = False) -> dict: ...
+               materials: list[dict[str, Any]], confirm: bool = False,
+               uow_factory: UnitOfWorkFactory | None = None) -> dict: ...
 
 
 def _number(value: Any) -> float | None:
@@ -97,25 +103,25 @@ class UsageMaterials:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool) -> dict:
-        view = show.show_usage(self.app.unit_of_work, pid, encounter,
-                                  can_see_costs=show_costs)
+    def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
+             uow_factory: UnitOfWorkFactory | None = None) -> dict:
+        factory = uow_factory or self.app.unit_of_work
+        view = show.show_usage(factory, pid, encounter, can_see_costs=show_costs)
         out = materials_json(view.as_dict(), show_costs)
         # the open vials each material was drawn from (products counted in units)
-        boxes = containers.visit_containers(self.app.unit_of_work, pid, encounter,
-                                            now=datetime.now())
+        boxes = containers.visit_containers(factory, pid, encounter, now=datetime.now())
         for material in out["materials"]:
             material["containers"] = boxes.get(material["usageId"], [])
         return out
 
     def record(self, pid: int, encounter: int, *, username: str,
-               materials: list[dict[str, Any]], confirm: bool = False) -> dict:
+               materials: list[dict[str, Any]], confirm: bool = False,
+               uow_factory: UnitOfWorkFactory | None = None) -> dict:
+        factory = uow_factory or self.app.unit_of_work
         by_mapping: dict[int, tuple[str, int]] = {}
         if any(item.get("usageId") is not None for item in materials):
-            current = show.show_usage(self.app.unit_of_work, pid, encounter,
-                                         can_see_costs=False)
-            by_mapping = {m.mapping_id: (f"{m.code_type}:{m.code}", m.drug_id)
-                          for m in current.materials}
+            # two reads (the visit's mappings), not the whole usage view (issue 21)
+            by_mapping = visit_mappings(factory, pid, encounter)
         inputs = []
         for item in materials:
             product: int | None
@@ -133,7 +139,8 @@ class UsageMaterials:
                 lot=item.get("lot"),
             ))
         result = service.record_usage(
-            self.app.unit_of_work, pid, encounter, inputs, user=username,
+            factory, pid, encounter, inputs, user=username,
             service_username=self.app.settings.service_username, confirmed=confirm,
+            user_verified=True,  # the session check read users.active for this request
         )
         return record_json(result.as_dict())

@@ -14,7 +14,10 @@ from .login_policy import LockoutPolicy, LoginRecord
 
 _USABLE_LOT = (
     "di.destroy_date IS NULL AND di.on_hand > 0 "
-    "AND (di.expiration IS NULL OR di.expiration >= :today)"
+    "AND (di.expiration IS NULL OR di.expiration >= :today) "
+    # not in a warehouse OpenEMR does not sell from (seq above 99: quarantine, recalls)
+    "AND NOT EXISTS (SELECT 1 FROM list_options ul WHERE ul.list_id = 'warehouse' "
+    "AND ul.option_id = di.warehouse_id AND ul.activity = 1 AND ul.seq > 99)"
 )
 
 
@@ -101,11 +104,16 @@ class CatalogRepository:
         rows = self.connection.execute(
             text(
                 "SELECT fe.pid, fe.encounter, fe.date, pd.fname, pd.lname, "
-                "b.code_type, b.code, b.code_text "
+                "b.code_type, b.code, b.code_text, "
+                "COALESCE(NULLIF(TRIM(CONCAT_WS(' ', pu.fname, pu.lname)), ''), "
+                "pu.username, ''), EXISTS (SELECT 1 FROM aesthetic_inventory_usage us "
+                "WHERE us.pid = fe.pid AND us.encounter = fe.encounter "
+                "AND us.recorded_at IS NOT NULL) "
                 "FROM form_encounter fe "
                 "JOIN billing b ON b.pid = fe.pid AND b.encounter = fe.encounter "
                 "AND b.activity = 1 "
                 "LEFT JOIN patient_data pd ON pd.pid = fe.pid "
+                "LEFT JOIN users pu ON pu.id = fe.provider_id "
                 "WHERE fe.date >= :d AND fe.date < :n "
                 "AND EXISTS (SELECT 1 FROM procedure_products pp "
                 "WHERE pp.code_type = b.code_type AND pp.code = b.code) "
@@ -119,7 +127,7 @@ class CatalogRepository:
             visit = visits.setdefault(key, {
                 "pid": key[0], "encounter": key[1], "date": row[2],
                 "patient": " ".join(p for p in (row[3], row[4]) if p) or f"Patient {key[0]}",
-                "codes": [],
+                "codes": [], "provider": str(row[8] or ""), "recorded": bool(row[9]),
             })
             code = f"{row[5]}:{row[6]}"
             if code not in [c["code"] for c in visit["codes"]]:

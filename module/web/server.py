@@ -3,22 +3,38 @@
 uvicorn installs the signal handlers: on SIGTERM it stops accepting connections, lets
 in-flight requests finish (up to ``timeout_graceful_shutdown`` seconds) and returns; the
 composition root's engine is disposed afterwards.
+
+The listening socket is bound here, before uvicorn starts, so a busy port is one line
+and exit status 1 (uvicorn would log and ``sys.exit`` from inside). With ``workers`` > 1
+uvicorn's process supervisor runs that many server processes on the one socket (the
+interpreter lock made one process the bottleneck at 20 clients, issue 21); each builds
+its own composition root from the same settings (:func:`worker_app`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
-from ..bootstrap import App
+from ..bootstrap import App, build_app
+from ..errors import ListenError
 from .app import create_web_app
 
 log = logging.getLogger(__name__)
+
+WORKER_FACTORY = "aesthetic_inventory.web.server:worker_app"
 
 
 class _GracefulServer(uvicorn.Server):
@@ -43,24 +59,83 @@ class _GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470,
-          graceful_seconds: int = 15) -> None:
-    """Serve until a stop signal arrives (blocks)."""
-    web = create_web_app(app)
-    config = uvicorn.Config(
-        web,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        timeout_graceful_shutdown=graceful_seconds,
-        log_level="info",
-        access_log=False,
-        server_header=False,
+def uvicorn_config(web: FastAPI | str, *, host: str, port: int, graceful_seconds: int = 15,
+                   log_level: str = "info", **options: Any) -> uvicorn.Config:
+    """The uvicorn settings of the server (tests start theirs with the same).
+
+    uvicorn's own proxy headers are off: by default they believe ``X-Forwarded-For``
+    from 127.0.0.1; the application's ``ProxyHeaders`` layer believes only the
+    configured ``web_trusted_proxies``."""
+    return uvicorn.Config(
+        web, host=host, port=port, proxy_headers=False,
+        timeout_graceful_shutdown=graceful_seconds, log_level=log_level, access_log=False,
+        server_header=False, **options,
     )
-    server = _GracefulServer(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or :class:`ListenError` in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only for
+    # sockets that say so; without it Nagle and delayed ACKs add 40 ms to every answer.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server.run()
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(f"cannot serve on {host}:{port}: the port is in use "
+                              "(another server?); choose another --port") from None
+        if exc.errno == errno.EACCES:
+            raise ListenError(f"cannot serve on {host}:{port}: permission denied "
+                              "(ports below 1024 need privileges)") from None
+        reason = exc.strerror or str(exc)
+        raise ListenError(f"cannot serve on {host}:{port}: {reason}") from None
+    # Listen now (the server listens again, which is harmless): a bound socket that does
+    # not listen yet would let a second server bind the same port until its workers start.
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_app() -> FastAPI:
+    """One worker process's application (uvicorn calls this factory in each process);
+    the settings come from the environment :func:`serve` prepared."""
+    return create_web_app(build_app())
+
+
+def _share_settings(app: App) -> None:
+    """Make the worker processes resolve the same settings as this process (the
+    command-line database URL and config file, one web secret for all of them)."""
+    if app.settings.database_url:
+        os.environ["AESTHETIC_INVENTORY_DATABASE_URL"] = app.settings.database_url
+    if app.config_path:
+        os.environ["AESTHETIC_INVENTORY_CONFIG"] = app.config_path
+    if not app.settings.get("web_secret"):
+        # Without it each worker would sign with its own random key and reject the
+        # others' cookies; still a random one (sign-ins end on restart), but shared.
+        os.environ["AESTHETIC_INVENTORY_WEB_SECRET"] = secrets.token_urlsafe(32)
+
+
+def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470, workers: int = 1,
+          graceful_seconds: int = 15, announce: Callable[[], None] | None = None) -> None:
+    """Serve until a stop signal arrives (blocks); ``announce`` runs once the port is
+    bound (so a busy port prints only the error)."""
+    sock = bind(host, port)
+    if announce is not None:
+        announce()
+    try:
+        if workers > 1:
+            _share_settings(app)
+            config = uvicorn_config(WORKER_FACTORY, host=host, port=port, factory=True,
+                                    workers=workers, graceful_seconds=graceful_seconds)
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            config = uvicorn_config(create_web_app(app), host=host, port=port,
+                                    graceful_seconds=graceful_seconds)
+            _GracefulServer(config).run(sockets=[sock])
     finally:
+        sock.close()
         app.close()
         log.info("web server stopped")

@@ -10,7 +10,13 @@ from datetime import date
 from decimal import Decimal
 
 from ..acl import Grants, load_grants
-from ..errors import AestheticInventoryError, InvalidInputError
+from ..errors import (  # the web's errors live in the one hierarchy; re-exported here
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    NotAuthenticatedError,
+    NotFoundError,
+)
 from ..unit_of_work import UnitOfWork
 from .domain import bom_line_json, money
 from .login_policy import LockState, lock_state
@@ -18,33 +24,12 @@ from .passwords import verify_password
 from .repository import AuthRepository, CatalogRepository
 
 UowFactory = Callable[[], UnitOfWork]
+__all__ = ["AuthenticationError", "ConflictError", "ForbiddenError", "NotAuthenticatedError",
+           "NotFoundError", "authenticate", "consumables", "current_grants", "usable_lots",
+           "visits_on"]
 
 # A real bcrypt hash of a random string: unknown users cost as much time as known ones.
 _DUMMY_HASH = "$2y$10$idoZG83XwxNXHrWaXXFnW.akcHY4bJjRQ6urXoMB8vBRNQ9QDiQD2"
-
-
-class AuthenticationError(AestheticInventoryError):
-    """Sign-in refused. The message is the same whatever the reason (no user probing)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason  # for logs and tests only; never sent to the client
-        super().__init__("invalid username or password")
-
-
-class NotAuthenticatedError(AestheticInventoryError):
-    """No valid session cookie or bearer token."""
-
-
-class ForbiddenError(AestheticInventoryError):
-    """Signed in, but OpenEMR's ACL does not allow this."""
-
-
-class NotFoundError(InvalidInputError):
-    """The addressed visit, procedure, product or lot does not exist."""
-
-
-class ConflictError(AestheticInventoryError):
-    """The request clashes with the current state (e.g. a concurrent change)."""
 
 
 def authenticate(uow_factory: UowFactory, username: str, password: str) -> str:

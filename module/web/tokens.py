@@ -2,8 +2,13 @@
 
 Sessions and bearer tokens are ``itsdangerous`` timed signatures (HMAC-SHA1 over a
 derived key, secret from the ``web_secret`` setting) with different salts, so one can
-never be used as the other. The launch token is minted by the PHP menu module with
-``hash_hmac('sha256', ...)`` and verified here with :func:`hmac.compare_digest`.
+never be used as the other. Each carries a random session secret whose SHA-256 names a
+row of ``aesthetic_inventory_web_sessions``: the signature turns away forgeries without
+a query, the row makes sign-out and revocation immediate (``web/sessions.py``).
+
+The launch token is minted by the PHP menu module with ``hash_hmac('sha256', ...)`` and
+verified here with :func:`hmac.compare_digest`; it carries a nonce, stored on first use,
+so it signs a browser in once.
 """
 
 from __future__ import annotations
@@ -18,20 +23,42 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from ..errors import AestheticInventoryError
+from ..errors import InvalidTokenError
 
+__all__ = ["InvalidTokenError", "LaunchToken", "Session", "Signer", "mint_launch_token",
+           "secret_hash", "verify_launch_token"]
 
-class InvalidTokenError(AestheticInventoryError):
-    """A cookie or token is missing, forged, expired or malformed."""
+# How far a launch token's issue time may lie in the future (the PHP host's clock
+# running ahead of ours): a few seconds, not the token's whole lifetime.
+LAUNCH_CLOCK_SKEW_SECONDS = 5
 
 
 @dataclass(frozen=True)
 class Session:
-    """What the signed session cookie carries."""
+    """What a signed session cookie or bearer token carries."""
 
     username: str
     csrf: str
-    issued_at: int
+    secret: str
+
+    @property
+    def id_hash(self) -> str:
+        """The name of its ``aesthetic_inventory_web_sessions`` row."""
+        return secret_hash(self.secret)
+
+
+def secret_hash(secret: str) -> str:
+    """SHA-256 hex of a session secret (only the hash is stored)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LaunchToken:
+    """A verified launch token: who, its nonce, and when it expires (Unix time)."""
+
+    username: str
+    nonce: str
+    expires: int
 
 
 class Signer:
@@ -45,24 +72,31 @@ class Signer:
         self.token_seconds = token_seconds
 
     def new_session(self, username: str) -> tuple[str, Session]:
-        session = Session(username, secrets.token_urlsafe(24), int(time.time()))
-        value = self._sessions.dumps({"u": username, "c": session.csrf})
+        """A new cookie value and what it carries."""
+        session = Session(username, secrets.token_urlsafe(24), secrets.token_urlsafe(32))
+        value = self._sessions.dumps({"u": username, "c": session.csrf, "s": session.secret})
         return value, session
 
     def read_session(self, value: str | None) -> Session:
+        """The session a cookie carries (signature and age checked, not revocation)."""
         data = self._load(self._sessions, value, self.session_seconds)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+        if (not isinstance(data, dict) or not isinstance(data.get("u"), str)
+                or not isinstance(data.get("s"), str)):
             raise InvalidTokenError("malformed session")
-        return Session(data["u"], str(data.get("c", "")), 0)
+        return Session(data["u"], str(data.get("c", "")), data["s"])
 
-    def new_token(self, username: str) -> str:
-        return self._tokens.dumps({"u": username, "n": secrets.token_urlsafe(8)})
+    def new_token(self, username: str) -> tuple[str, Session]:
+        """A new bearer token and what it carries."""
+        session = Session(username, "", secrets.token_urlsafe(32))
+        return self._tokens.dumps({"u": username, "n": session.secret}), session
 
-    def read_token(self, value: str | None) -> str:
+    def read_token(self, value: str | None) -> Session:
+        """The session a bearer token carries (signature and age checked)."""
         data = self._load(self._tokens, value, self.token_seconds)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+        if (not isinstance(data, dict) or not isinstance(data.get("u"), str)
+                or not isinstance(data.get("n"), str)):
             raise InvalidTokenError("malformed token")
-        return data["u"]
+        return Session(data["u"], "", data["n"])
 
     def new_login_csrf(self) -> str:
         return self._login.dumps(secrets.token_urlsafe(16))
@@ -88,13 +122,16 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def mint_launch_token(secret: str, username: str, now: int | None = None) -> str:
+def mint_launch_token(secret: str, username: str, now: int | None = None,
+                      nonce: str | None = None) -> str:
     """The launch token the PHP module mints (Python twin, for tests and tools).
 
-    Format: ``base64url(json{"u","iat","exp"}) "." hex(hmac_sha256(secret, payload_b64))``.
+    Format: ``base64url(json{"u","iat","exp","n"}) "." hex(hmac_sha256(secret,
+    payload_b64))``; ``n`` is a random nonce (hex), stored when the token is used.
     """
     issued = int(time.time()) if now is None else now
-    payload = json.dumps({"u": username, "iat": issued, "exp": issued + 60},
+    payload = json.dumps({"u": username, "iat": issued, "exp": issued + 60,
+                          "n": nonce or secrets.token_hex(16)},
                          separators=(",", ":")).encode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
     mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
@@ -102,8 +139,10 @@ def mint_launch_token(secret: str, username: str, now: int | None = None) -> str
 
 
 def verify_launch_token(secret: str, token: str | None, *, max_age: int, now: int | None = None
-                        ) -> str:
-    """The username in a valid, unexpired launch token; :class:`InvalidTokenError` otherwise."""
+                        ) -> LaunchToken:
+    """A valid, unexpired launch token's contents; :class:`InvalidTokenError` otherwise.
+
+    Whether its nonce was used before is the caller's check (it needs the database)."""
     if not secret:
         raise InvalidTokenError("launch tokens are not configured")
     if not token or token.count(".") != 1:
@@ -115,9 +154,14 @@ def verify_launch_token(secret: str, token: str | None, *, max_age: int, now: in
     try:
         data = json.loads(_b64url_decode(body))
         username, issued, expires = str(data["u"]), int(data["iat"]), int(data["exp"])
+        nonce = str(data["n"])
     except (ValueError, KeyError, TypeError):
         raise InvalidTokenError("malformed launch token") from None
+    if not 16 <= len(nonce) <= 64:
+        raise InvalidTokenError("malformed launch token")
     current = int(time.time()) if now is None else now
-    if expires < current or current - issued > max_age or issued > current + 30:
+    if expires < current or current - issued > max_age:
         raise InvalidTokenError("expired launch token")
-    return username
+    if issued > current + LAUNCH_CLOCK_SKEW_SECONDS:
+        raise InvalidTokenError("launch token issued in the future (check the clocks)")
+    return LaunchToken(username, nonce, min(expires, issued + max_age))

@@ -105,6 +105,8 @@ def test_a_day_of_shared_vials_on_the_real_schema(oe: tuple[str, Engine]) -> Non
     shared = json.loads(cli(url, "containers", "show", str(vial1), "--json"))
     assert [(d["pid"], d["units"]) for d in shared] == [(101, 20), (102, 20), (103, 20),
                                                         (104, 20)]
+    # the recall's own question about one vial: the same four patients
+    assert json.loads(cli(url, "recall", "--container", str(vial1), "--json")) == shared
     recall = json.loads(cli(url, "recall", "--lot", "C1234", "--json"))
     assert sorted({p["pid"] for p in recall["patients"]}) == [101, 102, 103, 104, 105]
     report = json.loads(cli(url, "report", "waste", "--format", "json", "--from",

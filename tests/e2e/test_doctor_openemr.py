@@ -64,7 +64,7 @@ def test_doctor_drop_queue_billing_insert_migrate_repairs(own_openemr_url: str) 
     assert cli("--database-url", url, "migrate")[0] == 0
     code, out, _ = cli("--database-url", url, "doctor")
     assert code == 0, out
-    assert out.splitlines()[-1] == "health: ok (11 checks passed)"
+    assert out.splitlines()[-1] == "health: ok (13 checks passed)"
 
     php(url, "DROP TABLE aesthetic_inventory_change_queue")
     php(url, "INSERT INTO billing (date, code_type, code, pid, encounter, units, activity, fee) "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dbtools
 import pytest
-from aesthetic_inventory.install.service import SchemaNotMigratedError, load_sample
+from aesthetic_inventory.install.service import load_sample
+from aesthetic_inventory.migrations.runner import SchemaNotMigratedError
 from aesthetic_inventory.resources import sql_dir
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url

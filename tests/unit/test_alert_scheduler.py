@@ -16,7 +16,7 @@ def test_jobs_registered_with_ids_and_limits() -> None:
     # not started: get_jobs() lists the pending jobs
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"alert-scan", "change-queue", "outbox", "sweep-fallback",
-                         "containers-waste"}
+                         "ledger-seal", "containers-waste"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time >= 5

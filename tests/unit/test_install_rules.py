@@ -3,9 +3,9 @@ validation, CHECK support by server version, column definitions, the health line
 
 from __future__ import annotations
 
-import sys
-import types
+import ast
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from aesthetic_inventory.errors import InvalidInputError
@@ -17,7 +17,7 @@ from aesthetic_inventory.install.mappings import (
     server_enforces_check,
     validate_quantity,
 )
-from aesthetic_inventory.install.trigger_spec import TriggerSpec
+from aesthetic_inventory.install.trigger_spec import TriggerSpec, comment_markers
 
 SPEC = TriggerSpec(
     "aesthetic_inventory_drug_inventory_au",
@@ -28,7 +28,7 @@ SPEC = TriggerSpec(
 )
 
 
-def test_registry_has_the_billing_triggers_and_skips_missing_packages() -> None:
+def test_registry_lists_every_trigger_once_billing_first() -> None:
     names = [s.name for s in triggers.all_triggers()]
     assert names[:3] == [
         "aesthetic_inventory_billing_ai",
@@ -36,43 +36,29 @@ def test_registry_has_the_billing_triggers_and_skips_missing_packages() -> None:
         "aesthetic_inventory_billing_ad",
     ]
     assert [s.name for s in triggers.ALL_TRIGGERS] == names
+    assert len(set(names)) == len(names)
 
 
-def test_a_contributing_package_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    contributed = types.ModuleType("ai_test_contrib.triggers")
-    contributed.TRIGGERS = (SPEC,)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ai_test_contrib.triggers", contributed)
-    monkeypatch.setattr(
-        triggers,
-        "TRIGGER_MODULES",
-        (*triggers.TRIGGER_MODULES, "ai_test_contrib.triggers", "ai_not_installed.triggers"),
-    )
-    assert triggers.all_triggers()[-1] is SPEC
-
-
-def test_duplicate_names_and_broken_packages_are_not_hidden(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    twice = types.ModuleType("ai_test_twice")
-    twice.TRIGGERS = (SPEC, SPEC)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ai_test_twice", twice)
-    monkeypatch.setattr(triggers, "TRIGGER_MODULES", ("ai_test_twice",))
+def test_duplicate_names_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triggers, "ALL_TRIGGERS", (SPEC, SPEC))
     with pytest.raises(ValueError, match="registered twice"):
         triggers.all_triggers()
-    # a package that exists but fails on a missing dependency must not be skipped
-    def fail(name: str) -> types.ModuleType:
-        raise ModuleNotFoundError("No module named 'requests'", name="requests")
-
-    monkeypatch.setattr(triggers.importlib, "import_module", fail)
-    with pytest.raises(ModuleNotFoundError):
-        triggers.all_triggers()
 
 
-def test_spec_sql_is_fail_safe_definer_current_user_and_stamped() -> None:
+def test_install_imports_its_triggers_plainly() -> None:
+    """Issue 16: no importlib registry and no module __getattr__ to dodge a cycle."""
+    source = Path(triggers.__file__).read_text(encoding="utf-8")
+    assert "importlib" not in source and "def __getattr__" not in source
+
+
+def test_spec_sql_is_fail_safe_definer_current_user_and_compared_by_body() -> None:
     sql = SPEC.create_sql()
     assert sql.startswith("CREATE DEFINER = CURRENT_USER TRIGGER `aesthetic_inventory_drug")
     assert "DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END;" in sql
-    assert SPEC.stamp in sql and sql.endswith(" END")
+    assert sql.endswith(" END") and "/*" not in sql
+    assert SPEC.matches("drug_inventory", "after  insert".replace("insert", "update"),
+                        "  " + SPEC.statement.replace(" ", "\n "))
+    assert not SPEC.matches("drug_inventory", "AFTER UPDATE", SPEC.statement + " DO 1;")
     strict = TriggerSpec(SPEC.name, SPEC.table, SPEC.event, SPEC.body, fail_safe=False)
     assert "HANDLER" not in strict.create_sql() and strict.version != SPEC.version
     reformatted = TriggerSpec(SPEC.name, SPEC.table, SPEC.event, "  " + SPEC.body.replace(
@@ -153,8 +139,49 @@ def test_no_module_trigger_updates_drug_inventory() -> None:
     """The engine's lock-by-update check reads LAST_INSERT_ID(expr) from its UPDATE of
     drug_inventory; the server drops that value when the table has an UPDATE trigger, so a
     lot changed by a concurrent save would be oversold. No package may put one there."""
-    from aesthetic_inventory.install.triggers import all_triggers
-
-    offending = [s.name for s in all_triggers()
+    offending = [s.name for s in triggers.all_triggers()
                  if s.table == "drug_inventory" and "UPDATE" in s.event.upper()]
     assert offending == []
+
+
+def test_no_trigger_statement_would_break_a_dump() -> None:
+    """Issue 17 A: mysqldump wraps each trigger in /*!50003 ... */; a comment marker in
+    the statement ends that comment early (or comments out the rest of the line)."""
+    assert comment_markers("BEGIN /* aesthetic_inventory body 1 */ DO 1; END") == ["/*", "*/"]
+    offending = {s.name: comment_markers(s.create_sql()) for s in triggers.all_triggers()}
+    assert {n: m for n, m in offending.items() if m} == {}
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Modules a file imports (absolute names, also inside functions)."""
+    package = ["aesthetic_inventory", *path.relative_to(MODULE_DIR).with_suffix("").parts]
+    if package[-1] == "__init__":
+        package.pop()
+    else:
+        package.pop()  # the module's own package
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            name = ".".join([*base, node.module] if node.module else base)
+            found.add(name)
+            found.update(f"{name}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+MODULE_DIR = Path(triggers.__file__).resolve().parent.parent
+
+
+def test_no_package_imports_the_installer() -> None:
+    """Issue 16 "Circles": install imports the packages whose tables it installs and
+    checks; none of them imports install back (only the CLI and the demo do), so there
+    is no cycle through it at file or package level, imports inside functions included."""
+    offenders = sorted(
+        str(path.relative_to(MODULE_DIR))
+        for path in MODULE_DIR.rglob("*.py")
+        if path.relative_to(MODULE_DIR).parts[0] not in ("install", "cli", "demo.py")
+        and any(name.startswith("aesthetic_inventory.install") for name in _imports_of(path))
+    )
+    assert offenders == []

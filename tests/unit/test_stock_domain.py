@@ -158,17 +158,24 @@ def test_inventory_activity_classification() -> None:
 
 
 def test_stock_triggers_fail_safe_on_openemr_tables_only() -> None:
-    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, TRIGGERS
+    from aesthetic_inventory.stock.triggers import LEDGER_TABLE, SEAL_TABLE, TRIGGERS
 
     for spec in TRIGGERS:
         sql = spec.create_sql()
         if spec.table == "drug_sales":
             # an OpenEMR table: a failing body must never fail OpenEMR's write
             assert spec.fail_safe and "CONTINUE HANDLER FOR SQLEXCEPTION" in sql
-            assert "AUTO_PROC:%" in sql and spec.requires == (LEDGER_TABLE,)
+            if spec.event == "AFTER INSERT":
+                # the reconcile ledgers its own inserts (issue 21): no AUTO_PROC branch and
+                # no per-row read; only OpenEMR's own lot-screen rows (issue 17 F)
+                assert "AUTO_PROC:%" not in sql and "SELECT" not in spec.body
+                assert "@aesthetic_inventory_writer IS NULL" in spec.body
+                assert spec.requires == (LEDGER_TABLE,)
+            else:
+                assert "AUTO_PROC:%" in sql and spec.requires == (LEDGER_TABLE,)
         else:
             # the module's own ledger: refusing is the point
-            assert spec.table == LEDGER_TABLE and spec.event.startswith("BEFORE ")
+            assert spec.table in (LEDGER_TABLE, SEAL_TABLE) and spec.event.startswith("BEFORE ")
             assert not spec.fail_safe and "SIGNAL SQLSTATE '45000'" in sql
             assert "HANDLER" not in sql
-        assert len(spec.name) <= 64 and spec.stamp in sql
+        assert len(spec.name) <= 64 and sql.endswith(spec.statement)

@@ -62,7 +62,7 @@ def test_argon2_hashes_verify() -> None:
 
 def test_launch_token_round_trip_and_refusals() -> None:
     token = mint_launch_token("k", "nurse", now=1_000_000)
-    assert verify_launch_token("k", token, max_age=60, now=1_000_030) == "nurse"
+    assert verify_launch_token("k", token, max_age=60, now=1_000_030).username == "nurse"
     with pytest.raises(InvalidTokenError):
         verify_launch_token("k", token, max_age=60, now=1_000_061)  # expired
     with pytest.raises(InvalidTokenError):
@@ -80,7 +80,7 @@ def test_session_and_token_salts_do_not_mix() -> None:
     with pytest.raises(InvalidTokenError):
         signer.read_token(cookie)
     with pytest.raises(InvalidTokenError):
-        signer.read_session(signer.new_token("nurse"))
+        signer.read_session(signer.new_token("nurse")[0])
 
 
 def test_rate_limiter_window() -> None:

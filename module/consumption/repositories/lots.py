@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, case, column, table, text
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from ..domain import Lot
 from ..lot_order import LOT_KEY, UNAVAILABLE_WAREHOUSE_SEQ, RemovalStrategy
@@ -19,6 +20,10 @@ _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_han
 
 class LotRepository:
     """Lot SQL of one reconcile, on the connection of the caller's transaction."""
+
+    # Usable lots above which a product's snapshot is read bounded (None: DEEP_LOTS);
+    # the two reads choose the same lots, so this only moves the crossover
+    deep_lots: int | None = None
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -79,14 +84,27 @@ class LotRepository:
         branches: list[tuple[str, list[object]]] = []
         if plain or extra or not needs:  # a first save wants only the cut read below
             branches.append(_plain_branch(plain or [-1], extra or [-1]))
-        if needs:
-            branches.append(_cut_branch(needs, default_warehouse, sale_date or date.today(),
-                                        only_warehouse))
+        deep = _DEEP.setdefault(self.conn.engine, set())
+        cutoff = sale_date or date.today()
+        shallow = {d: n for d, n in needs.items() if d not in deep}
+        if shallow:
+            branches.append(_window_branch(shallow, default_warehouse, cutoff, only_warehouse))
+        if len(shallow) < len(needs):
+            branches.append(_cut_branch({d: n for d, n in needs.items() if d not in shallow},
+                                        default_warehouse, cutoff, only_warehouse,
+                                        self.conn.info.get(_WAREHOUSES)))
+        if needs:  # the warehouse list, for the next read's bounded branches
+            branches.append(_WAREHOUSE_LIST)
         sql = " UNION ALL ".join(branch for branch, _ in branches)
         params = [p for _, branch_params in branches for p in branch_params]
         rows = driver_sql(self.conn, sql, params).all()
+        if needs:
+            self.conn.info[_WAREHOUSES] = tuple(sorted({str(r[9]) for r in rows if r[0] is None}))
+            limit = DEEP_LOTS if self.deep_lots is None else self.deep_lots
+            deep.update(int(r[1]) for r in rows if r[10] is not None and int(r[10]) > limit)
         lots = {
-            int(r[0]): _lot((*r[:7], r[8]), None if r[7] is None else int(r[7])) for r in rows
+            int(r[0]): _lot((*r[:7], r[8]), None if r[7] is None else int(r[7]))
+            for r in rows if r[0] is not None
         }
         return [lots[k] for k in sorted(lots)]
 
@@ -190,6 +208,18 @@ _COLUMNS = (
     "di.lot_number, di.destroy_date IS NOT NULL AS destroyed, lo.seq, "
     f"{RemovalStrategy.lot_key_sql()} AS lot_key"
 )
+# Every branch has 11 columns: the lot's 9, then a warehouse id (the warehouse list
+# branch only) and the product's number of usable lots (the window branch only)
+_WAREHOUSE_LIST: tuple[str, list[object]] = (
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, option_id, NULL "
+    "FROM list_options WHERE list_id = 'warehouse'",
+    [],
+)
+# Products with more usable lots than this are read through the bounded branches
+DEEP_LOTS = 64
+_DEEP: WeakKeyDictionary[Engine, set[int]] = WeakKeyDictionary()
+# Connection.info key: the warehouse ids the last cut read saw (list 'warehouse')
+_WAREHOUSES = "aesthetic_inventory.warehouses"
 _WITH_SEQ = (
     "FROM drug_inventory di LEFT JOIN list_options lo "
     "ON lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id AND lo.activity = 1 "
@@ -199,7 +229,7 @@ _WITH_SEQ = (
 def _plain_branch(drugs: list[int], extra: list[int]) -> tuple[str, list[object]]:
     """Every candidate lot of ``drugs`` and the lots ``extra`` (by id)."""
     return (
-        f"SELECT {_COLUMNS} {_WITH_SEQ}"
+        f"SELECT {_COLUMNS}, NULL, NULL {_WITH_SEQ}"
         f"WHERE (di.drug_id IN ({marks(len(drugs))}) AND di.destroy_date IS NULL "
         f"AND di.on_hand <> 0) OR di.inventory_id IN ({marks(len(extra))})",
         [*drugs, *extra],
@@ -207,10 +237,69 @@ def _plain_branch(drugs: list[int], extra: list[int]) -> tuple[str, list[object]
 
 
 def _cut_branch(
+    needs: dict[int, int], wh: str, cutoff: date, only_warehouse: str | None,
+    known: Sequence[str] | None,
+) -> tuple[str, list[object]]:
+    """The usable lots of each product in ``needs`` in sellDrug's order, up to and
+    including the lot that covers its units (running total in the whole order, lot
+    number under the collation and id included, so the prefix is exact).
+
+    Bounded: per product and warehouse of ``known`` the lots come from the
+    ``aesthetic_inventory_fefo`` index in that warehouse's order (expiration, lot
+    number, id) with ``LIMIT need`` (every usable lot holds at least one unit, and any
+    prefix of the merged order is a prefix of each warehouse's own order), so the read
+    does not grow with the number of lots. Lots in a warehouse not in ``known`` (None:
+    not read yet on this connection) are read unbounded, so a stale list costs time,
+    never correctness."""
+    cut = sorted(needs)
+    usable = ("destroy_date IS NULL AND on_hand > 0 "
+              "AND (expiration IS NULL OR expiration > %s)")
+    cols = ("SELECT inventory_id, drug_id, on_hand, warehouse_id, expiration, lot_number "
+            "FROM drug_inventory ")
+    # lots without a warehouse ('') are rare: the unbounded branch reads them
+    warehouses = [only_warehouse] if only_warehouse is not None else sorted(set(known or ()))
+    parts: list[str] = []
+    params: list[object] = []
+    if known is not None or only_warehouse is not None:
+        for drug in cut:
+            for w in warehouses:
+                parts.append(f"({cols}FORCE INDEX (aesthetic_inventory_fefo) "
+                             f"WHERE drug_id = %s AND warehouse_id = %s AND {usable} "
+                             "ORDER BY expiration, lot_number, inventory_id "
+                             f"LIMIT {int(needs[drug])})")
+                params += [drug, w, cutoff]
+    if only_warehouse is None:  # lots in warehouses the bounded branches do not cover
+        known_list = [w for w in warehouses if w] if known is not None else []
+        other = (f" AND (warehouse_id IS NULL OR warehouse_id NOT IN ({marks(len(known_list))}))"
+                 if known_list else "")
+        parts.append(f"({cols}FORCE INDEX (aesthetic_inventory_fefo) "
+                     f"WHERE drug_id IN ({marks(len(cut))}) AND {usable}{other})")
+        params += [*cut, cutoff, *known_list]
+    whens = " ".join(["WHEN %s THEN %s"] * len(cut))
+    # sellDrug's whole order (its only parameter is wh, twice)
+    order = RemovalStrategy.order_by_sql("%s", alias="c")
+    sql = (
+        "SELECT x.inventory_id, x.drug_id, x.on_hand, x.warehouse_id, x.expiration, "
+        "x.lot_number, 0, x.seq, x.lot_key, NULL, NULL FROM (SELECT c.*, lo.seq, "
+        f"{RemovalStrategy.lot_key_sql('c')} AS lot_key, "
+        f"SUM(c.on_hand) OVER (PARTITION BY c.drug_id ORDER BY {order} "
+        "ROWS UNBOUNDED PRECEDING) - c.on_hand AS before_row, "
+        f"CASE c.drug_id {whens} END AS need FROM ({' UNION ALL '.join(parts)}) c "
+        "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
+        "AND lo.option_id = c.warehouse_id AND lo.activity = 1 "
+        "WHERE COALESCE(c.warehouse_id, '') = %s OR COALESCE(lo.seq, 0) <= "
+        f"{UNAVAILABLE_WAREHOUSE_SEQ}) x WHERE x.before_row < x.need"
+    )
+    return sql, [wh, wh, *[x for drug in cut for x in (drug, needs[drug])], *params, wh]
+
+
+def _window_branch(
     needs: dict[int, int], wh: str, cutoff: date, only_warehouse: str | None
 ) -> tuple[str, list[object]]:
     """The usable lots of each product in ``needs`` in sellDrug's order, up to and
-    including the group of equal sort key that covers its units (running total)."""
+    including the group of equal sort key that covers its units (running total over
+    every usable lot of the product: cheapest for a product with few lots), with the
+    product's number of usable lots (a deep product is read bounded next time)."""
     cut = sorted(needs)
     whens = " ".join(["WHEN %s THEN %s"] * len(cut))
     # sellDrug's order up to the lot-number tie (both windows); its only parameter is
@@ -218,11 +307,12 @@ def _cut_branch(
     key = RemovalStrategy.group_sql("%s")
     sql = (
         "SELECT c.inventory_id, c.drug_id, c.on_hand, c.warehouse_id, "
-        "c.expiration, c.lot_number, c.destroyed, c.seq, c.lot_key "
+        "c.expiration, c.lot_number, c.destroyed, c.seq, c.lot_key, NULL, c.usable "
         f"FROM (SELECT {_COLUMNS}, "
         f"SUM(di.on_hand) OVER (PARTITION BY di.drug_id ORDER BY {key} "
         "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
         f"- SUM(di.on_hand) OVER (PARTITION BY di.drug_id, {key}) AS before_group, "
+        "COUNT(*) OVER (PARTITION BY di.drug_id) AS usable, "
         f"CASE di.drug_id {whens} END AS need {_WITH_SEQ}"
         f"WHERE di.drug_id IN ({marks(len(cut))}) AND di.destroy_date IS NULL "
         "AND di.on_hand > 0 AND (di.expiration IS NULL OR di.expiration > %s) "

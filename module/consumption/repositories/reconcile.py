@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, column, table, text
 
+from ...stock.triggers import LEDGER_TABLE
+from ...stock.usable import lot_cost_sql, product_stock_join_sql
 from ..actuals import FeeSheetEdit
 from ..domain import SELECTOR_PREFIX, HeldSale, parse_selector
 from ..planning import MappedLine, NewSale, RecordedActual, UsageRow, Visit, VisitFacts
@@ -169,7 +171,31 @@ class ConsumptionRepository(LotRepository):
                 for s in sales
             ],
         )
+        self.ledger_issues(sales[0].pid, sales[0].encounter)
         return 1
+
+    def ledger_issues(self, pid: int, encounter: int) -> None:
+        """The stock ledger's ISSUE rows of the rows just inserted, in one INSERT ...
+        SELECT with the lots' unit cost joined once (issue 21: the ``drug_sales`` insert
+        observer no longer runs a unit-cost subquery per row; it leaves AUTO_PROC inserts
+        to this). ``LAST_INSERT_ID()`` is the first id of the batch (a trigger's own
+        inserts do not change it for the next statement); the visit is locked, so every
+        AUTO_PROC row of it from that id on is one of ours. (PyMySQL folds the batch
+        into one INSERT up to 1 MB of SQL, about 10,000 rows: far beyond any visit.)"""
+        driver_sql(
+            self.conn,
+            f"INSERT INTO {LEDGER_TABLE} (movement, inventory_id, drug_id, quantity, "
+            "unit_cost, reference_type, reference_id, sale_id, user, notes) "
+            "SELECT 'ISSUE', ds.inventory_id, ds.drug_id, -ds.quantity, "
+            f"COALESCE({lot_cost_sql()}, 0), 'visit', CONCAT(ds.pid, '.', ds.encounter), "
+            "ds.sale_id, COALESCE(ds.user, ''), ds.selector FROM drug_sales ds "
+            # the lot's cost with the product's as fallback, as the stock observers do
+            "LEFT JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
+            f"LEFT JOIN drugs d ON d.drug_id = di.drug_id {product_stock_join_sql()} "
+            "WHERE ds.pid = %s AND ds.encounter = %s AND ds.sale_id >= LAST_INSERT_ID() "
+            "AND ds.selector LIKE %s AND ds.inventory_id > 0 AND ds.quantity <> 0",
+            (pid, encounter, SELECTOR_PREFIX + "%"),
+        )
 
     def shrink_sales(self, quantities: dict[int, int]) -> int:
         """Set new quantities of partly returned rows in one UPDATE."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aesthetic_inventory.cli import main
+from aesthetic_inventory.consumption.repositories import ConsumptionRepository
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from aesthetic_inventory.stock.repository import StockRepository
@@ -226,10 +227,12 @@ def test_a_zero_lot_cost_falls_back_the_same_way_everywhere(oe: tuple[str, Engin
     # a lot entered on OpenEMR's own lot screen: unit_cost stays 0
     screen = clinic.add_lot(drug, 5, expiration=(date.today() + timedelta(days=5)),
                             lot_number="SCREEN-1")
-    clinic.execute(  # a fee-sheet issue from it (the engine's AUTO_PROC row)
-        "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, quantity, "
-        "fee, selector, trans_type) VALUES (:d, :i, 1, 1, CURDATE(), 1, 0, 'AUTO_PROC:1', 1)",
-        {"d": drug, "i": screen})
+    with engine.begin() as conn:  # a fee-sheet issue from it: the engine's AUTO_PROC row
+        conn.execute(text(
+            "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, "
+            "quantity, fee, selector, trans_type) "
+            "VALUES (:d, :i, 1, 1, CURDATE(), 1, 0, 'AUTO_PROC:1', 1)"), {"d": drug, "i": screen})
+        ConsumptionRepository(conn).ledger_issues(1, 1)  # and its ledger row, as the engine
     clinic.execute("UPDATE drug_inventory SET on_hand = 4 WHERE inventory_id = :i",
                    {"i": screen})
     ok(url, "adjust", "--lot", str(screen), "--by", "-1", "--reason", "DAMAGED")

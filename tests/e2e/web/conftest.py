@@ -1,15 +1,19 @@
-"""A seeded OpenEMR site (real schema, default ACL, users of each group) and a live server."""
+"""A seeded OpenEMR site (real schema, default ACL, users of each group), a live server
+and a headless Chromium (Debian's chromium driven by Playwright)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import httpx
 import pytest
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import migrate
 from clinic import Clinic
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import Engine
 from webserver import LiveServer, start_server
 
@@ -70,8 +74,6 @@ def server(site: Site) -> Iterator[LiveServer]:
 
 def login_cookie(server: LiveServer, username: str, password: str = PASSWORD) -> tuple[str, str]:
     """Sign in through the form; (session cookie, CSRF token of the session)."""
-    import re
-
     with server.client() as http:
         page = http.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
@@ -89,3 +91,40 @@ def bearer(server: LiveServer, username: str, password: str = PASSWORD) -> dict[
         resp = http.post("/api/v1/auth/token", json={"username": username, "password": password})
         assert resp.status_code == 200, resp.text
         return {"Authorization": "Bearer " + resp.json()["accessToken"]}
+
+
+def confirm_launch(http: httpx.Client, token: str) -> httpx.Response:
+    """Arrive from OpenEMR's menu (GET: the confirmation page) and confirm (POST); a
+    refused token answers the GET already."""
+    page = http.get("/launch", params={"token": token})
+    if page.status_code != 200:
+        return page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return http.post("/launch", data={"token": token, "csrf_token": csrf},
+                     cookies={"ai_login_csrf": page.cookies["ai_login_csrf"]})
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def browser_sign_in(browser: Browser, server: LiveServer, username: str, width: int,
+                    height: int) -> Page:
+    """A new page of ``width`` x ``height`` px signed in through the sign-in form."""
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
+    page.goto(server.url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    return page

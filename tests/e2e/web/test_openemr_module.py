@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 from aesthetic_inventory.cli import main
-from aesthetic_inventory.web.tokens import InvalidTokenError, verify_launch_token
+from aesthetic_inventory.web.tokens import (
+    InvalidTokenError,
+    mint_launch_token,
+    verify_launch_token,
+)
 from click.testing import CliRunner
-from conftest import Site
+from conftest import Site, confirm_launch
 from webserver import LAUNCH_SECRET, LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Setting per-request cookies")]
@@ -67,8 +71,14 @@ def test_install_refuses_without_secret_or_openemr_tree(tmp_path: Path) -> None:
 def test_php_and_python_agree_on_launch_tokens(tmp_path: Path) -> None:
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     now = int(time.time())
+    nonce = "00112233445566778899aabbccddeeff"
+    code = (f"require '{source / 'src' / 'LaunchToken.php'}';"
+            "echo aesthetic_inventory_mint_token($argv[1], 'nurse', 1000000, 60, $argv[2]);")
+    php = subprocess.run(["php", "-r", code, LAUNCH_SECRET, nonce], check=True,
+                         capture_output=True, text=True).stdout
+    assert php == mint_launch_token(LAUNCH_SECRET, "nurse", now=1_000_000, nonce=nonce)
     token = _php_mint(source, LAUNCH_SECRET, "nurse ñ", now)
-    assert verify_launch_token(LAUNCH_SECRET, token, max_age=60) == "nurse ñ"
+    assert verify_launch_token(LAUNCH_SECRET, token, max_age=60).username == "nurse ñ"
     with pytest.raises(InvalidTokenError):
         verify_launch_token("other-secret", token, max_age=60)
     old = _php_mint(source, LAUNCH_SECRET, "nurse", now - 120)
@@ -106,11 +116,17 @@ def test_arriving_from_openemr_menu_signs_the_nurse_in(site: Site, server: LiveS
     source = Path(__file__).resolve().parents[3] / "templates" / "openemr_module" / MODULE
     token = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()))
     with server.client() as http:
-        resp = http.get("/launch", params={"token": token})
+        resp = confirm_launch(http, token)
         assert resp.status_code == 303
         cookie = resp.cookies["ai_session"]
         assert http.get("/api/v1/me", cookies={"ai_session": cookie}).json()["username"] == "nurse"
         stale = _php_mint(source, LAUNCH_SECRET, "nurse", int(time.time()) - 300)
-        refused = http.get("/launch", params={"token": stale})
+        refused = confirm_launch(http, stale)
         assert refused.status_code == 303 and refused.headers["location"].endswith("/login")
         assert "ai_session" not in refused.cookies
+        replayed = confirm_launch(http, token)  # the PHP token's nonce was spent
+        assert replayed.status_code == 303 and replayed.headers["location"].endswith("/login")
+        assert "ai_session" not in replayed.cookies
+        # two PHP tokens minted in the same second differ (each carries its own nonce)
+        assert _php_mint(source, LAUNCH_SECRET, "nurse", 1) != \
+            _php_mint(source, LAUNCH_SECRET, "nurse", 1)

@@ -145,7 +145,7 @@ def test_unknown_api_path_is_404_json(server: LiveServer) -> None:
 
 def test_openapi_is_served_and_matches_the_committed_copy(server: LiveServer) -> None:
     with server.client() as http:
-        served = http.get("/api/v1/openapi.json").json()
+        served = http.get("/api/v1/openapi.json", headers=bearer(server, "nurse")).json()
     committed = json.loads(COMMITTED_OPENAPI.read_text(encoding="utf-8"))
     assert served == committed
     assert "/api/v1/visits/{pid}/{encounter}/materials" in served["paths"]

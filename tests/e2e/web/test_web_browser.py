@@ -4,7 +4,6 @@ page and sees the stock change (Debian's chromium driven by Playwright)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,23 +11,10 @@ import pytest
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_nurse_records_usage_in_the_browser(site: Site, server: LiveServer, browser: Browser,
@@ -58,9 +44,9 @@ def test_nurse_records_usage_in_the_browser(site: Site, server: LiveServer, brow
     card = page.locator('section.visit[data-encounter="5005"]')
     expect(card).to_be_visible()
     card.locator("button.load").click()
-    row = card.locator("tr[data-usage-id]").first
+    row = card.locator(".material[data-usage-id]").first
     expect(row.locator("input.actual")).to_have_value("100")
-    expect(row.locator(".stock")).to_have_text(" 200")
+    expect(row.locator(".stock")).to_have_text(" 200 U")
     expect(row.locator("select.lot option")).to_have_count(2)  # automatic + BTX-0425
     row.locator("input.actual").fill("64")
     row.locator("select.reason").select_option("LESS_THAN_PLANNED")
@@ -68,10 +54,10 @@ def test_nurse_records_usage_in_the_browser(site: Site, server: LiveServer, brow
     row.locator("input.notes").fill("vial opened for the previous patient <b>ok</b>")
     card.locator("button.save").click()
     expect(card.locator(".status.saved")).to_contain_text("Saved")
-    expect(card.locator("tr[data-usage-id] .stock").first).to_have_text(" 236")
+    expect(card.locator(".material[data-usage-id] .stock").first).to_have_text(" 236 U")
     assert clinic.on_hand(lot) == 236
     assert all(v == 0 for v in clinic.ledgers().values())
-    expect(card.locator("tr[data-usage-id] input.notes").first).to_have_value(
+    expect(card.locator(".material[data-usage-id] input.notes").first).to_have_value(
         "vial opened for the previous patient <b>ok</b>")
     shot = Path(os.environ.get("AESTHETIC_INVENTORY_SCREENSHOT", tmp_path / "review.png"))
     page.screenshot(path=str(shot), full_page=True)

@@ -11,7 +11,6 @@ from aesthetic_inventory.cli import main
 from click.testing import CliRunner
 from conftest import PASSWORD, Site
 from playwright.sync_api import Browser, expect
-from test_web_browser import browser  # noqa: F401, F811 - the same Chromium fixture
 from webserver import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +42,6 @@ def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
     card = page.locator('section.visit[data-encounter="8008"]')
     expect(card).to_be_visible()
     card.locator("button.load").click()
-    draw = card.locator("tr[data-usage-id] .container-draw").first
+    draw = card.locator("[data-usage-id] .container-draw").first
     expect(draw).to_contain_text("20 U = 0.5 mL, 80 U left, 23 h to beyond use")
     page.close()

@@ -154,3 +154,27 @@ def test_sql_and_html_looking_notes_are_stored_and_echoed_verbatim(
     assert shown.headers["content-type"].startswith("application/json")
     assert _material(shown.json(), units_visit["mapping"])["notes"] == notes
     assert site.clinic.scalar("SELECT COUNT(*) FROM drugs") >= 2
+
+
+def test_a_typo_asks_for_confirmation_and_cannot_take_what_is_not_there(
+    site: Site, server: LiveServer, units_visit: dict,
+) -> None:
+    """Issue 17 B: ``{"actualQuantity": 5000}`` against a plan of 100 units is 409 with
+    ``confirm: true`` (the page asks); confirmed, it is still more than the visit holds
+    plus the shelf (400). Neither moves stock or records a shortage."""
+    before = site.clinic.ledgers(), [site.clinic.on_hand(i) for i in units_visit["lots"]]
+    typo = {"usageId": units_visit["mapping"], "actualQuantity": 5000,
+            "varianceReason": "ADDITIONAL_USAGE"}
+    with server.client() as http:
+        asked = http.put(_path(units_visit), headers=bearer(server, "nurse"),
+                         json={"materials": [typo]})
+        confirmed = http.put(_path(units_visit), headers=bearer(server, "nurse"),
+                             json={"materials": [typo], "confirm": True})
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["confirm"] is True and "more than 3x the plan" in asked.json()["message"]
+    assert confirmed.status_code == 400, confirmed.text
+    assert "nobody can have used what was not there" in confirmed.json()["message"]
+    after = site.clinic.ledgers(), [site.clinic.on_hand(i) for i in units_visit["lots"]]
+    assert after == before
+    assert site.clinic.scalar("SELECT COUNT(*) FROM aesthetic_inventory_usage "
+                              "WHERE shortage_units > 0") == 0

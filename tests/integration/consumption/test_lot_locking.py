@@ -1,7 +1,8 @@
-"""A reconcile locks only the lots its allocation touches, re-checks them under
-the lock and falls back to locking every candidate lot when a concurrent save took the
-stock it had chosen. The concurrent save is simulated deterministically: a second
-connection changes the stock right after the reconcile's unlocked snapshot read."""
+"""A reconcile locks only the lots its allocation touches and re-checks them under
+the lock; when a concurrent save took the stock it had chosen, it locks the head lots
+(the bounded snapshot read again) and re-plans on them, never every candidate lot. The
+concurrent save is simulated deterministically: a second connection changes the stock
+right after the reconcile's first unlocked snapshot read."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from aesthetic_inventory.consumption.repositories import ConsumptionRepository
 from aesthetic_inventory.consumption.service import reconcile_visit
 from aesthetic_inventory.unit_of_work import UnitOfWork
@@ -23,16 +25,18 @@ SERVICE = "aesthetic-inventory"
 
 @contextmanager
 def after_snapshot(engine: Engine, sql: str, params: dict) -> Iterator[list[str]]:
-    """Run ``sql`` on another connection (committed) just after the reconcile's unlocked
-    candidate read; records which lock statements the reconcile then issued."""
+    """Run ``sql`` on another connection (committed) just after the reconcile's first
+    unlocked candidate read; records which lock statements the reconcile then issued."""
     original = ConsumptionRepository.candidate_lots
     original_full = ConsumptionRepository.lock_lots
     calls: list[str] = []
 
     def candidate_lots(self, drug_ids, extra, **kw):  # type: ignore[no-untyped-def]
         lots = original(self, drug_ids, extra, **kw)
-        with engine.begin() as other:
-            other.execute(text(sql), params)
+        if "snapshot" not in calls:  # once: later reads run while the lots are held
+            calls.append("snapshot")
+            with engine.begin() as other:
+                other.execute(text(sql), params)
         return lots
 
     def lock_lots(self, drug_ids, extra):  # type: ignore[no-untyped-def]
@@ -86,7 +90,7 @@ def test_only_the_chosen_lots_are_locked(clinic: Clinic, migrated_engine: Engine
     assert [clinic.on_hand(i) for i in ids[:3]] == [0, 1, 2]
 
 
-def test_stock_taken_after_the_snapshot_falls_back_to_the_full_lock(
+def test_stock_taken_after_the_snapshot_locks_the_head_lots_not_every_lot(
     clinic: Clinic, migrated_engine: Engine
 ) -> None:
     drug = clinic.add_drug("Filler", allow_combining=1)
@@ -94,14 +98,22 @@ def test_stock_taken_after_the_snapshot_falls_back_to_the_full_lock(
     clinic.add_mapping("11950", drug)
     clinic.add_visit(1, 100)
     clinic.add_line(1, 100, "11950", 3)
+    free: dict[int, bool] = {}
+
+    def probe(conn: Connection) -> None:  # inside the reconcile's transaction
+        free.update({i: _try_lock(migrated_engine, ids[i]) for i in range(6)})
+
     # a concurrent sale empties the first lot between our read and our lock
     with after_snapshot(migrated_engine,
                         "UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i",
                         {"i": ids[0]}) as calls:
-        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == ["full"]  # the re-plan needs lot 3, which was not locked
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE,
+                                 after_writes=probe)
+    assert calls == ["snapshot"]  # the re-plan needed lot 3: no lock of every lot
     assert result.lines[0].allocated == 3 and result.shortage == 0
     assert [clinic.on_hand(i) for i in ids[:4]] == [0, 0, 1, 2]  # never below zero
+    # held: the first plan's lots and the head read again; the lots after it are free
+    assert free == {0: False, 1: False, 2: False, 3: True, 4: True, 5: True}
 
 
 def test_stock_changed_on_a_locked_lot_is_replanned_without_the_full_lock(
@@ -117,7 +129,7 @@ def test_stock_changed_on_a_locked_lot_is_replanned_without_the_full_lock(
                         "UPDATE drug_inventory SET on_hand = on_hand + 5 WHERE inventory_id = :i",
                         {"i": ids[1]}) as calls:
         result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == []
+    assert calls == ["snapshot"]
     assert result.lines[0].allocated == 3
     assert [clinic.on_hand(i) for i in ids[:3]] == [0, 6, 2]
 
@@ -133,17 +145,21 @@ def test_nothing_changed_after_the_snapshot_needs_no_full_lock(
     clinic.add_line(1, 100, "11950", 3)
     with after_snapshot(migrated_engine, "SELECT 1", {}) as calls:
         result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
-    assert calls == []
+    assert calls == ["snapshot"]
     assert result.lines[0].allocated == 3  # no combining: the first lot holding 3
     assert [clinic.on_hand(i) for i in ids] == [1, 2, 1, 4]
 
 
+@pytest.mark.parametrize("deep_lots", [None, 0])
 def test_cut_snapshot_chooses_exactly_what_the_full_read_chooses(
-    clinic: Clinic, migrated_engine: Engine
+    clinic: Clinic, migrated_engine: Engine, deep_lots: int | None
 ) -> None:
     """Running-total cut vs every candidate lot: the same FEFO choice for every need,
     across warehouses (seq, unavailable seq > 99, default first), expired and
-    never-expiring lots, negative lots and ties on expiration broken by lot number."""
+    never-expiring lots, lots without a warehouse, negative lots and ties on
+    expiration broken by lot number under the collation ('a' = 'a '). ``deep_lots``
+    0: after the first read every product is read bounded (issue 21), None: the
+    window read of a product with few lots."""
     from aesthetic_inventory.consumption.domain import Requirement, allocate
 
     clinic.add_warehouse("back", 7)
@@ -155,13 +171,16 @@ def test_cut_snapshot_chooses_exactly_what_the_full_read_chooses(
         (6, date(2026, 12, 1), "c", "back"), (9, date(2026, 11, 1), "f", "far"),
         (-2, date(2026, 10, 1), "neg", "onsite"), (1, date(2026, 10, 1), "d", "onsite"),
         (2, date(2027, 5, 1), "a", "back"), (7, date(2028, 1, 1), "z", "onsite"),
+        (2, date(2027, 5, 1), "a ", "back"), (1, date(2026, 9, 1), "e", ""),
     ]
     for on_hand, exp, number, wh in specs:
         clinic.add_lot(drug, on_hand, expiration=exp, lot_number=number, warehouse=wh)
     sale = date(2026, 3, 10)
     with migrated_engine.connect() as conn:
         repo = ConsumptionRepository(conn)
+        repo.deep_lots = deep_lots
         full = repo.candidate_lots([drug], [])
+        repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=sale)  # learns: deep?
         for wh in ("", "back", "far"):
             for need in range(1, 30):
                 cut = repo.candidate_lots([drug], [], needs={drug: need},

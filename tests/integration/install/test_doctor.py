@@ -29,12 +29,12 @@ def test_healthy_install_exits_0_and_lists_every_check(migrated_db_url: str) -> 
     for name in ("upgrade files", "module tables", "triggers", "collations", "InnoDB",
                  "mappings", "queue", "outbox", "service claim", "lot dates"):
         assert f"[ok  ] {name}: " in out
-    assert out.splitlines()[-1] == "health: ok (11 checks passed)"
+    assert out.splitlines()[-1] == "health: ok (13 checks passed)"
     code, out, _ = cli("--database-url", migrated_db_url, "status")
-    assert out.splitlines()[-1] == "health: ok (11 checks passed)"
+    assert out.splitlines()[-1] == "health: ok (13 checks passed)"
     code, out, _ = cli("--database-url", migrated_db_url, "status", "--json")
     health = json.loads(out)["health"]
-    assert health == {"healthy": True, "summary": "health: ok (11 checks passed)"}
+    assert health == {"healthy": True, "summary": "health: ok (13 checks passed)"}
 
 
 def test_unmigrated_database_is_one_problem_with_its_fix(fixture_db_url: str) -> None:

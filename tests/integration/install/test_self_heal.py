@@ -82,7 +82,7 @@ def test_migrate_repairs_everything_while_every_file_is_recorded(migrated_db_url
     assert code == 0, out
 
 
-def test_outdated_trigger_is_found_by_its_version_stamp(migrated_engine: Engine) -> None:
+def test_outdated_trigger_is_found_by_its_body(migrated_engine: Engine) -> None:
     spec = BILLING[0]
     changed = TriggerSpec(spec.name, spec.table, spec.event, spec.body + " DO 1;", spec.requires)
     assert changed.version != spec.version

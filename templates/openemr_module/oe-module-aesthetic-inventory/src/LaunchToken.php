@@ -4,9 +4,11 @@
  * Aesthetic Inventory: the short-lived launch token that carries the signed-in OpenEMR
  * user to the module's review page, so the nurse does not sign in twice.
  *
- * Format: base64url(JSON {"u": username, "iat": issued, "exp": expires}) "." hex HMAC-SHA256
- * of the first part, keyed with the secret shared with the Python side (setting
- * openemr_launch_secret). The Python server refuses it after its expiry (60 s).
+ * Format: base64url(JSON {"u": username, "iat": issued, "exp": expires, "n": nonce}) "."
+ * hex HMAC-SHA256 of the first part, keyed with the secret shared with the Python side
+ * (setting openemr_launch_secret). The Python server refuses it after its expiry (60 s),
+ * when issued more than a few seconds in its future, and when its random nonce was used
+ * before (single use).
  * No OpenEMR code is needed here, so php-cli tests can load this file alone.
  */
 
@@ -18,13 +20,14 @@ if (!function_exists('aesthetic_inventory_b64url')) {
 }
 
 if (!function_exists('aesthetic_inventory_mint_token')) {
-    function aesthetic_inventory_mint_token(string $secret, string $username, ?int $now = null, int $ttl = 60): string
+    function aesthetic_inventory_mint_token(string $secret, string $username, ?int $now = null, int $ttl = 60, ?string $nonce = null): string
     {
         if ($secret === '') {
             throw new InvalidArgumentException('launch secret is not configured');
         }
         $issued = $now ?? time();
-        $payload = json_encode(['u' => $username, 'iat' => $issued, 'exp' => $issued + $ttl], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $nonce = $nonce ?? bin2hex(random_bytes(16));
+        $payload = json_encode(['u' => $username, 'iat' => $issued, 'exp' => $issued + $ttl, 'n' => $nonce], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
         $body = aesthetic_inventory_b64url($payload);
         return $body . '.' . hash_hmac('sha256', $body, $secret);
     }

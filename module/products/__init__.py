@@ -1,0 +1,1 @@
+"""Products: OpenEMR drugs with the module's package, counting unit and GTINs."""

@@ -1,0 +1,1 @@
+"""GS1 scanning: receive, count and record the lot used at the chair by scan."""
