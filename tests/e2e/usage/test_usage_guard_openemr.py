@@ -18,15 +18,16 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from aesthetic_inventory.cli import main
 from aesthetic_inventory.consumption.batch import drain_change_queue
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.install.service import load_sample, migrate
-from click.testing import CliRunner, Result
+from click.testing import Result
 from clinic import Clinic
 from dbtools import uows
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+# the statements as OpenEMR's PHP runs them, reads and the CLI: as the usage done-when test
+from test_usage_openemr import cli, php, q
 
 pytestmark = pytest.mark.e2e
 SERVICE = "aesthetic-inventory"
@@ -52,26 +53,6 @@ def oe(openemr_db_url: str) -> Iterator[tuple[Engine, str]]:
     php(engine, "UPDATE users SET active = 0 WHERE username = 'gone'")
     yield engine, openemr_db_url
     engine.dispose()
-
-
-def php(engine: Engine, sql: str, params: dict | None = None) -> int:
-    """A statement as OpenEMR's PHP runs it: empty sql_mode, not the module's session."""
-    with engine.begin() as conn:
-        conn.execute(text("SET SESSION sql_mode = '', @aesthetic_inventory_writer = NULL"))
-        try:
-            result = conn.execute(text(sql), params or {})
-        finally:
-            conn.execute(text("SET @aesthetic_inventory_writer = 1"))
-        return int(result.lastrowid or 0)
-
-
-def q(engine: Engine, sql: str, params: dict | None = None) -> list[tuple]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params or {})]
-
-
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
 
 
 def visit(engine: Engine, enc: int, units: int) -> None:

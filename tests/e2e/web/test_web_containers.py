@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
-from conftest import PASSWORD, Site
+from conftest import Site, browser_sign_in
 from playwright.sync_api import Browser, expect
 from webserver import LiveServer
 
@@ -34,11 +34,7 @@ def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
                                      "--encounter", "8008"])
     assert done.exit_code == 0, done.output
 
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
-    page.goto(server.url + "/login")
-    page.fill("#username", "nurse")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
+    page = browser_sign_in(browser, server, "nurse", 1024, 768)
     card = page.locator('section.visit[data-encounter="8008"]')
     expect(card).to_be_visible()
     card.locator("button.load").click()
