@@ -18,8 +18,7 @@ from decimal import Decimal
 from ..stock.repository import LedgerEntry, StockRepository
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory
 from .domain import ContainerInputError
-from .repository import ContainerRepository
-from .service import run_transaction
+from .service import locked_product_rule, run_transaction
 
 CONVERT = "CONVERT"
 MAX_PACKAGE_SIZE = 1_000_000
@@ -54,11 +53,8 @@ def convert(factory: UnitOfWorkFactory, drug_id: int, package_size: int, *, unit
     unit = _check(package_size, unit)
 
     def work(uow: UnitOfWork) -> ConvertResult:
-        boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
-        rule = boxes.package_rules([drug_id]).get(drug_id)
-        if rule is None:
-            raise ContainerInputError(f"no product {drug_id}")
-        stock.lock_products([drug_id])
+        boxes, rule = locked_product_rule(uow, drug_id)
+        stock = uow.get(StockRepository)
         if rule.counted_in_units or rule.package_size > 1:
             raise ContainerInputError(
                 f"product {drug_id} ({rule.name}) is already counted in "

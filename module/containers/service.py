@@ -84,6 +84,18 @@ def list_containers(factory: UnitOfWorkFactory, *, drug_id: int | None = None,
         return uow.get(ContainerRepository).lines(drug_id=drug_id, include_closed=include_closed)
 
 
+def locked_product_rule(uow: UnitOfWork, drug_id: int) -> tuple[ContainerRepository,
+                                                                 PackageRule]:
+    """The product's package rule, with the product row locked first (the fixed lock
+    order: products, then lots and their containers); an unknown product is refused."""
+    boxes = uow.get(ContainerRepository)
+    rule = boxes.package_rules([drug_id]).get(drug_id)
+    if rule is None:
+        raise ContainerInputError(f"no product {drug_id}")
+    uow.get(StockRepository).lock_products([drug_id])
+    return boxes, rule
+
+
 def patients_of_container(uow: UnitOfWork, container_id: int) -> list[PatientDraw]:
     """The patients (and stock uses, pid 0) served from one container, in draw order."""
     boxes = uow.get(ContainerRepository)
@@ -173,11 +185,8 @@ def use(factory: UnitOfWorkFactory, drug_id: int, quantity: int, reason: str, *,
         raise ContainerInputError("--reason must not be empty (OpenEMR requires a comment)")
 
     def work(uow: UnitOfWork) -> UseResult:
-        boxes, stock = uow.get(ContainerRepository), uow.get(StockRepository)
-        rule = boxes.package_rules([drug_id]).get(drug_id)
-        if rule is None:
-            raise ContainerInputError(f"no product {drug_id}")
-        stock.lock_products([drug_id])
+        boxes, rule = locked_product_rule(uow, drug_id)
+        stock = uow.get(StockRepository)
         wh = warehouse or boxes.default_warehouse()
         by_lot, draws, facts, short = _plan_use(uow, rule, quantity, warehouse=wh, now=now,
                                                 policy=policy)
