@@ -7,6 +7,7 @@ import logging
 
 from aesthetic_inventory.bootstrap import App
 from aesthetic_inventory.consumption.batch import default_since, drain_change_queue, sweep_visits
+from aesthetic_inventory.consumption.policy import lot_policy
 from aesthetic_inventory.consumption.results import DrainResult, SweepResult
 from aesthetic_inventory.install.triggers import trigger_status
 
@@ -17,7 +18,7 @@ def run_drain_job(app: App) -> DrainResult:
     """Reconcile queued visits."""
     result = drain_change_queue(
         app.unit_of_work, service_username=app.settings.service_username,
-        policy=app.settings.lot_policy,
+        policy=lot_policy(app.settings),
     )
     # Every tick: one line at INFO only when the queue held work, else DEBUG.
     log.log(
@@ -44,7 +45,7 @@ def run_sweep_fallback_job(app: App) -> SweepResult | None:
         return None
     result = sweep_visits(
         app.unit_of_work, since=default_since(), service_username=app.settings.service_username,
-        policy=app.settings.lot_policy,
+        policy=lot_policy(app.settings),
     )
     log.info(
         "sweep job (no billing triggers): %s visit(s) since %s, %s changed, %s failed",

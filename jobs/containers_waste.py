@@ -8,7 +8,8 @@ import logging
 from datetime import datetime
 
 from aesthetic_inventory.bootstrap import App
-from aesthetic_inventory.containers.service import WasteJobResult, grace_hours, write_off_expired
+from aesthetic_inventory.consumption.containers.service import WasteJobResult, write_off_expired
+from aesthetic_inventory.consumption.policy import grace_hours
 
 log = logging.getLogger("aesthetic_inventory.jobs.containers_waste")
 

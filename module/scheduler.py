@@ -47,6 +47,7 @@ from .alerts.background import BackgroundServiceRepository, process_owner
 from .alerts.config import AlertConfig
 from .alerts.service import check_alert_setup
 from .bootstrap import App
+from .consumption.policy import lot_policy
 from .errors import AestheticInventoryError, DatabaseUnavailableError
 from .outage import OutageGate
 
@@ -139,7 +140,7 @@ def run_service(app: App) -> None:
     """Run one database's service until SIGTERM/SIGINT; settings are validated
     before anything starts."""
     config = check_alert_setup(app)  # settings and OpenEMR's SMTP globals, at start
-    _ = app.settings.lot_policy  # a bad engine setting stops the start, not every drain tick
+    _ = lot_policy(app.settings)  # a bad engine setting stops the start, not every drain tick
     _run([("", app, config)])
 
 
@@ -148,7 +149,7 @@ def run_sites(sites: Sequence[tuple[str, App]]) -> None:
     claims, outbox and outage gate. A site whose settings or OpenEMR mail setup are
     wrong is left out with one line; one that cannot be reached now is served
     anyway (its jobs wait for it). Nothing starts when no site is usable."""
-    _ = sites[0][1].settings.lot_policy if sites else None
+    _ = lot_policy(sites[0][1].settings) if sites else None
     served: list[tuple[str, App, AlertConfig]] = []
     for name, app in sites:
         try:

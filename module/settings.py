@@ -23,20 +23,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .consumption.domain import LotPolicy
 from .errors import ConfigurationError
 
 # the registry lives in its own module; its names stay importable from here
 from .setting_specs import DATABASE_URL_OPTIONS, SETTINGS, SettingSpec  # noqa: F401 - re-exported
-
-if TYPE_CHECKING:
-    from .consumption.domain import LotPolicy
 
 ENV_PREFIX = "AESTHETIC_INVENTORY_"
 DEFAULT_SERVICE_USERNAME = "aesthetic-inventory"
@@ -98,16 +93,6 @@ class Settings:
         if raw is None:
             return default
         return parse_float(raw, f"setting {self.describe(key)}", minimum, maximum)
-
-    @property
-    def lot_policy(self) -> LotPolicy:
-        """Which lots the consumption engine may take: ``sell_from_one_warehouse``
-        (default true, as OpenEMR's SELL_FROM_ONE_WAREHOUSE) and
-        ``block_days_before_expiry`` (default 0, OpenEMR's behaviour)."""
-        return LotPolicy(
-            sell_from_one_warehouse=self.get_bool("sell_from_one_warehouse", True),
-            block_days_before_expiry=self.get_int("block_days_before_expiry", 0),
-        )
 
     @property
     def service_username(self) -> str:

@@ -10,11 +10,12 @@ import click
 
 from ..bootstrap import App
 from ..consumption import batch, service
+from ..consumption.containers import service as containers
 from ..consumption.domain import LotPolicy
+from ..consumption.policy import grace_hours, lot_policy
 from ..consumption.presentation import describe_result
 from ..consumption.repositories import QueueRepository
 from ..consumption.results import DrainResult, ReconcileResult
-from ..containers import service as containers
 from .context import pass_app
 from .params import parse_date
 from .preflight import preflight
@@ -42,7 +43,7 @@ def consume(app: App, pid: int, encounter: int, as_json: bool, dry_run: bool) ->
         return
     result = service.reconcile_visit(
         app.unit_of_work(), pid, encounter,
-        service_username=app.settings.service_username, policy=app.settings.lot_policy,
+        service_username=app.settings.service_username, policy=lot_policy(app.settings),
     )
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -67,7 +68,7 @@ def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
         sync_dry_run(app, since or batch.default_since(), as_json)
         return
     user = app.settings.service_username
-    policy = app.settings.lot_policy
+    policy = lot_policy(app.settings)
     drained = _drain_all(app, user, policy, show_progress=not as_json)
     swept = batch.sweep_visits(
         app.unit_of_work, since=since or batch.default_since(), service_username=user,
@@ -75,7 +76,7 @@ def sync(app: App, since: date | None, as_json: bool, dry_run: bool) -> None:
     )
     # what the service's waste job would write off by now (containers past beyond-use)
     waste = containers.write_off_expired(
-        app.unit_of_work, now=datetime.now(), grace_hours=containers.grace_hours(app.settings),
+        app.unit_of_work, now=datetime.now(), grace_hours=grace_hours(app.settings),
         user=user) if containers.tables_present(app.unit_of_work) else None
     if as_json:
         click.echo(json.dumps({

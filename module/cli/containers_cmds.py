@@ -11,9 +11,10 @@ from typing import Any
 import click
 
 from ..bootstrap import App
-from ..containers import convert as convert_service
-from ..containers import service
-from ..containers.repository import ContainerLine, PatientDraw
+from ..consumption.containers import convert as convert_service
+from ..consumption.containers import service
+from ..consumption.containers.repository import ContainerLine, PatientDraw
+from ..consumption.policy import lot_policy
 from ..reports import service as report_service
 from ..reports.formatting import jsonable
 from ..reports.waste import GROUPINGS, waste_report
@@ -135,7 +136,7 @@ def use_cmd(app: App, drug_id: int, quantity: int, reason: str, warehouse: str,
     """Stock used without a patient (OpenEMR consumption, trans_type 7)."""
     service.preflight(app.unit_of_work)
     r = service.use(app.unit_of_work, drug_id, quantity, reason, user=_user(app, user),
-                    now=datetime.now(), warehouse=warehouse, policy=app.settings.lot_policy)
+                    now=datetime.now(), warehouse=warehouse, policy=lot_policy(app.settings))
     where = (f"; containers {', '.join(map(str, r.drawn_from))}"
              + (f" (opened {', '.join(map(str, r.opened))})" if r.opened else "")
              if r.counted_in_units else "")

@@ -9,6 +9,7 @@ from datetime import date
 import click
 
 from ..bootstrap import App
+from ..consumption.policy import lot_policy
 from ..consumption.presentation import describe_result
 from ..reports import service
 from ..reports.visit import describe_view, plan_sync, preview_reconcile, visit_view
@@ -32,7 +33,7 @@ def show(app: App, pid: int, encounter: int, as_json: bool) -> None:
     with service.read_only(app.engine) as repo:
         view = visit_view(repo, pid, encounter,
                           service_username=app.settings.service_username,
-                          policy=app.settings.lot_policy)
+                          policy=lot_policy(app.settings))
     if as_json:
         click.echo(json.dumps(view.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -45,7 +46,7 @@ def consume_dry_run(app: App, pid: int, encounter: int, as_json: bool) -> None:
     with service.read_only(app.engine) as repo:
         result, usage_changes = preview_reconcile(
             repo, pid, encounter, service_username=app.settings.service_username,
-            policy=app.settings.lot_policy)
+            policy=lot_policy(app.settings))
     if as_json:
         click.echo(json.dumps(result.as_dict() | {"dry_run": True,
                                                   "usage_records_to_write": usage_changes},
@@ -62,7 +63,7 @@ def sync_dry_run(app: App, since: date, as_json: bool) -> None:
     with service.read_only(app.engine) as repo:
         visits, plans = plan_sync(repo, since=since,
                                   service_username=app.settings.service_username,
-                                  policy=app.settings.lot_policy)
+                                  policy=lot_policy(app.settings))
     if as_json:
         click.echo(json.dumps({"dry_run": True, "since": since.isoformat(),
                                "checked": len(visits),

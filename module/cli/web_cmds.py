@@ -57,7 +57,7 @@ def openapi_cmd(app: App, output: str | None) -> None:
 def install_openemr_module_cmd(app: App, openemr_dir: str, url: str | None,
                                force: bool) -> None:
     """Copy the OpenEMR custom module that adds the menu item (and the launch token)."""
-    from ..web.openemr_module import install_module
+    from ..web.openemr_module import install_module  # the web package loads only here
 
     result = install_module(Path(openemr_dir), url=url, force=force,
                             secret=app.settings.get("openemr_launch_secret"))

@@ -18,15 +18,15 @@ from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
-from ..containers.reconcile import (
+from ..errors import UnknownVisitError
+from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
+from .containers.reconcile import (
     CountedPlan,
     counted_products,
     lock_and_plan,
     preview_plan,
     write_containers,
 )
-from ..errors import UnknownVisitError
-from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .domain import (
     DEFAULT_POLICY,
     Lot,

@@ -13,7 +13,7 @@ from html import escape
 
 from sqlalchemy.engine import Connection
 
-from ..containers.repository import ContainerRepository, WasteRow
+from ..consumption.containers.repository import ContainerRepository, WasteRow
 from ..errors import InvalidInputError
 from .charts import BAR_LEFT, BAR_PLOT_W, PALETTE, ROW_H, _nice_max, hbar_frame
 from .documents import Document

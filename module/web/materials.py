@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..bootstrap import App
-from ..containers import service as containers
+from ..consumption.containers import service as containers
 from ..unit_of_work import UnitOfWorkFactory
 from ..usage import service, show
 from .services import NotFoundError

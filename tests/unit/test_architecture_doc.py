@@ -5,16 +5,11 @@ the code)."""
 
 from __future__ import annotations
 
-import ast
 import re
-from collections import defaultdict
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.import_graph import REPO, package_dependencies
+
 DOC = REPO / "docs" / "architecture.md"
-ROOT = "aesthetic_inventory"
-# Where each importable tree lives (jobs/ installs as aesthetic_inventory.jobs).
-TREES = {"module": ROOT, "jobs": f"{ROOT}.jobs", "bench": "bench"}
 PATH_PATTERN = re.compile(r"\b(?:module|jobs|bench|sql|tests|scripts)/[\w./-]*\.(?:py|sql)\b")
 TABLE_PATTERN = re.compile(
     r"<!-- dependencies:start -->\s*```text\n(.*?)```\s*<!-- dependencies:end -->", re.S
@@ -23,65 +18,6 @@ TABLE_PATTERN = re.compile(
 
 def _text() -> str:
     return DOC.read_text(encoding="utf-8")
-
-
-def _modules() -> dict[str, Path]:
-    """Dotted module name -> file, for module/, jobs/ and bench/."""
-    found: dict[str, Path] = {}
-    for folder, prefix in TREES.items():
-        for path in (REPO / folder).rglob("*.py"):
-            parts = list(path.relative_to(REPO / folder).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            found[".".join([prefix, *parts])] = path
-    return found
-
-
-def _imported(tree: ast.AST, name: str, is_package: bool, known: set[str]) -> set[str]:
-    """The known modules one module imports (at any depth of its code)."""
-    package = name if is_package else name.rpartition(".")[0]
-    targets: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for alias in node.names:
-                full = f"{base}.{alias.name}"
-                targets.add(full if full in known else base)
-    resolved = set()
-    for target in targets:
-        while target and target not in known:
-            target = target.rpartition(".")[0]
-        if target and target != name:
-            resolved.add(target)
-    return resolved
-
-
-def _group(name: str) -> str:
-    """The package a module belongs to, as the doc's table names it."""
-    parts = name.split(".")
-    if parts[0] != ROOT:
-        return parts[0]
-    return parts[1] if len(parts) > 1 else "__init__"
-
-
-def package_dependencies() -> dict[str, set[str]]:
-    """Package -> the packages it imports, computed from the source."""
-    modules = _modules()
-    known = set(modules)
-    graph: dict[str, set[str]] = defaultdict(set)
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        graph[_group(name)]  # a package importing nothing is listed too
-        for target in _imported(tree, name, path.name == "__init__.py", known):
-            if _group(target) != _group(name):
-                graph[_group(name)].add(_group(target))
-    return graph
 
 
 def render_table(graph: dict[str, set[str]]) -> str:

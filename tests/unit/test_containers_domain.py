@@ -7,8 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from aesthetic_inventory.consumption.domain import Lot
-from aesthetic_inventory.containers.domain import (
+from aesthetic_inventory.consumption.containers.domain import (
     Container,
     ContainerInputError,
     PackageRule,
@@ -20,6 +19,7 @@ from aesthetic_inventory.containers.domain import (
     sealed_units,
     waste_due,
 )
+from aesthetic_inventory.consumption.domain import Lot
 
 TOXIN = PackageRule(1, "Botox", "U", "vial", 100, 24, Decimal("2.5"))
 NINE = datetime(2026, 3, 10, 9, 0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from aesthetic_inventory.consumption.domain import Lot
-from aesthetic_inventory.containers.domain import Container, PackageRule, Visit
-from aesthetic_inventory.containers.engine import (
+from aesthetic_inventory.consumption.containers.domain import Container, PackageRule, Visit
+from aesthetic_inventory.consumption.containers.engine import (
     Need,
     SaleDraw,
     plan_container_returns,
     plan_visit_draws,
 )
+from aesthetic_inventory.consumption.domain import Lot
 
 AT = datetime(2026, 3, 10, 10, 0)
 RULES = {1: PackageRule(1, "Botox", "U", "vial", 100, 24)}

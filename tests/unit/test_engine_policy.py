@@ -20,6 +20,7 @@ from aesthetic_inventory.consumption.domain import (
     requirement_problem,
     retry_delay,
 )
+from aesthetic_inventory.consumption.policy import lot_policy
 from aesthetic_inventory.errors import ConfigurationError
 from aesthetic_inventory.settings import load_settings
 
@@ -103,15 +104,15 @@ def test_overflowing_requirement_is_a_problem() -> None:
 ])
 def test_bad_policy_settings_are_one_line_errors(env, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigurationError, match=message):
-        _ = load_settings(environ=env).lot_policy
+        _ = lot_policy(load_settings(environ=env))
 
 
 def test_policy_settings() -> None:
-    policy = load_settings(environ={"AESTHETIC_INVENTORY_SELL_FROM_ONE_WAREHOUSE": "false",
-                                    "AESTHETIC_INVENTORY_BLOCK_DAYS_BEFORE_EXPIRY": "14"}
-                           ).lot_policy
+    policy = lot_policy(load_settings(environ={
+        "AESTHETIC_INVENTORY_SELL_FROM_ONE_WAREHOUSE": "false",
+        "AESTHETIC_INVENTORY_BLOCK_DAYS_BEFORE_EXPIRY": "14"}))
     assert policy == LotPolicy(sell_from_one_warehouse=False, block_days_before_expiry=14)
-    assert load_settings(environ={}).lot_policy == LotPolicy()
+    assert lot_policy(load_settings(environ={})) == LotPolicy()
 
 
 def test_drain_interval_is_sub_second_and_validated() -> None:

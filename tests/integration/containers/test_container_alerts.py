@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import scan
-from aesthetic_inventory.containers import service
+from aesthetic_inventory.consumption.containers import service
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic
 from dbtools import make_app

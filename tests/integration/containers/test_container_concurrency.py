@@ -7,8 +7,8 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime
 
-from aesthetic_inventory.containers import service
-from aesthetic_inventory.containers.domain import ContainerInputError
+from aesthetic_inventory.consumption.containers import service
+from aesthetic_inventory.consumption.containers.domain import ContainerInputError
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic

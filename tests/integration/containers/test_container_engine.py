@@ -8,9 +8,9 @@ from __future__ import annotations
 import multiprocessing
 from datetime import date, datetime, timedelta
 
+from aesthetic_inventory.consumption.containers import service
 from aesthetic_inventory.consumption.repositories import ConsumptionRepository
 from aesthetic_inventory.consumption.service import preview_in_transaction, reconcile_visit
-from aesthetic_inventory.containers import service
 from aesthetic_inventory.db import create_db_engine
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from aesthetic_inventory.web.materials import UsageMaterials

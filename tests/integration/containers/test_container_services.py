@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from aesthetic_inventory.containers import service
-from aesthetic_inventory.containers.domain import ContainerInputError
+from aesthetic_inventory.consumption.containers import service
+from aesthetic_inventory.consumption.containers.domain import ContainerInputError
 from aesthetic_inventory.reports.domain import classify_sale
 from aesthetic_inventory.unit_of_work import UnitOfWork
 from clinic import Clinic

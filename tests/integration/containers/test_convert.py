@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from aesthetic_inventory.cli import main
 from aesthetic_inventory.cli.containers_cmds import convert_cmd
-from aesthetic_inventory.containers.convert import convert
-from aesthetic_inventory.containers.domain import ContainerInputError
+from aesthetic_inventory.consumption.containers.convert import convert
+from aesthetic_inventory.consumption.containers.domain import ContainerInputError
 from aesthetic_inventory.reports import service as reports
 from aesthetic_inventory.stock import service as stock
 from aesthetic_inventory.unit_of_work import UnitOfWork

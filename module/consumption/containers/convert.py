@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..stock.repository import LedgerEntry, StockRepository
-from ..unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ...stock.repository import LedgerEntry, StockRepository
+from ...unit_of_work import UnitOfWork, UnitOfWorkFactory
 from .domain import ContainerInputError
 from .service import locked_product_rule, run_transaction
 

@@ -18,7 +18,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from ..consumption.domain import (
+from ...db import existing_tables, require_openemr
+from ...errors import AestheticInventoryError
+from ...stock import domain as stock_domain
+from ...stock.repository import LedgerEntry, NewPurchase, StockRepository
+from ...unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
+from ..domain import (
     DEFAULT_POLICY,
     Lot,
     LotPolicy,
@@ -28,13 +33,7 @@ from ..consumption.domain import (
     lot_sort_key,
     parse_selector,
 )
-from ..consumption.repositories import ConsumptionRepository
-from ..db import existing_tables, require_openemr
-from ..errors import AestheticInventoryError
-from ..settings import Settings
-from ..stock import domain as stock_domain
-from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
-from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
+from ..repositories import ConsumptionRepository
 from . import domain, step
 from .domain import BEYOND_USE, ClosePlan, Container, ContainerInputError, PackageRule, Visit
 from .engine import Need, VisitDraws, plan_visit_draws
@@ -286,12 +285,6 @@ def close(factory: UnitOfWorkFactory, container_id: int, *, reason: str,
 class WasteJobResult:
     closed: tuple[CloseResult, ...]
     failed: int
-
-
-def grace_hours(settings: Settings) -> int:
-    """The grace after beyond-use before what is left is waste (setting
-    ``container_grace_hours``, default 12: a fee sheet saved late still draws)."""
-    return settings.get_int("container_grace_hours", domain.DEFAULT_GRACE_HOURS, minimum=0)
 
 
 def write_off_expired(factory: UnitOfWorkFactory, *, now: datetime, grace_hours: int,

@@ -21,7 +21,9 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from ..consumption.domain import (
+from ...stock.repository import StockRepository
+from ...unit_of_work import UnitOfWork
+from ..domain import (
     DEFAULT_POLICY,
     Lot,
     LotPolicy,
@@ -31,10 +33,8 @@ from ..consumption.domain import (
     lot_sort_key,
     selector_for,
 )
-from ..consumption.planning import NewSale, StockChanges, Visit, apply_returns, apply_takes
-from ..consumption.repositories import ConsumptionRepository
-from ..stock.repository import StockRepository
-from ..unit_of_work import UnitOfWork
+from ..planning import NewSale, StockChanges, Visit, apply_returns, apply_takes
+from ..repositories import ConsumptionRepository
 from . import step
 from .domain import Visit as DrawVisit
 from .engine import Need, VisitDraws, plan_visit_draws

@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from ..errors import InvalidInputError
+from ...errors import InvalidInputError
 
 BEYOND_USE = "beyond-use"
 CLOSE_REASONS: tuple[str, ...] = ("used-up", "dropped", "contaminated", "expired", "other")

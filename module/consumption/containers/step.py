@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from ..consumption.domain import selector_for
-from ..stock import domain as stock_domain
-from ..stock.repository import LedgerEntry, NewPurchase, StockRepository
+from ...stock import domain as stock_domain
+from ...stock.repository import LedgerEntry, NewPurchase, StockRepository
+from ..domain import selector_for
 from .domain import Container, PackageRule, Visit
 from .engine import SaleDraw, VisitDraws, plan_container_returns
 from .repository import ContainerRepository, NewDraw

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
-from ..consumption.lot_order import Lot
-from ..consumption.repositories.lots import lot_from_row
-from ..db import existing_tables
+from ...db import existing_tables
+from ..lot_order import Lot
+from ..repositories.lots import lot_from_row
 from .domain import Container, NewContainer, PackageRule
 from .engine import SaleDraw
 
