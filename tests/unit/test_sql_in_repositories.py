@@ -94,10 +94,17 @@ def _literal_text(node: ast.AST) -> str | None:
 
 
 def _call_name(node: ast.Call) -> str:
+    """``text`` (SQLAlchemy's, bare or as ``sqlalchemy.text``), ``exec_driver_sql`` (a
+    method) or ``execute_raw``; other calls give their name too, never these three."""
     func = node.func
     if isinstance(func, ast.Name):
         return func.id
-    return func.attr if isinstance(func, ast.Attribute) else ""
+    if not isinstance(func, ast.Attribute):
+        return ""
+    if func.attr == "text":  # page.text(...) is not SQLAlchemy's
+        owner = func.value
+        return "text" if isinstance(owner, ast.Name) and owner.id in ("sqlalchemy", "sa") else ""
+    return func.attr
 
 
 def sql_in(source: str) -> list[tuple[int, str]]:
@@ -143,10 +150,11 @@ def f(conn, table):
     message = "Show what would run; set aside visits; Delete a mapping; update materials"
     hint = "  select id from drugs where active = 1"
     lock = f"SET SESSION wsrep_sync_wait = {1}"
+    page.text("not SQL"); sa.text(QUERY)
     return message, hint, lock, "Create an empty database", "Lock the lots"
 '''
     found = sql_in(sample)
-    assert [line for line, _ in found] == [7, 8, 8, 10, 11]
+    assert [line for line, _ in found] == [7, 8, 8, 10, 11, 12]
     assert found[0][1] == "text(...)" and found[3][1] == "select id from drugs where active = 1"
 
 
