@@ -31,7 +31,7 @@ from ..stock import triggers as ledger_triggers
 from ..usage import triggers as usage_triggers
 from . import billing_triggers
 from .billing_triggers import QUEUE_TABLE
-from .catalog import CatalogRepository, InstalledTrigger
+from .catalog_repository import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec
 
 # Every trigger of the module, in install order (the billing triggers first).

@@ -86,6 +86,7 @@ def _count_json(result: Any) -> dict[str, Any]:
                      for d in result.differences]}
 
 
+# long: a router factory; its routes are closures over the principal dependency
 def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> APIRouter:
     """The scan routes and pages, authenticated by ``get_principal`` (the app's
     dependency; its result has ``username``, ``grants`` and ``csrf``)."""

@@ -207,6 +207,7 @@ class AlertStateRepository:
             yield row, self._state("container", str(row.container_id), r)
 
     # -- alert state -------------------------------------------------------------
+    # long: one UNION ALL statement, a branch per alert family written out in full
     def states_to_resolve(
         self, today: date, horizon_end: date, *, shortage_rule: bool,
         container_end: datetime | None = None,

@@ -90,6 +90,7 @@ class ConsumptionRepository(LotRepository):
         facts = self.visit_facts(pid, encounter)
         return facts.lines, facts.usage
 
+    # long: one round trip; the three UNION ALL branches' columns must line up, so together
     def visit_facts(self, pid: int, encounter: int) -> VisitFacts:
         """The visit's mapped live lines, its usage records with their recorded actuals,
         and the pending fee-sheet edits of its AUTO_PROC rows, in ONE round trip (a UNION
