@@ -296,6 +296,20 @@ def test_the_php_menu_launch_carries_openemrs_site_id(php_openemr: str, sites: S
         assert unknown.status_code == 404 and "no such site: nowhere" in unknown.text
 
 
+def test_php_and_python_launch_tokens_agree_on_the_site() -> None:
+    source = (Path(__file__).resolve().parents[3] / "templates" / "openemr_module"
+              / MODULE_NAME / "src" / "LaunchToken.php")
+    nonce = "0123456789abcdef0123456789abcdef"
+    code = (f"require '{source}';"
+            "echo aesthetic_inventory_mint_token($argv[1], 'nurse', 1000000, 60, $argv[2],"
+            " $argv[3]);")
+    for site_id, python_site in (("site2", "site2"), ("", None)):
+        php = subprocess.run(["php", "-r", code, LAUNCH_SECRET, nonce, site_id], check=True,
+                             capture_output=True, text=True).stdout
+        assert php == mint_launch_token(LAUNCH_SECRET, "nurse", now=1_000_000, nonce=nonce,
+                                        site=python_site)
+
+
 class Blackhole:
     """A TCP server that accepts connections and never answers (a database host that
     hangs: PyMySQL waits for the greeting without a timeout) until :meth:`release`,
@@ -363,14 +377,16 @@ def test_a_hanging_site_database_never_stalls_another_site(site: Site) -> None:
 
 
 def test_serve_takes_the_site_options(site: Site, site2: Site, tmp_path: Path) -> None:
+    """--site NAME=URL and --site NAME of the [sites] table, in two worker processes
+    (each builds the same sites)."""
     port = free_port()
     config = tmp_path / "settings.toml"
     config.write_text(f'[sites]\nsite2 = "{site2.url}"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AESTHETIC_INVENTORY_")}
     env |= {"AESTHETIC_INVENTORY_WEB_SECRET": WEB_SECRET}
     proc = subprocess.Popen(
-        [CLI, "--config", str(config), "serve", "--port", str(port), "--site",
-         f"default={site.url}", "--site", "site2"],
+        [CLI, "--config", str(config), "serve", "--port", str(port), "--workers", "2",
+         "--site", f"default={site.url}", "--site", "site2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
