@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..scanning import service as scanning
 from ..unit_of_work import retry_on_lock_conflict
+from .context import site_of
 from .materials import record_json
 from .services import ForbiddenError
 
@@ -96,7 +97,7 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
     principal_dependency = Depends(get_principal)
 
     def require_receiving(request: Request, principal: Any) -> Any:
-        app = request.app.state.ctx.app
+        app = site_of(request).app
         if not scanning.may_receive(app.unit_of_work, principal.username):
             raise ForbiddenError("Access Denied")
         return app
@@ -107,7 +108,7 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
                   principal: Any = principal_dependency) -> dict[str, Any]:
         if not principal.grants.update_materials:
             raise ForbiddenError("Access Denied")
-        app = request.app.state.ctx.app
+        app = site_of(request).app
 
         def work() -> scanning.ChairScanResult:
             with app.unit_of_work() as uow:
