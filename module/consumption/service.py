@@ -202,8 +202,8 @@ def reconcile_in_transaction(
     if counted is None:
         changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
     else:
-        changes, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted, policy)
-        applied = {}
+        changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
+                                                policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)

@@ -5,11 +5,13 @@ The consumption engine calls :func:`counted_products` once per reconcile (one re
 the product settings); only when the visit needs such a product does it call
 :func:`lock_and_plan` instead of its own lot allocation, write its rows as usual, then
 call :func:`write_containers`. Previews call :func:`container_stock_plan` on the same
-facts read without locks, so they show the container draws too.
+read, so they show the container draws too.
 
-Lock order: every candidate lot of the products taken (and the lots returns go to) in
-one ascending ``inventory_id`` statement, then the open containers of the counted
-products in ascending id: the order ``use``, ``containers close`` and the waste job
+Locks: the lots a plan writes, in ascending ``inventory_id`` (the engine's checked lot
+UPDATE); the containers ride on their lots' locks (every writer of a container holds its
+lot's lock first), and the draw INSERT checks that the containers drawn from are as the
+plan read them. On a stale read the lots, each followed by its open containers, are
+locked in one statement: the order ``use``, ``containers close`` and the waste job
 follow too (after the product row, which the engine never locks).
 """
 
@@ -33,7 +35,14 @@ from ..domain import (
     lot_sort_key,
     selector_for,
 )
-from ..planning import NewSale, StockChanges, Visit, apply_returns, apply_takes
+from ..planning import (
+    NewSale,
+    StockChanges,
+    Visit,
+    apply_returns,
+    apply_takes,
+    before_own_writes,
+)
 from ..repositories import ConsumptionRepository
 from . import step
 from .domain import Visit as DrawVisit
@@ -98,6 +107,7 @@ class CountedPlan:
     facts: ContainerFacts
     draws: VisitDraws
     returns: tuple[tuple[int, int, int], ...]  # (sale_id, lot, units) of counted products
+    checked: bool = False  # containers read unlocked: the draw INSERT checks them
 
 
 def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
@@ -108,20 +118,41 @@ def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
 
 def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
                   visit: Visit, counted: Counted, policy: LotPolicy
-                  ) -> tuple[StockChanges, CountedPlan]:
-    """Lock the lots (every candidate of the products taken, the lots returns go to)
-    and, right after each, its open containers, in one statement; plan on that locked
-    state (no optimistic snapshot: the containers are read under the lots' locks)."""
+                  ) -> tuple[StockChanges, dict[int, int], CountedPlan]:
+    """Plan on one unlocked read of the lots and their open containers, then write the
+    lots' deltas with the engine's checked UPDATE, which locks them (inventory_id
+    order) and checks them under the lock, as a plain product's reconcile does. The
+    containers ride on their lots' locks: every writer of a container holds its lot's
+    lock, and the draw INSERT checks the containers read (:func:`write_containers`).
+    When a lot differs, or a lot drawn from has no delta to lock it, the lots and
+    right after each its open containers are locked in one statement and the plan is
+    made again on that state (before this transaction's own writes).
+
+    Returns the changes, the deltas already written (the caller writes the rest) and
+    what :func:`write_containers` needs."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
     returns = _returns(plans, counted.rules)
     boxes = uow.get(ContainerRepository)
     taken = tuple(boxes.draws_of_sales(r[0] for r in returns))  # no read without returns
-    locked, vials = boxes.lock_lots_and_open(take_drugs, return_lots, counted.rules,
-                                             also=(d.container_id for d in taken))
+    also = {d.container_id for d in taken}
+    lots, vials = boxes.lots_and_open(take_drugs, return_lots, counted.rules, also)
+    snapshot = {x.inventory_id: x for x in lots}
     facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
-    changes, draws = container_stock_plan(plans, reqs, visit,
-                                          {x.inventory_id: x for x in locked}, facts, policy)
-    return changes, CountedPlan(facts, draws, returns)
+    changes, draws = container_stock_plan(plans, reqs, visit, snapshot, facts, policy)
+    applied = {k: v for k, v in changes.deltas.items() if v and k}
+    drawn = {d.inventory_id for d in draws.draws}
+    if drawn <= set(applied) <= set(snapshot):
+        if uow.get(ConsumptionRepository).adjust_lots_as_planned(applied, snapshot):
+            return changes, applied, CountedPlan(facts, draws, returns, checked=True)
+    else:
+        applied = {}
+    locked, vials = boxes.lots_and_open(take_drugs, return_lots | set(applied),
+                                        counted.rules, also, lock=True)
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
+    changes, draws = container_stock_plan(
+        plans, reqs, visit, {x.inventory_id: before_own_writes(x, applied) for x in locked},
+        facts, policy)
+    return changes, applied, CountedPlan(facts, draws, returns)
 
 
 def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
@@ -137,15 +168,15 @@ def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
 def preview_plan(conn: Connection, plans: dict[int, MappingPlan],
                  reqs: dict[int, Requirement], visit: Visit, counted: Counted,
                  policy: LotPolicy) -> StockChanges:
-    """What :func:`lock_and_plan` would decide, on lots and containers read without
-    locks (``consume --dry-run``, ``visit show``, the usage preview)."""
+    """What :func:`lock_and_plan` would decide: the same plan on the same read of lots
+    and containers (``consume --dry-run``, ``visit show``, the usage preview)."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
-    lots = {x.inventory_id: x for x in
-            ConsumptionRepository(conn).candidate_lots(take_drugs, return_lots)}
-    boxes = ContainerRepository(conn)
-    facts = ContainerFacts(counted.rules, tuple(boxes.lock_open(counted.rules, lock=False)),
-                           (), counted.at)
-    return container_stock_plan(plans, reqs, visit, lots, facts, policy)[0]
+    # (the containers that take returns matter to the writes only, not to the plan)
+    lots, vials = ContainerRepository(conn).lots_and_open(take_drugs, return_lots,
+                                                          counted.rules)
+    facts = ContainerFacts(counted.rules, tuple(vials), (), counted.at)
+    return container_stock_plan(plans, reqs, visit, {x.inventory_id: x for x in lots}, facts,
+                                policy)[0]
 
 
 def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, user: str,
@@ -154,4 +185,5 @@ def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, use
     draws against the new rows, put returns back into their containers."""
     return step.write(uow.get(ContainerRepository), uow.get(StockRepository), counted.facts,
                       counted.draws, None, counted.returns,
-                      visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now)
+                      visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now,
+                      checked=counted.checked)
