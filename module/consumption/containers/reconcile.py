@@ -56,9 +56,15 @@ __all__ = ["Counted", "CountedPlan", "container_stock_plan", "counted_products",
 
 def _counted_keys(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
                   rules: Mapping[int, object]) -> set[int]:
-    """Mappings whose takes come from containers (a named lot keeps its own rule)."""
+    """Mappings whose takes come from containers (a named lot: from that lot's vials)."""
     return {k for k, p in plans.items() if p.take > 0 and k in reqs
-            and reqs[k].drug_id in rules and reqs[k].dispensable and reqs[k].lot_id is None}
+            and reqs[k].drug_id in rules and reqs[k].dispensable}
+
+
+def _named_lot_takes(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
+                     rules: Mapping[int, object]) -> bool:
+    """Whether a product counted in units is taken from a lot the nurse named."""
+    return any(reqs[k].lot_id is not None for k in _counted_keys(plans, reqs, rules))
 
 
 def container_stock_plan(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
@@ -76,12 +82,19 @@ def container_stock_plan(plans: dict[int, MappingPlan], reqs: dict[int, Requirem
     wanted = {k: reqs[k].default_warehouse for k in counted}
 
     def candidates(ls: Sequence[Lot], need: Need) -> list[Lot]:
+        if need.lot_id is not None:  # the named lot only, as allocate_from_lot takes it
+            return [x for x in ls if x.inventory_id == need.lot_id
+                    and x.drug_id == need.drug_id and not x.destroyed and x.on_hand > 0]
         wh = wanted[need.mapping_id]
         return sorted((x for x in ls if lot_is_candidate(
             x, sale_date=visit.visit_date, default_warehouse=wh, policy=policy)),
             key=lambda x: lot_sort_key(x, wh))
 
-    needs = [Need(k, reqs[k].drug_id, plans[k].take,
+    # a named lot (a chosen or scanned vial): the vial the visit already draws from,
+    # else the lot's oldest open one in any warehouse, else a new one from that lot
+    needs = [Need(k, reqs[k].drug_id, plans[k].take, "", reqs[k].lot_id, facts.visit_vials)
+             if reqs[k].lot_id is not None else
+             Need(k, reqs[k].drug_id, plans[k].take,
                   policy.only_warehouse(reqs[k].default_warehouse) or "")
              for k in sorted(counted)]
     draws = plan_visit_draws(needs, rules=facts.rules, containers=facts.containers,
@@ -137,7 +150,8 @@ def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int
     also = {d.container_id for d in taken}
     lots, vials = boxes.lots_and_open(take_drugs, return_lots, counted.rules, also)
     snapshot = {x.inventory_id: x for x in lots}
-    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
+    mine = _visit_vials(boxes, plans, reqs, visit, counted)
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at, mine)
     changes, draws = container_stock_plan(plans, reqs, visit, snapshot, facts, policy)
     applied = {k: v for k, v in changes.deltas.items() if v and k}
     drawn = {d.inventory_id for d in draws.draws}
@@ -148,11 +162,20 @@ def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int
         applied = {}
     locked, vials = boxes.lots_and_open(take_drugs, return_lots | set(applied),
                                         counted.rules, also, lock=True)
-    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at, mine)
     changes, draws = container_stock_plan(
         plans, reqs, visit, {x.inventory_id: before_own_writes(x, applied) for x in locked},
         facts, policy)
     return changes, applied, CountedPlan(facts, draws, returns)
+
+
+def _visit_vials(boxes: ContainerRepository, plans: dict[int, MappingPlan],
+                 reqs: dict[int, Requirement], visit: Visit, counted: Counted
+                 ) -> frozenset[int]:
+    """The vials the visit already draws from, read only when a lot was named."""
+    if not _named_lot_takes(plans, reqs, counted.rules):
+        return frozenset()
+    return frozenset(boxes.vials_of_visit(visit.pid, visit.encounter))
 
 
 def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
@@ -172,9 +195,10 @@ def preview_plan(conn: Connection, plans: dict[int, MappingPlan],
     and containers (``consume --dry-run``, ``visit show``, the usage preview)."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
     # (the containers that take returns matter to the writes only, not to the plan)
-    lots, vials = ContainerRepository(conn).lots_and_open(take_drugs, return_lots,
-                                                          counted.rules)
-    facts = ContainerFacts(counted.rules, tuple(vials), (), counted.at)
+    boxes = ContainerRepository(conn)
+    lots, vials = boxes.lots_and_open(take_drugs, return_lots, counted.rules)
+    facts = ContainerFacts(counted.rules, tuple(vials), (), counted.at,
+                           _visit_vials(boxes, plans, reqs, visit, counted))
     return container_stock_plan(plans, reqs, visit, {x.inventory_id: x for x in lots}, facts,
                                 policy)[0]
 

@@ -94,6 +94,7 @@ class VisitDraw:
     diluent_ml: Decimal | None
     package_size: int
     unit: str
+    inventory_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,12 @@ class ContainerRepository:
             + " UNION ALL ".join(parts), tuple(params))
         return int(result.rowcount)
 
+    def vials_of_visit(self, pid: int, encounter: int) -> list[int]:
+        """The containers a visit's rows draw from (a named lot's vial is drawn first)."""
+        return [int(r[0]) for r in self.conn.execute(text(
+            f"SELECT DISTINCT container_id FROM {DRAW} WHERE pid = :p AND encounter = :e "
+            "ORDER BY container_id"), {"p": pid, "e": encounter})]
+
     def set_draw_units(self, units: dict[int, int]) -> None:
         """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
         gone = sorted(k for k, v in units.items() if v <= 0)
@@ -354,17 +361,19 @@ class ContainerRepository:
         rows = self.conn.execute(text(
             "SELECT ds.selector, c.id, SUM(x.units), c.units, c.units_wasted, "
             f"{DRAWN}, c.beyond_use_at, c.closed_at, ps.diluent_ml, ps.units_per_package, "
-            f"COALESCE(ps.counting_unit, '') FROM {DRAW} x "
+            f"COALESCE(ps.counting_unit, ''), c.inventory_id FROM {DRAW} x "
             "JOIN drug_sales ds ON ds.sale_id = x.sale_id "
             f"JOIN {CONTAINER} c ON c.id = x.container_id "
             "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
             "WHERE x.pid = :p AND x.encounter = :e "
             "GROUP BY ds.selector, c.id, c.units, c.units_wasted, c.beyond_use_at, "
-            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit "
+            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit, "
+            "c.inventory_id "
             "ORDER BY c.id"), {"p": pid, "e": encounter})
         return [VisitDraw(str(r[0] or ""), int(r[1]), int(r[2]), int(r[3]) - int(r[5])
                           - int(r[4]), r[6], r[7],
-                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]))
+                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]),
+                          int(r[11]))
                 for r in rows]
 
     def containers_of_sales(self, sale_ids: Iterable[int]) -> dict[int, list[int]]:

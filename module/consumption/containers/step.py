@@ -26,13 +26,15 @@ from .repository import ContainerRepository, NewDraw
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """The visit's products counted in units, their open containers (locked), the
-    recorded draws of the visit's rows, and the encounter's date-time."""
+    """The visit's products counted in units, their open containers, the recorded
+    draws of the rows the visit gives back, the encounter's date-time, and (when the
+    nurse named a lot) the containers the visit already draws from."""
 
     rules: dict[int, PackageRule]
     containers: tuple[Container, ...]
     draws: tuple[SaleDraw, ...]
     at: datetime
+    visit_vials: frozenset[int] = frozenset()  # drawn from by the visit (a named lot's)
 
 
 @dataclass(frozen=True)
