@@ -5,9 +5,9 @@ what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
 transaction. Locks are taken in one fixed order: the visit's ``form_encounter`` row
 first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows, then the
 lots in ascending ``inventory_id``, then (products counted in units, only when a lot
-changed between the read and the lock) their open containers in ascending id. What to write is decided by
-:mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is in
-:mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
+changed between the read and the lock) their open containers in ascending id. What
+to write is decided by :mod:`~aesthetic_inventory.consumption.planning` (pure); the
+SQL is in :mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
 (many visits, each its own transaction) are :mod:`~aesthetic_inventory.consumption.batch`.
 """
 
