@@ -4,10 +4,10 @@ A reconcile compares what the visit's live billing lines require (per mapping) w
 what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
 transaction. Locks are taken in one fixed order: the visit's ``form_encounter`` row
 first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows, then the
-lots in ascending ``inventory_id``, then (products counted in units) their open
-containers in ascending id. What to write is decided by
-:mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is in
-:mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
+lots in ascending ``inventory_id``, then (products counted in units, only when a lot
+changed between the read and the lock) their open containers in ascending id. What
+to write is decided by :mod:`~aesthetic_inventory.consumption.planning` (pure); the
+SQL is in :mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
 (many visits, each its own transaction) are :mod:`~aesthetic_inventory.consumption.batch`.
 """
 
@@ -202,8 +202,8 @@ def reconcile_in_transaction(
     if counted is None:
         changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
     else:
-        changes, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted, policy)
-        applied = {}
+        changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
+                                                policy)
 
     writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
     writes += repo.insert_sales(changes.new_sales)

@@ -120,10 +120,10 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
 
         result = retry_on_lock_conflict(work)
         recorded = record_json(result.record.as_dict())
-        recorded["message"] = (f"lot {result.lot_number} recorded as used for "
-                               f"{result.product}")
+        recorded["message"] = result.message  # names the vial of a product counted in units
         return {**recorded, "scan": result.scan.as_dict(), "productId": result.drug_id,
-                "inventoryId": result.inventory_id, "lotNumber": result.lot_number}
+                "inventoryId": result.inventory_id, "lotNumber": result.lot_number,
+                "containers": list(result.containers)}
 
     @router.post(prefix + "/receipts/scan", tags=["stock"],
                  summary="Receive one lot from a GS1 scan (product, lot and expiry)")
