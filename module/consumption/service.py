@@ -4,8 +4,9 @@ A reconcile compares what the visit's live billing lines require (per mapping) w
 what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
 transaction. Locks are taken in one fixed order: the visit's ``form_encounter`` row
 first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows (and, when
-stock is taken, its usage records), then the lots in ascending ``inventory_id``, then
-(products counted in units) their open containers in ascending id. What to write is decided by
+stock is taken, the rows the reconcile writes before the lots: :mod:`.writes`), then
+the lots in ascending ``inventory_id``, then (products counted in units) their open
+containers in ascending id. What to write is decided by
 :mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is in
 :mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
 (many visits, each its own transaction) are :mod:`~aesthetic_inventory.consumption.batch`.
@@ -37,18 +38,17 @@ from .domain import (
 )
 from .planning import (
     StockChanges,
-    UsageRow,
     Visit,
     before_own_writes,
     outcomes,
     remaining_deltas,
     snapshot_cut,
     stock_plan,
-    zero_usage,
 )
 from .repositories import ActualsRepository, ConsumptionRepository
 from .results import DrainResult, LotMovement, MappingOutcome, ReconcileResult, SweepResult
 from .visit_plan import VisitPlan, plan_visit
+from .writes import TakeWrites
 
 __all__ = [
     "DrainResult",
@@ -216,55 +216,32 @@ def reconcile_in_transaction(
     counted = counted_products(facts.counted, visit_date=visit.visit_date,
                                visit_time=visit.visit_time)
     boxed: CountedPlan | None = None
-    early = _EarlyUsage(repo, plan, pid, encounter, now)
+    takes = TakeWrites(repo, plan, held, now)
     if counted is None:
         changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy,
-                                               before_lock=early.write)
+                                               before_lock=takes.before_lock)
     else:
         changes, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted, policy)
         applied = {}
 
-    writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-    writes += repo.insert_sales(changes.new_sales)
-    writes += repo.shrink_sales(changes.shrink)
-    writes += repo.delete_sales(changes.delete)
+    writes = (1 if applied else 0) + takes.writes
+    if takes.first is not None:  # written before the lot UPDATE (.writes)
+        writes += takes.after_lock(changes, applied)
+    else:
+        writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
+        writes += repo.insert_sales(changes.new_sales)
+        writes += repo.shrink_sales(changes.shrink)
+        writes += repo.delete_sales(changes.delete)
     if boxed is not None:
         write_containers(uow, boxed, visit, user=service_username, now=now)
     if after_writes is not None:
         after_writes(uow.connection)
     lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
-    writes += early.writes + repo.upsert_usage(pid, encounter, early.still_to_write(usage_writes),
-                                               now)
+    writes += repo.upsert_usage(pid, encounter, takes.usage_rows(usage_writes), now)
     return ReconcileResult(
         pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )
 
-
-class _EarlyUsage:
-    """The usage records of a plan that takes stock, written before the lot UPDATE (it
-    is the lots' lock: the fewer round trips after it, the shorter concurrent saves of a
-    product queue on its head lot). A stale first plan (a concurrent save changed a lot)
-    writes the records again where the final plan differs; a record written early that
-    the final plan leaves as stored is written back as stored."""
-
-    def __init__(self, repo: ConsumptionRepository, plan: VisitPlan, pid: int, encounter: int,
-                  now: datetime) -> None:
-        self.repo, self.plan, self.pid, self.encounter, self.now = repo, plan, pid, encounter, now
-        self.written: dict[int, UsageRow] = {}
-        self.writes = 0
-
-    def write(self, first: StockChanges) -> None:
-        rows = outcomes(self.plan.plans, self.plan.reqs, self.plan.usage, first)[1]
-        self.writes = self.repo.upsert_usage(self.pid, self.encounter, rows, self.now)
-        self.written = {row.mapping_id: row for row in rows}
-
-    def still_to_write(self, final: list[UsageRow]) -> list[UsageRow]:
-        by_mapping = {row.mapping_id: row for row in final}
-        for mapping_id, row in self.written.items():  # the final plan keeps it as stored
-            if mapping_id not in by_mapping:
-                by_mapping[mapping_id] = self.plan.usage.get(mapping_id, zero_usage(row))
-        return [row for key, row in sorted(by_mapping.items())
-                if self.written.get(key) != row]
 
 
 def _write_absorbed(

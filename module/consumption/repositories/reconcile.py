@@ -157,6 +157,17 @@ class ConsumptionRepository(LotRepository):
                 ))
         return facts
 
+    def auto_rows(self, pid: int, encounter: int) -> list[tuple[int, str, int, int]]:
+        """(sale_id, selector, inventory_id, quantity) of the visit's AUTO_PROC rows as
+        this transaction sees them (a stale first plan's rows are among them)."""
+        rows = driver_sql(
+            self.conn,
+            "SELECT sale_id, selector, inventory_id, quantity FROM drug_sales "
+            "WHERE pid = %s AND encounter = %s AND selector LIKE %s",
+            (pid, encounter, SELECTOR_PREFIX + "%"),
+        ).all()
+        return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     # -- writes (one statement per kind) -----------------------------------------
 
     def insert_sales(self, sales: Sequence[NewSale]) -> int:
@@ -202,7 +213,8 @@ class ConsumptionRepository(LotRepository):
         )
 
     def shrink_sales(self, quantities: dict[int, int]) -> int:
-        """Set new quantities of partly returned rows in one UPDATE."""
+        """Set new quantities of partly returned rows (or of a stale plan's new rows) in
+        one UPDATE."""
         if not quantities:
             return 0
         stmt = (
