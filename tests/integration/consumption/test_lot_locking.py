@@ -224,3 +224,26 @@ def test_rows_written_before_the_lock_are_brought_to_the_final_plan(
     assert [clinic.on_hand(i) for i in ids] == [2 - taken - dict(fresh).get(ids[0], 0),
                                                 2 - dict(fresh).get(ids[1], 0),
                                                 2 - dict(fresh).get(ids[2], 0), 2]
+
+
+def test_reading_the_held_rows_lot_numbers_locks_no_lot(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """The visit's lock (``FOR UPDATE``) reads the lot number of each held row through a
+    scalar subquery, which the server does not lock: an unchanged re-save holds no lot,
+    and a return names its lot without reading it."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    lot = clinic.add_lot(drug, 5, expiration=date(2027, 1, 1), lot_number="LOT-7")
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    line = clinic.add_line(1, 100, "11950", 3)
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    free: list[bool] = []
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE,
+                    after_writes=lambda conn: free.append(_try_lock(migrated_engine, lot)))
+    assert free == [True]
+    clinic.execute("UPDATE billing SET units = 1 WHERE id = :i", {"i": line})
+    result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert [(m.inventory_id, m.lot_number, m.quantity) for m in result.lines[0].lots] == [
+        (lot, "LOT-7", -2)]
+    assert clinic.on_hand(lot) == 4
