@@ -140,9 +140,14 @@ def mask_url(url: str | URL | None) -> str:
 
 
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4, and the session
+    """Build the engine: PyMySQL, READ COMMITTED, utf8mb4, and the session
     variable ``@aesthetic_inventory_writer`` that marks the module's own writes
     (``kwargs`` override the engine options: the web server's engines do).
+
+    A pooled connection is pinged before use only when it sat idle
+    :data:`IDLE_PING_SECONDS` or more (:func:`ping_when_idle`), not on every checkout:
+    a pre-ping was one more round trip on every fee-sheet save (issue 21). A caller
+    that passes ``pool_pre_ping`` chooses its own checks.
 
     READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
     lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
@@ -157,20 +162,29 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     try:
         options: dict[str, Any] = {
             "isolation_level": "READ COMMITTED",
-            "pool_pre_ping": True,
+            "pool_pre_ping": False,
             "pool_recycle": 3600,
             # Every access goes through a Connection, which rolls back a transaction it
             # still holds when closed; the pool's own rollback on return would only add
             # a round trip to every committed unit of work.
             "pool_reset_on_return": None,
         }
+        idle_ping = "pool_pre_ping" not in kwargs
         options.update(kwargs)  # the web engine: no pre-ping, autocommit reads
         engine = create_engine(parsed, connect_args=connect_args, **options)
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    if idle_ping:
+        ping_when_idle(engine, IDLE_PING_SECONDS)
     # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)
     event.listen(engine, "connect", _align_connection_collation)
     return engine
+
+
+# A pooled connection idle this long is pinged before use (create_db_engine's default).
+# The service's workers and a benchmark's saves reuse their connections far sooner; one
+# that sat through a server restart or a dropped connection is checked and replaced.
+IDLE_PING_SECONDS = 1.0
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
