@@ -211,7 +211,7 @@ def reconcile_in_transaction(
                       actor=actor)
     if plan.absorbed is not None:
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
-    # a product counted in units is drawn from containers (module/containers): lots, then
+    # a product counted in units is drawn from containers (.containers): lots, then
     # its open containers, are locked before planning; other visits as always
     counted = counted_products(facts.counted, visit_date=visit.visit_date,
                                visit_time=visit.visit_time)
@@ -224,14 +224,7 @@ def reconcile_in_transaction(
         changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
                                                 policy)
 
-    writes = (1 if applied else 0) + takes.writes
-    if takes.first is not None:  # written before the lot UPDATE (.writes)
-        writes += takes.after_lock(changes, applied)
-    else:
-        writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-        writes += repo.insert_sales(changes.new_sales)
-        writes += repo.shrink_sales(changes.shrink)
-        writes += repo.delete_sales(changes.delete)
+    writes = _write_changes(repo, takes, changes, applied)
     if boxed is not None:
         write_containers(uow, boxed, visit, user=service_username, now=now)
     if after_writes is not None:
@@ -242,6 +235,17 @@ def reconcile_in_transaction(
         pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )
 
+
+def _write_changes(repo: ConsumptionRepository, takes: TakeWrites, changes: StockChanges,
+                   applied: dict[int, int]) -> int:
+    """The stock writes the plan still needs after the lots were locked; the rows written."""
+    writes = (1 if applied else 0) + takes.writes
+    if takes.first is not None:  # written before the lot UPDATE (.writes)
+        return writes + takes.after_lock(changes, applied)
+    writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
+    writes += repo.insert_sales(changes.new_sales)
+    writes += repo.shrink_sales(changes.shrink)
+    return writes + repo.delete_sales(changes.delete)
 
 
 def _write_absorbed(

@@ -11,7 +11,7 @@ visit without such a product (one extra read of the product settings only).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -95,10 +95,14 @@ def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFac
         key = (d.mapping_id, d.inventory_id, ids.get(d.container_id, d.container_id))
         rows[key] = rows.get(key, 0) + d.units
     if new_sale_ids is None:
+        # the check compares with the containers as read, plus what this reconcile's
+        # own returns just gave back to them (not another save's doing)
+        seen = [replace(c, units_drawn=c.units_drawn - back.given_back.get(c.id, 0))
+                for c in facts.containers]
         done = repo.insert_visit_draws(
             [(cid, selector_for(m), inv, units) for (m, inv, cid), units in rows.items()],
             pid=visit.pid, encounter=visit.encounter, drawn_at=facts.at,
-            seen=facts.containers if checked else None, opened=tuple(ids.values()))
+            seen=seen if checked else None, opened=tuple(ids.values()))
         if done != len(rows):
             raise StaleReadError("another save drew from these containers meanwhile")
     else:
