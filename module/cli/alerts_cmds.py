@@ -21,11 +21,13 @@ def alerts() -> None:
 @alerts.command("run")
 @click.option("--dry-run", is_flag=True, help="Show the digest; write and send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@click.option("--full", is_flag=True,
+              help="Evaluate every product and lot, not only what changed since the last scan.")
 @pass_app
-def run(app: App, dry_run: bool, as_json: bool) -> None:
+def run(app: App, dry_run: bool, as_json: bool, full: bool) -> None:
     """One alert scan: decide what is new, write the outbox, deliver it."""
     check_alert_setup(app)  # a malformed setting (or SMTP global) fails before any work
-    result = run_alert_scan(app, dry_run=dry_run)
+    result = run_alert_scan(app, dry_run=dry_run, full=full)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
         return

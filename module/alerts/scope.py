@@ -1,0 +1,105 @@
+"""What an alert scan must look at, as pure functions (no SQL): a full scan, or only
+what changed since the last scan (issue 21).
+
+A full scan evaluates every rule over every product and lot. The incremental scan
+gives exactly the same decision by evaluating the rules only where the result can
+differ from what the last scan left in the alert state:
+
+* products whose stock or settings changed (rows the triggers of
+  :mod:`aesthetic_inventory.alerts.triggers` wrote since the last scan);
+* time passing without a write: lots whose expiration the day change crossed
+  (expiring -> expired, and their product's usable stock), read by an index range
+  ``(last day, today]``, and lots entering the expiry horizon, ``(last horizon end,
+  horizon end]``;
+* open states due for a reminder (an index range on ``last_notified``);
+* the shortage and container rules and the kinds no rule produces, always whole
+  (their tables do not grow with the lots).
+
+A full scan runs instead when there is no watermark yet, the expiry horizon setting
+changed, the clock went back, the change triggers are not installed (sweep mode), it
+is asked for (``alerts run --full``) or the last full scan is older than
+:data:`FULL_SCAN_HOURS`: that catches what no trigger sees (a lot edited without a
+movement, see :mod:`aesthetic_inventory.alerts.triggers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+FULL_SCAN_HOURS = 24
+# bump when the rules change what a full scan finds: the next scan is then full
+RULES_VERSION = "1"
+STOCK_KINDS = frozenset({"low_stock", "out_of_stock"})
+LOT_KINDS = frozenset({"expired", "expiring"})
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """What the last (non-dry) scan covered."""
+
+    scanned_today: date
+    horizon_end: date
+    params: str
+    full_at: datetime
+
+
+@dataclass(frozen=True)
+class IncrementalScope:
+    """The products and lots an incremental scan evaluates."""
+
+    stock_drug_ids: frozenset[int]  # stock-level rule and stock states
+    lot_drug_ids: frozenset[int]  # every lot of these products
+    lot_ids: frozenset[int]  # these lots (reminders)
+    entering_after: date | None  # lots expiring after this day, up to the horizon end
+
+
+def scan_params(horizon_days: int) -> str:
+    """The settings that change what a full scan finds, as stored in the watermark."""
+    return f"rules={RULES_VERSION};horizon_days={horizon_days}"
+
+
+def full_scan_reason(
+    watermark: Watermark | None, *, now: datetime, params: str, triggers_installed: bool,
+    forced: bool,
+) -> str | None:
+    """Why this scan must be full, or None when an incremental scan is exact."""
+    if forced:
+        return "asked for"
+    if not triggers_installed:
+        return "change triggers not installed"
+    if watermark is None:
+        return "first scan"
+    if watermark.params != params:
+        return "settings changed"
+    if now.date() < watermark.scanned_today or now < watermark.full_at:
+        return "clock went back"
+    if now - watermark.full_at >= timedelta(hours=FULL_SCAN_HOURS):
+        return f"last full scan over {FULL_SCAN_HOURS} h ago"
+    return None
+
+
+def incremental_scope(
+    watermark: Watermark,
+    *,
+    horizon_end: date,
+    changed_drug_ids: Iterable[int],
+    crossed_drug_ids: Iterable[int],
+    reminder_keys: Iterable[tuple[str, str]],
+) -> IncrementalScope:
+    """The scope from what changed: changed products and products with a lot whose
+    expiration the day change crossed (their lots and their stock level), states due
+    for a reminder (their own item), and the lots entering the horizon."""
+    products = frozenset(changed_drug_ids) | frozenset(crossed_drug_ids)
+    stock = set(products)
+    lots: set[int] = set()
+    for kind, key in reminder_keys:
+        if not key.isdigit():
+            continue
+        if kind in STOCK_KINDS:
+            stock.add(int(key))
+        elif kind in LOT_KINDS:
+            lots.add(int(key))
+    entering = watermark.horizon_end if horizon_end > watermark.horizon_end else None
+    return IncrementalScope(frozenset(stock), products, frozenset(lots), entering)
