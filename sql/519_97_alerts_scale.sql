@@ -35,6 +35,13 @@ CREATE TABLE `aesthetic_inventory_alert_watermark` (
 CREATE INDEX `aesthetic_inventory_expiration` ON `drug_inventory` (`expiration`);
 #EndIf
 
+-- A product's usable stock (lots not destroyed, not expired, with stock) summed from
+-- the index alone, and its lots near expiry found without reading the rows: the
+-- incremental scan re-evaluates a changed product in index reads. Additive index only.
+#IfNotIndex drug_inventory aesthetic_inventory_usable
+CREATE INDEX `aesthetic_inventory_usable` ON `drug_inventory` (`drug_id`, `destroy_date`, `expiration`, `on_hand`);
+#EndIf
+
 -- Open states due for a reminder (last_notified <= now - reminder), by index range.
 #IfNotIndex aesthetic_inventory_alert_state open_due
 CREATE INDEX `open_due` ON `aesthetic_inventory_alert_state` (`state`, `last_notified`);

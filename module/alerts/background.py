@@ -119,13 +119,25 @@ class BackgroundServiceRepository:
         ).rowcount
         return bool(changed)
 
+    _REGISTER_BRIDGE = "UPDATE background_services SET require_once = {path} WHERE name = {name}"
+
     def register_bridge(self, require_once: str) -> bool:
         """Point the row at the installed PHP bridge (OpenEMR's runner then runs it)."""
         changed = self.conn.execute(
-            text("UPDATE background_services SET require_once = :path WHERE name = :name"),
+            text(self._REGISTER_BRIDGE.format(path=":path", name=":name")),
             {"path": require_once, "name": self.name},
         ).rowcount
         return bool(changed)
+
+    @classmethod
+    def register_bridge_statement(cls, require_once: str, name: str = SERVICE_NAME) -> str:
+        """The statement :meth:`register_bridge` runs, with its values, for an operator
+        to run by hand (no database configured). Both are fixed identifiers of the
+        module (no user input), quoted as SQL string literals."""
+        def quoted(value: str) -> str:
+            return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+        return cls._REGISTER_BRIDGE.format(path=quoted(require_once), name=quoted(name))
 
     def recover_stale(self, timeout_minutes: int) -> str | None:
         """Reset a claim older than the timeout (its process died).

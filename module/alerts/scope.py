@@ -8,7 +8,7 @@ differ from what the last scan left in the alert state:
 * products whose stock or settings changed (rows the triggers of
   :mod:`aesthetic_inventory.alerts.triggers` wrote since the last scan);
 * time passing without a write: lots whose expiration the day change crossed
-  (expiring -> expired, and their product's usable stock), read by an index range
+  (expiring -> expired) and their product's stock level, read by an index range
   ``(last day, today]``, and lots entering the expiry horizon, ``(last horizon end,
   horizon end]``;
 * open states due for a reminder (an index range on ``last_notified``);
@@ -50,9 +50,10 @@ class IncrementalScope:
     """The products and lots an incremental scan evaluates."""
 
     stock_drug_ids: frozenset[int]  # stock-level rule and stock states
-    lot_drug_ids: frozenset[int]  # every lot of these products
+    lot_drug_ids: frozenset[int]  # the lots of these products (their stock changed)
     lot_ids: frozenset[int]  # these lots (reminders)
-    entering_after: date | None  # lots expiring after this day, up to the horizon end
+    crossed: tuple[date, date] | None  # lots expiring in (a, b]: the day change expired them
+    entering: tuple[date, date] | None  # lots expiring in (a, b]: now within the horizon
 
 
 def scan_params(horizon_days: int) -> str:
@@ -67,10 +68,10 @@ def full_scan_reason(
     """Why this scan must be full, or None when an incremental scan is exact."""
     if forced:
         return "asked for"
-    if not triggers_installed:
-        return "change triggers not installed"
     if watermark is None:
         return "first scan"
+    if not triggers_installed:
+        return "change triggers not installed"
     if watermark.params != params:
         return "settings changed"
     if now.date() < watermark.scanned_today or now < watermark.full_at:
@@ -83,16 +84,18 @@ def full_scan_reason(
 def incremental_scope(
     watermark: Watermark,
     *,
+    today: date,
     horizon_end: date,
     changed_drug_ids: Iterable[int],
     crossed_drug_ids: Iterable[int],
     reminder_keys: Iterable[tuple[str, str]],
 ) -> IncrementalScope:
-    """The scope from what changed: changed products and products with a lot whose
-    expiration the day change crossed (their lots and their stock level), states due
-    for a reminder (their own item), and the lots entering the horizon."""
-    products = frozenset(changed_drug_ids) | frozenset(crossed_drug_ids)
-    stock = set(products)
+    """The scope from what changed: the lots and stock level of changed products; the
+    stock level of products with a lot the day change expired, and those lots (an
+    expiration range); the lots entering the horizon (a range); states due for a
+    reminder (their own item)."""
+    changed = frozenset(changed_drug_ids)
+    stock = set(changed) | set(crossed_drug_ids)
     lots: set[int] = set()
     for kind, key in reminder_keys:
         if not key.isdigit():
@@ -101,5 +104,7 @@ def incremental_scope(
             stock.add(int(key))
         elif kind in LOT_KINDS:
             lots.add(int(key))
-    entering = watermark.horizon_end if horizon_end > watermark.horizon_end else None
-    return IncrementalScope(frozenset(stock), products, frozenset(lots), entering)
+    crossed = (watermark.scanned_today, today) if today > watermark.scanned_today else None
+    entering = ((watermark.horizon_end, horizon_end) if horizon_end > watermark.horizon_end
+                else None)
+    return IncrementalScope(frozenset(stock), changed, frozenset(lots), crossed, entering)

@@ -156,7 +156,7 @@ def collect_decision(
         for box, state in repo.containers_to_notify(container_end, due):
             candidates.extend((item, state) for item in container_items([box], now=now))
     resolve_scope = None if scope is None else ResolveScope(
-        scope.stock_drug_ids, scope.lot_drug_ids, scope.lot_ids)
+        scope.stock_drug_ids, scope.lot_drug_ids, scope.lot_ids, scope.crossed)
     decision = decide_changes(
         candidates,
         repo.states_to_resolve(today, horizon_end, shortage_rule=has_usage,
@@ -176,8 +176,8 @@ def _lot_scopes(scope: IncrementalScope | None) -> list[LotScope | None]:
         return [None]
     scopes: list[LotScope | None] = [LotScope(drug_ids=scope.lot_drug_ids),
                                      LotScope(inventory_ids=scope.lot_ids)]
-    if scope.entering_after is not None:
-        scopes.append(LotScope(expiring_after=scope.entering_after))
+    scopes.extend(LotScope(expiring_between=between)
+                  for between in (scope.crossed, scope.entering) if between is not None)
     return scopes
 
 
@@ -225,6 +225,7 @@ def plan_scan(
         return ScanPlan(None, reason or "first scan", rows.ids, mark, previous)
     scope = incremental_scope(
         previous,
+        today=today,
         horizon_end=horizon_end,
         changed_drug_ids=rows.drug_ids,
         crossed_drug_ids=changes.products_expiring_between(previous.scanned_today, today),

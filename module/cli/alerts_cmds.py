@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..alerts.background import SERVICE_NAME
+from ..alerts.background import SERVICE_NAME, BackgroundServiceRepository
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
 from ..alerts.service import check_alert_setup, run_alert_scan
 from ..bootstrap import App
@@ -65,8 +65,7 @@ def install(app: App, openemr_dir: str, bin_path: str | None, force: bool) -> No
     if not app.settings.database_url:
         click.echo(
             "no database configured: register the bridge with --database-url, or run "
-            f"UPDATE background_services SET require_once = '{BRIDGE_REQUIRE_ONCE}' "
-            f"WHERE name = '{SERVICE_NAME}'"
+            + BackgroundServiceRepository.register_bridge_statement(BRIDGE_REQUIRE_ONCE)
         )
     elif register_bridge(app.unit_of_work):
         click.echo(

@@ -21,12 +21,15 @@ PACKAGE_COLUMNS = (
     "COALESCE(ps.package_unit, '')"
 )
 _STATE_COLUMNS = "s.kind, s.item_key, s.state, s.last_notified"
+LOT_STATE_KINDS = ("expired", "expiring")
 
 
 def sql_text(sql: str, params: dict[str, object]) -> TextClause:
-    """``text(sql)`` with every list-valued parameter bound as an expanding ``IN``."""
+    """``text(sql)`` with every list-valued parameter it names bound as an expanding
+    ``IN``."""
     expanding: list[BindParameter[Any]] = [
-        bindparam(k, expanding=True) for k, v in params.items() if isinstance(v, list)]
+        bindparam(k, expanding=True) for k, v in params.items()
+        if isinstance(v, list) and f":{k}" in sql]
     return text(sql).bindparams(*expanding) if expanding else text(sql)
 
 
@@ -48,12 +51,12 @@ class PackageCache:
 @dataclass(frozen=True)
 class LotScope:
     """The lots an incremental scan reads: those of some products, some lots by id,
-    or those expiring after a day (an index range on the expiration date). One of
+    or those expiring in ``(a, b]`` (an index range on the expiration date). One of
     the three; an empty collection is an empty scope."""
 
     drug_ids: Collection[int] | None = None
     inventory_ids: Collection[int] | None = None
-    expiring_after: date | None = None
+    expiring_between: tuple[date, date] | None = None
 
     def predicate(self) -> tuple[str, dict[str, object]]:
         """The extra condition on ``di`` and its parameters ('' = nothing to read)."""
@@ -63,21 +66,25 @@ class LotScope:
         if self.inventory_ids is not None:
             return (" AND di.inventory_id IN :lot_ids",
                     {"lot_ids": sorted(self.inventory_ids)}) if self.inventory_ids else ("", {})
-        if self.expiring_after is not None:
-            return " AND di.expiration > :after", {"after": self.expiring_after}
+        if self.expiring_between is not None:
+            after, upto = self.expiring_between
+            return (" AND di.expiration > :after AND di.expiration <= :upto",
+                    {"after": after, "upto": upto})
         return "", {}
 
 
 @dataclass(frozen=True)
 class ResolveScope:
     """What the resolution queries of an incremental scan look at: the stock states
-    of ``stock_drug_ids``, the lot states of the lots of ``lot_drug_ids`` and the
-    lot states ``lot_ids``. The shortage and container families are always read
-    whole (their tables do not grow with the lots)."""
+    of ``stock_drug_ids``, the lot states of the lots of ``lot_drug_ids``, of the lots
+    ``lot_ids`` and of the lots expiring in ``crossed`` ``(a, b]``. The shortage and
+    container families are always read whole (their tables do not grow with the
+    lots)."""
 
     stock_drug_ids: Collection[int]
     lot_drug_ids: Collection[int]
     lot_ids: Collection[int]
+    crossed: tuple[date, date] | None = None
 
 
 # A lot that is current for the state row s: (di JOIN drugs dd) LEFT JOINed on this.
@@ -97,8 +104,9 @@ def stock_resolved_sql(only: bool) -> str:
     """Open low/out-of-stock states whose product is no longer in that state (only
     those of ``:stock_keys`` when ``only``)."""
     keys = " AND s.item_key IN :stock_keys" if only else ""
+    hint = " FORCE INDEX (kind_item)" if only else ""  # a range per key, not a table scan
     return (
-        f"SELECT {_STATE_COLUMNS} FROM {STATE_TABLE} s "
+        f"SELECT {_STATE_COLUMNS} FROM {STATE_TABLE} s{hint} "
         "LEFT JOIN drugs d ON d.drug_id = CAST(s.item_key AS UNSIGNED) "
         "AND s.item_key = CAST(d.drug_id AS CHAR) "
         "AND d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0 "
@@ -113,8 +121,9 @@ def lots_resolved_sql(only_keys: bool) -> str:
     """Open expired/expiring states whose lot is no longer current in that kind
     (only those of ``:lot_keys`` when ``only_keys``)."""
     keys = " AND s.item_key IN :lot_keys" if only_keys else ""
+    hint = " FORCE INDEX (kind_item)" if only_keys else ""
     return (
-        f"SELECT {_STATE_COLUMNS} FROM {STATE_TABLE} s "
+        f"SELECT {_STATE_COLUMNS} FROM {STATE_TABLE} s{hint} "
         "LEFT JOIN (drug_inventory di JOIN drugs dd ON dd.drug_id = di.drug_id) "
         "ON di.inventory_id = CAST(s.item_key AS UNSIGNED) "
         f"AND s.item_key = CAST(di.inventory_id AS CHAR) {_LOT_CURRENT} "
@@ -123,17 +132,26 @@ def lots_resolved_sql(only_keys: bool) -> str:
     )
 
 
-def product_lots_resolved_sql() -> str:
-    """Open expired/expiring states of the lots of the products ``:lot_drugs`` whose
-    lot is no longer current in that kind (driven by the lots' product index)."""
+def driven_lots_resolved_sql(kind: str, lots: str) -> str:
+    """Open ``kind`` (expired or expiring) states of the lots ``l`` chosen by the
+    condition ``lots`` whose lot is no longer current in that kind: driven by an
+    index on the lots, then one unique-key lookup per lot (one kind per query, so the
+    join uses both columns of ``kind_item``)."""
     return (
         f"SELECT {_STATE_COLUMNS} FROM drug_inventory l "
-        f"JOIN {STATE_TABLE} s ON s.kind IN ('expired', 'expiring') "
+        f"JOIN {STATE_TABLE} s ON s.kind = '{kind}' "
         "AND s.item_key = CAST(l.inventory_id AS CHAR) AND s.state = 'open' "
         "LEFT JOIN (drug_inventory di JOIN drugs dd ON dd.drug_id = di.drug_id) "
         f"ON di.inventory_id = l.inventory_id {_LOT_CURRENT} "
-        "WHERE l.drug_id IN :lot_drugs AND di.inventory_id IS NULL"
+        f"WHERE {lots} AND di.inventory_id IS NULL"
     )
+
+
+# The lots of changed products that can have a lot state: a state was opened for a
+# lot expiring by the horizon end of its scan, never later than this scan's (a
+# movement does not change an expiration; a changed horizon setting is a full scan).
+_PRODUCT_LOTS = "l.drug_id IN :lot_drugs AND l.expiration <= :end"
+_CROSSED_LOTS = "l.expiration > :x_after AND l.expiration <= :x_upto"
 
 
 def scoped_parts(scope: ResolveScope) -> tuple[list[str], dict[str, object]]:
@@ -145,8 +163,11 @@ def scoped_parts(scope: ResolveScope) -> tuple[list[str], dict[str, object]]:
         parts.append(stock_resolved_sql(True))
         params["stock_keys"] = sorted(str(i) for i in scope.stock_drug_ids)
     if scope.lot_drug_ids:
-        parts.append(product_lots_resolved_sql())
+        parts.extend(driven_lots_resolved_sql(kind, _PRODUCT_LOTS) for kind in LOT_STATE_KINDS)
         params["lot_drugs"] = sorted(scope.lot_drug_ids)
+    if scope.crossed is not None:  # expiring states of lots the day change expired
+        parts.append(driven_lots_resolved_sql("expiring", _CROSSED_LOTS))
+        params["x_after"], params["x_upto"] = scope.crossed
     if scope.lot_ids:
         parts.append(lots_resolved_sql(True))
         params["lot_keys"] = sorted(str(i) for i in scope.lot_ids)

@@ -70,8 +70,9 @@ def random_step(rng: random.Random, clinic: Clinic, products: list[int], today: 
     return action
 
 
-@pytest.mark.parametrize("seed", [11, 2027])
-def test_incremental_scan_equals_full_scan(migrated_engine, migrated_db_url, seed) -> None:
+@pytest.mark.parametrize(("seed", "reminder_hours"), [(11, 5), (2027, 5), (3, 48)])
+def test_incremental_scan_equals_full_scan(migrated_engine, migrated_db_url, seed,
+                                           reminder_hours) -> None:
     rng = random.Random(seed)
     clinic = Clinic(migrated_engine)
     products = [clinic.add_drug(f"Product {n}", reorder_point=rng.choice((0, 4, 10, 25)))
@@ -81,8 +82,10 @@ def test_incremental_scan_equals_full_scan(migrated_engine, migrated_db_url, see
             clinic.add_lot(drug, rng.randint(0, 15),
                            expiration=START.date() + timedelta(days=rng.randint(-5, 60)))
     app = make_app(migrated_db_url)
-    # reminders come due between full scans (every 24 h) too
-    config = dataclasses.replace(load_alert_config(app.settings), reminder_hours=5)
+    # 5 h: reminders come due between full scans (every 24 h); 48 h: only the day
+    # change's range reads find the lots that expired overnight
+    config = dataclasses.replace(load_alert_config(app.settings),
+                                 reminder_hours=reminder_hours)
     env = build_template_environment()
     now = START
     modes: list[str] = []
@@ -103,10 +106,38 @@ def test_incremental_scan_equals_full_scan(migrated_engine, migrated_db_url, see
     # the walk exercised the incremental path, across day changes, and the full scans
     assert modes.count("incremental") >= 20, modes
     assert any(m.startswith("full (last full scan") for m in modes), modes
-    assert reminded > 0
+    assert reminded > 0 or reminder_hours > 24
     with migrated_engine.connect() as conn:
         open_states = conn.execute(text(
             "SELECT COUNT(*) FROM aesthetic_inventory_alert_state WHERE state = 'open'"
         )).scalar_one()
     assert open_states == decision(real)[-1]  # every current item has its open state
+    app.close()
+
+
+def test_time_alone_moves_lots_into_the_horizon_and_past_expiry(
+    migrated_engine, migrated_db_url
+) -> None:
+    """No write at all between two scans, one day apart: the lot expiring tomorrow
+    expired (its expiring state resolves, its product's usable stock drops below the
+    reorder point) and the lot 31 days out entered the horizon; the incremental scan
+    finds it by its two index ranges."""
+    clinic = Clinic(migrated_engine)
+    drug = clinic.add_drug("Filler", reorder_point=10)
+    ageing = clinic.add_lot(drug, 8, expiration=START.date() + timedelta(days=1))
+    clinic.add_lot(drug, 5, expiration=START.date() + timedelta(days=200))
+    later = clinic.add_lot(clinic.add_drug("Peel"), 3,
+                           expiration=START.date() + timedelta(days=31))
+    app = make_app(migrated_db_url)
+    config, env = load_alert_config(app.settings), build_template_environment()
+    first = scan(migrated_engine, config, env, now=START)
+    assert {(i.kind, i.item_key) for i in first.notified} == {("expiring", str(ageing))}
+    next_day = START + timedelta(hours=23)
+    full = scan(migrated_engine, config, env, dry_run=True, now=next_day, full=True)
+    incremental = scan(migrated_engine, config, env, now=next_day)
+    assert incremental.mode == "incremental"
+    assert decision(incremental) == decision(full)
+    assert {(i.kind, i.item_key) for i in incremental.notified} == {
+        ("expired", str(ageing)), ("low_stock", str(drug)), ("expiring", str(later))}
+    assert incremental.resolved == 1  # the expiring state of the lot that expired
     app.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from aesthetic_inventory.alerts.background import BackgroundServiceRepository
 from aesthetic_inventory.alerts.rules import LotRow, StockLevel, expiry_items, low_stock_items
 from aesthetic_inventory.alerts.scope import (
     FULL_SCAN_HOURS,
@@ -39,16 +40,19 @@ def test_incremental_only_when_exact() -> None:
 
 def test_scope_takes_changes_crossings_reminders_and_the_new_horizon() -> None:
     scope = incremental_scope(
-        MARK, horizon_end=date(2027, 1, 6), changed_drug_ids=[3, 4], crossed_drug_ids=[9],
+        MARK, today=date(2026, 12, 7), horizon_end=date(2027, 1, 6), changed_drug_ids=[3, 4],
+        crossed_drug_ids=[9],
         reminder_keys=[("low_stock", "7"), ("expiring", "120"), ("shortage", "1-2-3")],
     )
     assert scope.stock_drug_ids == {3, 4, 9, 7}
-    assert scope.lot_drug_ids == {3, 4, 9}  # a stock reminder needs no lot read
+    assert scope.lot_drug_ids == {3, 4}  # a crossing or a stock reminder reads no lot
     assert scope.lot_ids == {120}
-    assert scope.entering_after == date(2027, 1, 5)
-    same_day = incremental_scope(MARK, horizon_end=MARK.horizon_end, changed_drug_ids=[],
-                                 crossed_drug_ids=[], reminder_keys=[])
-    assert same_day.entering_after is None and not same_day.stock_drug_ids
+    assert scope.crossed == (date(2026, 12, 6), date(2026, 12, 7))
+    assert scope.entering == (date(2027, 1, 5), date(2027, 1, 6))
+    same_day = incremental_scope(MARK, today=MARK.scanned_today, horizon_end=MARK.horizon_end,
+                                 changed_drug_ids=[], crossed_drug_ids=[], reminder_keys=[])
+    assert same_day.crossed is None and same_day.entering is None
+    assert not same_day.stock_drug_ids
 
 
 def test_describe_stock_in_the_plural() -> None:
@@ -72,3 +76,10 @@ def test_alert_items_carry_packages_and_units() -> None:
     [lot] = expiry_items([LotRow(1, 5, "Botox", "B1", "On Site", 250, today, 300, TOXIN)],
                          today=today, horizon_days=30)
     assert (lot.on_hand_text, lot.reorder_point_text) == ("2 vials + 50 U", "3 vials")
+
+
+def test_bridge_registration_statement_is_the_repository_s() -> None:
+    assert BackgroundServiceRepository.register_bridge_statement("/library/x.php") == (
+        "UPDATE background_services SET require_once = '/library/x.php' "
+        "WHERE name = 'AestheticInventoryAlerts'")
+    assert "'it''s'" in BackgroundServiceRepository.register_bridge_statement("it's")
