@@ -42,6 +42,12 @@ CREATE INDEX `aesthetic_inventory_expiration` ON `drug_inventory` (`expiration`)
 CREATE INDEX `aesthetic_inventory_usable` ON `drug_inventory` (`drug_id`, `destroy_date`, `expiration`, `on_hand`);
 #EndIf
 
+-- Lots destroyed in OpenEMR's Destroy Lot screen (it writes only drug_inventory, no
+-- movement): the incremental scan reads those destroyed since its last day by range.
+#IfNotIndex drug_inventory aesthetic_inventory_destroyed
+CREATE INDEX `aesthetic_inventory_destroyed` ON `drug_inventory` (`destroy_date`);
+#EndIf
+
 -- Open states due for a reminder (last_notified <= now - reminder), by index range.
 #IfNotIndex aesthetic_inventory_alert_state open_due
 CREATE INDEX `open_due` ON `aesthetic_inventory_alert_state` (`state`, `last_notified`);

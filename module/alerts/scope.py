@@ -6,7 +6,9 @@ gives exactly the same decision by evaluating the rules only where the result ca
 differ from what the last scan left in the alert state:
 
 * products whose stock or settings changed (rows the triggers of
-  :mod:`aesthetic_inventory.alerts.triggers` wrote since the last scan);
+  :mod:`aesthetic_inventory.alerts.triggers` wrote since the last scan), and products
+  with a lot destroyed on or after the last scan's day (an index range: OpenEMR's
+  *Destroy Lot* screen writes no movement);
 * time passing without a write: lots whose expiration the day change crossed
   (expiring -> expired) and their product's stock level, read by an index range
   ``(last day, today]``, and lots entering the expiry horizon, ``(last horizon end,

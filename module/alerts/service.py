@@ -227,7 +227,9 @@ def plan_scan(
         previous,
         today=today,
         horizon_end=horizon_end,
-        changed_drug_ids=rows.drug_ids,
+        # OpenEMR's Destroy Lot screen writes no movement: its lots by destroy date
+        changed_drug_ids=rows.drug_ids | changes.products_destroyed_since(
+            previous.scanned_today),
         crossed_drug_ids=changes.products_expiring_between(previous.scanned_today, today),
         reminder_keys=changes.reminder_keys(at - timedelta(hours=config.reminder_hours)),
     )

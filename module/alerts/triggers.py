@@ -14,10 +14,12 @@ fail certification):
 
 No trigger on ``drug_inventory`` (an UPDATE trigger there drops the
 ``LAST_INSERT_ID(expr)`` the engine reads, see
-:mod:`aesthetic_inventory.consumption.triggers`): a lot edited without a movement (an
-expiration corrected, a lot destroyed in OpenEMR's *Destroy Lot* screen, a lot row
-deleted) is found by the periodic full scan (``alerts run --full``, and automatically
-every :data:`~aesthetic_inventory.alerts.scope.FULL_SCAN_HOURS`).
+:mod:`aesthetic_inventory.consumption.triggers`). A lot destroyed in OpenEMR's *Destroy
+Lot* screen (no movement) is found by an index range on its destroy date (on or after
+the last scan's day); any other lot edit without a movement (an expiration corrected,
+a destroy backdated before the last scan's day, a lot row deleted) is found by the
+periodic full scan (``alerts run --full``, and automatically every
+:data:`~aesthetic_inventory.alerts.scope.FULL_SCAN_HOURS`).
 
 Every body is fail-safe (:class:`TriggerSpec`): a missing change table never fails
 OpenEMR's write; the scan then falls back to full scans (it reads the installed

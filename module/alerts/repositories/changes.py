@@ -99,6 +99,15 @@ class AlertChangeRepository:
         )
         return frozenset(int(r[0]) for r in rows)
 
+    def products_destroyed_since(self, day: date) -> frozenset[int]:
+        """Products with a lot destroyed on or after ``day`` (an index range on the
+        destroy date: OpenEMR's *Destroy Lot* screen writes no movement)."""
+        rows = self.conn.execute(
+            text("SELECT DISTINCT drug_id FROM drug_inventory WHERE destroy_date >= :day"),
+            {"day": day},
+        )
+        return frozenset(int(r[0]) for r in rows)
+
     def reminder_keys(self, due: datetime) -> list[tuple[str, str]]:
         """Open stock and lot states not notified since ``due`` (index ``open_due``)."""
         kinds = sorted(STOCK_KINDS | LOT_KINDS)

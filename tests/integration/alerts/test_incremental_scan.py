@@ -1,6 +1,7 @@
 """The incremental alert scan decides exactly what a full scan decides: after a random
 walk of stock movements (OpenEMR's sales, receipts, adjustments, deleted sale rows, new
-lots), product edits (reorder point, active) and clock moves (hours to days, so lots
+lots), lots destroyed in OpenEMR's screen (no movement), product edits (reorder point,
+active) and clock moves (hours to days, so lots
 cross the expiry horizon and expire without any write), the incremental dry run, the
 full dry run and the real scan that follows agree at every step."""
 
@@ -42,7 +43,7 @@ def random_step(rng: random.Random, clinic: Clinic, products: list[int], today: 
     """One change as OpenEMR (or the module) writes it; returns what it did."""
     lots = lots_of(clinic)
     action = rng.choice(("sale", "sale", "receipt", "adjust", "new_lot", "reorder",
-                         "active", "delete_sale"))
+                         "active", "delete_sale", "destroy"))
     if action in ("sale", "adjust") and lots:
         lot, drug, on_hand = rng.choice(lots)
         if on_hand > 0:
@@ -60,6 +61,9 @@ def random_step(rng: random.Random, clinic: Clinic, products: list[int], today: 
     elif action == "active":
         clinic._exec("UPDATE drugs SET active = 1 - active WHERE drug_id = :d",
                      {"d": rng.choice(products)})
+    elif action == "destroy" and lots:  # OpenEMR's Destroy Lot screen: no movement
+        clinic._exec("UPDATE drug_inventory SET destroy_date = :t WHERE inventory_id = :i",
+                     {"t": today, "i": rng.choice(lots)[0]})
     elif action == "delete_sale":
         sale = clinic.scalar("SELECT MAX(sale_id) FROM drug_sales WHERE trans_type = 1")
         if sale:  # a sale row removed: its units go back to the lot
