@@ -19,10 +19,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import ScanResult, scan
-from aesthetic_inventory.settings import load_settings
+from aesthetic_inventory.bootstrap import build_app
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -97,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     now = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
     rows: list[dict[str, Any]] = []
-    with bench_database(args.database_url) as (engine, _):
-        config = load_alert_config(load_settings(environ={}))
+    with bench_database(args.database_url) as (engine, db_url):
+        app = build_app(database_url=db_url, environ={})
+        config = app.alert_config
         env = build_template_environment()
 
         def run(label: str, at: datetime, *, full: bool = False) -> ScanResult:
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         run(f"steady after {MOVEMENTS} sales (full, baseline)", now + timedelta(minutes=20),
             full=True)
         run("next morning, no writes (incremental)", now + timedelta(hours=20))
+        app.close()
     with open(args.output, "w", encoding="utf-8") as fh:
         json.dump({"lots": args.lots, "products": PRODUCTS, "scans": rows}, fh, indent=1)
     print(f"wrote {args.output}")
