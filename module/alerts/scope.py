@@ -18,10 +18,11 @@ differ from what the last scan left in the alert state:
   (their tables do not grow with the lots).
 
 A full scan runs instead when there is no watermark yet, the expiry horizon setting
-changed, the clock went back, the change triggers are not installed (sweep mode), it
-is asked for (``alerts run --full``) or the last full scan is older than
-:data:`FULL_SCAN_HOURS`: that catches what no trigger sees (a lot edited without a
-movement, see :mod:`aesthetic_inventory.alerts.triggers`).
+changed, the clock went back, changes are not tracked (the alert triggers or the
+change table missing: sweep mode) or were not at the last scan, it is asked for
+(``alerts run --full``) or the last full scan is older than :data:`FULL_SCAN_HOURS`:
+that catches what no trigger sees (a lot edited without a movement, see
+:mod:`aesthetic_inventory.alerts.triggers`).
 """
 
 from __future__ import annotations
@@ -58,22 +59,26 @@ class IncrementalScope:
     entering: tuple[date, date] | None  # lots expiring in (a, b]: now within the horizon
 
 
-def scan_params(horizon_days: int) -> str:
-    """The settings that change what a full scan finds, as stored in the watermark."""
-    return f"rules={RULES_VERSION};horizon_days={horizon_days}"
+def scan_params(horizon_days: int, *, tracked: bool = True) -> str:
+    """The settings that change what a full scan finds, as stored in the watermark, and
+    whether changes were tracked (a scan made while they were not leaves a mark that
+    makes the first scan after the triggers are back a full one: a change made before
+    they came back has no change row)."""
+    untracked = "" if tracked else ";untracked"
+    return f"rules={RULES_VERSION};horizon_days={horizon_days}{untracked}"
 
 
 def full_scan_reason(
-    watermark: Watermark | None, *, now: datetime, params: str, triggers_installed: bool,
-    forced: bool,
+    watermark: Watermark | None, *, now: datetime, params: str, tracked: bool, forced: bool,
 ) -> str | None:
-    """Why this scan must be full, or None when an incremental scan is exact."""
+    """Why this scan must be full, or None when an incremental scan is exact
+    (``tracked``: the alert triggers and the change table are there)."""
     if forced:
         return "asked for"
     if watermark is None:
         return "first scan"
-    if not triggers_installed:
-        return "change triggers not installed"
+    if not tracked:
+        return "changes not tracked (alert triggers or change table missing)"
     if watermark.params != params:
         return "settings changed"
     if now.date() < watermark.scanned_today or now < watermark.full_at:

@@ -28,7 +28,7 @@ from .repositories import (
     AlertStateRepository,
     OutboxRepository,
 )
-from .repositories.changes import WATERMARK_TABLE, AlertChangeRepository
+from .repositories.changes import WATERMARK_TABLE, AlertChangeRepository, ChangeRows
 from .repositories.scoped import LotScope, ResolveScope
 from .repositories.state import CONTAINER_TABLE
 from .rules import (
@@ -209,17 +209,16 @@ def plan_scan(
     scan's tables that exist). The change rows are read before any rule query (a
     change committed in between is seen by this scan and again by the next one,
     never by neither)."""
-    if not {CHANGE_TABLE, WATERMARK_TABLE} <= tables:
+    if WATERMARK_TABLE not in tables:
         return ScanPlan(None, "incremental scan tables missing")
     changes = uow.get(AlertChangeRepository)
     previous = changes.watermark(SCAN_LOCK)
-    rows = changes.read_changes()
-    params = scan_params(config.expiry_horizon_days)
+    tracked = CHANGE_TABLE in tables and changes.triggers_installed()
+    rows = changes.read_changes() if CHANGE_TABLE in tables else ChangeRows((), frozenset())
+    params = scan_params(config.expiry_horizon_days, tracked=tracked)
     today = at.date()
     horizon_end = today + timedelta(days=config.expiry_horizon_days)
-    triggers = previous is not None and not full and changes.triggers_installed()
-    reason = full_scan_reason(previous, now=at, params=params, triggers_installed=triggers,
-                              forced=full)
+    reason = full_scan_reason(previous, now=at, params=params, tracked=tracked, forced=full)
     if reason is not None or previous is None:
         mark = Watermark(today, horizon_end, params, at)
         return ScanPlan(None, reason or "first scan", rows.ids, mark, previous)

@@ -137,7 +137,8 @@ def test_rules_are_set_based(migrated_engine, migrated_db_url) -> None:
     selects = [s for s in log.statements if s.lstrip().upper().startswith("SELECT")]
     # a handful of queries in total, not one per product or lot
     assert len(log.statements) < 30, log.statements
-    assert 5 <= len(selects) < 15
+    # (the incremental scan's own reads: watermark, change rows, installed triggers)
+    assert 5 <= len(selects) < 17
 
 
 def test_resolved_item_alerts_again_when_it_returns(migrated_engine, migrated_db_url) -> None:

@@ -15,6 +15,7 @@ import pytest
 from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import ScanResult, scan
+from aesthetic_inventory.install.service import migrate
 from clinic import Clinic
 from dbtools import make_app
 from sqlalchemy import text
@@ -144,4 +145,44 @@ def test_time_alone_moves_lots_into_the_horizon_and_past_expiry(
     assert {(i.kind, i.item_key) for i in incremental.notified} == {
         ("expired", str(ageing)), ("low_stock", str(drug)), ("expiring", str(later))}
     assert incremental.resolved == 1  # the expiring state of the lot that expired
+    app.close()
+
+
+def test_openemr_writes_never_fail_and_the_scan_falls_back_to_full(
+    migrated_engine, migrated_db_url
+) -> None:
+    """The change table gone: OpenEMR's sale, product edit and product delete still
+    commit (fail-safe triggers) and the scan runs full; a trigger gone (sweep mode):
+    full again; tracking back: the first scan is full (a change made while a trigger
+    was missing has no change row), the next one incremental."""
+    clinic = Clinic(migrated_engine)
+    drug = clinic.add_drug("Botox", reorder_point=5)
+    lot = clinic.add_lot(drug, 9, expiration=START.date() + timedelta(days=300))
+    app = make_app(migrated_db_url)
+    config, env = load_alert_config(app.settings), build_template_environment()
+    assert scan(migrated_engine, config, env, now=START).notified == []
+    clinic._exec("DROP TABLE aesthetic_inventory_alert_change")
+    clinic.add_sale(drug, lot, 6, sale_date=START.date())  # 3 left: low stock
+    clinic._exec("UPDATE drugs SET reorder_point = 4 WHERE drug_id = :d", {"d": drug})
+    gone = clinic.add_drug("Deleted")
+    clinic._exec("DELETE FROM drugs WHERE drug_id = :d", {"d": gone})
+    assert clinic.scalar("SELECT on_hand FROM drug_inventory WHERE inventory_id = :i",
+                         {"i": lot}) == 3
+    result = scan(migrated_engine, config, env, now=START + timedelta(hours=1))
+    assert result.mode.startswith("full (changes not tracked")
+    assert [(i.kind, i.item_key) for i in result.notified] == [("low_stock", str(drug))]
+    clinic._exec("CREATE TABLE aesthetic_inventory_alert_change (id bigint unsigned NOT NULL "
+                 "AUTO_INCREMENT PRIMARY KEY, drug_id int NOT NULL)")
+    clinic._exec("DROP TRIGGER aesthetic_inventory_drugs_alert_au")
+    clinic._exec("UPDATE drugs SET reorder_point = 2 WHERE drug_id = :d", {"d": drug})
+    result = scan(migrated_engine, config, env, now=START + timedelta(hours=2))
+    assert result.mode.startswith("full (changes not tracked")
+    assert result.resolved == 1  # 3 on hand is above the new reorder point
+    clinic._exec("UPDATE drugs SET reorder_point = 3 WHERE drug_id = :d", {"d": drug})
+    migrate(migrated_engine)  # puts the trigger back
+    back = scan(migrated_engine, config, env, now=START + timedelta(hours=3))
+    assert back.mode == "full (settings changed)"
+    assert [(i.kind, i.item_key) for i in back.notified] == [("low_stock", str(drug))]
+    steady = scan(migrated_engine, config, env, now=START + timedelta(hours=4))
+    assert steady.mode == "incremental" and steady.notified == []
     app.close()

@@ -23,15 +23,18 @@ TOXIN = PackageSettings(units_per_package=100, counting_unit="U", package_unit="
 
 def reason(mark: Watermark | None = MARK, *, now: datetime = NOW, params: str = scan_params(30),
            triggers: bool = True, forced: bool = False) -> str | None:
-    return full_scan_reason(mark, now=now, params=params, triggers_installed=triggers,
-                            forced=forced)
+    return full_scan_reason(mark, now=now, params=params, tracked=triggers, forced=forced)
 
 
 def test_incremental_only_when_exact() -> None:
     assert reason() is None
     assert reason(None) == "first scan"
     assert reason(forced=True) == "asked for"
-    assert reason(triggers=False) == "change triggers not installed"
+    assert reason(triggers=False).startswith("changes not tracked")
+    # the first scan after tracking came back: the mark of an untracked scan differs
+    untracked = Watermark(MARK.scanned_today, MARK.horizon_end,
+                          scan_params(30, tracked=False), MARK.full_at)
+    assert reason(untracked) == "settings changed"
     assert reason(params=scan_params(60)) == "settings changed"
     assert reason(now=datetime(2026, 12, 5, 10, 0)) == "clock went back"
     late = NOW + timedelta(hours=FULL_SCAN_HOURS)
