@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..alerts.background import SERVICE_NAME, BackgroundServiceRepository
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
+from ..alerts.repositories.background import SERVICE_NAME, BackgroundServiceRepository
 from ..alerts.service import check_alert_setup, run_alert_scan
 from ..bootstrap import App
 from .context import pass_app

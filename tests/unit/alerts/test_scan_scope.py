@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from aesthetic_inventory.alerts.background import BackgroundServiceRepository
+from aesthetic_inventory.alerts.repositories.background import BackgroundServiceRepository
 from aesthetic_inventory.alerts.rules import LotRow, StockLevel, expiry_items, low_stock_items
 from aesthetic_inventory.alerts.scope import (
     FULL_SCAN_HOURS,
