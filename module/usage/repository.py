@@ -93,8 +93,8 @@ class VisitMapping:
     """One mapping of a visit as :meth:`UsageRepository.visit_rows` reads it: its live
     plan (None when no live billing line bills it), its usage record (None before the
     first reconcile), its product (None when the product row is gone), the lot number
-    of its recorded actual's lot, and whether ``procedure_products`` still maps its
-    recorded code to its product."""
+    of its recorded actual's lot, whether ``procedure_products`` still maps its
+    recorded code to its product, and (when asked) the AUTO_PROC rows it holds."""
 
     mapping_id: int
     plan: tuple[MappingRef, Decimal] | None
@@ -102,6 +102,7 @@ class VisitMapping:
     product: ProductInfo | None
     actual_lot_number: str | None
     still_mapped: bool
+    held: tuple[HeldRow, ...] = ()
 
     @property
     def ref(self) -> MappingRef:
@@ -154,8 +155,9 @@ _PLAN = (
 # One row per mapping (planned, recorded or both; MariaDB has no FULL JOIN, so the
 # mapping ids are a UNION), or one row of NULLs for a visit without any; no row at all
 # when the visit does not exist. Columns: mapping 0, plan 1-4, record 5-19 (as
-# _RECORD_COLUMNS), product 20-26 (as products()), actual's lot number 27, still mapped
-# 28, pending fee-sheet edits 29.
+# _RECORD_COLUMNS), product 20-26, actual's lot number 27, still mapped 28, pending
+# fee-sheet edits 29; with the held rows (one row per mapping and AUTO_PROC row, as
+# held_rows() reads them) 30-36.
 _VISIT_ROWS = (
     "SELECT m.mapping_id, pl.drug_id, pl.code_type, pl.code, pl.planned, "
     "{record}, d.drug_id, d.name, d.aesthetic_category, COALESCE(lo.title, d.unit), "
@@ -163,7 +165,7 @@ _VISIT_ROWS = (
     "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di {warehouse} "
     "WHERE di.drug_id = d.drug_id AND {usable}), "
     "al.lot_number, (mp.id IS NOT NULL AND mp.drug_id = u.drug_id "
-    "AND mp.code_type = u.code_type AND mp.code = u.code), fe.pending "
+    "AND mp.code_type = u.code_type AND mp.code = u.code), fe.pending{held_columns} "
     "FROM (SELECT EXISTS(SELECT 1 FROM aesthetic_inventory_fee_sheet_edits "
     "WHERE pid = :p AND encounter = :e) AS pending FROM form_encounter "
     "WHERE pid = :p AND encounter = :e LIMIT 1) fe "
@@ -176,10 +178,20 @@ _VISIT_ROWS = (
     "LEFT JOIN drugs d ON d.drug_id = COALESCE(pl.drug_id, u.drug_id) "
     "LEFT JOIN list_options lo ON lo.list_id = 'drug_units' AND lo.option_id = d.unit "
     "LEFT JOIN drug_inventory al ON al.inventory_id = u.actual_lot_id "
-    "LEFT JOIN procedure_products mp ON mp.id = m.mapping_id "
-    "ORDER BY m.mapping_id"
-).format(record=_RECORD_COLUMNS, plan=_PLAN, warehouse=warehouse_join_sql("di", "wh"),
-         usable=usable_sql("di", "wh"))
+    "LEFT JOIN procedure_products mp ON mp.id = m.mapping_id{held_join} "
+    "ORDER BY m.mapping_id{held_order}"
+)
+_VISIT_ARGS = {"record": _RECORD_COLUMNS, "plan": _PLAN,
+               "warehouse": warehouse_join_sql("di", "wh"), "usable": usable_sql("di", "wh")}
+_VISIT_MAPPINGS = _VISIT_ROWS.format(held_columns="", held_join="", held_order="",
+                                     **_VISIT_ARGS)
+_VISIT_MAPPINGS_HELD = _VISIT_ROWS.format(
+    held_columns=", ds.sale_id, ds.selector, ds.drug_id, ds.inventory_id, hdi.lot_number, "
+    "ds.quantity, ds.billed",
+    held_join=" LEFT JOIN drug_sales ds ON ds.pid = :p AND ds.encounter = :e "
+    "AND ds.selector = CONCAT(:prefix, m.mapping_id) "
+    "LEFT JOIN drug_inventory hdi ON hdi.inventory_id = ds.inventory_id",
+    held_order=", ds.sale_id", **_VISIT_ARGS)
 
 
 def _record(r: Sequence[Any]) -> StoredRecord:
@@ -194,6 +206,20 @@ def _record(r: Sequence[Any]) -> StoredRecord:
         int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),
         Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,
     )
+
+
+def _visit_mapping(r: Sequence[Any], held: tuple[HeldRow, ...]) -> VisitMapping:
+    plan = None
+    if r[1] is not None:
+        ref = MappingRef(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[21] or ""))
+        plan = (ref, max(Decimal(r[4] or 0), Decimal(0)))
+    product = None
+    if r[20] is not None:
+        product = ProductInfo(int(r[20]), str(r[21] or ""), str(r[22] or ""),
+                              str(r[23] or ""), Decimal(r[24] or 0), float(r[25] or 0),
+                              int(r[26] or 0))
+    record = None if r[5] is None else _record(r[5:20])
+    return VisitMapping(int(r[0]), plan, record, product, r[27], bool(r[28]), held)
 
 
 class UsageRepository(ActualsRepository):
@@ -263,32 +289,30 @@ class UsageRepository(ActualsRepository):
         ).all()
         return {int(r[0]): _record(r) for r in rows}
 
-    def visit_rows(self, pid: int, encounter: int, today: date) -> VisitRows | None:
-        """The visit's mappings with plan, record, product (as :meth:`products` reads it)
-        and actual's lot number, and whether fee-sheet edits are pending, in one
-        statement (issue 21: it replaces six reads); None when there is no such visit."""
-        rows = self.conn.execute(text(_VISIT_ROWS), {"p": pid, "e": encounter,
-                                                     "today": today}).all()
+    def visit_rows(self, pid: int, encounter: int, today: date, *,
+                   with_held: bool = False) -> VisitRows | None:
+        """The visit's mappings with plan, record, product (name, category, unit, cost,
+        reorder point, usable stock as :mod:`aesthetic_inventory.stock.usable` counts it
+        on ``today``), actual's lot number and (``with_held``) the rows each holds, and
+        whether fee-sheet edits are pending, in one statement (issue 21: it replaces
+        seven reads); None when there is no such visit."""
+        sql = _VISIT_MAPPINGS_HELD if with_held else _VISIT_MAPPINGS
+        rows = self.conn.execute(text(sql), {"p": pid, "e": encounter, "today": today,
+                                             "prefix": SELECTOR_PREFIX}).all()
         if not rows:
             return None
-        mappings = []
+        held: dict[int, list[HeldRow]] = {}
+        firsts: dict[int, Sequence[Any]] = {}
         for r in rows:
             if r[0] is None or (r[1] is None and r[5] is None):
                 continue  # a visit without mappings, or a plan whose product is gone
-            plan = None
-            if r[1] is not None:
-                name = str(r[21] or "")
-                plan = (MappingRef(int(r[0]), int(r[1]), str(r[2]), str(r[3]), name),
-                        max(Decimal(r[4] or 0), Decimal(0)))
-            product = None
-            if r[20] is not None:
-                product = ProductInfo(int(r[20]), str(r[21] or ""), str(r[22] or ""),
-                                      str(r[23] or ""), Decimal(r[24] or 0),
-                                      float(r[25] or 0), int(r[26] or 0))
-            mappings.append(VisitMapping(
-                int(r[0]), plan, None if r[5] is None else _record(r[5:20]), product,
-                r[27], bool(r[28])))
-        return VisitRows(bool(rows[0][29]), tuple(mappings))
+            firsts.setdefault(int(r[0]), r)
+            if with_held and r[30] is not None:
+                held.setdefault(int(r[0]), []).append(HeldRow(
+                    int(r[30]), int(r[0]), int(r[32]), int(r[33]), r[34], int(r[35]),
+                    bool(r[36])))
+        mappings = tuple(_visit_mapping(r, tuple(held.get(m, ()))) for m, r in firsts.items())
+        return VisitRows(bool(rows[0][29]), mappings)
 
     def held_rows(self, pid: int, encounter: int) -> list[HeldRow]:
         rows = self.conn.execute(

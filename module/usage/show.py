@@ -4,7 +4,6 @@ caller (``can_see_costs``); without permission they are None."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,25 +128,21 @@ def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
     ``can_see_costs``), stock status and usable stock (as ``stock`` counts it on
     ``today``), the lots its rows hold, and (``with_history``) the change history.
-    Three reads: the visit's mappings, its rows, its history (issue 21)."""
+    Two reads: the visit's mappings with the rows they hold, its history (issue 21)."""
     with uow_factory() as uow:
         repo = uow.get(UsageRepository)
-        visit = repo.visit_rows(pid, encounter, today or date.today())
+        visit = repo.visit_rows(pid, encounter, today or date.today(), with_held=True)
         if visit is None:
             raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-        held = repo.held_rows(pid, encounter)
         history = repo.history(pid, encounter) if with_history else []
-    held_by: dict[int, list[HeldRow]] = defaultdict(list)
-    for h in held:
-        held_by[h.mapping_id].append(h)
     views = [view for m in visit.mappings
-             if (view := _material(m, held_by.get(m.mapping_id, []), can_see_costs))]
+             if (view := _material(m, m.held, can_see_costs))]
     names = {h.drug_id: h.product_name for h in history}
     names.update({m.product.drug_id: m.product.name for m in visit.mappings if m.product})
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
 
 
-def _material(m: VisitMapping, rows: list[HeldRow], can_see_costs: bool
+def _material(m: VisitMapping, rows: tuple[HeldRow, ...], can_see_costs: bool
               ) -> MaterialView | None:
     """One material of the view; None for a mapping that neither needs nor holds
     anything."""
