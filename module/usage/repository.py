@@ -22,7 +22,7 @@ from ..consumption.repositories.actuals import ActualsRepository
 from ..stock.usable import PRODUCT_STOCK_TABLE, usable_sql, warehouse_join_sql
 
 __all__ = ["HeldRow", "HistoryRow", "MappingRef", "ProductInfo", "StoredRecord",
-           "UsageRepository", "variance_rows"]
+           "UsageRepository", "VisitMapping", "VisitRows", "variance_rows"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,55 @@ class HistoryRow:
     source: str
     changed_by: str
     changed_at: datetime
+    product_name: str = ""
+
+
+@dataclass(frozen=True)
+class VisitMapping:
+    """One mapping of a visit as :meth:`UsageRepository.visit_rows` reads it: its live
+    plan (None when no live billing line bills it), its usage record (None before the
+    first reconcile), its product (None when the product row is gone), the lot number
+    of its recorded actual's lot, whether ``procedure_products`` still maps its
+    recorded code to its product, and (when asked) the AUTO_PROC rows it holds."""
+
+    mapping_id: int
+    plan: tuple[MappingRef, Decimal] | None
+    record: StoredRecord | None
+    product: ProductInfo | None
+    actual_lot_number: str | None
+    still_mapped: bool
+    held: tuple[HeldRow, ...] = ()
+
+    @property
+    def ref(self) -> MappingRef:
+        """The mapping: the live plan's, else the record's (with the product's name)."""
+        if self.plan is not None:
+            return self.plan[0]
+        assert self.record is not None
+        r = self.record
+        return MappingRef(r.mapping_id, r.drug_id, r.code_type, r.code,
+                          self.product.name if self.product else "")
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    """A visit's mappings (live or recorded, by mapping id) and whether fee-sheet edits
+    wait to be absorbed: what ``usage show`` and ``usage record`` read, in one statement."""
+
+    pending_edits: bool
+    mappings: tuple[VisitMapping, ...]
+
+    def live(self) -> dict[int, tuple[MappingRef, Decimal]]:
+        """Mappings of the live billing lines with their planned quantity."""
+        return {m.mapping_id: m.plan for m in self.mappings if m.plan is not None}
+
+    def records(self) -> dict[int, StoredRecord]:
+        """The visit's usage records by mapping."""
+        return {m.mapping_id: m.record for m in self.mappings if m.record is not None}
+
+    def mapping(self, mapping_id: int) -> VisitMapping | None:
+        """The visit's mapping ``mapping_id`` (None when it is not on the visit)."""
+        return next((m for m in self.mappings if m.mapping_id == mapping_id), None)
 
 
 _RECORD_COLUMNS = (
@@ -92,6 +141,57 @@ _RECORD_COLUMNS = (
     "u.allocated_units, u.shortage_units, u.actual_quantity, u.variance_reason, "
     "u.actual_notes, u.actual_lot_id, u.actual_source, u.recorded_by, u.recorded_at"
 )
+
+
+# The live plan of a visit: its live billing lines' mappings (of products that exist).
+_PLAN = (
+    "SELECT pp.id, pp.drug_id, pp.code_type, pp.code, "
+    "SUM(COALESCE(b.units, 0)) * pp.quantity AS planned FROM billing b "
+    "JOIN procedure_products pp ON pp.code_type = b.code_type AND pp.code = b.code "
+    "JOIN drugs pd ON pd.drug_id = pp.drug_id "
+    "WHERE b.pid = :p AND b.encounter = :e AND b.activity = 1 "
+    "GROUP BY pp.id, pp.drug_id, pp.code_type, pp.code, pp.quantity"
+)
+# One row per mapping (planned, recorded or both; MariaDB has no FULL JOIN, so the
+# mapping ids are a UNION), or one row of NULLs for a visit without any; no row at all
+# when the visit does not exist. Columns: mapping 0, plan 1-4, record 5-19 (as
+# _RECORD_COLUMNS), product 20-26, actual's lot number 27, still mapped 28, pending
+# fee-sheet edits 29; with the held rows (one row per mapping and AUTO_PROC row, as
+# held_rows() reads them) 30-36.
+_VISIT_ROWS = (
+    "SELECT m.mapping_id, pl.drug_id, pl.code_type, pl.code, pl.planned, "
+    "{record}, d.drug_id, d.name, d.aesthetic_category, COALESCE(lo.title, d.unit), "
+    "d.unit_cost, d.reorder_point, "
+    "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di {warehouse} "
+    "WHERE di.drug_id = d.drug_id AND {usable}), "
+    "al.lot_number, (mp.id IS NOT NULL AND mp.drug_id = u.drug_id "
+    "AND mp.code_type = u.code_type AND mp.code = u.code), fe.pending{held_columns} "
+    "FROM (SELECT EXISTS(SELECT 1 FROM aesthetic_inventory_fee_sheet_edits "
+    "WHERE pid = :p AND encounter = :e) AS pending FROM form_encounter "
+    "WHERE pid = :p AND encounter = :e LIMIT 1) fe "
+    "LEFT JOIN (SELECT id AS mapping_id FROM ({plan}) lp UNION "
+    "SELECT mapping_id FROM aesthetic_inventory_usage WHERE pid = :p AND encounter = :e"
+    ") m ON 1 = 1 "
+    "LEFT JOIN ({plan}) pl ON pl.id = m.mapping_id "
+    "LEFT JOIN aesthetic_inventory_usage u ON u.pid = :p AND u.encounter = :e "
+    "AND u.mapping_id = m.mapping_id "
+    "LEFT JOIN drugs d ON d.drug_id = COALESCE(pl.drug_id, u.drug_id) "
+    "LEFT JOIN list_options lo ON lo.list_id = 'drug_units' AND lo.option_id = d.unit "
+    "LEFT JOIN drug_inventory al ON al.inventory_id = u.actual_lot_id "
+    "LEFT JOIN procedure_products mp ON mp.id = m.mapping_id{held_join} "
+    "ORDER BY m.mapping_id{held_order}"
+)
+_VISIT_ARGS = {"record": _RECORD_COLUMNS, "plan": _PLAN,
+               "warehouse": warehouse_join_sql("di", "wh"), "usable": usable_sql("di", "wh")}
+_VISIT_MAPPINGS = _VISIT_ROWS.format(held_columns="", held_join="", held_order="",
+                                     **_VISIT_ARGS)
+_VISIT_MAPPINGS_HELD = _VISIT_ROWS.format(
+    held_columns=", ds.sale_id, ds.selector, ds.drug_id, ds.inventory_id, hdi.lot_number, "
+    "ds.quantity, ds.billed",
+    held_join=" LEFT JOIN drug_sales ds ON ds.pid = :p AND ds.encounter = :e "
+    "AND ds.selector = CONCAT(:prefix, m.mapping_id) "
+    "LEFT JOIN drug_inventory hdi ON hdi.inventory_id = ds.inventory_id",
+    held_order=", ds.sale_id", **_VISIT_ARGS)
 
 
 def _record(r: Sequence[Any]) -> StoredRecord:
@@ -106,6 +206,20 @@ def _record(r: Sequence[Any]) -> StoredRecord:
         int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or ""),
         Decimal(r[4]), int(r[5]), int(r[6]), int(r[7]), actual,
     )
+
+
+def _visit_mapping(r: Sequence[Any], held: tuple[HeldRow, ...]) -> VisitMapping:
+    plan = None
+    if r[1] is not None:
+        ref = MappingRef(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[21] or ""))
+        plan = (ref, max(Decimal(r[4] or 0), Decimal(0)))
+    product = None
+    if r[20] is not None:
+        product = ProductInfo(int(r[20]), str(r[21] or ""), str(r[22] or ""),
+                              str(r[23] or ""), Decimal(r[24] or 0), float(r[25] or 0),
+                              int(r[26] or 0))
+    record = None if r[5] is None else _record(r[5:20])
+    return VisitMapping(int(r[0]), plan, record, product, r[27], bool(r[28]), held)
 
 
 class UsageRepository(ActualsRepository):
@@ -175,6 +289,31 @@ class UsageRepository(ActualsRepository):
         ).all()
         return {int(r[0]): _record(r) for r in rows}
 
+    def visit_rows(self, pid: int, encounter: int, today: date, *,
+                   with_held: bool = False) -> VisitRows | None:
+        """The visit's mappings with plan, record, product (name, category, unit, cost,
+        reorder point, usable stock as :mod:`aesthetic_inventory.stock.usable` counts it
+        on ``today``), actual's lot number and (``with_held``) the rows each holds, and
+        whether fee-sheet edits are pending, in one statement (issue 21: it replaces
+        seven reads); None when there is no such visit."""
+        sql = _VISIT_MAPPINGS_HELD if with_held else _VISIT_MAPPINGS
+        rows = self.conn.execute(text(sql), {"p": pid, "e": encounter, "today": today,
+                                             "prefix": SELECTOR_PREFIX}).all()
+        if not rows:
+            return None
+        held: dict[int, list[HeldRow]] = {}
+        firsts: dict[int, Sequence[Any]] = {}
+        for r in rows:
+            if r[0] is None or (r[1] is None and r[5] is None):
+                continue  # a visit without mappings, or a plan whose product is gone
+            firsts.setdefault(int(r[0]), r)
+            if with_held and r[30] is not None:
+                held.setdefault(int(r[0]), []).append(HeldRow(
+                    int(r[30]), int(r[0]), int(r[32]), int(r[33]), r[34], int(r[35]),
+                    bool(r[36])))
+        mappings = tuple(_visit_mapping(r, tuple(held.get(m, ()))) for m, r in firsts.items())
+        return VisitRows(bool(rows[0][29]), mappings)
+
     def held_rows(self, pid: int, encounter: int) -> list[HeldRow]:
         rows = self.conn.execute(
             text(
@@ -212,44 +351,6 @@ class UsageRepository(ActualsRepository):
         return [Lot(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), None, r[4], r[5],
                     bool(r[6])) for r in rows]
 
-    def lot_numbers(self, lot_ids: Iterable[int]) -> dict[int, str | None]:
-        ids = sorted({i for i in lot_ids if i})
-        if not ids:
-            return {}
-        rows = self.conn.execute(
-            text("SELECT inventory_id, lot_number FROM drug_inventory WHERE inventory_id IN :ids")
-            .bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        )
-        return {int(r[0]): r[1] for r in rows}
-
-    def products(self, drug_ids: Iterable[int], today: date) -> dict[int, ProductInfo]:
-        """Name, category, unit (OpenEMR's drug_units list title), unit cost, reorder
-        point and usable stock (:mod:`aesthetic_inventory.stock.usable`: the same
-        definition as ``stock`` and the stock API) of the products."""
-        ids = sorted(set(drug_ids))
-        if not ids:
-            return {}
-        rows = self.conn.execute(
-            text(
-                "SELECT d.drug_id, d.name, d.aesthetic_category, "
-                "COALESCE(lo.title, d.unit), d.unit_cost, d.reorder_point, "
-                "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di "
-                f"{warehouse_join_sql('di', 'wh')} "
-                f"WHERE di.drug_id = d.drug_id AND {usable_sql('di', 'wh')}) "
-                "FROM drugs d LEFT JOIN list_options lo "
-                "ON lo.list_id = 'drug_units' AND lo.option_id = d.unit "
-                "WHERE d.drug_id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids, "today": today},
-        ).all()
-        return {
-            int(r[0]): ProductInfo(int(r[0]), str(r[1] or ""), str(r[2] or ""),
-                                   str(r[3] or ""), Decimal(r[4] or 0), float(r[5] or 0),
-                                   int(r[6] or 0))
-            for r in rows
-        }
-
     def package_sizes(self, drug_ids: Iterable[int]) -> dict[int, int]:
         """Counting units per package of the products (1 when the module has none)."""
         ids = sorted(set(drug_ids))
@@ -275,10 +376,12 @@ class UsageRepository(ActualsRepository):
     def history(self, pid: int, encounter: int) -> list[HistoryRow]:
         rows = self.conn.execute(
             text(
-                "SELECT id, mapping_id, drug_id, planned_quantity, old_actual, new_actual, "
-                "old_reason, new_reason, old_notes, new_notes, old_lot_id, new_lot_id, source, "
-                "changed_by, changed_at FROM aesthetic_inventory_usage_history "
-                "WHERE pid = :p AND encounter = :e ORDER BY id"
+                "SELECT h.id, h.mapping_id, h.drug_id, h.planned_quantity, h.old_actual, "
+                "h.new_actual, h.old_reason, h.new_reason, h.old_notes, h.new_notes, "
+                "h.old_lot_id, h.new_lot_id, h.source, h.changed_by, h.changed_at, d.name "
+                "FROM aesthetic_inventory_usage_history h "
+                "LEFT JOIN drugs d ON d.drug_id = h.drug_id "
+                "WHERE h.pid = :p AND h.encounter = :e ORDER BY h.id"
             ),
             {"p": pid, "e": encounter},
         ).all()
@@ -287,16 +390,10 @@ class UsageRepository(ActualsRepository):
                        None if r[4] is None else Decimal(r[4]),
                        None if r[5] is None else Decimal(r[5]), r[6], r[7], r[8], r[9],
                        None if r[10] is None else int(r[10]),
-                       None if r[11] is None else int(r[11]), str(r[12]), str(r[13]), r[14])
+                       None if r[11] is None else int(r[11]), str(r[12]), str(r[13]), r[14],
+                       str(r[15] or ""))
             for r in rows
         ]
-
-    def has_pending_edits(self, pid: int, encounter: int) -> bool:
-        return self.conn.execute(
-            text("SELECT 1 FROM aesthetic_inventory_fee_sheet_edits "
-                 "WHERE pid = :p AND encounter = :e LIMIT 1"),
-            {"p": pid, "e": encounter},
-        ).first() is not None
 
 
 def variance_rows(

@@ -13,7 +13,12 @@ from decimal import Decimal
 
 from ..consumption.results import LotMovement, MappingOutcome
 from ..consumption.service import reconcile_in_transaction
-from ..errors import ConfirmationRequiredError, InvalidInputError, UnknownVisitError
+from ..errors import (
+    ConfirmationRequiredError,
+    InvalidInputError,
+    NotFoundError,
+    UnknownVisitError,
+)
 from ..stock.usable import is_expired
 from ..unit_of_work import (
     UnitOfWork,
@@ -33,12 +38,14 @@ from .domain import (
     target_units,
 )
 from .domain import decimal_text as _num
-from .repository import HeldRow, MappingRef, StoredRecord, UsageRepository
+from .repository import HeldRow, MappingRef, UsageRepository, VisitRows
 
 
 @dataclass(frozen=True)
 class MaterialInput:
-    """One material of a ``usage record`` request."""
+    """One material of a ``usage record`` request, named by its billed code (and product
+    when the code maps to several) or by ``mapping_id`` (the web's ``usageId``: then the
+    code is not read)."""
 
     code_type: str
     code: str
@@ -47,6 +54,7 @@ class MaterialInput:
     reason: str | None = None
     notes: str | None = None
     lot: str | None = None
+    mapping_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,12 +128,26 @@ PLAN_NOTE = (
 )
 
 
+def _by_mapping_id(visit: VisitRows, mapping_id: int) -> MappingRef:
+    """The visit's mapping ``mapping_id`` (no read: the visit's rows hold it)."""
+    found = visit.mapping(mapping_id)
+    if found is None:
+        raise NotFoundError(f"Material usage not found: {mapping_id}")
+    ref = found.ref
+    if found.plan is None and not found.still_mapped:
+        raise InvalidInputError(f"no product is mapped to code {ref.code_type}:{ref.code}")
+    return ref
+
+
 def _resolve(
-    repo: UsageRepository, material: MaterialInput,
-    live: dict[int, tuple[MappingRef, Decimal]], records: dict[int, StoredRecord],
-    pid: int, encounter: int,
+    repo: UsageRepository, material: MaterialInput, visit: VisitRows, pid: int,
+    encounter: int,
 ) -> MappingRef:
-    """The visit's mapping a material names (code, and product when several)."""
+    """The visit's mapping a material names (mapping id, or code and product when
+    several)."""
+    if material.mapping_id is not None:
+        return _by_mapping_id(visit, material.mapping_id)
+    live, records = visit.live(), visit.records()
     label = f"{material.code_type}:{material.code}"
     refs = repo.mappings_of_code(material.code_type, material.code)
     if not refs:
@@ -169,12 +191,14 @@ def record_in_transaction(
         raise InvalidInputError(f"user {user.strip()!r} is not an active OpenEMR user")
     if not repo.lock_visit(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    if repo.has_pending_edits(pid, encounter):
+    visit = _visit_rows(repo, pid, encounter, today)
+    if visit.pending_edits:
         # edits made on OpenEMR's fee sheet before this record are older than it: absorb
         # them first (they become the actual), so this record is the one that stands
         reconcile_in_transaction(uow, pid, encounter, service_username=service_username,
                                  today=today)
-    decided = _decide(repo, materials, pid, encounter, user.strip(), now)
+        visit = _visit_rows(repo, pid, encounter, today)
+    decided = _decide(repo, materials, visit, pid, encounter, user.strip(), now)
     if not confirmed:
         _require_confirmation(repo, decided, today or date.today())
     changed = [(ref, planned, new) for ref, planned, _old, new, ch in decided if ch]
@@ -203,20 +227,29 @@ Decision = tuple[MappingRef, Decimal, Actual | None, Actual, bool]
 """(mapping, plan, previous actual, new actual, whether it changes anything)."""
 
 
+def _visit_rows(repo: UsageRepository, pid: int, encounter: int,
+                today: date | None) -> VisitRows:
+    visit = repo.visit_rows(pid, encounter, today or date.today())
+    if visit is None:  # the row is locked: only a broken unit of work gets here
+        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
+    return visit
+
+
 def _decide(
-    repo: UsageRepository, materials: Sequence[MaterialInput], pid: int, encounter: int,
-    user: str, now: datetime,
+    repo: UsageRepository, materials: Sequence[MaterialInput], visit: VisitRows, pid: int,
+    encounter: int, user: str, now: datetime,
 ) -> list[Decision]:
     """Each material checked against the visit (its mapping, actual, reason, notes and
-    named lot); any invalid one raises before anything is written."""
-    live = repo.live_planned(pid, encounter)
-    records = repo.records(pid, encounter)
-    held = repo.held_rows(pid, encounter)
+    named lot); any invalid one raises before anything is written. The visit's rows are
+    read only when a lot is named."""
+    live, records = visit.live(), visit.records()
+    held: list[HeldRow] | None = None
     decided: list[Decision] = []
     seen: set[int] = set()
     for material in materials:
-        ref = _resolve(repo, material, live, records, pid, encounter)
-        label = f"{material.code_type}:{material.code}"
+        ref = _resolve(repo, material, visit, pid, encounter)
+        label = (f"{material.code_type}:{material.code}" if material.mapping_id is None
+                 else f"{ref.code_type}:{ref.code}")
         if ref.mapping_id in seen:
             raise InvalidInputError(f"code {label} (product {ref.drug_id}) is given twice")
         seen.add(ref.mapping_id)
@@ -226,6 +259,8 @@ def _decide(
         notes = check_notes(material.notes)
         lot_id = None
         if material.lot is not None and material.lot.strip():
+            if held is None:
+                held = repo.held_rows(pid, encounter)
             lot_id = _check_lot(repo, material.lot.strip(), ref, quantity, held, label)
         old = records[ref.mapping_id].actual if ref.mapping_id in records else None
         new = Actual(quantity, reason, notes, lot_id, SOURCE_USAGE, user, now)

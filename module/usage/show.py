@@ -4,7 +4,6 @@ caller (``can_see_costs``); without permission they are None."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +14,7 @@ from ..errors import PermissionDeniedError, UnknownVisitError
 from ..unit_of_work import UnitOfWorkFactory
 from .domain import cost, stock_status, target_units, variance
 from .domain import decimal_text as _num
-from .repository import HeldRow, HistoryRow, UsageRepository
+from .repository import HeldRow, HistoryRow, UsageRepository, VisitMapping
 
 
 @dataclass(frozen=True)
@@ -125,66 +124,58 @@ class VisitUsage:
 
 # long: one read unit of work, then one MaterialView per mapping with all its fields
 def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
-               can_see_costs: bool, today: date | None = None) -> VisitUsage:
+               can_see_costs: bool, today: date | None = None,
+               with_history: bool = True) -> VisitUsage:
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when
     ``can_see_costs``), stock status and usable stock (as ``stock`` counts it on
-    ``today``), the lots its rows hold, and the change history."""
+    ``today``), the lots its rows hold, and (``with_history``) the change history.
+    Two reads: the visit's mappings with the rows they hold, its history (issue 21)."""
     with uow_factory() as uow:
         repo = uow.get(UsageRepository)
-        if not repo.visit_exists(pid, encounter):
+        visit = repo.visit_rows(pid, encounter, today or date.today(), with_held=True)
+        if visit is None:
             raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-        live = repo.live_planned(pid, encounter)
-        records = repo.records(pid, encounter)
-        held = repo.held_rows(pid, encounter)
-        history = repo.history(pid, encounter)
-        drug_ids = {ref.drug_id for ref, _ in live.values()}
-        drug_ids |= {r.drug_id for r in records.values()} | {h.drug_id for h in history}
-        products = repo.products(drug_ids, today or date.today())
-        lot_names = repo.lot_numbers(
-            r.actual.lot_id for r in records.values() if r.actual and r.actual.lot_id
-        )
-    held_by: dict[int, list[HeldRow]] = defaultdict(list)
-    for h in held:
-        held_by[h.mapping_id].append(h)
-    views = []
-    for mapping_id in sorted(set(live) | set(records)):
-        rec = records.get(mapping_id)
-        if mapping_id in live:
-            ref, planned = live[mapping_id]
-            drug_id, code_type, code = ref.drug_id, ref.code_type, ref.code
-        else:
-            assert rec is not None
-            planned, drug_id, code_type, code = Decimal(0), rec.drug_id, rec.code_type, rec.code
-        actual = rec.actual if rec else None
-        if actual is None and not held_by.get(mapping_id) and planned == 0:
-            continue  # a mapping that neither needs nor holds anything
-        info = products.get(drug_id)
-        unit_cost = info.unit_cost if info else None
-        quantity = actual.quantity if actual else None
-        rows = held_by.get(mapping_id, [])
-        views.append(MaterialView(
-            mapping_id=mapping_id, drug_id=drug_id, product=info.name if info else "",
-            code_type=code_type, code=code, category=info.category if info else "",
-            planned=planned, actual=quantity, variance=variance(planned, quantity),
-            reason=actual.reason if actual else None, unit=info.unit if info else "",
-            unit_cost=unit_cost if can_see_costs else None,
-            planned_cost=cost(planned, unit_cost, can_see_costs),
-            actual_cost=cost(quantity, unit_cost, can_see_costs),
-            stock_status=stock_status(info.current_stock if info else 0,
-                                      info.reorder_point if info else None),
-            current_stock=info.current_stock if info else 0,
-            required_units=target_units(planned, quantity),
-            held_units=sum(r.quantity for r in rows),
-            recorded_by=actual.recorded_by if actual else None,
-            recorded_at=actual.recorded_at if actual else None,
-            notes=actual.notes if actual else None,
-            source=actual.source if actual else None,
-            actual_lot=(lot_names.get(actual.lot_id) or f"#{actual.lot_id}")
-            if actual and actual.lot_id else None,
-            lots=tuple((r.inventory_id, r.lot_number, r.quantity, r.billed) for r in rows),
-        ))
-    names = {d: p.name for d, p in products.items()}
+        history = repo.history(pid, encounter) if with_history else []
+    views = [view for m in visit.mappings
+             if (view := _material(m, m.held, can_see_costs))]
+    names = {h.drug_id: h.product_name for h in history}
+    names.update({m.product.drug_id: m.product.name for m in visit.mappings if m.product})
     return VisitUsage(pid, encounter, can_see_costs, tuple(views), tuple(history), names)
+
+
+def _material(m: VisitMapping, rows: tuple[HeldRow, ...], can_see_costs: bool
+              ) -> MaterialView | None:
+    """One material of the view; None for a mapping that neither needs nor holds
+    anything."""
+    ref = m.ref
+    planned = m.plan[1] if m.plan is not None else Decimal(0)
+    actual = m.record.actual if m.record else None
+    if actual is None and not rows and planned == 0:
+        return None
+    info = m.product
+    unit_cost = info.unit_cost if info else None
+    quantity = actual.quantity if actual else None
+    return MaterialView(
+        mapping_id=m.mapping_id, drug_id=ref.drug_id, product=info.name if info else "",
+        code_type=ref.code_type, code=ref.code, category=info.category if info else "",
+        planned=planned, actual=quantity, variance=variance(planned, quantity),
+        reason=actual.reason if actual else None, unit=info.unit if info else "",
+        unit_cost=unit_cost if can_see_costs else None,
+        planned_cost=cost(planned, unit_cost, can_see_costs),
+        actual_cost=cost(quantity, unit_cost, can_see_costs),
+        stock_status=stock_status(info.current_stock if info else 0,
+                                  info.reorder_point if info else None),
+        current_stock=info.current_stock if info else 0,
+        required_units=target_units(planned, quantity),
+        held_units=sum(r.quantity for r in rows),
+        recorded_by=actual.recorded_by if actual else None,
+        recorded_at=actual.recorded_at if actual else None,
+        notes=actual.notes if actual else None,
+        source=actual.source if actual else None,
+        actual_lot=(m.actual_lot_number or f"#{actual.lot_id}")
+        if actual and actual.lot_id else None,
+        lots=tuple((r.inventory_id, r.lot_number, r.quantity, r.billed) for r in rows),
+    )
 
 
 def user_grants(uow_factory: UnitOfWorkFactory, username: str) -> Grants:

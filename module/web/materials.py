@@ -16,8 +16,6 @@ from ..bootstrap import App
 from ..consumption.containers import service as containers
 from ..unit_of_work import UnitOfWorkFactory
 from ..usage import service, show
-from .services import NotFoundError
-from .visit_mappings import visit_mappings
 
 
 class MaterialsGateway(Protocol):
@@ -106,7 +104,9 @@ class UsageMaterials:
     def show(self, pid: int, encounter: int, *, username: str, show_costs: bool,
              uow_factory: UnitOfWorkFactory | None = None) -> dict:
         factory = uow_factory or self.app.unit_of_work
-        view = show.show_usage(factory, pid, encounter, can_see_costs=show_costs)
+        # the API shows no history: two reads, not three
+        view = show.show_usage(factory, pid, encounter, can_see_costs=show_costs,
+                               with_history=False)
         out = materials_json(view.as_dict(), show_costs)
         # the open vials each material was drawn from (products counted in units)
         boxes = containers.visit_containers(factory, pid, encounter, now=datetime.now())
@@ -118,25 +118,15 @@ class UsageMaterials:
                materials: list[dict[str, Any]], confirm: bool = False,
                uow_factory: UnitOfWorkFactory | None = None) -> dict:
         factory = uow_factory or self.app.unit_of_work
-        by_mapping: dict[int, tuple[str, int]] = {}
-        if any(item.get("usageId") is not None for item in materials):
-            # two reads (the visit's mappings), not the whole usage view (issue 21)
-            by_mapping = visit_mappings(factory, pid, encounter)
         inputs = []
         for item in materials:
-            product: int | None
-            if item.get("usageId") is not None:
-                known = by_mapping.get(item["usageId"])
-                if known is None:
-                    raise NotFoundError(f"Material usage not found: {item['usageId']}")
-                code, product = known
-            else:
-                code, product = str(item["code"]), item.get("productId")
-            code_type, _, code_value = code.partition(":")
+            # a usageId names the mapping: the service finds it among the visit's rows it
+            # reads anyway (issue 21: no lookup of its own)
+            code_type, _, code_value = str(item.get("code") or "").partition(":")
             inputs.append(service.MaterialInput(
                 code_type=code_type, code=code_value, actual=item["actualQuantity"],
-                product=product, reason=item.get("varianceReason"), notes=item.get("notes"),
-                lot=item.get("lot"),
+                product=item.get("productId"), reason=item.get("varianceReason"),
+                notes=item.get("notes"), lot=item.get("lot"), mapping_id=item.get("usageId"),
             ))
         result = service.record_usage(
             factory, pid, encounter, inputs, user=username,
