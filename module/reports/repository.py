@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..stock.read_repository import StockReadRepository
+from ..stock.reads import PackageRow
 from ..stock.usable import (
     expired_sql,
     lot_cost_sql,
@@ -44,6 +46,8 @@ _PROVIDER = (
     "COALESCE(NULLIF(TRIM(CONCAT_WS(' ', pu.fname, pu.lname)), ''), pu.username, '')"
 )
 _IS_SALE = "ds.pid <> 0 AND ds.xfer_inventory_id = 0"
+# between a usage cell's month, provider id, code type and code (never in any of them)
+USAGE_CELL_SEP = "\x1f"
 
 
 def _product_filter(alias: str, product: int | str | None, params: dict[str, Any]) -> str:
@@ -122,6 +126,10 @@ class ReportRepository:
             "SELECT EXISTS(SELECT 1 FROM list_options WHERE list_id = 'warehouse' "
             "AND option_id = :w) OR EXISTS(SELECT 1 FROM drug_inventory "
             "WHERE warehouse_id = :w)"), {"w": warehouse}).scalar())
+
+    def packaged_products(self) -> list[PackageRow]:
+        """The products counted in units (the stock package's one statement)."""
+        return StockReadRepository(self.conn).packaged_products()
 
     # -- stock -------------------------------------------------------------------
     def stock_levels(
@@ -248,56 +256,33 @@ class ReportRepository:
         )
 
     # -- usage -------------------------------------------------------------------
-    def _usage_base(self) -> str:
-        """Sales of the period with their procedure code (from the module's usage
-        record of the AUTO_PROC mapping) and the visit's provider."""
-        return (
-            "FROM drug_sales ds JOIN drugs d ON d.drug_id = ds.drug_id "
+    def usage_cells(self, *, start: date, end: date) -> Sequence[Any]:
+        """One scan of the period's sales grouped WITH ROLLUP by product and then by
+        month, provider and procedure code together (one short column,
+        :data:`USAGE_CELL_SEP` between them, so the rollup adds no partial levels):
+        drug_id, cell (NULL on the product's subtotal), units, distinct visits, product
+        name, provider name. Names are joined to the grouped rows (the grouping's
+        temporary table stays narrow). The product subtotals carry the visits; the cells
+        add up to the code, provider and month breakdowns."""
+        cell = (
+            "CONCAT_WS(:sep, DATE_FORMAT(ds.sale_date, '%Y-%m'), COALESCE(fe.provider_id, 0), "
+            "COALESCE(us.code_type, ''), COALESCE(us.code, ''))"
+        )
+        provider_id = "SUBSTRING_INDEX(SUBSTRING_INDEX(g.u_cell, :sep, 2), :sep, -1)"
+        return self._rows(
+            f"SELECT g.drug_id, g.u_cell, g.units, g.visits, d.name, {_PROVIDER} FROM ("
+            f"SELECT ds.drug_id, {cell} AS u_cell, SUM(ds.quantity) AS units, "
+            "COUNT(DISTINCT ds.pid, ds.encounter) AS visits "
+            "FROM drug_sales ds "
             f"LEFT JOIN {USAGE_TABLE} us ON ds.selector LIKE 'AUTO_PROC:%' "
             "AND us.pid = ds.pid AND us.encounter = ds.encounter "
             "AND us.mapping_id = CAST(SUBSTRING(ds.selector, 11) AS UNSIGNED) "
             "LEFT JOIN form_encounter fe ON fe.pid = ds.pid AND fe.encounter = ds.encounter "
-            "LEFT JOIN users pu ON pu.id = fe.provider_id "
-            f"WHERE {_IS_SALE} AND ds.sale_date >= :start AND ds.sale_date <= :end"
-        )
-
-    def usage_by_product(self, *, start: date, end: date) -> Sequence[Any]:
-        """drug_id, product, units, visits."""
-        return self._rows(
-            "SELECT ds.drug_id, d.name, SUM(ds.quantity) AS units, "
-            "COUNT(DISTINCT ds.pid, ds.encounter) "
-            f"{self._usage_base()} GROUP BY ds.drug_id, d.name HAVING units <> 0 "
-            "ORDER BY units DESC, d.name",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_code(self, *, start: date, end: date) -> Sequence[Any]:
-        """code_type, code (blank for sales not made by a mapping), product, units."""
-        return self._rows(
-            "SELECT COALESCE(us.code_type, ''), COALESCE(us.code, ''), d.name, "
-            "SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY us.code_type, us.code, ds.drug_id, d.name "
-            "HAVING units <> 0 ORDER BY us.code_type, us.code, units DESC",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_provider(self, *, start: date, end: date) -> Sequence[Any]:
-        """provider id, provider name, product, units."""
-        return self._rows(
-            f"SELECT COALESCE(fe.provider_id, 0), {_PROVIDER}, d.name, SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY fe.provider_id, pu.fname, pu.lname, pu.username, "
-            "ds.drug_id, d.name HAVING units <> 0 ORDER BY 2, units DESC",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_month(self, *, start: date, end: date) -> Sequence[Any]:
-        """month (YYYY-MM), drug_id, product, units."""
-        return self._rows(
-            "SELECT DATE_FORMAT(ds.sale_date, '%Y-%m') AS month, ds.drug_id, d.name, "
-            "SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY month, ds.drug_id, d.name HAVING units <> 0 "
-            "ORDER BY d.name, ds.drug_id, month",
-            {"start": start, "end": end},
+            f"WHERE {_IS_SALE} AND ds.sale_date >= :start AND ds.sale_date <= :end "
+            "GROUP BY ds.drug_id, u_cell WITH ROLLUP) g "
+            "JOIN drugs d ON d.drug_id = g.drug_id "
+            f"LEFT JOIN users pu ON g.u_cell IS NOT NULL AND pu.id = {provider_id}",
+            {"start": start, "end": end, "sep": USAGE_CELL_SEP},
         )
 
     # -- shortages ---------------------------------------------------------------
