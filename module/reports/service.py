@@ -156,7 +156,7 @@ def stock_lots(
 ) -> Iterator[LotRow]:
     """Every lot with stock, streamed."""
     packs = packagings(repo)
-    for r in repo.lots(today=today, product=product, warehouse=warehouse):
+    for r in repo.lots(today=today, product=product, warehouse=warehouse, costs=False):
         yield lot_row(r, today, packs)
 
 
