@@ -48,8 +48,6 @@ _PROVIDER = (
     "COALESCE(NULLIF(TRIM(CONCAT_WS(' ', pu.fname, pu.lname)), ''), pu.username, '')"
 )
 _IS_SALE = "ds.pid <> 0 AND ds.xfer_inventory_id = 0"
-# between a usage cell's month, provider id, code type and code (never in any of them)
-USAGE_CELL_SEP = "\x1f"
 
 
 def _product_filter(alias: str, product: int | str | None, params: dict[str, Any]) -> str:
@@ -194,15 +192,18 @@ class ReportRepository:
             where += " AND di.destroy_date IS NULL"
         if not include_empty:
             where += " AND di.on_hand <> 0"
+        # without a product the optimizer may start from drugs and sort a temporary
+        # table; a product (by name) is better found first
+        join = "JOIN" if product is not None else "STRAIGHT_JOIN"
         return self._stream(
             "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(lo.title, di.warehouse_id), "
             f"COALESCE(di.lot_number, ''), {_EXPIRY}, di.on_hand, {_EXPIRED}, "
             f"{lot_cost_sql() if costs else '0'}, di.destroy_date IS NOT NULL "
-            f"FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
+            f"FROM drug_inventory di {join} drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
             f"{product_stock_join_sql() if costs else ''} "
             f"WHERE 1 = 1{where} "
-            # lot columns only: a filesort, never an on-disk temporary table, however many
-            # lots are listed
+            # lot columns only, the lots read first: a filesort of the lots, never a
+            # temporary table of every joined row (wide text: on disk at 200,000 lots)
             "ORDER BY di.drug_id, di.expiration, di.lot_number, di.inventory_id",
             params,
         )
@@ -266,21 +267,21 @@ class ReportRepository:
 
     # -- usage -------------------------------------------------------------------
     def usage_cells(self, *, start: date, end: date) -> Sequence[Any]:
-        """One scan of the period's sales grouped WITH ROLLUP by product and then by
-        month, provider and procedure code together (one short column,
-        :data:`USAGE_CELL_SEP` between them, so the rollup adds no partial levels):
-        drug_id, cell (NULL on the product's subtotal), units, distinct visits, product
-        name, provider name. Names are joined to the grouped rows (the grouping's
-        temporary table stays narrow). The product subtotals carry the visits; the cells
-        add up to the code, provider and month breakdowns."""
-        cell = (
-            "CONCAT_WS(:sep, DATE_FORMAT(ds.sale_date, '%Y-%m'), COALESCE(fe.provider_id, 0), "
-            "COALESCE(us.code_type, ''), COALESCE(us.code, ''))"
-        )
-        provider_id = "SUBSTRING_INDEX(SUBSTRING_INDEX(g.u_cell, :sep, 2), :sep, -1)"
+        """One scan of the period's sales grouped WITH ROLLUP by product, month,
+        provider and procedure code, of which only the product subtotals (month NULL)
+        and the finest rows come back: drug_id, month (YYYYMM), provider id, code type,
+        code (NULL from month on for a subtotal; never NULL otherwise), units, distinct
+        visits, product name, provider name. Names are joined to the grouped rows, so
+        the grouping's temporary table stays narrow and in memory. The subtotals carry
+        the visits; the finest rows add up to the code, provider and month breakdowns."""
         return self._rows(
-            f"SELECT g.drug_id, g.u_cell, g.units, g.visits, d.name, {_PROVIDER} FROM ("
-            f"SELECT ds.drug_id, {cell} AS u_cell, SUM(ds.quantity) AS units, "
+            f"SELECT g.drug_id, g.u_month, g.u_provider, g.u_type, g.u_code, g.units, "
+            f"g.visits, d.name, {_PROVIDER} FROM ("
+            # the month as a number (YYYYMM): DATE_FORMAT's wide text column would push
+            # the grouping's temporary table from memory to disk
+            "SELECT ds.drug_id, EXTRACT(YEAR_MONTH FROM ds.sale_date) AS u_month, "
+            "COALESCE(fe.provider_id, 0) AS u_provider, COALESCE(us.code_type, '') AS u_type, "
+            "COALESCE(us.code, '') AS u_code, SUM(ds.quantity) AS units, "
             "COUNT(DISTINCT ds.pid, ds.encounter) AS visits "
             "FROM drug_sales ds "
             f"LEFT JOIN {USAGE_TABLE} us ON ds.selector LIKE 'AUTO_PROC:%' "
@@ -288,10 +289,11 @@ class ReportRepository:
             "AND us.mapping_id = CAST(SUBSTRING(ds.selector, 11) AS UNSIGNED) "
             "LEFT JOIN form_encounter fe ON fe.pid = ds.pid AND fe.encounter = ds.encounter "
             f"WHERE {_IS_SALE} AND ds.sale_date >= :start AND ds.sale_date <= :end "
-            "GROUP BY ds.drug_id, u_cell WITH ROLLUP) g "
+            "GROUP BY ds.drug_id, u_month, u_provider, u_type, u_code WITH ROLLUP) g "
             "JOIN drugs d ON d.drug_id = g.drug_id "
-            f"LEFT JOIN users pu ON g.u_cell IS NOT NULL AND pu.id = {provider_id}",
-            {"start": start, "end": end, "sep": USAGE_CELL_SEP},
+            "LEFT JOIN users pu ON pu.id = g.u_provider "
+            "WHERE g.u_month IS NULL OR g.u_code IS NOT NULL",
+            {"start": start, "end": end},
         )
 
     # -- shortages ---------------------------------------------------------------

@@ -26,7 +26,7 @@ from .domain import (
     stock_status,
     usage_breakdowns,
 )
-from .repository import USAGE_CELL_SEP, ReportRepository, as_decimal
+from .repository import ReportRepository, as_decimal
 
 USAGE_WINDOW_DAYS = 90
 
@@ -287,17 +287,15 @@ def usage_report(repo: ReportRepository, *, start: date, end: date) -> UsageRepo
     scan of the period's sales (:meth:`.ReportRepository.usage_cells`)."""
     subtotals: list[UsageCell] = []
     cells: list[UsageCell] = []
-    for drug_id, key, units, visits, product, provider in repo.usage_cells(start=start,
-                                                                           end=end):
-        if drug_id is None:
-            continue  # the grand total
-        if key is None:
+    for r in repo.usage_cells(start=start, end=end):
+        drug_id, month, provider_id, code_type, code, units, visits, product, provider = r
+        if month is None:
             subtotals.append(UsageCell(int(drug_id), product or "", None, 0, "", "", "",
                                        int(units), int(visits)))
-            continue
-        month, provider_id, code_type, code = key.split(USAGE_CELL_SEP, 3)
-        cells.append(UsageCell(int(drug_id), product or "", month, int(provider_id),
-                               provider or "", code_type, code, int(units)))
+        else:
+            month = f"{int(month) // 100:04d}-{int(month) % 100:02d}"  # YYYYMM
+            cells.append(UsageCell(int(drug_id), product or "", month, int(provider_id),
+                                   provider or "", code_type, code, int(units)))
     u = usage_breakdowns(subtotals, cells)
     return UsageReport(u.by_product, u.by_code, u.by_provider, u.by_month,
                        month_range(start, end))
