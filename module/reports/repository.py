@@ -62,9 +62,10 @@ def _product_filter(alias: str, product: int | str | None, params: dict[str, Any
     return f" AND {alias}.name = :product_name"
 
 
-def _activity_moves(listed: str, lots_of: str) -> str:
+def _activity_moves(listed: str) -> str:
     """The Inventory Activity movements of the period: ``drug_sales`` rows joined to a
-    listed lot by ``inventory_id`` or ``xfer_inventory_id``, plus destructions."""
+    listed lot by ``inventory_id`` or ``xfer_inventory_id`` (destructions come from the
+    one grouped pass over the lots, :meth:`ReportRepository.activity`)."""
     kind = (
         "CASE WHEN ds.xfer_inventory_id <> 0 THEN 'transfers' "
         "WHEN ds.pid <> 0 THEN 'sales' WHEN ds.distributor_id <> 0 THEN 'distributions' "
@@ -83,11 +84,7 @@ def _activity_moves(listed: str, lots_of: str) -> str:
         f"SELECT di.drug_id, {kind}, {signed} FROM drug_inventory di "
         f"JOIN drug_sales ds ON ds.xfer_inventory_id = di.inventory_id "
         f"AND ds.inventory_id <> di.inventory_id AND {in_period} "
-        f"WHERE {listed} "
-        "UNION ALL "
-        "SELECT di.drug_id, 'adjustments', -di.on_hand FROM drug_inventory di "
-        "WHERE di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
-        f"AND di.destroy_date >= :start AND di.destroy_date <= :end{lots_of}"
+        f"WHERE {listed}"
     )
 
 
@@ -234,15 +231,22 @@ class ReportRepository:
             lots_of = (" AND di.drug_id IN (SELECT pd.drug_id FROM drugs pd "
                        "WHERE pd.name = :product_name)")
         listed = f"(di.destroy_date IS NULL OR di.destroy_date >= :start){lots_of}"
-        moves = _activity_moves(listed, lots_of)
+        moves = _activity_moves(listed)
         return self._rows(
             "SELECT d.drug_id, d.name, "
             "COALESCE(m.sales, 0), COALESCE(m.distributions, 0), COALESCE(m.purchases, 0), "
-            "COALESCE(m.transfers, 0), COALESCE(m.adjustments, 0), "
-            "COALESCE(oh.on_hand, 0) + COALESCE(la.qty, 0) - COALESCE(lx.qty, 0) "
+            "COALESCE(m.transfers, 0), COALESCE(m.adjustments, 0) + li.destroyed, "
+            "li.on_hand + COALESCE(la.qty, 0) - COALESCE(lx.qty, 0) "
             "FROM drugs d "
-            "JOIN (SELECT DISTINCT di.drug_id FROM drug_inventory di "
-            f"WHERE {listed}) li ON li.drug_id = d.drug_id "
+            # one pass over the listed lots: which products are listed, today's stock of
+            # lots not destroyed by the end date (a subset of the listed ones), and the
+            # stock a destruction in the period took (an adjustment, as OpenEMR shows it)
+            "JOIN (SELECT di.drug_id, "
+            "SUM(IF(di.destroy_date IS NULL OR di.destroy_date > :end, di.on_hand, 0)) "
+            "AS on_hand, SUM(IF(di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
+            "AND di.destroy_date >= :start AND di.destroy_date <= :end, -di.on_hand, 0)) "
+            "AS destroyed FROM drug_inventory di "
+            f"WHERE {listed} GROUP BY di.drug_id) li ON li.drug_id = d.drug_id "
             "LEFT JOIN (SELECT mv.drug_id, "
             "SUM(IF(mv.kind = 'sales', mv.qty, 0)) AS sales, "
             "SUM(IF(mv.kind = 'distributions', mv.qty, 0)) AS distributions, "
@@ -250,9 +254,6 @@ class ReportRepository:
             "SUM(IF(mv.kind = 'transfers', mv.qty, 0)) AS transfers, "
             "SUM(IF(mv.kind = 'adjustments', mv.qty, 0)) AS adjustments "
             f"FROM ({moves}) mv GROUP BY mv.drug_id) m ON m.drug_id = d.drug_id "
-            "LEFT JOIN (SELECT di.drug_id, SUM(di.on_hand) AS on_hand FROM drug_inventory di "
-            f"WHERE (di.destroy_date IS NULL OR di.destroy_date > :end){lots_of} "
-            "GROUP BY di.drug_id) oh ON oh.drug_id = d.drug_id "
             "LEFT JOIN (SELECT di.drug_id, SUM(ds.quantity) AS qty FROM drug_sales ds "
             "JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
             f"WHERE ds.sale_date > :end{lots_of} GROUP BY di.drug_id) la "
