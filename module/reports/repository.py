@@ -94,6 +94,12 @@ class ReportRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def start_read_only_snapshot(self) -> None:
+        """Begin the report's transaction: read only, one consistent snapshot, REPEATABLE
+        READ for this transaction only (the engine's default stays)."""
+        self.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        self.conn.exec_driver_sql("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
+
     def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         return self.conn.execute(text(sql), params).all()
 

@@ -38,9 +38,9 @@ def read_only(engine: Engine) -> Iterator[ReportRepository]:
     other (REPEATABLE READ for this transaction only; the engine's default stays)."""
     conn: Connection = connect(engine)
     try:
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        conn.exec_driver_sql("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
-        yield ReportRepository(conn)
+        repo = ReportRepository(conn)
+        repo.start_read_only_snapshot()
+        yield repo
     finally:
         try:
             conn.rollback()
