@@ -6,8 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aesthetic_inventory.alerts.background import BackgroundServiceRepository, ServiceRow
 from aesthetic_inventory.alerts.config import AlertConfig
+from aesthetic_inventory.alerts.repositories.background import (
+    BackgroundServiceRepository,
+    ServiceRow,
+)
 from aesthetic_inventory.alerts.service import run_alert_scan
 from aesthetic_inventory.bootstrap import App
 from aesthetic_inventory.db import is_lock_conflict

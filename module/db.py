@@ -8,10 +8,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 
+from .db_repository import MODULE_TABLE_PATTERN as MODULE_TABLE_PATTERN
+from .db_repository import WRITER_INIT_COMMAND as WRITER_INIT_COMMAND
+from .db_repository import current_database, on_connect, table_engines
+from .db_repository import existing_tables as existing_tables
 from .errors import (
     AestheticInventoryError,
     ConfigurationError,
@@ -46,12 +50,8 @@ STOCK_TABLES: tuple[str, ...] = (
     "background_services",
     "procedure_products",
 )
-MODULE_TABLE_PATTERN = "aesthetic\\_inventory\\_%"
-
-# Every connection of the module sets this session variable (on connect, together with
-# the collation alignment below), so triggers on OpenEMR tables can tell the module's
-# own writes from OpenEMR's (module/usage/triggers.py, module/stock/triggers.py).
-WRITER_INIT_COMMAND = "SET @aesthetic_inventory_writer = 1"
+# MODULE_TABLE_PATTERN, WRITER_INIT_COMMAND (every connection marks the module's own
+# writes for the triggers) and existing_tables live with their SQL in db_repository.py.
 
 T = TypeVar("T")
 
@@ -144,9 +144,14 @@ def mask_url(url: str | URL | None) -> str:
 
 
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """Build the engine: PyMySQL, READ COMMITTED, pre-ping, utf8mb4, and the session
+    """Build the engine: PyMySQL, READ COMMITTED, utf8mb4, and the session
     variable ``@aesthetic_inventory_writer`` that marks the module's own writes
     (``kwargs`` override the engine options: the web server's engines do).
+
+    A pooled connection is pinged before use only when it sat idle
+    :data:`IDLE_PING_SECONDS` or more (:func:`ping_when_idle`), not on every checkout:
+    a pre-ping was one more round trip on every fee-sheet save (issue 21). A caller
+    that passes ``pool_pre_ping`` chooses its own checks.
 
     READ COMMITTED keeps InnoDB from taking gap locks on plain reads, which makes
     lock conflicts between concurrent fee-sheet saves rarer; correctness comes from
@@ -161,13 +166,14 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     try:
         options: dict[str, Any] = {
             "isolation_level": "READ COMMITTED",
-            "pool_pre_ping": True,
+            "pool_pre_ping": False,
             "pool_recycle": 3600,
             # Every access goes through a Connection, which rolls back a transaction it
             # still holds when closed; the pool's own rollback on return would only add
             # a round trip to every committed unit of work.
             "pool_reset_on_return": None,
         }
+        idle_ping = "pool_pre_ping" not in kwargs
         options.update(kwargs)  # the web engine: no pre-ping, autocommit reads
         engine = create_engine(parsed, connect_args=connect_args, **options)
     except NoSuchModuleError:
@@ -176,22 +182,17 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         raise ConfigurationError(
             f"{parsed.drivername}:// needs the optional mysqlclient driver: "
             "pip install 'aesthetic-inventory[fast]' (or use mysql+pymysql://)") from None
+    if idle_ping:
+        ping_when_idle(engine, IDLE_PING_SECONDS)
     # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)
     event.listen(engine, "connect", _align_connection_collation)
     return engine
 
 
-# Literals and CAST(... AS CHAR) take the connection's collation with IMPLICIT
-# derivation; compared with a column of another collation of the same charset (a site
-# created with utf8mb4_unicode_ci or a language collation) that is error 1267. The
-# module's tables use the database default, so the connection follows it whenever the
-# charsets agree (other charsets convert on their own).
-# The same statement marks the session as the module's (WRITER_INIT_COMMAND).
-_ALIGN_COLLATION = (
-    "SET @aesthetic_inventory_writer = 1, "
-    "collation_connection = IF(@@character_set_database = @@character_set_connection, "
-    "@@collation_database, @@collation_connection)"
-)
+# A pooled connection idle this long is pinged before use (create_db_engine's default).
+# The service's workers and a benchmark's saves reuse their connections far sooner; one
+# that sat through a server restart or a dropped connection is checked and replaced.
+IDLE_PING_SECONDS = 1.0
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
@@ -219,11 +220,8 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
 
 
 def _align_connection_collation(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(_ALIGN_COLLATION)
-    finally:
-        cursor.close()
+    # marks the session as the module's and aligns its collation (db_repository.py)
+    on_connect(dbapi_connection)
 
 
 def mysql_error_code(exc: BaseException) -> int | None:
@@ -352,19 +350,6 @@ def connect(engine: Engine) -> Connection:
         raise translate_connect_error(exc, engine.url) from None
 
 
-def existing_tables(conn: Connection, names: Iterable[str]) -> set[str]:
-    """Which of ``names`` exist as tables in the current database."""
-    wanted = list(names)
-    rows = conn.execute(
-        text(
-            "SELECT TABLE_NAME FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
-        ).bindparams(bindparam("names", expanding=True)),
-        {"names": wanted},
-    )
-    return {row[0] for row in rows}
-
-
 def table_exists(conn: Connection, name: str) -> bool:
     """Whether the table ``name`` exists in the current database."""
     return name in existing_tables(conn, [name])
@@ -372,7 +357,7 @@ def table_exists(conn: Connection, name: str) -> bool:
 
 def require_openemr(conn: Connection) -> None:
     """Refuse a database that lacks OpenEMR's core tables."""
-    if conn.execute(text("SELECT DATABASE()")).scalar() is None:
+    if current_database(conn) is None:
         raise NotOpenEMRError("no database selected: put the database name in the URL")
     missing = sorted(set(OPENEMR_CORE_TABLES) - existing_tables(conn, OPENEMR_CORE_TABLES))
     if missing:
@@ -386,16 +371,8 @@ def non_innodb_tables(
 ) -> list[tuple[str, str]]:
     """(table, engine) of the listed tables and of every module table that are not
     InnoDB (views and missing tables are not listed)."""
-    names = list(tables)
-    rows = conn.execute(
-        text(
-            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
-            "AND (TABLE_NAME IN :names OR TABLE_NAME LIKE :module) ORDER BY TABLE_NAME"
-        ).bindparams(bindparam("names", expanding=True)),
-        {"names": names, "module": MODULE_TABLE_PATTERN},
-    )
-    return [(name, str(engine)) for name, engine in rows if str(engine).lower() != "innodb"]
+    return [(name, engine) for name, engine in table_engines(conn, tables)
+            if engine.lower() != "innodb"]
 
 
 def require_innodb(conn: Connection, tables: Iterable[str] = STOCK_TABLES) -> None:

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import pymysql
 
+from . import db_repository
 from .errors import ServerStartError
 
 _SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/libexec")
@@ -69,8 +70,7 @@ def allow_tcp_root(socket_path: Path) -> None:
     conn = pymysql.connect(unix_socket=str(socket_path), user="root", autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''")
-            cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
+            db_repository.allow_tcp_root(cur)
     finally:
         conn.close()
 

@@ -7,9 +7,11 @@ name on a server, load ``sql/fixtures/openemr_fixture.sql`` into it, drop it aft
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
+from . import db_repository
 from .db import connect, create_db_engine, parse_database_url
 from .migrations import runner
 from .migrations.directives import parse_sql
@@ -26,12 +28,12 @@ def server_url(url: str | URL) -> URL:
     return parse_database_url(url)._replace(database=None)
 
 
-def _run_on_server(url: URL, statement: str) -> None:
-    """One statement on the server of ``url``, outside any database."""
+def _run_on_server(url: URL, work: Callable[[Connection], None]) -> None:
+    """``work`` (one statement) on the server of ``url``, outside any database."""
     admin = create_db_engine(server_url(url))
     try:
         with connect(admin) as conn:
-            conn.exec_driver_sql(statement)
+            work(conn)
     finally:
         admin.dispose()
 
@@ -43,15 +45,16 @@ def create_database(
     collation unless told otherwise); returns its URL."""
     base = parse_database_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    collate = f" COLLATE {collation}" if collation else ""
-    _run_on_server(base, f"CREATE DATABASE `{name}` CHARACTER SET {charset}{collate}")
+    _run_on_server(
+        base, lambda conn: db_repository.create_database(conn, name, charset, collation)
+    )
     return base.set(database=name)
 
 
 def drop_database(database_url: str | URL) -> None:
     """Drop the database named in the URL (if it exists)."""
     url = parse_database_url(database_url)
-    _run_on_server(url, f"DROP DATABASE IF EXISTS `{url.database}`")
+    _run_on_server(url, lambda conn: db_repository.drop_database(conn, url.database))
 
 
 def create_fixture_schema(engine: Engine) -> None:

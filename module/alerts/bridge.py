@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InvalidInputError
 from ..resources import templates_dir
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from .background import BackgroundServiceRepository
+from .repositories.background import BackgroundServiceRepository
 
 BRIDGE_NAME = "aesthetic_inventory_alerts.php"
 # The background_services.require_once value, relative to OpenEMR's file root.

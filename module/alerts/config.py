@@ -60,6 +60,7 @@ def _split(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+# long: one check per alert setting, each with its own message, then the one AlertConfig
 def load_alert_config(settings: Settings) -> AlertConfig:
     """Parse and validate every alert setting; a bad one is a :class:`ConfigurationError`."""
     channels = tuple(name.lower() for name in _split(settings.get("channels", "crm")))

@@ -86,6 +86,8 @@ def _item_payload(item: AlertItem) -> dict[str, Any]:
         "expiration": item.expiration.isoformat() if item.expiration else None,
         "days_left": item.days_left,
         "detail": item.detail,
+        "on_hand_text": item.on_hand_text,
+        "reorder_point_text": item.reorder_point_text,
     }
 
 

@@ -11,6 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from ..products.domain import PackageSettings, describe_stock
+
+# a product counted as OpenEMR counts (no package size): numbers print as they are
+NO_PACKAGE = PackageSettings()
+
 LOW_STOCK = "low_stock"
 OUT_OF_STOCK = "out_of_stock"
 EXPIRING = "expiring"
@@ -39,6 +44,7 @@ class StockLevel:
     product: str
     reorder_point: float
     usable_on_hand: int
+    package: PackageSettings = NO_PACKAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class LotRow:
     on_hand: int
     expiration: date | str
     reorder_point: float
+    package: PackageSettings = NO_PACKAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,11 @@ class AlertItem:
     expiration: date | None = None
     days_left: int | None = None
     detail: str = ""
+    # the numbers in packages and counting units ("1 vial + 40 U", "3 vials") for a
+    # product with a package size; for any other product the numbers as text
+    on_hand_text: str = ""
+    reorder_point_text: str = ""
+    in_packages: bool = False
 
     @property
     def state_key(self) -> tuple[str, str]:
@@ -123,6 +135,19 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def stock_texts(
+    on_hand: float, reorder_point: float, package: PackageSettings
+) -> tuple[str, str, bool]:
+    """``(on hand, reorder point, in packages?)`` as the digest prints them: in
+    packages and units (:func:`describe_stock`, packages in the plural) for a product
+    counted in units, else the plain numbers."""
+    numbers = (on_hand, reorder_point)
+    if not package.counted_in_units or not all(float(n).is_integer() for n in numbers):
+        return str(_number(on_hand)), str(_number(reorder_point)), False
+    return (describe_stock(int(on_hand), package, plural=True),
+            describe_stock(int(reorder_point), package, plural=True), True)
+
+
 def low_stock_items(levels: Iterable[StockLevel]) -> list[AlertItem]:
     """Out of stock at zero usable units, low stock at or below the reorder point."""
     items: list[AlertItem] = []
@@ -130,14 +155,20 @@ def low_stock_items(levels: Iterable[StockLevel]) -> list[AlertItem]:
         if level.reorder_point <= 0 or level.usable_on_hand > level.reorder_point:
             continue
         kind = OUT_OF_STOCK if level.usable_on_hand <= 0 else LOW_STOCK
+        on_hand = max(level.usable_on_hand, 0)
+        on_text, reorder_text, packaged = stock_texts(on_hand, level.reorder_point,
+                                                      level.package)
         items.append(
             AlertItem(
                 kind=kind,
                 item_key=str(level.drug_id),
                 drug_id=level.drug_id,
                 product=level.product,
-                on_hand=max(level.usable_on_hand, 0),
+                on_hand=on_hand,
                 reorder_point=_number(level.reorder_point),
+                on_hand_text=on_text,
+                reorder_point_text=reorder_text,
+                in_packages=packaged,
             )
         )
     return items
@@ -167,6 +198,8 @@ def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> l
         if kind is None:
             continue
         valid = isinstance(lot.expiration, date)
+        on_text, reorder_text, packaged = stock_texts(lot.on_hand, lot.reorder_point,
+                                                      lot.package)
         items.append(
             AlertItem(
                 kind=kind,
@@ -182,6 +215,9 @@ def expiry_items(lots: Iterable[LotRow], *, today: date, horizon_days: int) -> l
                 days_left=(lot.expiration - today).days if isinstance(lot.expiration, date)
                 else None,
                 detail="" if valid else f"invalid expiration date {lot.expiration}",
+                on_hand_text=on_text,
+                reorder_point_text=reorder_text,
+                in_packages=packaged,
             )
         )
     return items

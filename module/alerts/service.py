@@ -13,7 +13,7 @@ from typing import Protocol
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
-from ..db import retry_on_lock_conflict, root_cause, table_exists
+from ..db import existing_tables, retry_on_lock_conflict, root_cause
 from ..errors import AestheticInventoryError
 from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from .background import process_owner
@@ -21,7 +21,15 @@ from .channels import SmtpFactory, build_channels, check_email_setup
 from .config import AlertConfig
 from .digest import Digest, render_digest
 from .outbox import DeliveryReport, deliver_outbox
-from .repositories import STATE_TABLE, USAGE_TABLE, AlertStateRepository, OutboxRepository
+from .repositories import (
+    SCAN_LOCK,
+    STATE_TABLE,
+    USAGE_TABLE,
+    AlertStateRepository,
+    OutboxRepository,
+)
+from .repositories.changes import WATERMARK_TABLE, AlertChangeRepository, ChangeRows
+from .repositories.scoped import LotScope, ResolveScope
 from .repositories.state import CONTAINER_TABLE
 from .rules import (
     AlertItem,
@@ -33,6 +41,14 @@ from .rules import (
     low_stock_items,
     shortage_items,
 )
+from .scope import (
+    IncrementalScope,
+    Watermark,
+    full_scan_reason,
+    incremental_scope,
+    scan_params,
+)
+from .triggers import CHANGE_TABLE
 
 
 class AlertRuntime(Protocol):
@@ -69,6 +85,7 @@ class ScanResult:
     outbox_keys: list[str] = field(default_factory=list)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     shortage_rule: bool = True
+    mode: str = "full"  # "incremental", or "full (<why>)"
 
     @property
     def digest_text(self) -> str | None:
@@ -84,6 +101,7 @@ class ScanResult:
             "reminders": self.reminders,
             "resolved": self.resolved,
             "shortage_rule": self.shortage_rule,
+            "scan_mode": self.mode,
             "digest": self.digest.payload if self.digest else None,
             "digest_text": self.digest_text,
             "outbox_keys": self.outbox_keys,
@@ -104,22 +122,31 @@ class ScanDecision:
 
 def collect_decision(
     repo: AlertStateRepository, config: AlertConfig, now: datetime, *, has_usage: bool,
-    has_containers: bool = False,
+    has_containers: bool = False, scope: IncrementalScope | None = None,
 ) -> ScanDecision:
     """Run each rule's single query, already diffed against the alert state in
     SQL, plus one query for the states to resolve and one count: only changed
     items reach Python. The shortage rule runs only when the consumption
-    engine's usage table exists (``has_usage``, checked once per scan)."""
+    engine's usage table exists (``has_usage``, checked once per scan). With a
+    ``scope`` (the incremental scan) the stock and lot rules read only its
+    products and lots; the decision is the one a full scan makes."""
     today = now.date()
     horizon_end = today + timedelta(days=config.expiry_horizon_days)
     reminder = timedelta(hours=config.reminder_hours)
     due = now - reminder
     candidates: list[tuple[AlertItem, StoredState | None]] = []
-    for level, state in repo.stock_levels_to_notify(today, due):
+    stock_ids = None if scope is None else scope.stock_drug_ids
+    for level, state in repo.stock_levels_to_notify(today, due, drug_ids=stock_ids):
         candidates.extend((item, state) for item in low_stock_items([level]))
-    for lot, state in repo.lots_to_notify(today, horizon_end, due):
-        items = expiry_items([lot], today=today, horizon_days=config.expiry_horizon_days)
-        candidates.extend((item, state) for item in items)
+    seen: set[int] = set()  # an incremental scan may meet a lot in two of its scopes
+    for lot_scope in _lot_scopes(scope):
+        for lot, state in repo.lots_to_notify(today, horizon_end, due, scope=lot_scope):
+            if lot_scope is not None:
+                if lot.inventory_id in seen:
+                    continue
+                seen.add(lot.inventory_id)
+            items = expiry_items([lot], today=today, horizon_days=config.expiry_horizon_days)
+            candidates.extend((item, state) for item in items)
     if has_usage:
         for row, state in repo.shortages_to_notify(due):
             candidates.extend((item, state) for item in shortage_items([row]))
@@ -128,16 +155,85 @@ def collect_decision(
         container_end = now + timedelta(hours=config.container_alert_hours)
         for box, state in repo.containers_to_notify(container_end, due):
             candidates.extend((item, state) for item in container_items([box], now=now))
+    resolve_scope = None if scope is None else ResolveScope(
+        scope.stock_drug_ids, scope.lot_drug_ids, scope.lot_ids, scope.crossed)
     decision = decide_changes(
         candidates,
         repo.states_to_resolve(today, horizon_end, shortage_rule=has_usage,
-                               container_end=container_end),
+                               container_end=container_end, scope=resolve_scope),
         now=now,
         reminder=reminder,
         quiet_recent=repo.count_open_notified_after(due),
     )
     had_state = frozenset(item.state_key for item, state in candidates if state is not None)
     return ScanDecision(decision, has_usage, had_state, due)
+
+
+def _lot_scopes(scope: IncrementalScope | None) -> list[LotScope | None]:
+    """The lot reads of a scan: every lot (full), or the scope's products, lots and
+    the lots entering the horizon (incremental)."""
+    if scope is None:
+        return [None]
+    scopes: list[LotScope | None] = [LotScope(drug_ids=scope.lot_drug_ids),
+                                     LotScope(inventory_ids=scope.lot_ids)]
+    scopes.extend(LotScope(expiring_between=between)
+                  for between in (scope.crossed, scope.entering) if between is not None)
+    return scopes
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """Full or incremental, what the scan read to decide, and what it records."""
+
+    scope: IncrementalScope | None
+    reason: str | None  # why the scan is full (None: incremental)
+    change_ids: tuple[int, ...] = ()
+    watermark: Watermark | None = None  # to record (None: no watermark table)
+    previous: Watermark | None = None
+
+    @property
+    def mode(self) -> str:
+        return "incremental" if self.reason is None else f"full ({self.reason})"
+
+    @property
+    def writes(self) -> bool:
+        """Whether recording the plan changes anything (consumed changes, a new mark)."""
+        return bool(self.change_ids) or (
+            self.watermark is not None and self.watermark != self.previous)
+
+
+def plan_scan(
+    uow: UnitOfWork, config: AlertConfig, at: datetime, *, full: bool, tables: set[str]
+) -> ScanPlan:
+    """Decide full or incremental and gather the incremental scope (``tables``: the
+    scan's tables that exist). The change rows are read before any rule query (a
+    change committed in between is seen by this scan and again by the next one,
+    never by neither)."""
+    if WATERMARK_TABLE not in tables:
+        return ScanPlan(None, "incremental scan tables missing")
+    changes = uow.get(AlertChangeRepository)
+    previous = changes.watermark(SCAN_LOCK)
+    tracked = CHANGE_TABLE in tables and changes.triggers_installed()
+    rows = changes.read_changes() if CHANGE_TABLE in tables else ChangeRows((), frozenset())
+    params = scan_params(config.expiry_horizon_days, tracked=tracked)
+    today = at.date()
+    horizon_end = today + timedelta(days=config.expiry_horizon_days)
+    reason = full_scan_reason(previous, now=at, params=params, tracked=tracked, forced=full)
+    if reason is not None or previous is None:
+        mark = Watermark(today, horizon_end, params, at)
+        return ScanPlan(None, reason or "first scan", rows.ids, mark, previous)
+    scope = incremental_scope(
+        previous,
+        today=today,
+        horizon_end=horizon_end,
+        # OpenEMR's Destroy Lot screen writes no movement: its lots by destroy date
+        changed_drug_ids=rows.drug_ids | changes.products_destroyed_since(
+            previous.scanned_today),
+        crossed_drug_ids=changes.products_expiring_between(previous.scanned_today, today),
+        reminder_keys=changes.reminder_keys(at - timedelta(hours=config.reminder_hours)),
+    )
+    mark = Watermark(today, horizon_end, params, previous.full_at)
+    return ScanPlan(scope, None, rows.ids, mark, previous)
 
 
 def scan(
@@ -147,8 +243,11 @@ def scan(
     *,
     dry_run: bool = False,
     now: datetime | None = None,
+    full: bool = False,
 ) -> ScanResult:
     """One scan, without delivery. A dry run computes the digest and writes nothing.
+    Incremental when it can be (see :mod:`aesthetic_inventory.alerts.scope`); ``full``
+    evaluates every product and lot.
 
     Cluster-safe: the scan locks its row in ``aesthetic_inventory_locks`` (a row
     lock that ends with the transaction), every state change is a compare-and-set
@@ -159,7 +258,7 @@ def scan(
     at = (now or datetime.now()).replace(microsecond=0)
     new_uow = unit_of_work_factory(uow_factory)
     return retry_on_lock_conflict(
-        lambda: _scan_once(new_uow, config, env, dry_run=dry_run, at=at),
+        lambda: _scan_once(new_uow, config, env, dry_run=dry_run, at=at, full=full),
         on_retry=lambda attempt, exc: log.info(
             "alert scan: lost a conflict with another writer (attempt %d): %s; running again",
             attempt,
@@ -170,21 +269,25 @@ def scan(
 
 def _scan_once(
     new_uow: UnitOfWorkFactory, config: AlertConfig, env: Environment, *, dry_run: bool,
-    at: datetime,
+    at: datetime, full: bool = False,
 ) -> ScanResult:
     """One attempt of :func:`scan`, in one transaction."""
     result = ScanResult(dry_run=dry_run, scanned_at=at)
     with new_uow() as uow:
         repo = uow.get(AlertStateRepository)
-        if not table_exists(uow.connection, STATE_TABLE):
+        tables = existing_tables(uow.connection, [STATE_TABLE, USAGE_TABLE, CONTAINER_TABLE,
+                                                  CHANGE_TABLE, WATERMARK_TABLE])
+        if STATE_TABLE not in tables:
             raise AestheticInventoryError(
                 "the alert tables are missing: run 'aesthetic-inventory migrate' first"
             )
         if not dry_run:
             repo.lock_scan()
-        has_usage = table_exists(uow.connection, USAGE_TABLE)
+        has_usage = USAGE_TABLE in tables
+        plan = plan_scan(uow, config, at, full=full, tables=tables)
+        result.mode = plan.mode
         read = collect_decision(repo, config, at, has_usage=has_usage,
-                                has_containers=table_exists(uow.connection, CONTAINER_TABLE))
+                                has_containers=CONTAINER_TABLE in tables, scope=plan.scope)
         decision = read.decision
         result.shortage_rule = read.shortage_rule
         result.current = decision.current
@@ -196,9 +299,13 @@ def _scan_once(
             result.digest = render_digest(
                 env, decision.notify, generated_at=at, max_per_kind=config.digest_max_items_per_kind
             )
-        if dry_run or not (decision.notify or decision.resolved_keys):
+        if dry_run or not (decision.notify or decision.resolved_keys or plan.writes):
             return result  # a scan with nothing new writes nothing
         repo.stamp_scan(process_owner(), at)
+        if plan.watermark is not None:  # what this scan covered, in its transaction
+            changes = uow.get(AlertChangeRepository)
+            changes.delete_changes(plan.change_ids)
+            changes.save_watermark(SCAN_LOCK, plan.watermark, at)
         repo.notify_states(
             [i for i in decision.notify if i.state_key not in read.had_state],
             [i for i in decision.notify if i.state_key in read.had_state],
@@ -256,21 +363,23 @@ def check_alert_setup(app: AlertRuntime) -> AlertConfig:
 
 def run_alert_scan(
     app: AlertRuntime, *, dry_run: bool = False, now: datetime | None = None,
-    deliver: bool = True,
+    deliver: bool = True, full: bool = False,
 ) -> ScanResult:
     """One scan, outbox and delivery (the ``alerts run`` command and the service job),
     with the composition root's parsed config, templates and SMTP factory."""
     config = app.alert_config
     result = scan(
-        app.unit_of_work, config, app.template_environment, dry_run=dry_run, now=now
+        app.unit_of_work, config, app.template_environment, dry_run=dry_run, now=now,
+        full=full,
     )
     if not dry_run and deliver:
         channels = build_channels(config, app.smtp_factory)
         result.delivery = deliver_outbox(app.unit_of_work, config, channels, now=now)
     log.info(
-        "alert scan%s: %d current, %d notified (%d new, %d reminders), %d resolved, "
+        "alert scan%s, %s: %d current, %d notified (%d new, %d reminders), %d resolved, "
         "%d delivered, %d failed",
         " (dry run)" if dry_run else "",
+        result.mode,
         result.current,
         len(result.notified),
         result.new,

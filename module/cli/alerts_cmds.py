@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..alerts.background import SERVICE_NAME
 from ..alerts.bridge import BRIDGE_REQUIRE_ONCE, install_bridge, register_bridge
+from ..alerts.repositories.background import SERVICE_NAME, BackgroundServiceRepository
 from ..alerts.service import check_alert_setup, run_alert_scan
 from ..bootstrap import App
 from .context import pass_app
@@ -21,11 +21,13 @@ def alerts() -> None:
 @alerts.command("run")
 @click.option("--dry-run", is_flag=True, help="Show the digest; write and send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@click.option("--full", is_flag=True,
+              help="Evaluate every product and lot, not only what changed since the last scan.")
 @pass_app
-def run(app: App, dry_run: bool, as_json: bool) -> None:
+def run(app: App, dry_run: bool, as_json: bool, full: bool) -> None:
     """One alert scan: decide what is new, write the outbox, deliver it."""
     check_alert_setup(app)  # a malformed setting (or SMTP global) fails before any work
-    result = run_alert_scan(app, dry_run=dry_run)
+    result = run_alert_scan(app, dry_run=dry_run, full=full)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
         return
@@ -63,8 +65,7 @@ def install(app: App, openemr_dir: str, bin_path: str | None, force: bool) -> No
     if not app.settings.database_url:
         click.echo(
             "no database configured: register the bridge with --database-url, or run "
-            f"UPDATE background_services SET require_once = '{BRIDGE_REQUIRE_ONCE}' "
-            f"WHERE name = '{SERVICE_NAME}'"
+            + BackgroundServiceRepository.register_bridge_statement(BRIDGE_REQUIRE_ONCE)
         )
     elif register_bridge(app.unit_of_work):
         click.echo(

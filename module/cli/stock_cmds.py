@@ -108,6 +108,7 @@ def receive(app: App, file_path: str | None, product: str | None, lot_number: st
                  source="scan" if scan is not None else None)
 
 
+# long: the file and the option forms of receive, then one result as JSON or text
 def _receive(app: App, file_path: str | None, product: str | None, lot_number: str | None,
              expires: str | None, quantity: str | None, unit_cost: str | None, warehouse: str,
              supplier: str, invoice: str, packages: str | None, units_per_package: str | None,

@@ -176,6 +176,28 @@ def _per_material(name: str, values: Sequence[str], count: int) -> list[str | No
     return [v if v != "" else None for v in values]
 
 
+def _materials(codes: tuple[str, ...], products: tuple[str, ...], actuals: tuple[str, ...],
+               reasons: tuple[str, ...], notes: tuple[str, ...], lots: tuple[str, ...],
+               ) -> list[MaterialInput]:
+    """One material per ``--code``, with the n-th of each other option (checked)."""
+    n = len(codes)
+    if len(actuals) != n:
+        raise InvalidInputError(f"--actual must be given once per --code ({n}), "
+                                f"got {len(actuals)}")
+    product_ids: list[int | None] = []
+    for p in _per_material("product", products, n):
+        if p is not None and not p.isdigit():
+            raise InvalidInputError(f"--product must be a product id, got {p!r}")
+        product_ids.append(int(p) if p is not None else None)
+    return [
+        MaterialInput(*_code(code), actual=actual, product=product, reason=reason,
+                      notes=note, lot=lot)
+        for code, actual, product, reason, note, lot in zip(
+            codes, actuals, product_ids, _per_material("reason", reasons, n),
+            _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
+    ]
+
+
 @usage.command("record")
 @click.option("--pid", type=click.IntRange(min=1), required=True, help="Patient id.")
 @click.option("--encounter", type=click.IntRange(min=1), required=True, help="Encounter.")
@@ -202,22 +224,7 @@ def record(app: App, pid: int, encounter: int, codes: tuple[str, ...],
            notes: tuple[str, ...], lots: tuple[str, ...], user: str, confirm: bool,
            as_json: bool) -> None:
     """Record what was really used (one transaction for all materials) and move stock."""
-    n = len(codes)
-    if len(actuals) != n:
-        raise InvalidInputError(f"--actual must be given once per --code ({n}), "
-                                f"got {len(actuals)}")
-    product_ids: list[int | None] = []
-    for p in _per_material("product", products, n):
-        if p is not None and not p.isdigit():
-            raise InvalidInputError(f"--product must be a product id, got {p!r}")
-        product_ids.append(int(p) if p is not None else None)
-    materials = [
-        MaterialInput(*_code(code), actual=actual, product=product, reason=reason,
-                      notes=note, lot=lot)
-        for code, actual, product, reason, note, lot in zip(
-            codes, actuals, product_ids, _per_material("reason", reasons, n),
-            _per_material("notes", notes, n), _per_material("lot", lots, n), strict=True)
-    ]
+    materials = _materials(codes, products, actuals, reasons, notes, lots)
     preflight(app.engine)
     service.require_active_user(app.unit_of_work, user)
     usage_show.require_update_permission(app.unit_of_work, user)

@@ -10,6 +10,8 @@ import click
 from ..bootstrap import App
 from ..web.sessions import revoke_user_sessions
 from .context import pass_app
+from .service_cmds import _usable_sites as usable_sites  # the same check as `service`
+from .sites import chosen_sites, for_each_site, site_selection_options
 
 
 @click.command("serve")
@@ -18,16 +20,30 @@ from .context import pass_app
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes (one per core the clinic can spare).")
+@site_selection_options
 @pass_app
-def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
-    """Serve the materials API (/api/v1) and the review page until SIGTERM."""
+def serve_cmd(app: App, host: str, port: int, workers: int, sites: tuple[str, ...],
+              all_sites: bool, openemr_dir: Path | None) -> None:
+    """Serve the materials API (/api/v1) and the review page until SIGTERM; with --site
+    or --all-sites, every chosen OpenEMR site (the site chosen at sign-in)."""
     from ..web.server import serve  # uvicorn loads only for this command
 
-    app.engine  # noqa: B018 - fail now on a missing database setting, not on first request
+    chosen = chosen_sites(app, sites, all_sites, openemr_dir)
+    if chosen is None:
+        app.engine  # noqa: B018 - fail now on a missing database setting, not on first request
+        served = None
+    else:  # a site that cannot be reached now is served when it is back
+        served = usable_sites(app, chosen)
     processes = f", {workers} processes" if workers > 1 else ""
-    serve(app, host=host, port=port, workers=workers, announce=lambda: click.echo(
-        f"serving on http://{host}:{port}/ (API under /api/v1{processes}); "
-        "Ctrl-C or SIGTERM stops"))
+    names = f"; sites {', '.join(name for name, _ in served)}" if served else ""
+    try:
+        serve(app, host=host, port=port, workers=workers, sites=served,
+              announce=lambda: click.echo(
+                  f"serving on http://{host}:{port}/ (API under /api/v1{processes}{names}); "
+                  "Ctrl-C or SIGTERM stops"))
+    finally:
+        for _name, site_app in served or []:
+            site_app.close()
 
 
 @click.command("openapi")
@@ -68,9 +84,11 @@ def install_openemr_module_cmd(app: App, openemr_dir: str, url: str | None,
 @click.command("revoke-sessions")
 @click.option("--user", "username", required=True,
               help="OpenEMR username whose web sessions and API tokens end now.")
+@for_each_site
 @pass_app
 def revoke_sessions_cmd(app: App, username: str) -> None:
-    """End every web session and API token of a user (a lost phone, a leaver)."""
+    """End every web session and API token of a user (a lost phone, a leaver); with
+    --site or --all-sites, on those OpenEMR sites (each has its own users)."""
     count = revoke_user_sessions(app.unit_of_work, username)
     click.echo(f"revoked {count} session{'s' if count != 1 else ''} of {username}")
 

@@ -72,7 +72,7 @@ def plan_mapping_in_lot(
     held_total = sum(s.quantity for s in held)
     elsewhere = [s for s in held if s.inventory_id != lot_id and not s.billed and s.quantity > 0]
     moved_back = tuple(
-        ReturnStep(s.sale_id, s.inventory_id, s.quantity, 0)
+        ReturnStep(s.sale_id, s.inventory_id, s.quantity, 0, s.lot_number)
         for s in sorted(elsewhere, key=lambda s: s.sale_id, reverse=True)
     )
     kept = [s for s in held if s not in elsewhere]

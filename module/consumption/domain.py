@@ -133,6 +133,7 @@ class HeldSale:
     inventory_id: int
     quantity: int
     billed: bool = False
+    lot_number: str | None = None  # of the lot, read with the row (a return names it)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class ReturnStep:
     inventory_id: int
     quantity: int
     remaining: int
+    lot_number: str | None = None  # the lot's, as read with the sale
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,8 @@ def plan_returns(held: Sequence[HeldSale], surplus: int) -> tuple[ReturnStep, ..
         if sale.billed or sale.quantity <= 0:
             continue
         back = min(left, sale.quantity)
-        steps.append(ReturnStep(sale.sale_id, sale.inventory_id, back, sale.quantity - back))
+        steps.append(ReturnStep(sale.sale_id, sale.inventory_id, back, sale.quantity - back,
+                                sale.lot_number))
         left -= back
     return tuple(steps)
 
@@ -319,6 +322,24 @@ def plan_still_holds(deltas: dict[int, int], locked_ids: Iterable[int]) -> bool:
     change write nothing and need no lock)."""
     held = set(locked_ids)
     return all(lot_id in held for lot_id, delta in deltas.items() if lot_id and delta)
+
+
+def check_bounds(planned_on_hand: int, delta: int) -> tuple[int, int]:
+    """The ``on_hand`` a lot may have under its lock for a plan made when it held
+    ``planned_on_hand`` to stay the plan sellDrug's rules would make now (inclusive
+    bounds; the lot's other columns must be unchanged).
+
+    A plan applies returns first, then takes in lot order, so a lot's stock only falls
+    while it is planned. A lot the plan leaves with stock (``delta < 0`` and
+    ``planned_on_hand + delta > 0``) was never drained: every take that used it took
+    less than it held, and every lot that skipped it (one lot must cover the whole
+    quantity) skipped it for holding too little. With less stock, but at least
+    ``-delta``, every one of those choices is the same (issue 21: concurrent saves of
+    one product no longer make each other's plans stale). Any other lot (drained,
+    given back to, or holding more now) must hold exactly what the plan saw."""
+    if delta < 0 < planned_on_hand + delta:
+        return -delta, planned_on_hand
+    return planned_on_hand, planned_on_hand
 
 
 @dataclass(frozen=True)

@@ -179,15 +179,17 @@ class StockChanges:
     def stock_changed(self) -> bool:
         return bool(self.new_sales or self.shrink or self.delete)
 
-    def move(self, key: int, inventory_id: int, quantity: int) -> None:
+    def move(self, key: int, inventory_id: int, quantity: int,
+             lot_number: str | None = None) -> None:
         """Record ``quantity`` units taken from (positive) or given back to (negative) a lot,
-        keeping the in-memory lot current so later mappings see the new stock."""
+        keeping the in-memory lot current so later mappings see the new stock
+        (``lot_number``: the lot's number when the lot itself was not read)."""
         lot = self.lots.get(inventory_id)
         if inventory_id:
             self.deltas[inventory_id] -= quantity
             if lot is not None:
                 self.lots[inventory_id] = replace(lot, on_hand=lot.on_hand - quantity)
-        number = lot.lot_number if lot is not None else None
+        number = lot.lot_number if lot is not None else lot_number
         self.movements[key].append(LotMovement(inventory_id, number, quantity))
 
 
@@ -245,7 +247,7 @@ def apply_returns(plans: dict[int, MappingPlan], changes: StockChanges) -> None:
     """Give surplus back first, so stock freed by one mapping can serve another."""
     for key, plan in plans.items():
         for step in plan.returns:
-            changes.move(key, step.inventory_id, -step.quantity)
+            changes.move(key, step.inventory_id, -step.quantity, step.lot_number)
             if step.remaining:
                 changes.shrink[step.sale_id] = step.remaining
             else:

@@ -3,11 +3,12 @@
 A reconcile compares what the visit's live billing lines require (per mapping) with
 what its ``AUTO_PROC`` rows already hold and writes only the difference, in one
 transaction. Locks are taken in one fixed order: the visit's ``form_encounter`` row
-first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows, then the
-lots in ascending ``inventory_id``, then (products counted in units) their open
-containers in ascending id. What to write is decided by
-:mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is in
-:mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
+first (it serialises reconciles of one visit), then its ``AUTO_PROC`` rows (and, when
+stock is taken, the rows the reconcile writes before the lots: :mod:`.writes`), then
+the lots in ascending ``inventory_id``, then (products counted in units, only when a lot
+changed between the read and the lock) their open containers in ascending id. What to
+write is decided by :mod:`~aesthetic_inventory.consumption.planning` (pure); the SQL is
+in :mod:`~aesthetic_inventory.consumption.repositories`. The queue drain and the sweep
 (many visits, each its own transaction) are :mod:`~aesthetic_inventory.consumption.batch`.
 """
 
@@ -47,6 +48,7 @@ from .planning import (
 from .repositories import ActualsRepository, ConsumptionRepository
 from .results import DrainResult, LotMovement, MappingOutcome, ReconcileResult, SweepResult
 from .visit_plan import VisitPlan, plan_visit
+from .writes import TakeWrites
 
 __all__ = [
     "DrainResult",
@@ -74,6 +76,12 @@ def lots_to_read(
     return take_drugs, return_lots
 
 
+def _takes_named_lot(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]) -> bool:
+    """Whether a plan takes from the lot an actual names (its stock decides the take)."""
+    return any(plan.take > 0 and reqs[key].dispensable and reqs[key].lot_id
+               for key, plan in plans.items())
+
+
 def read_snapshot(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
     visit: Visit, policy: LotPolicy,
@@ -98,6 +106,7 @@ def read_snapshot(
 def allocate_under_lock(
     repo: ConsumptionRepository, plans: dict[int, MappingPlan],
     reqs: dict[int, Requirement], visit: Visit, policy: LotPolicy = DEFAULT_POLICY,
+    before_lock: Callable[[StockChanges], None] | None = None,
 ) -> tuple[StockChanges, dict[int, int]]:
     """Choose lots on an unlocked snapshot, then write the choice with one UPDATE that
     locks exactly the lots it touches (inventory_id order) and checks them under that
@@ -107,17 +116,24 @@ def allocate_under_lock(
     every lot written is locked and the plan finally written rests on on_hand read
     under that lock, so stock is never oversold.
 
-    Returns the changes and the deltas already written (``{inventory_id: delta}``); the
-    caller writes the rest (``changes.deltas`` minus these)."""
+    ``before_lock`` is called with the first plan right before that UPDATE (the caller
+    writes what needs no lot lock there, so the contended lot locks are held for fewer
+    round trips). Returns the changes and the deltas already written
+    (``{inventory_id: delta}``); the caller writes the rest (``changes.deltas`` minus
+    these)."""
     take_drugs, return_lots = lots_to_read(plans, reqs)
-    if not take_drugs and not return_lots:
+    if not take_drugs and not (return_lots and _takes_named_lot(plans, reqs)):
+        # nothing taken by lot order or from a named lot: returns go to the lots their
+        # rows name, whatever those hold (the UPDATE that writes them locks them)
         return stock_plan(plans, reqs, visit, {}, policy), {}
-    if not take_drugs:  # returns only: their lots are known, lock them straight away
+    if not take_drugs:  # a named lot: lock it (and the returns' lots) before planning
         by_id = {lot.inventory_id: lot for lot in repo.lock_lots((), return_lots)}
         return stock_plan(plans, reqs, visit, by_id, policy), {}
     snapshot = read_snapshot(repo, plans, reqs, visit, policy)
     changes = stock_plan(plans, reqs, visit, snapshot, policy)
     applied = {lot_id: delta for lot_id, delta in changes.deltas.items() if delta and lot_id}
+    if before_lock is not None:
+        before_lock(changes)
     if repo.adjust_lots_as_planned(applied, snapshot):
         return changes, applied  # nothing the plan relies on changed between read and lock
     seqs = {lot.warehouse_id: lot.warehouse_seq for lot in snapshot.values()}
@@ -178,8 +194,9 @@ def reconcile_in_transaction(
     ``actor``: the user whose recorded actuals caused this reconcile (see ``plan_visit``).
 
     ``today`` is the sale date of a visit without a date. ``after_writes`` is a test
-    seam called after the stock writes, before the usage record (a failure there must
-    roll everything back). ``policy``: which lots may be taken (default: OpenEMR's
+    seam called after the stock writes, before the last usage records (a failure there
+    must roll everything back; a plan that takes stock wrote its records before the lot
+    UPDATE). ``policy``: which lots may be taken (default: OpenEMR's
     ``SELL_FROM_ONE_WAREHOUSE``, no blocked days).
     """
     policy = policy or DEFAULT_POLICY
@@ -194,30 +211,41 @@ def reconcile_in_transaction(
                       actor=actor)
     if plan.absorbed is not None:
         _write_absorbed(uow.get(ActualsRepository), pid, encounter, plan, now)
-    # a product counted in units is drawn from containers (module/containers): lots, then
+    # a product counted in units is drawn from containers (.containers): lots, then
     # its open containers, are locked before planning; other visits as always
     counted = counted_products(facts.counted, visit_date=visit.visit_date,
                                visit_time=visit.visit_time)
     boxed: CountedPlan | None = None
+    takes = TakeWrites(repo, plan, held, now)
     if counted is None:
-        changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy)
+        changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy,
+                                               before_lock=takes.before_lock)
     else:
-        changes, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted, policy)
-        applied = {}
+        changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
+                                                policy)
 
-    writes = (1 if applied else 0) + repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-    writes += repo.insert_sales(changes.new_sales)
-    writes += repo.shrink_sales(changes.shrink)
-    writes += repo.delete_sales(changes.delete)
+    writes = _write_changes(repo, takes, changes, applied)
     if boxed is not None:
         write_containers(uow, boxed, visit, user=service_username, now=now)
     if after_writes is not None:
         after_writes(uow.connection)
     lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
-    writes += repo.upsert_usage(pid, encounter, usage_writes, now)
+    writes += repo.upsert_usage(pid, encounter, takes.usage_rows(usage_writes), now)
     return ReconcileResult(
         pid, encounter, tuple(lines_out), writes, changes.stock_changed, plan.problems
     )
+
+
+def _write_changes(repo: ConsumptionRepository, takes: TakeWrites, changes: StockChanges,
+                   applied: dict[int, int]) -> int:
+    """The stock writes the plan still needs after the lots were locked; the rows written."""
+    writes = (1 if applied else 0) + takes.writes
+    if takes.first is not None:  # written before the lot UPDATE (.writes)
+        return writes + takes.after_lock(changes, applied)
+    writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
+    writes += repo.insert_sales(changes.new_sales)
+    writes += repo.shrink_sales(changes.shrink)
+    return writes + repo.delete_sales(changes.delete)
 
 
 def _write_absorbed(

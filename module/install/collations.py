@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..db import mysql_error_code
 from ..errors import AestheticInventoryError
-from .catalog import CatalogRepository, ColumnInfo
+from .catalog_repository import CatalogRepository, ColumnInfo
 from .repairs import Repair
 
 
@@ -70,30 +70,6 @@ def mismatches(conn: Connection) -> list[Mismatch]:
     return result
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _default_clause(col: ColumnInfo, mariadb: bool) -> str:
-    if col.default is None:
-        return ""
-    if col.default == "NULL" and col.nullable:
-        return " DEFAULT NULL"
-    # MariaDB (10.2.7+) reports defaults as SQL literals; MySQL reports the raw value.
-    return f" DEFAULT {col.default if mariadb else _quote(col.default)}"
-
-
-def column_definition(col: ColumnInfo, charset: str, collation: str, mariadb: bool) -> str:
-    """``MODIFY`` clause keeping type, nullability, default and comment."""
-    clause = (
-        f"MODIFY `{col.column}` {col.column_type} CHARACTER SET {charset} COLLATE {collation}"
-        f"{'' if col.nullable else ' NOT NULL'}{_default_clause(col, mariadb)}"
-    )
-    if col.comment:
-        clause += f" COMMENT {_quote(col.comment)}"
-    return clause
-
-
 def align_collations(conn: Connection, *, dry_run: bool) -> list[Repair]:
     """Alter every mismatched module column to its OpenEMR column's charset and
     collation (one ALTER TABLE per module table)."""
@@ -107,15 +83,11 @@ def align_collations(conn: Connection, *, dry_run: bool) -> list[Repair]:
         by_table.setdefault(m.ours.table, []).append(m)
     repairs: list[Repair] = []
     for table, items in by_table.items():
-        clauses = [
-            column_definition(m.ours, str(m.host.charset), str(m.host.collation), mariadb)
-            for m in items
-        ]
         description = "; ".join(m.describe() for m in items) + ": align with OpenEMR"
         if not dry_run:
-            sql = f"ALTER TABLE `{table}` " + ", ".join(clauses)
+            targets = [(m.ours, str(m.host.charset), str(m.host.collation)) for m in items]
             try:
-                catalog.execute_ddl(sql)
+                catalog.modify_columns(table, targets, mariadb=mariadb)
             except DBAPIError as exc:
                 detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
                 raise AestheticInventoryError(

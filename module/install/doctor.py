@@ -16,13 +16,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..consumption.repositories.health import installed_set_aside_visits
 from ..db import connect, non_innodb_tables, require_openemr
+from ..db_repository import engine_fix
 from ..migrations import runner
 from ..stock.repository import lot_drift
-from . import cluster, collations, mappings, repairs, triggers
+from . import cluster, collations, repairs, triggers
 from .billing_triggers import QUEUE_TABLE
 from .checks import FAIL, OK, WARN, Check
 from .health_repository import OUTBOX_TABLE, SERVICE_NAME, HealthRepository
 from .integrity_checks import check_backup, check_ledger_seal
+from .mapping_repository import MappingHealthRepository
+from .mappings import MAPPING_TABLE
 
 MIGRATE = "run 'aesthetic-inventory migrate'"
 
@@ -164,13 +167,13 @@ def check_innodb(conn: Connection) -> Check:
             FAIL,
             f"{len(bad)} table(s) we lock or rely on are not InnoDB",
             tuple(f"{t} is {e}" for t, e in bad),
-            "; ".join(f"ALTER TABLE `{t}` ENGINE=InnoDB" for t, _ in bad),
+            "; ".join(engine_fix(t) for t, _ in bad),
         )
     return _ok("InnoDB", "every table we lock or rely on is InnoDB")
 
 
 def check_mappings(conn: Connection) -> Check:
-    repo = mappings.MappingHealthRepository(conn)
+    repo = MappingHealthRepository(conn)
     invalid = repo.invalid_mappings()
     if invalid:
         return Check(
@@ -181,8 +184,8 @@ def check_mappings(conn: Connection) -> Check:
             "fix the quantity (> 0) or the product of each mapping in procedure_products, "
             "or delete it",
         )
-    if HealthRepository(conn).has_table(mappings.MAPPING_TABLE):
-        planned = mappings.ensure_quantity_check(conn, dry_run=True)
+    if HealthRepository(conn).has_table(MAPPING_TABLE):
+        planned = repairs.ensure_quantity_check(conn, dry_run=True)
         if planned:
             return Check(
                 "mappings",

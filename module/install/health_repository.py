@@ -92,7 +92,7 @@ class HealthRepository:
             + where + " ORDER BY inventory_id LIMIT :n"), {"n": limit})
         return count, [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
 
-    # --- uninstall ------------------------------------------------------------------
+    # --- uninstall (the statements are below the class) ----------------------------
 
     def module_tables(self) -> list[str]:
         """procedure_products and every aesthetic_inventory_* table present."""
@@ -143,3 +143,29 @@ class HealthRepository:
                 execute_raw(self.conn, statement)
         finally:
             execute_raw(self.conn, "SET SESSION foreign_key_checks = 1")
+
+
+# --- uninstall's statements, run by run_uninstall_statements: each with the line that
+# describes it (the lower-case statement, as the plan prints it) ----------------------
+
+
+def drop_trigger(name: str) -> tuple[str, str]:
+    return f"drop trigger {name}", f"DROP TRIGGER IF EXISTS `{name}`"
+
+
+def drop_table(table: str) -> tuple[str, str]:
+    return f"drop table {table}", f"DROP TABLE IF EXISTS `{table}`"
+
+
+def drop_index(table: str, index: str) -> tuple[str, str]:
+    return f"drop index {table}.{index}", f"DROP INDEX `{index}` ON `{table}`"
+
+
+def delete_service_row() -> tuple[str, str]:
+    return (f"delete background_services row {SERVICE_NAME}",
+            f"DELETE FROM background_services WHERE name = '{SERVICE_NAME}'")
+
+
+def delete_module_row() -> tuple[str, str]:
+    return (f"delete modules row {MODULE_DIRECTORY}",
+            f"DELETE FROM modules WHERE mod_directory = '{MODULE_DIRECTORY}'")

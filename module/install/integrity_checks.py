@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from ..trigger_spec import comment_markers
-from .catalog import CatalogRepository
+from .catalog_repository import CatalogRepository
 from .checks import FAIL, OK, WARN, Check
 from .ledger_seal import verify_ledger
 

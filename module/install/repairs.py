@@ -16,8 +16,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from ..db import existing_tables
 from ..migrations import runner
 from ..migrations.directives import parse_sql
+from .catalog_repository import CatalogRepository
+from .mapping_repository import MappingHealthRepository
+from .mappings import MAPPING_TABLE, server_enforces_check
 
 # Guards that describe a state to reach ("create it when it is missing"): re-checking
 # them on every migrate converges (after the block ran the condition is false) and
@@ -64,3 +68,33 @@ def repair_schema(
                     runner.execute_statement(conn, upgrade.name, stmt)
                 repairs.append(Repair("schema", description, applied=not dry_run))
     return repairs
+
+
+def ensure_quantity_check(conn: Connection, *, dry_run: bool) -> list[Repair]:
+    """Repair hook: add ``CHECK (quantity > 0)`` where the server enforces it.
+
+    Blocked (reported, nothing changed) while a mapping violates it: fix or delete
+    those mappings (``doctor`` lists them) and run ``migrate`` again.
+    """
+    if not existing_tables(conn, [MAPPING_TABLE]):
+        return []
+    if not server_enforces_check(CatalogRepository(conn).server_version()):
+        return []
+    repo = MappingHealthRepository(conn)
+    if repo.has_quantity_check():
+        return []
+    bad = repo.count_non_positive()
+    if bad:
+        return [
+            Repair(
+                "constraint",
+                f"CHECK (quantity > 0) on {MAPPING_TABLE} not added: {bad} mapping(s) "
+                "have quantity <= 0 (fix them, then run migrate again)",
+                blocked=True,
+            )
+        ]
+    if not dry_run:
+        repo.add_quantity_check()
+    return [
+        Repair("constraint", f"add CHECK (quantity > 0) on {MAPPING_TABLE}", applied=not dry_run)
+    ]

@@ -21,7 +21,7 @@ from ..migrations import runner
 from ..migrations.directives import parse_sql
 from ..migrations.runner import SchemaNotMigratedError, require_migrated
 from ..resources import sql_dir
-from . import collations, mappings, repairs, triggers
+from . import collations, repairs, triggers
 from .ledger_seal import SealOutcome, seal_ledger
 from .repository import InstallRepository
 
@@ -197,7 +197,7 @@ def run_repair_hooks(
     done: list[repairs.Repair] = []
     done += repairs.repair_schema(conn, applied, dry_run=dry_run)
     done += collations.align_collations(conn, dry_run=dry_run)
-    done += mappings.ensure_quantity_check(conn, dry_run=dry_run)
+    done += repairs.ensure_quantity_check(conn, dry_run=dry_run)
     for repair in done:
         if repair.applied:
             log.debug("migrate: repaired %s: %s", repair.hook, repair.description)

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from ..alerts import triggers as alert_triggers
 from ..consumption import triggers as arrival_triggers
 from ..db import existing_tables, mysql_error_code
 from ..stock import triggers as ledger_triggers
 from ..usage import triggers as usage_triggers
 from . import billing_triggers
 from .billing_triggers import QUEUE_TABLE
-from .catalog import CatalogRepository, InstalledTrigger
+from .catalog_repository import CatalogRepository, InstalledTrigger
 from .trigger_spec import TriggerSpec
 
 # Every trigger of the module, in install order (the billing triggers first).
@@ -40,6 +41,7 @@ ALL_TRIGGERS: tuple[TriggerSpec, ...] = (
     *arrival_triggers.TRIGGERS,  # drug_sales: stock arrival (engine)
     *ledger_triggers.TRIGGERS,
     *usage_triggers.TRIGGERS,
+    *alert_triggers.TRIGGERS,  # drug_sales, drugs: products the alert scan re-evaluates
 )
 
 # The billing triggers by name (callers iterate their names).

@@ -20,8 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import require_openemr
 from ..errors import AestheticInventoryError
-from .catalog import CatalogRepository
-from .health_repository import MODULE_DIRECTORY, SERVICE_NAME, HealthRepository
+from .catalog_repository import CatalogRepository
+from .health_repository import (
+    HealthRepository,
+    delete_module_row,
+    delete_service_row,
+    drop_index,
+    drop_table,
+    drop_trigger,
+)
 from .service import autocommit, migration_lock
 from .triggers import installed_triggers
 
@@ -54,33 +61,19 @@ def plan_uninstall(conn: Connection, *, keep_data: bool) -> tuple[Step, ...]:
     """What uninstall does on this database, in order (reads only)."""
     repo = HealthRepository(conn)
     steps = [
-        Step(f"drop trigger {t.name}", f"DROP TRIGGER IF EXISTS `{t.name}`", "TRIGGER", t.table)
+        Step(*drop_trigger(t.name), "TRIGGER", t.table)
         for t in sorted(installed_triggers(conn).values(), key=lambda t: t.name)
     ]
     tables = repo.module_tables()
     if not keep_data:
-        steps += [Step(f"drop table {t}", f"DROP TABLE IF EXISTS `{t}`", "DROP", t)
-                  for t in tables]
+        steps += [Step(*drop_table(t), "DROP", t) for t in tables]
     steps += [
-        Step(f"drop index {t}.{i}", f"DROP INDEX `{i}` ON `{t}`", "INDEX", t)
-        for t, i in repo.module_indexes_on(set(tables))
+        Step(*drop_index(t, i), "INDEX", t) for t, i in repo.module_indexes_on(set(tables))
     ]
     if repo.has_service_row():
-        steps.append(
-            Step(
-                f"delete background_services row {SERVICE_NAME}",
-                f"DELETE FROM background_services WHERE name = '{SERVICE_NAME}'",
-                "DELETE", "background_services",
-            )
-        )
+        steps.append(Step(*delete_service_row(), "DELETE", "background_services"))
     if repo.has_module_row():
-        steps.append(
-            Step(
-                f"delete modules row {MODULE_DIRECTORY}",
-                f"DELETE FROM modules WHERE mod_directory = '{MODULE_DIRECTORY}'",
-                "DELETE", "modules",
-            )
-        )
+        steps.append(Step(*delete_module_row(), "DELETE", "modules"))
     return tuple(steps)
 
 

@@ -187,6 +187,7 @@ def parse_condition(
     return Condition(kind=directive, args=tuple(args), line=line, text=raw)
 
 
+# long: one pass over the lines, a small state machine (block, statement, delimiter)
 def parse_sql(text: str, filename: str) -> ParsedFile:
     """Parse the text of an upgrade (or sample data) file into blocks."""
     blocks: list[Block] = []

@@ -117,9 +117,10 @@ class ProductChange:
             self.category, self.unit_cost, self.supplier, self.reorder_point, self.max_level))
 
 
-def describe_stock(units: int, settings: PackageSettings) -> str:
+def describe_stock(units: int, settings: PackageSettings, *, plural: bool = False) -> str:
     """Stock in packages and counting units: ``2 vial + 40 U`` (``120`` when the product
-    is counted as OpenEMR counts)."""
+    is counted as OpenEMR counts); ``plural`` names more than one package in the plural
+    (``2 vials + 40 U``, ``3 boxes``)."""
     if not settings.counted_in_units:
         return str(units)
     size = settings.units_per_package
@@ -127,10 +128,25 @@ def describe_stock(units: int, settings: PackageSettings) -> str:
     sign = "-" if units < 0 else ""
     parts = []
     if whole:
-        parts.append(f"{whole} {settings.package_name}")
+        name = settings.package_name
+        parts.append(f"{whole} {plural_noun(name) if plural and whole != 1 else name}")
     if rest or not whole:
         parts.append(f"{rest} {settings.counting_unit}")
     return sign + " + ".join(parts)
+
+
+def plural_noun(noun: str) -> str:
+    """The English plural of a package name: ``vial`` -> ``vials``, ``box`` ->
+    ``boxes``, ``ampoule`` -> ``ampoules``, ``pouch`` -> ``pouches``, ``syringe`` ->
+    ``syringes``, ``battery`` -> ``batteries``; an upper-case abbreviation or a name
+    already ending in ``s`` stays as it is."""
+    if not noun or noun[-1].isupper() or noun[-1] in "sS" or not noun[-1].isalpha():
+        return noun
+    if noun.endswith(("x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and len(noun) > 1 and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def apply_change(current: PackageSettings, change: ProductChange) -> PackageSettings:

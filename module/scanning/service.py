@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
 from ..acl.domain import SUPERUSER, Aco, acl_check
 from ..acl.repository import AclRepository
+from ..consumption.containers import service as containers
 from ..errors import UnknownVisitError
 from ..products import domain as products_domain
 from ..products.domain import Product
@@ -153,7 +154,9 @@ def count_from_scans(uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[st
 
 @dataclass(frozen=True)
 class ChairScanResult:
-    """The lot a chair-side scan recorded, and the usage service's record result."""
+    """The lot a chair-side scan recorded, the usage service's record result and, for a
+    product counted in units, the open containers (vials) of that lot the visit's
+    material now draws from: id, units drawn, units left, hours to beyond use."""
 
     scan: Scan
     drug_id: int
@@ -161,11 +164,31 @@ class ChairScanResult:
     inventory_id: int
     lot_number: str
     record: usage_service.RecordResult
+    containers: tuple[dict[str, object], ...] = ()
+
+    @property
+    def message(self) -> str:
+        """One line for the nurse: the lot and, for a vial, which one and its time."""
+        text = f"lot {self.lot_number} recorded as used for {self.product}"
+        vials = [_vial_text(c) for c in self.containers]
+        return text + (": " + "; ".join(vials) if vials else "")
 
     def as_dict(self) -> dict[str, object]:
         return {"scan": self.scan.as_dict(), "productId": self.drug_id,
                 "product": self.product, "inventoryId": self.inventory_id,
-                "lotNumber": self.lot_number, "record": self.record.as_dict()}
+                "lotNumber": self.lot_number, "containers": list(self.containers),
+                "message": self.message, "record": self.record.as_dict()}
+
+
+def _vial_text(c: dict[str, object]) -> str:
+    """``vial #2: 20 U, 80 U left, 23 h to beyond use`` (the review page's words)."""
+    unit = c["unit"]
+    text = f"vial #{c['containerId']}: {c['units']} {unit}"
+    if not c["open"]:
+        return text + ", closed"
+    text += f", {c['unitsLeft']} {unit} left"
+    hours = c["hoursLeft"]
+    return text + ("" if hours is None else f", {hours:g} h to beyond use")
 
 
 def _chair_lot(resolved: ResolvedScan, held: set[int]) -> ScannedLot:
@@ -183,10 +206,14 @@ def _chair_lot(resolved: ResolvedScan, held: set[int]) -> ScannedLot:
 
 
 def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, user: str,
-                      service_username: str, today: date | None = None) -> ChairScanResult:
+                      service_username: str, today: date | None = None,
+                      now: datetime | None = None) -> ChairScanResult:
     """Record the scanned lot as the lot actually used for the visit's material of the
     scanned product (inside the caller's unit of work; no commit). The quantity stays
-    the recorded actual, else the plan; the usage service moves the stock."""
+    the recorded actual, else the plan; the usage service moves the stock. For a
+    product counted in units the material is drawn from a vial of that lot: the one the
+    visit already draws from, else the lot's oldest open one, else a new one opened
+    from it (the consumption engine's container step); the result names it."""
     today = today or date.today()
     if not uow.get(UsageRepository).visit_exists(pid, encounter):
         raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
@@ -217,8 +244,11 @@ def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, us
     record = usage_service.record_in_transaction(
         uow, pid, encounter, [material], user=user, service_username=service_username,
         today=today)
+    # a product counted in units: the vial(s) of the scanned lot the material draws from
+    drawn = containers.visit_container_draws(uow, pid, encounter, now=now or datetime.now())
+    vials = tuple(c for c in drawn.get(mapping_id, []) if c["inventoryId"] == lot.inventory_id)
     return ChairScanResult(resolved.scan, product.drug_id, product.name, lot.inventory_id,
-                           resolved.scan.lot or "", record)
+                           resolved.scan.lot or "", record, vials)
 
 
 RECEIVE_ACO = Aco("inventory", "purchases")

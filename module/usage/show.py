@@ -123,6 +123,7 @@ class VisitUsage:
         }
 
 
+# long: one read unit of work, then one MaterialView per mapping with all its fields
 def show_usage(uow_factory: UnitOfWorkFactory, pid: int, encounter: int, *,
                can_see_costs: bool, today: date | None = None) -> VisitUsage:
     """Per mapping of the visit: plan, actual, variance, reason, costs (only when

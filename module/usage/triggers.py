@@ -23,6 +23,7 @@ from ..trigger_spec import TriggerSpec
 EDITS_TABLE = "aesthetic_inventory_fee_sheet_edits"
 QUEUE_TABLE = "aesthetic_inventory_change_queue"
 HISTORY_TABLE = "aesthetic_inventory_usage_history"
+DRAW_TABLE = "aesthetic_inventory_container_draw"
 WRITER_VARIABLE = "@aesthetic_inventory_writer"
 
 _MAPPING = "CAST(SUBSTRING({t}.selector, 11) AS UNSIGNED)"  # after 'AUTO_PROC:'
@@ -41,6 +42,34 @@ def _record(t: str, kind: str, values: str, mapping: str | None = None) -> str:
         f"VALUES (COALESCE({t}.pid, 0), COALESCE({t}.encounter, 0), NOW(6));"
     )
 
+
+# The vial draws of a row follow the row (issue 18): a draw records units of this sale
+# taken from an open container, so when the fee sheet deletes the row, moves it to
+# another lot or lowers its quantity (OpenEMR puts the units back on the lot), the
+# draws give them back too, the newest first, and the container's units left agree
+# with its lot again. A raised quantity took the extra units from the lot, not from a
+# vial: the draws stay as they were.
+_DRAWS_FOLLOW_DELETE = f"DELETE FROM {DRAW_TABLE} WHERE sale_id = OLD.sale_id;"
+_DRAWS_FOLLOW_UPDATE = (
+    f"IF NOT ({_OURS.format(t='NEW')}) OR NOT (OLD.inventory_id <=> NEW.inventory_id) "
+    f"OR NOT (OLD.sale_id <=> NEW.sale_id) THEN "
+    f"DELETE FROM {DRAW_TABLE} WHERE sale_id = OLD.sale_id; "
+    "ELSEIF NEW.quantity < OLD.quantity THEN BEGIN "
+    "DECLARE excess INT DEFAULT 0; DECLARE draw_id BIGINT DEFAULT 0; "
+    "DECLARE draw_units INT DEFAULT 0; DECLARE rounds INT DEFAULT 0; "
+    f"SELECT COALESCE(SUM(units), 0) - GREATEST(NEW.quantity, 0) INTO excess FROM {DRAW_TABLE} "
+    "WHERE sale_id = NEW.sale_id; "
+    "WHILE excess > 0 AND rounds < 100 DO "
+    "SET rounds = rounds + 1, draw_id = 0; "
+    f"SELECT id, units INTO draw_id, draw_units FROM {DRAW_TABLE} WHERE sale_id = NEW.sale_id "
+    "AND units > 0 ORDER BY id DESC LIMIT 1; "
+    "IF draw_id = 0 THEN SET excess = 0; ELSE "
+    f"UPDATE {DRAW_TABLE} SET units = units - LEAST(draw_units, excess) WHERE id = draw_id; "
+    "SET excess = excess - LEAST(draw_units, excess); END IF; "
+    "END WHILE; "
+    f"DELETE FROM {DRAW_TABLE} WHERE sale_id = NEW.sale_id AND units <= 0; "
+    "END; END IF;"
+)
 
 TRIGGERS: tuple[TriggerSpec, ...] = (
     TriggerSpec(
@@ -74,9 +103,11 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
                 f"IF(OLD.selector LIKE 'AUTO_PROC:%', {_MAPPING.format(t='OLD')}, "
                 f"{_MAPPING.format(t='NEW')})",
             )
-            + " END IF;"
+            + " END IF; "
+            + f"IF {WRITER_VARIABLE} IS NULL AND {_OURS.format(t='OLD')} THEN "
+            + _DRAWS_FOLLOW_UPDATE + " END IF;"
         ),
-        requires=(EDITS_TABLE, QUEUE_TABLE),
+        requires=(EDITS_TABLE, QUEUE_TABLE, DRAW_TABLE),
     ),
     TriggerSpec(
         name="aesthetic_inventory_drug_sales_usage_ad",
@@ -85,9 +116,9 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         body=(
             f"IF {WRITER_VARIABLE} IS NULL AND {_OURS.format(t='OLD')} THEN "
             + _record("OLD", "delete", "OLD.quantity, NULL, OLD.inventory_id, NULL, NULL")
-            + " END IF;"
+            + " " + _DRAWS_FOLLOW_DELETE + " END IF;"
         ),
-        requires=(EDITS_TABLE, QUEUE_TABLE),
+        requires=(EDITS_TABLE, QUEUE_TABLE, DRAW_TABLE),
     ),
     # No trigger on drug_inventory: any UPDATE trigger there makes the server drop the
     # LAST_INSERT_ID(expr) that the engine's lock-by-update check reads from its UPDATE's

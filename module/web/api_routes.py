@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ForbiddenError, InvalidInputError
 from . import services
-from .auth import CredentialsDep, PrincipalDep, request_unit, sign_in, signed_in
-from .context import web_context
+from .auth import CredentialsDep, PrincipalDep, on_site, request_unit, sign_in, signed_in
+from .context import site_of, web_context
 from .errors import API_PREFIX
 from .reports import recall_json, stock_json
 from .sessions import open_session
@@ -35,6 +35,9 @@ class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=255)
     password: str = Field(min_length=1, max_length=1024)
+    site: str | None = Field(default=None, min_length=1, max_length=64,
+                             description="OpenEMR site id (multisite; default: the "
+                             "only site, else 'default'); the token works on it only")
 
 
 class TokenResponse(BaseModel):
@@ -81,18 +84,23 @@ def require(allowed: bool) -> None:
 
 @api_router.post("/auth/token", response_model=TokenResponse, tags=["auth"],
                  summary="Exchange an OpenEMR username and password for a bearer token")
-def issue_token(body: TokenRequest, request: Request) -> TokenResponse:
+async def issue_token(body: TokenRequest, request: Request) -> TokenResponse:
     ctx = web_context(request)
-    with request_unit(request) as uow:
-        username = sign_in(request, uow, body.username, body.password)
-        token, _session = open_session(uow, ctx.signer, username, "token")
+    site = ctx.sites.get(body.site)
+
+    def work() -> str:
+        with request_unit(request, site) as uow:
+            username = sign_in(request, uow, body.username, body.password, site)
+            return open_session(uow, ctx.signer, username, "token", site.name)[0]
+
+    token = await on_site(site, work)
     return TokenResponse(accessToken=token, expiresIn=ctx.signer.token_seconds)
 
 
 @api_router.get("/me", tags=["auth"], summary="Who is signed in and what OpenEMR allows them")
 def me(principal: PrincipalDep) -> dict[str, Any]:
     g = principal.grants
-    return {"username": principal.username, "permissions": {
+    return {"username": principal.username, "site": principal.site, "permissions": {
         "viewMaterials": g.view_materials, "updateMaterials": g.update_materials,
         "viewCosts": g.view_costs, "viewReports": g.view_reports}}
 
@@ -163,7 +171,7 @@ def get_lots(product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Requ
                 summary="Stock per product (usable, expired, reorder point, status, cover)")
 def get_stock(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.view_reports)
-    return stock_json(web_context(request).engines.write, today=date.today())
+    return stock_json(site_of(request).engines.write, today=date.today())
 
 
 @api_router.get("/lots/{lot}/recall", tags=["reports"],
@@ -171,4 +179,4 @@ def get_stock(request: Request, principal: PrincipalDep) -> dict[str, Any]:
 def get_recall(lot: Annotated[str, Path(min_length=1, max_length=20)], request: Request,
                principal: PrincipalDep) -> dict[str, Any]:
     require(principal.grants.view_reports)
-    return recall_json(web_context(request).engines.write, lot, today=date.today())
+    return recall_json(site_of(request).engines.write, lot, today=date.today())

@@ -10,10 +10,11 @@ Every error leaves as seed 003's shape; nothing reaches the client as a tracebac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -25,7 +26,7 @@ from ..resources import templates_dir
 from .api_routes import ERROR_RESPONSES, api_router
 from .auth import PrincipalDep, get_principal
 from .config import WebConfig
-from .context import GrantsCache, WebContext, WebEngines
+from .context import DEFAULT_SITE, GrantsCache, WebContext, WebEngines, WebSite, WebSites
 from .errors import API_PREFIX, install_error_handlers
 from .materials import MaterialsGateway, UsageMaterials
 from .middleware import BodyLimit, ProxyHeaders, SecurityHeaders
@@ -59,7 +60,31 @@ def build_engines(app: App, config: WebConfig) -> tuple[Engine, Engine, bool]:
     return write, read, True
 
 
-def _context(app: App, config: WebConfig, materials: MaterialsGateway | None) -> WebContext:
+def _sites(app: App, config: WebConfig, sites: Sequence[tuple[str, App]] | None
+           ) -> WebSites:
+    """The served sites: ``app``'s database as OpenEMR's ``default`` site, or the given
+    (name, root) pairs, each with its own web engines (built on first use) and, with
+    several sites, its own share of the worker threads."""
+    pairs = list(sites) if sites else [(DEFAULT_SITE, app)]
+
+    def engines(root: App) -> WebEngines:
+        return WebEngines(lambda: build_engines(root, config))
+
+    several = len(pairs) > 1
+    return WebSites([
+        WebSite(name, root, engines(root),
+                anyio.Semaphore(config.threads) if several else None)
+        for name, root in pairs])
+
+
+def _context(app: App, config: WebConfig, materials: MaterialsGateway | None,
+             sites: Sequence[tuple[str, App]] | None) -> WebContext:
+    served = _sites(app, config, sites)
+    templates = Environment(
+        loader=FileSystemLoader(str(templates_dir() / "web")),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    templates.globals["several_sites"] = served.several  # pages then name the site
     return WebContext(
         app=app,
         config=config,
@@ -67,12 +92,9 @@ def _context(app: App, config: WebConfig, materials: MaterialsGateway | None) ->
                       token_seconds=config.token_seconds),
         login_limiter=RateLimiter(config.login_attempts, config.login_window_seconds),
         materials=materials or UsageMaterials(app),
-        engines=WebEngines(lambda: build_engines(app, config)),
+        sites=served,
         grants=GrantsCache(config.grants_cache_seconds),
-        templates=Environment(
-            loader=FileSystemLoader(str(templates_dir() / "web")),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-        ),
+        templates=templates,
     )
 
 
@@ -88,19 +110,23 @@ def _add_openapi_route(api: FastAPI, config: WebConfig) -> None:
             return api.openapi()
 
 
-def create_web_app(app: App, *, materials: MaterialsGateway | None = None) -> FastAPI:
-    """The ASGI application over the composition root ``app``."""
+def create_web_app(app: App, *, materials: MaterialsGateway | None = None,
+                   sites: Sequence[tuple[str, App]] | None = None) -> FastAPI:
+    """The ASGI application over the composition root ``app``; ``sites`` (name, root of
+    that site's database) serves several OpenEMR sites, the one of each session."""
     config = WebConfig.from_settings(app.settings)
-    ctx = _context(app, config, materials)
+    ctx = _context(app, config, materials, sites)
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
-        # Bound the sync routes' worker threads by the connection pool (see WebConfig).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
+        # Bound the sync routes' worker threads by the connection pools (see WebConfig):
+        # each site's pool and its share of the threads (its gate) are that many.
+        total = config.threads * len(ctx.sites)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = total
         try:
             yield
         finally:
-            ctx.engines.dispose()
+            ctx.sites.dispose()
 
     api = FastAPI(
         lifespan=lifespan,

@@ -1,19 +1,22 @@
-"""What the web routes share: the composition root, the web engines, the adapters."""
+"""What the web routes share: the composition root, the sites with their web engines,
+the adapters."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import anyio
 from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 
 from ..acl import Grants
 from ..bootstrap import App
+from ..errors import InvalidInputError, NotFoundError
 from .config import WebConfig
 from .materials import MaterialsGateway
 from .ratelimit import RateLimiter
@@ -56,6 +59,66 @@ class WebEngines:
             self._engines[0].dispose()
             self._engines[1].dispose()
         self._engines = None
+
+
+# OpenEMR's site when a login names none (interface/login: ``$_GET['site'] ?? 'default'``)
+DEFAULT_SITE = "default"
+
+
+class UnknownSiteError(NotFoundError):
+    """A sign-in or launch names a site this server does not serve."""
+
+
+@dataclass
+class WebSite:
+    """One OpenEMR site the server serves: its name (OpenEMR's ``site_id``), its
+    composition root (same settings, its own database) and its web engines.
+
+    ``gate`` bounds the requests of this site that hold a worker thread (None with one
+    site): a site whose database hangs holds at most its own share of the threads."""
+
+    name: str
+    app: App
+    engines: WebEngines
+    gate: anyio.Semaphore | None = None
+
+
+class WebSites:
+    """The sites of the process, by name (one, named ``default``, without multisite)."""
+
+    def __init__(self, sites: Sequence[WebSite]) -> None:
+        self._by_name = {site.name: site for site in sites}
+        self.names = tuple(site.name for site in sites)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    @property
+    def several(self) -> bool:
+        """Whether the sign-in asks which site."""
+        return len(self._by_name) > 1
+
+    def get(self, name: str | None) -> WebSite:
+        """The site ``name``; no name is the only site, else OpenEMR's ``default``."""
+        name = (name or "").strip()
+        if not name:
+            if len(self._by_name) == 1:
+                return next(iter(self._by_name.values()))
+            name = DEFAULT_SITE
+            if name not in self._by_name:
+                raise InvalidInputError("choose the OpenEMR site to sign in to")
+        site = self._by_name.get(name)
+        if site is None:
+            raise UnknownSiteError(f"no such site: {name[:64]}")
+        return site
+
+    def __iter__(self) -> Iterator[WebSite]:
+        return iter(self._by_name.values())
+
+    def dispose(self) -> None:
+        """Close every site's web engines."""
+        for site in self._by_name.values():
+            site.engines.dispose()
 
 
 class GrantsCache:
@@ -104,7 +167,7 @@ class WebContext:
     signer: Signer
     login_limiter: RateLimiter
     materials: MaterialsGateway
-    engines: WebEngines
+    sites: WebSites
     grants: GrantsCache
     templates: Environment = field(repr=False)
 
@@ -118,9 +181,24 @@ class Principal:
     via: Literal["cookie", "token"]
     csrf: str = ""
     session_hash: str = ""
+    site: str = ""
 
 
 def web_context(request: Request) -> WebContext:
     """The process's :class:`WebContext`."""
     context: WebContext = request.app.state.ctx
     return context
+
+
+def bind_site(request: Request, site: WebSite) -> None:
+    """Remember the site of the request's session (set when its credentials are read)."""
+    request.state.web_site = site
+
+
+def site_of(request: Request) -> WebSite:
+    """The site of the signed-in request: every database access of the request goes to
+    it. A route that did not authenticate has none (an error, never a default site)."""
+    site: WebSite | None = getattr(request.state, "web_site", None)
+    if site is None:
+        raise RuntimeError("site_of() before the request's credentials were read")
+    return site

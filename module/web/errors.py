@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,7 +68,10 @@ def error_response(request: Request, status: int, message: str, *,
     ctx = web_context(request)
     if wants_html(request):
         if status == 401:
-            return RedirectResponse(ctx.config.root_path + "/login", status_code=303)
+            # ?site=B with a session of site A (or none): sign in to B
+            site = request.query_params.get("site")
+            query = "?" + urlencode({"site": site[:64]}) if site else ""
+            return RedirectResponse(ctx.config.root_path + "/login" + query, status_code=303)
         html = ctx.templates.get_template("error.html.j2").render(
             error=error_body(status, message, path), root=ctx.config.root_path,
             principal=None,

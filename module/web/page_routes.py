@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..errors import (
     AuthenticationError,
     CsrfError,
+    InvalidInputError,
     InvalidTokenError,
     NotFoundError,
     TooManyAttemptsError,
@@ -23,12 +24,14 @@ from .auth import (
     SESSION_COOKIE,
     CredentialsDep,
     PrincipalDep,
+    grants_key,
+    on_site,
     request_unit,
     same,
     sign_in,
     signed_in,
 )
-from .context import WebContext, web_context
+from .context import DEFAULT_SITE, WebContext, WebSite, site_of, web_context
 from .reports import REPORT_PAGES, report_page
 from .request_uow import RequestUnitOfWork
 from .sessions import end_session, open_session, use_launch_token
@@ -53,8 +56,9 @@ def _set_cookie(ctx: WebContext, response: Response, name: str, value: str, max_
                         secure=ctx.config.cookie_secure, path=_path(ctx, "/"))
 
 
-def _start_session(ctx: WebContext, uow: RequestUnitOfWork, username: str) -> Response:
-    value, _session = open_session(uow, ctx.signer, username, "cookie")
+def _start_session(ctx: WebContext, uow: RequestUnitOfWork, username: str, site: WebSite
+                   ) -> Response:
+    value, _session = open_session(uow, ctx.signer, username, "cookie", site.name)
     response = RedirectResponse(_path(ctx, "/"), status_code=303)
     _set_cookie(ctx, response, SESSION_COOKIE, value, ctx.signer.session_seconds)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=_path(ctx, "/"))
@@ -77,41 +81,72 @@ def _check_form_csrf(ctx: WebContext, request: Request, field: str) -> None:
         raise CsrfError() from None
 
 
+SiteName = Annotated[str, Query(max_length=64)]
+
+
+def _login_form(ctx: WebContext, status: int = 200, *, site: str, error: str | None = None,
+                username: str = "") -> Response:
+    """The sign-in form; with several sites it asks which one (``?site=`` fills it in,
+    as OpenEMR's login page takes it)."""
+    return _form_page(ctx, "login.html.j2", status, error=error, username=username,
+                      site=site, ask_site=ctx.sites.several)
+
+
 @page_router.get("/login")
-def login_page(request: Request) -> Response:
-    return _form_page(web_context(request), "login.html.j2", error=None)
+def login_page(request: Request, site: SiteName = "") -> Response:
+    ctx = web_context(request)
+    if site or not ctx.sites.several:
+        site = ctx.sites.get(site).name  # an unknown ?site= is a 404 page here
+    elif DEFAULT_SITE in ctx.sites.names:
+        site = DEFAULT_SITE  # OpenEMR's login without ?site= is the default site's
+    return _login_form(ctx, site=site)
 
 
 @page_router.post("/login")
-def login_submit(
+async def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=255)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=512)] = "",
+    site: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     ctx = web_context(request)
     _check_form_csrf(ctx, request, csrf_token)
-    with request_unit(request) as uow:
-        try:
-            canonical = sign_in(request, uow, username, password)
-        except (AuthenticationError, TooManyAttemptsError) as exc:
-            return _form_page(ctx, "login.html.j2", exc.http_status, error=str(exc),
-                              username=username)
-        return _start_session(ctx, uow, canonical)
+    try:
+        chosen = ctx.sites.get(site)
+    except InvalidInputError as exc:  # an unknown site: the form again, with the reason
+        return _login_form(ctx, exc.http_status, site=site, error=str(exc), username=username)
+
+    def work() -> Response:
+        with request_unit(request, chosen) as uow:
+            try:
+                canonical = sign_in(request, uow, username, password, chosen)
+            except (AuthenticationError, TooManyAttemptsError) as exc:
+                return _login_form(ctx, exc.http_status, site=chosen.name, error=str(exc),
+                                   username=username)
+            return _start_session(ctx, uow, canonical, chosen)
+
+    return await on_site(chosen, work)
 
 
 @page_router.post("/logout")
-def logout(request: Request,
+async def logout(request: Request,
            csrf_token: Annotated[str, Form(max_length=512)] = "") -> Response:
     # A form post: the CSRF token travels in the form, not in a header.
     ctx = web_context(request)
     session = ctx.signer.read_session(request.cookies.get(SESSION_COOKIE))
     if not csrf_token or not same(csrf_token, session.csrf):
         raise CsrfError()
-    with request_unit(request) as uow:
-        end_session(uow, session)  # the cookie (and any copy of it) stops working now
-    ctx.grants.drop(session.id_hash)
-    response = RedirectResponse(_path(ctx, "/login"), status_code=303)
+    site = ctx.sites.get(session.site)
+
+    def work() -> None:
+        with request_unit(request, site) as uow:
+            end_session(uow, session)  # the cookie (and any copy of it) stops working now
+
+    await on_site(site, work)
+    ctx.grants.drop(grants_key(site, session))
+    again = f"/login?site={site.name}" if ctx.sites.several else "/login"
+    response = RedirectResponse(_path(ctx, again), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=_path(ctx, "/"))
     return response
 
@@ -123,11 +158,13 @@ def launch(request: Request, token: Annotated[str, Query(max_length=2048)] = "")
     ctx = web_context(request)
     launch_token = verify_launch_token(ctx.config.launch_secret, token,
                                        max_age=ctx.config.launch_max_age)
-    return _form_page(ctx, "launch.html.j2", username=launch_token.username, token=token)
+    site = ctx.sites.get(launch_token.site)  # an unknown site is refused here already
+    return _form_page(ctx, "launch.html.j2", username=launch_token.username, token=token,
+                      site=site.name if ctx.sites.several else None)
 
 
 @page_router.post("/launch")
-def launch_submit(
+async def launch_submit(
     request: Request,
     token: Annotated[str, Form(max_length=2048)] = "",
     csrf_token: Annotated[str, Form(max_length=512)] = "",
@@ -137,10 +174,17 @@ def launch_submit(
     _check_form_csrf(ctx, request, csrf_token)
     launch_token = verify_launch_token(ctx.config.launch_secret, token,
                                        max_age=ctx.config.launch_max_age)
-    with request_unit(request) as uow:
-        use_launch_token(uow, launch_token, ctx.config.launch_max_age + 60)
-        services.current_grants(uow.factory(), launch_token.username)  # refuses inactive
-        return _start_session(ctx, uow, launch_token.username)
+    # OpenEMR's $_SESSION['site_id'] (none from a module older than multisite: the
+    # default site): its nonces, its user and its session are in that site's database
+    site = ctx.sites.get(launch_token.site)
+
+    def work() -> Response:
+        with request_unit(request, site) as uow:
+            use_launch_token(uow, launch_token, ctx.config.launch_max_age + 60)
+            services.current_grants(uow.factory(), launch_token.username)  # refuses inactive
+            return _start_session(ctx, uow, launch_token.username, site)
+
+    return await on_site(site, work)
 
 
 @page_router.get("/")
@@ -162,7 +206,7 @@ def report(name: str, request: Request, principal: PrincipalDep) -> Response:
         raise NotFoundError(f"No such report: {name}")
     ctx = web_context(request)
     # Reports open their own read-only snapshot transaction: the transactional engine.
-    html = report_page(ctx.engines.write, name, today=date.today(),
+    html = report_page(site_of(request).engines.write, name, today=date.today(),
                        user=principal.username)
     # the report pages are shared with the CLI and have no way back of their own
     back = f'<p><a href="{ctx.config.root_path}/">&larr; Back to the visits</a></p>'

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..recall import documents, service
 from ..recall.service import RecallView
 from ..reports.service import parse_product
+from .context import site_of
 from .services import ForbiddenError, NotAuthenticatedError, NotFoundError
 
 API = "/api/v1/recalls"
@@ -55,7 +56,7 @@ def _allowed(principal: Any) -> str:
 
 
 def _uow(request: Request) -> Any:
-    return request.app.state.ctx.app.unit_of_work
+    return site_of(request).app.unit_of_work  # the database of the session's site
 
 
 def _page(request: Request, name: str, **values: Any) -> HTMLResponse:
@@ -159,7 +160,7 @@ def letter(recall_id: RecallId, pid: RecallId, request: Request,
     patient = next((p for p in view.patients if p.pid == pid), None)
     if patient is None:
         raise NotFoundError(f"patient {pid} did not receive lot {view.recall.lot_number}")
-    app = request.app.state.ctx.app
+    app = site_of(request).app
     template = documents.letter_template(app.template_environment,
                                          app.settings.get("recall_letter_template"))
     html = documents.letter_html(template, view.recall, patient, view.clinic)

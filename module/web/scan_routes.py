@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..scanning import service as scanning
 from ..unit_of_work import retry_on_lock_conflict
+from .context import site_of
 from .materials import record_json
 from .services import ForbiddenError
 
@@ -86,6 +87,7 @@ def _count_json(result: Any) -> dict[str, Any]:
                      for d in result.differences]}
 
 
+# long: a router factory; its routes are closures over the principal dependency
 def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> APIRouter:
     """The scan routes and pages, authenticated by ``get_principal`` (the app's
     dependency; its result has ``username``, ``grants`` and ``csrf``)."""
@@ -95,7 +97,7 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
     principal_dependency = Depends(get_principal)
 
     def require_receiving(request: Request, principal: Any) -> Any:
-        app = request.app.state.ctx.app
+        app = site_of(request).app
         if not scanning.may_receive(app.unit_of_work, principal.username):
             raise ForbiddenError("Access Denied")
         return app
@@ -106,7 +108,7 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
                   principal: Any = principal_dependency) -> dict[str, Any]:
         if not principal.grants.update_materials:
             raise ForbiddenError("Access Denied")
-        app = request.app.state.ctx.app
+        app = site_of(request).app
 
         def work() -> scanning.ChairScanResult:
             with app.unit_of_work() as uow:
@@ -118,10 +120,10 @@ def scan_router(get_principal: Callable[..., Any], prefix: str = "/api/v1") -> A
 
         result = retry_on_lock_conflict(work)
         recorded = record_json(result.record.as_dict())
-        recorded["message"] = (f"lot {result.lot_number} recorded as used for "
-                               f"{result.product}")
+        recorded["message"] = result.message  # names the vial of a product counted in units
         return {**recorded, "scan": result.scan.as_dict(), "productId": result.drug_id,
-                "inventoryId": result.inventory_id, "lotNumber": result.lot_number}
+                "inventoryId": result.inventory_id, "lotNumber": result.lot_number,
+                "containers": list(result.containers)}
 
     @router.post(prefix + "/receipts/scan", tags=["stock"],
                  summary="Receive one lot from a GS1 scan (product, lot and expiry)")

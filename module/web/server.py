@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import secrets
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -35,6 +36,9 @@ from .app import create_web_app
 log = logging.getLogger(__name__)
 
 WORKER_FACTORY = "aesthetic_inventory.web.server:worker_app"
+# The served sites (JSON name -> database URL) handed to the worker processes; not a
+# setting (the settings' AESTHETIC_INVENTORY_ prefix), only serve's own hand-over.
+SITES_VARIABLE = "AESTHETIC_INVENTORY_SERVE_SITES_JSON"
 
 
 class _GracefulServer(uvicorn.Server):
@@ -101,13 +105,20 @@ def bind(host: str, port: int) -> socket.socket:
 
 def worker_app() -> FastAPI:
     """One worker process's application (uvicorn calls this factory in each process);
-    the settings come from the environment :func:`serve` prepared."""
-    return create_web_app(build_app())
+    the settings and the sites come from the environment :func:`serve` prepared."""
+    app = build_app()
+    shared = os.environ.get(SITES_VARIABLE)
+    sites = [(name, app.for_site(url)) for name, url in json.loads(shared).items()
+             ] if shared else None
+    return create_web_app(app, sites=sites)
 
 
-def _share_settings(app: App) -> None:
+def _share_settings(app: App, sites: Sequence[tuple[str, App]] | None) -> None:
     """Make the worker processes resolve the same settings as this process (the
-    command-line database URL and config file, one web secret for all of them)."""
+    command-line database URL and config file, the sites, one web secret for all)."""
+    if sites:
+        os.environ[SITES_VARIABLE] = json.dumps(
+            {name: root.settings.database_url for name, root in sites})
     if app.settings.database_url:
         os.environ["AESTHETIC_INVENTORY_DATABASE_URL"] = app.settings.database_url
     if app.config_path:
@@ -119,20 +130,22 @@ def _share_settings(app: App) -> None:
 
 
 def serve(app: App, *, host: str = "127.0.0.1", port: int = 8470, workers: int = 1,
-          graceful_seconds: int = 15, announce: Callable[[], None] | None = None) -> None:
+          graceful_seconds: int = 15, announce: Callable[[], None] | None = None,
+          sites: Sequence[tuple[str, App]] | None = None) -> None:
     """Serve until a stop signal arrives (blocks); ``announce`` runs once the port is
-    bound (so a busy port prints only the error)."""
+    bound (so a busy port prints only the error); ``sites``: several OpenEMR sites
+    (name, root of its database), closed by the caller."""
     sock = bind(host, port)
     if announce is not None:
         announce()
     try:
         if workers > 1:
-            _share_settings(app)
+            _share_settings(app, sites)
             config = uvicorn_config(WORKER_FACTORY, host=host, port=port, factory=True,
                                     workers=workers, graceful_seconds=graceful_seconds)
             Multiprocess(config, sockets=[sock]).run()
         else:
-            config = uvicorn_config(create_web_app(app), host=host, port=port,
+            config = uvicorn_config(create_web_app(app, sites=sites), host=host, port=port,
                                     graceful_seconds=graceful_seconds)
             _GracefulServer(config).run(sockets=[sock])
     finally:

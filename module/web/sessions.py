@@ -17,14 +17,15 @@ from .tokens import LaunchToken, Session, Signer
 Kind = Literal["cookie", "token"]
 
 
-def open_session(uow: UnitOfWork, signer: Signer, username: str, kind: Kind
-                 ) -> tuple[str, Session]:
-    """Sign ``username`` in: the cookie value or bearer token, and what it carries."""
+def open_session(uow: UnitOfWork, signer: Signer, username: str, kind: Kind,
+                 site: str = "") -> tuple[str, Session]:
+    """Sign ``username`` in on ``site`` (``uow`` is on that site's database): the cookie
+    value or bearer token, and what it carries."""
     if kind == "cookie":
-        value, session = signer.new_session(username)
+        value, session = signer.new_session(username, site)
         seconds = signer.session_seconds
     else:
-        value, session = signer.new_token(username)
+        value, session = signer.new_token(username, site)
         seconds = signer.token_seconds
     with uow:
         repo = uow.get(SessionRepository)

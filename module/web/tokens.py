@@ -40,6 +40,7 @@ class Session:
     username: str
     csrf: str
     secret: str
+    site: str = ""  # the OpenEMR site it was opened on (empty: made before multisite)
 
     @property
     def id_hash(self) -> str:
@@ -54,11 +55,13 @@ def secret_hash(secret: str) -> str:
 
 @dataclass(frozen=True)
 class LaunchToken:
-    """A verified launch token: who, its nonce, and when it expires (Unix time)."""
+    """A verified launch token: who, its nonce, when it expires (Unix time), and the
+    OpenEMR site (``$_SESSION['site_id']``) it was minted on, if it says."""
 
     username: str
     nonce: str
     expires: int
+    site: str | None = None
 
 
 class Signer:
@@ -71,10 +74,12 @@ class Signer:
         self.session_seconds = session_seconds
         self.token_seconds = token_seconds
 
-    def new_session(self, username: str) -> tuple[str, Session]:
-        """A new cookie value and what it carries."""
-        session = Session(username, secrets.token_urlsafe(24), secrets.token_urlsafe(32))
-        value = self._sessions.dumps({"u": username, "c": session.csrf, "s": session.secret})
+    def new_session(self, username: str, site: str = "") -> tuple[str, Session]:
+        """A new cookie value and what it carries (bound to ``site``: the signature
+        covers it, so a cookie of one site never names another)."""
+        session = Session(username, secrets.token_urlsafe(24), secrets.token_urlsafe(32), site)
+        value = self._sessions.dumps({"u": username, "c": session.csrf, "s": session.secret,
+                                      "o": site})
         return value, session
 
     def read_session(self, value: str | None) -> Session:
@@ -83,12 +88,12 @@ class Signer:
         if (not isinstance(data, dict) or not isinstance(data.get("u"), str)
                 or not isinstance(data.get("s"), str)):
             raise InvalidTokenError("malformed session")
-        return Session(data["u"], str(data.get("c", "")), data["s"])
+        return Session(data["u"], str(data.get("c", "")), data["s"], _site(data))
 
-    def new_token(self, username: str) -> tuple[str, Session]:
-        """A new bearer token and what it carries."""
-        session = Session(username, "", secrets.token_urlsafe(32))
-        return self._tokens.dumps({"u": username, "n": session.secret}), session
+    def new_token(self, username: str, site: str = "") -> tuple[str, Session]:
+        """A new bearer token and what it carries (bound to ``site``)."""
+        session = Session(username, "", secrets.token_urlsafe(32), site)
+        return self._tokens.dumps({"u": username, "n": session.secret, "o": site}), session
 
     def read_token(self, value: str | None) -> Session:
         """The session a bearer token carries (signature and age checked)."""
@@ -96,7 +101,7 @@ class Signer:
         if (not isinstance(data, dict) or not isinstance(data.get("u"), str)
                 or not isinstance(data.get("n"), str)):
             raise InvalidTokenError("malformed token")
-        return Session(data["u"], "", data["n"])
+        return Session(data["u"], "", data["n"], _site(data))
 
     def new_login_csrf(self) -> str:
         return self._login.dumps(secrets.token_urlsafe(16))
@@ -118,21 +123,32 @@ class Signer:
             raise InvalidTokenError("bad signature") from None
 
 
+def _site(data: dict) -> str:
+    site = data.get("o", "")
+    if not isinstance(site, str):
+        raise InvalidTokenError("malformed session")
+    return site
+
+
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def mint_launch_token(secret: str, username: str, now: int | None = None,
-                      nonce: str | None = None) -> str:
+                      nonce: str | None = None, site: str | None = None) -> str:
     """The launch token the PHP module mints (Python twin, for tests and tools).
 
-    Format: ``base64url(json{"u","iat","exp","n"}) "." hex(hmac_sha256(secret,
-    payload_b64))``; ``n`` is a random nonce (hex), stored when the token is used.
+    Format: ``base64url(json{"u","iat","exp","n"[,"site"]}) "." hex(hmac_sha256(secret,
+    payload_b64))``; ``n`` is a random nonce (hex), stored when the token is used;
+    ``site`` is OpenEMR's ``$_SESSION['site_id']`` (multisite; absent from tokens of
+    modules installed before it).
     """
     issued = int(time.time()) if now is None else now
-    payload = json.dumps({"u": username, "iat": issued, "exp": issued + 60,
-                          "n": nonce or secrets.token_hex(16)},
-                         separators=(",", ":")).encode()
+    fields: dict[str, object] = {"u": username, "iat": issued, "exp": issued + 60,
+                                 "n": nonce or secrets.token_hex(16)}
+    if site is not None:
+        fields["site"] = site
+    payload = json.dumps(fields, separators=(",", ":")).encode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
     mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
@@ -155,6 +171,9 @@ def verify_launch_token(secret: str, token: str | None, *, max_age: int, now: in
         data = json.loads(_b64url_decode(body))
         username, issued, expires = str(data["u"]), int(data["iat"]), int(data["exp"])
         nonce = str(data["n"])
+        site = data.get("site")
+        if site is not None and not isinstance(site, str):
+            raise TypeError("site")
     except (ValueError, KeyError, TypeError):
         raise InvalidTokenError("malformed launch token") from None
     if not 16 <= len(nonce) <= 64:
@@ -164,4 +183,4 @@ def verify_launch_token(secret: str, token: str | None, *, max_age: int, now: in
         raise InvalidTokenError("expired launch token")
     if issued > current + LAUNCH_CLOCK_SKEW_SECONDS:
         raise InvalidTokenError("launch token issued in the future (check the clocks)")
-    return LaunchToken(username, nonce, min(expires, issued + max_age))
+    return LaunchToken(username, nonce, min(expires, issued + max_age), site)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aesthetic_inventory.errors import InvalidInputError
 from aesthetic_inventory.install import triggers
-from aesthetic_inventory.install.collations import ColumnInfo, column_definition
+from aesthetic_inventory.install.catalog_repository import ColumnInfo, column_definition
 from aesthetic_inventory.install.doctor import Check, DoctorReport
 from aesthetic_inventory.install.mappings import (
     mapping_problem,

@@ -2,7 +2,8 @@
 
 A :class:`~aesthetic_inventory.unit_of_work.UnitOfWork` builds them on its connection
 (``uow.alerts``, ``uow.outbox``, ``uow.targets``); the ``background_services`` claim
-protocol is :mod:`aesthetic_inventory.alerts.background` (``uow.services``).
+protocol is :mod:`aesthetic_inventory.alerts.repositories.background`; the incremental
+scan's change rows and watermark :mod:`aesthetic_inventory.alerts.repositories.changes`.
 """
 
 from .outbox import OUTBOX_TABLE, OutboxRepository, OutboxRow

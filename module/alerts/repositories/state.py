@@ -3,7 +3,7 @@ against the alert state), the alert state itself and OpenEMR's ``last_notify``."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -21,8 +21,19 @@ from ..rules import (
     StoredState,
     lot_expiry_kind,
 )
+from .scoped import (
+    PACKAGE_COLUMNS,
+    PACKAGE_TABLE,
+    STATE_TABLE,
+    LotScope,
+    PackageCache,
+    ResolveScope,
+    lots_resolved_sql,
+    scoped_parts,
+    sql_text,
+    stock_resolved_sql,
+)
 
-STATE_TABLE = "aesthetic_inventory_alert_state"
 USAGE_TABLE = "aesthetic_inventory_usage"
 CONTAINER_TABLE = "aesthetic_inventory_container"
 # what a container's draw rows hold (module/containers/repository.py keeps the same)
@@ -82,7 +93,8 @@ class AlertStateRepository:
         """Rows one at a time (unbuffered cursor): a large first scan never holds
         the driver's copy of every row next to the items built from them. The
         caller reads each stream to its end before the next statement."""
-        return self.conn.execution_options(stream_results=True).execute(text(sql), params)
+        return self.conn.execution_options(stream_results=True).execute(
+            sql_text(sql, params), params)
 
     @staticmethod
     def _state(kind: str, key: str, row: Sequence[object]) -> StoredState | None:
@@ -93,57 +105,70 @@ class AlertStateRepository:
         return StoredState(kind, key, str(row[-2]), last if isinstance(last, datetime) else None)
 
     def stock_levels_to_notify(
-        self, today: date, due: datetime
+        self, today: date, due: datetime, *, drug_ids: Collection[int] | None = None
     ) -> Iterator[tuple[StockLevel, StoredState | None]]:
         """Active, dispensable products with a reorder point whose usable stock
         (lots not destroyed, not expired) is at or below it, and that are new or
-        due for a reminder."""
+        due for a reminder; only the products ``drug_ids`` when given (the
+        incremental scan: an index read per product)."""
+        if drug_ids is not None and not drug_ids:
+            return
+        only = " AND d.drug_id IN :ids" if drug_ids is not None else ""
         rows = self._stream(
             (
-                "SELECT lv.drug_id, lv.name, lv.reorder_point, lv.usable, s.state, "
-                "s.last_notified FROM ("
+                "SELECT lv.drug_id, lv.name, lv.reorder_point, lv.usable, "
+                f"{PACKAGE_COLUMNS}, s.state, s.last_notified FROM ("
                 "SELECT d.drug_id, d.name, d.reorder_point, "
                 "COALESCE(SUM(di.on_hand), 0) AS usable "
                 "FROM drugs d LEFT JOIN drug_inventory di ON di.drug_id = d.drug_id "
                 "AND di.destroy_date IS NULL AND di.on_hand > 0 "
                 "AND (di.expiration IS NULL OR di.expiration > :today) "
-                "WHERE d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0 "
+                f"WHERE d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0{only} "
                 "GROUP BY d.drug_id, d.name, d.reorder_point "
                 "HAVING usable <= d.reorder_point) AS lv "
+                f"LEFT JOIN {PACKAGE_TABLE} ps ON ps.drug_id = lv.drug_id "
                 f"LEFT JOIN {STATE_TABLE} s "
                 "ON s.kind = IF(lv.usable <= 0, 'out_of_stock', 'low_stock') "
                 "AND s.item_key = CAST(lv.drug_id AS CHAR) WHERE 1 = 1" + self._DUE
             ),
-            {"today": today, "due": due},
+            {"today": today, "due": due, **({"ids": list(drug_ids)} if drug_ids else {})},
         )
+        packages = PackageCache()
         for r in rows:
-            level = StockLevel(int(r[0]), r[1] or "", float(r[2]), int(r[3]))
+            level = StockLevel(int(r[0]), r[1] or "", float(r[2]), int(r[3]),
+                               packages.get(r[4], r[5], r[6]))
             kind = "out_of_stock" if level.usable_on_hand <= 0 else "low_stock"
             yield level, self._state(kind, str(level.drug_id), r)
 
     def lots_to_notify(
-        self, today: date, horizon_end: date, due: datetime
+        self, today: date, horizon_end: date, due: datetime, *, scope: LotScope | None = None
     ) -> Iterator[tuple[LotRow, StoredState | None]]:
         """Lots with stock that expired (on or before today) or expire by the
-        horizon end, in one read, and that are new or due for a reminder."""
+        horizon end, in one read, and that are new or due for a reminder; only the
+        lots of ``scope`` when given (the incremental scan)."""
+        where, params = ("", {}) if scope is None else scope.predicate()
+        if scope is not None and not where:
+            return
         rows = self._stream(
             (
                 "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(di.lot_number, ''), "
                 "COALESCE(lo.title, di.warehouse_id), di.on_hand, di.expiration, "
-                "d.reorder_point, s.state, s.last_notified "
+                f"d.reorder_point, {PACKAGE_COLUMNS}, s.state, s.last_notified "
                 "FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id "
                 "LEFT JOIN list_options lo ON lo.list_id = 'warehouse' "
                 "AND lo.option_id = di.warehouse_id "
+                f"LEFT JOIN {PACKAGE_TABLE} ps ON ps.drug_id = di.drug_id "
                 f"LEFT JOIN {STATE_TABLE} s "
                 "ON s.kind = IF(di.expiration <= :today, 'expired', 'expiring') "
                 "AND s.item_key = CAST(di.inventory_id AS CHAR) "
                 "WHERE di.destroy_date IS NULL AND di.on_hand > 0 "
-                "AND di.expiration IS NOT NULL AND di.expiration <= :end" + self._DUE
+                "AND di.expiration IS NOT NULL AND di.expiration <= :end" + where + self._DUE
             ),
-            {"today": today, "end": horizon_end, "due": due},
+            {"today": today, "end": horizon_end, "due": due, **params},
         )
         # one string object per product and warehouse name, not one per lot
         names: dict[str, str] = {}
+        packages = PackageCache()
         for r in rows:
             product = names.setdefault(r[2] or "", r[2] or "")
             warehouse = names.setdefault(r[4] or "", r[4] or "")
@@ -151,7 +176,7 @@ class AlertStateRepository:
             expiration = r[6] if isinstance(r[6], date) else str(r[6])
             lot = LotRow(
                 int(r[0]), int(r[1]), product, r[3], warehouse, int(r[5]), expiration,
-                float(r[7]),
+                float(r[7]), packages.get(r[8], r[9], r[10]),
             )
             kind = lot_expiry_kind(expiration, today=today, horizon_end=horizon_end) or "expiring"
             yield lot, self._state(kind, str(lot.inventory_id), r)
@@ -207,41 +232,23 @@ class AlertStateRepository:
             yield row, self._state("container", str(row.container_id), r)
 
     # -- alert state -------------------------------------------------------------
+    # long: one UNION ALL statement, a branch per alert family written out in full
     def states_to_resolve(
         self, today: date, horizon_end: date, *, shortage_rule: bool,
-        container_end: datetime | None = None,
+        container_end: datetime | None = None, scope: ResolveScope | None = None,
     ) -> list[StoredState]:
         """Open states whose condition went away, in one statement: each family
         looks up its own item by key (primary or unique key), so the cost grows
-        with the open states, and only the resolved ones leave the server."""
-        usable = (
-            "(SELECT COALESCE(SUM(di.on_hand), 0) FROM drug_inventory di "
-            "WHERE di.drug_id = d.drug_id AND di.destroy_date IS NULL AND di.on_hand > 0 "
-            "AND (di.expiration IS NULL OR di.expiration > :today))"
-        )
-        stock = (
-            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
-            "LEFT JOIN drugs d ON d.drug_id = CAST(s.item_key AS UNSIGNED) "
-            "AND s.item_key = CAST(d.drug_id AS CHAR) "
-            "AND d.active = 1 AND d.dispensable = 1 AND d.reorder_point > 0 "
-            "WHERE s.state = 'open' AND s.kind IN ('low_stock', 'out_of_stock') "
-            "AND (d.drug_id IS NULL OR s.kind <> "
-            f"CASE WHEN {usable} <= 0 THEN 'out_of_stock' "
-            f"WHEN {usable} <= d.reorder_point THEN 'low_stock' ELSE '' END)"
-        )
-        lots = (
-            f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
-            "LEFT JOIN (drug_inventory di JOIN drugs dd ON dd.drug_id = di.drug_id) "
-            "ON di.inventory_id = CAST(s.item_key AS UNSIGNED) "
-            "AND s.item_key = CAST(di.inventory_id AS CHAR) "
-            "AND di.destroy_date IS NULL AND di.on_hand > 0 AND di.expiration IS NOT NULL "
-            "AND di.expiration <= :end "
-            "AND s.kind = IF(di.expiration <= :today, 'expired', 'expiring') "
-            "WHERE s.state = 'open' AND s.kind IN ('expired', 'expiring') "
-            "AND di.inventory_id IS NULL"
-        )
+        with the open states, and only the resolved ones leave the server. With a
+        ``scope`` (the incremental scan) the stock and lot families look only at
+        the states of the scope's products and lots."""
+        params: dict[str, object]
+        if scope is None:
+            parts, params = [stock_resolved_sql(False), lots_resolved_sql(False)], {}
+        else:
+            parts, params = scoped_parts(scope)
         if shortage_rule:
-            shortage = (
+            parts.append(
                 f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
                 f"LEFT JOIN {USAGE_TABLE} u "
                 "ON u.pid = CAST(SUBSTRING_INDEX(s.item_key, '-', 1) AS SIGNED) "
@@ -253,21 +260,22 @@ class AlertStateRepository:
                 "WHERE s.state = 'open' AND s.kind = 'shortage' AND u.id IS NULL"
             )
         else:  # the rule is off: no shortage is current
-            shortage = (
+            parts.append(
                 f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
                 "WHERE s.state = 'open' AND s.kind = 'shortage'"
             )
-        container = _containers_resolved(container_end is not None)
-        other = (  # kinds no rule produces any more
+        parts.append(_containers_resolved(container_end is not None))
+        parts.append(  # kinds no rule produces any more (a range read on kind_item)
             f"SELECT s.kind, s.item_key, s.state, s.last_notified FROM {STATE_TABLE} s "
             "WHERE s.state = 'open' AND s.kind NOT IN "
             "('low_stock', 'out_of_stock', 'expired', 'expiring', 'shortage', 'container')"
         )
-        rows = self.conn.execute(
-            text(" UNION ALL ".join((stock, lots, shortage, container, other))),
-            {"today": today, "end": horizon_end, "cend": container_end},
-        )
-        return [StoredState(r[0], r[1], r[2], r[3]) for r in rows]
+        params.update({"today": today, "end": horizon_end, "cend": container_end})
+        rows = self.conn.execute(sql_text(" UNION ALL ".join(parts), params), params)
+        found: dict[tuple[str, str], StoredState] = {}  # a lot may be in two scope parts
+        for r in rows:
+            found[(r[0], r[1])] = StoredState(r[0], r[1], r[2], r[3])
+        return list(found.values())
 
     def count_open_notified_after(self, due: datetime) -> int:
         """Open states notified after ``due`` (within the reminder interval)."""

@@ -2,7 +2,7 @@
 
 One transaction: the product row, then every lot of it (inventory_id order) are locked;
 every count of the product is multiplied by the package size and every per-unit cost
-divided by it (:meth:`ContainerRepository.convert_counts`); the module's movement
+divided by it (:meth:`.ConvertRepository.convert_counts`); the module's movement
 ledger gets one CONVERT row per lot so that its sum per lot is the package size times
 what it was (the append-only ledger is never rewritten). OpenEMR's own ledger balances
 after as before (on_hand and every drug_sales quantity scale together), so its
@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from ...stock.repository import LedgerEntry, StockRepository
 from ...unit_of_work import UnitOfWork, UnitOfWorkFactory
+from .convert_repository import ConvertRepository
 from .domain import ContainerInputError
 from .service import locked_product_rule, run_transaction
 
@@ -53,7 +54,8 @@ def convert(factory: UnitOfWorkFactory, drug_id: int, package_size: int, *, unit
     unit = _check(package_size, unit)
 
     def work(uow: UnitOfWork) -> ConvertResult:
-        boxes, rule = locked_product_rule(uow, drug_id)
+        _boxes, rule = locked_product_rule(uow, drug_id)
+        boxes = uow.get(ConvertRepository)
         stock = uow.get(StockRepository)
         if rule.counted_in_units or rule.package_size > 1:
             raise ContainerInputError(

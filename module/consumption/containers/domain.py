@@ -212,18 +212,18 @@ def sealed_units(lot: LotLike, containers: Sequence[Container]) -> int:
 
 def plan_draws(need: int, *, rule: PackageRule, containers: Sequence[Container],
                lots: Sequence[LotLike], at: datetime, visit: Visit,
-               warehouse: str = "") -> DrawPlan:
-    """Cover ``need`` counting units: open containers first (oldest opened first), then
-    new containers from ``lots``: the candidate lots in sellDrug's order (the caller
-    applies the lot rules). ``warehouse`` is the sale's (the user's default warehouse;
-    '' = any): only its open containers are drawn. Never takes more than a container
-    holds or a lot has sealed; the rest is the shortage."""
+               warehouse: str = "", prefer: frozenset[int] = frozenset()) -> DrawPlan:
+    """Cover ``need`` counting units: open containers first (those in ``prefer`` first,
+    then the oldest opened), then new containers from ``lots``: the candidate lots in
+    sellDrug's order (the caller applies the lot rules). ``warehouse`` is the sale's
+    (the user's default warehouse; '' = any): only its open containers are drawn. Never
+    takes more than a container holds or a lot has sealed; the rest is the shortage."""
     if need <= 0:
         return DrawPlan((), (), 0)
     usable = sorted((c for c in containers
                      if c.drug_id == rule.drug_id
                      and can_draw(c, at=at, warehouse=warehouse or None, visit=visit)),
-                    key=lambda c: (c.opened_at, c.id))
+                    key=lambda c: (c.id not in prefer, c.opened_at, c.id))
     draws: list[Draw] = []
     left = need
     for c in usable:

@@ -33,6 +33,8 @@ class Need:
     drug_id: int
     units: int
     warehouse: str = ""
+    lot_id: int | None = None  # a lot the nurse named (chose, or scanned): only its vials
+    prefer: frozenset[int] = frozenset()  # vials drawn first (the visit's own, for a lot)
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,21 @@ def plan_visit_draws(needs: Sequence[Need], *, rules: dict[int, PackageRule],
                      candidates: Callable[[Sequence[L], Need], Sequence[L]]) -> VisitDraws:
     """Draws for every need, each planned on what the earlier ones left.
     ``candidates(lots, need)`` is the engine's lot rule: the lots the need may open a
-    container from, in sellDrug's order."""
+    container from, in sellDrug's order (for a need with a ``lot_id``: that lot, when
+    it may be taken from; its open vials are then the only ones drawn)."""
     boxes = {c.id: c for c in containers}
     stock = {lot.inventory_id: lot for lot in lots}
     opened: list[NewContainer] = []
     draws: list[MappingDraw] = []
     shortage: dict[int, int] = {}
     for need in needs:
+        lots_of = candidates(list(stock.values()), need)
+        # a named lot: only its vials, and only while the lot itself may be taken from
+        named = {x.inventory_id for x in lots_of} if need.lot_id is not None else None
         plan: DrawPlan = plan_draws(
-            need.units, rule=rules[need.drug_id], containers=list(boxes.values()),
-            lots=candidates(list(stock.values()), need), at=at, visit=visit,
-            warehouse=need.warehouse)
+            need.units, rule=rules[need.drug_id],
+            containers=[c for c in boxes.values() if named is None or c.inventory_id in named],
+            lots=lots_of, at=at, visit=visit, warehouse=need.warehouse, prefer=need.prefer)
         first_new = len(opened)
         for new in plan.opened:
             opened.append(new)

@@ -5,11 +5,13 @@ The consumption engine calls :func:`counted_products` once per reconcile (one re
 the product settings); only when the visit needs such a product does it call
 :func:`lock_and_plan` instead of its own lot allocation, write its rows as usual, then
 call :func:`write_containers`. Previews call :func:`container_stock_plan` on the same
-facts read without locks, so they show the container draws too.
+read, so they show the container draws too.
 
-Lock order: every candidate lot of the products taken (and the lots returns go to) in
-one ascending ``inventory_id`` statement, then the open containers of the counted
-products in ascending id: the order ``use``, ``containers close`` and the waste job
+Locks: the lots a plan writes, in ascending ``inventory_id`` (the engine's checked lot
+UPDATE); the containers ride on their lots' locks (every writer of a container holds its
+lot's lock first), and the draw INSERT checks that the containers drawn from are as the
+plan read them. On a stale read the lots, each followed by its open containers, are
+locked in one statement: the order ``use``, ``containers close`` and the waste job
 follow too (after the product row, which the engine never locks).
 """
 
@@ -33,7 +35,14 @@ from ..domain import (
     lot_sort_key,
     selector_for,
 )
-from ..planning import NewSale, StockChanges, Visit, apply_returns, apply_takes
+from ..planning import (
+    NewSale,
+    StockChanges,
+    Visit,
+    apply_returns,
+    apply_takes,
+    before_own_writes,
+)
 from ..repositories import ConsumptionRepository
 from . import step
 from .domain import Visit as DrawVisit
@@ -47,9 +56,15 @@ __all__ = ["Counted", "CountedPlan", "container_stock_plan", "counted_products",
 
 def _counted_keys(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
                   rules: Mapping[int, object]) -> set[int]:
-    """Mappings whose takes come from containers (a named lot keeps its own rule)."""
+    """Mappings whose takes come from containers (a named lot: from that lot's vials)."""
     return {k for k, p in plans.items() if p.take > 0 and k in reqs
-            and reqs[k].drug_id in rules and reqs[k].dispensable and reqs[k].lot_id is None}
+            and reqs[k].drug_id in rules and reqs[k].dispensable}
+
+
+def _named_lot_takes(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
+                     rules: Mapping[int, object]) -> bool:
+    """Whether a product counted in units is taken from a lot the nurse named."""
+    return any(reqs[k].lot_id is not None for k in _counted_keys(plans, reqs, rules))
 
 
 def container_stock_plan(plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
@@ -67,12 +82,19 @@ def container_stock_plan(plans: dict[int, MappingPlan], reqs: dict[int, Requirem
     wanted = {k: reqs[k].default_warehouse for k in counted}
 
     def candidates(ls: Sequence[Lot], need: Need) -> list[Lot]:
+        if need.lot_id is not None:  # the named lot only, as allocate_from_lot takes it
+            return [x for x in ls if x.inventory_id == need.lot_id
+                    and x.drug_id == need.drug_id and not x.destroyed and x.on_hand > 0]
         wh = wanted[need.mapping_id]
         return sorted((x for x in ls if lot_is_candidate(
             x, sale_date=visit.visit_date, default_warehouse=wh, policy=policy)),
             key=lambda x: lot_sort_key(x, wh))
 
-    needs = [Need(k, reqs[k].drug_id, plans[k].take,
+    # a named lot (a chosen or scanned vial): the vial the visit already draws from,
+    # else the lot's oldest open one in any warehouse, else a new one from that lot
+    needs = [Need(k, reqs[k].drug_id, plans[k].take, "", reqs[k].lot_id, facts.visit_vials)
+             if reqs[k].lot_id is not None else
+             Need(k, reqs[k].drug_id, plans[k].take,
                   policy.only_warehouse(reqs[k].default_warehouse) or "")
              for k in sorted(counted)]
     draws = plan_visit_draws(needs, rules=facts.rules, containers=facts.containers,
@@ -98,6 +120,7 @@ class CountedPlan:
     facts: ContainerFacts
     draws: VisitDraws
     returns: tuple[tuple[int, int, int], ...]  # (sale_id, lot, units) of counted products
+    checked: bool = False  # containers read unlocked: the draw INSERT checks them
 
 
 def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
@@ -108,20 +131,51 @@ def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]
 
 def lock_and_plan(uow: UnitOfWork, plans: dict[int, MappingPlan], reqs: dict[int, Requirement],
                   visit: Visit, counted: Counted, policy: LotPolicy
-                  ) -> tuple[StockChanges, CountedPlan]:
-    """Lock the lots (every candidate of the products taken, the lots returns go to)
-    and, right after each, its open containers, in one statement; plan on that locked
-    state (no optimistic snapshot: the containers are read under the lots' locks)."""
+                  ) -> tuple[StockChanges, dict[int, int], CountedPlan]:
+    """Plan on one unlocked read of the lots and their open containers, then write the
+    lots' deltas with the engine's checked UPDATE, which locks them (inventory_id
+    order) and checks them under the lock, as a plain product's reconcile does. The
+    containers ride on their lots' locks: every writer of a container holds its lot's
+    lock, and the draw INSERT checks the containers read (:func:`write_containers`).
+    When a lot differs, or a lot drawn from has no delta to lock it, the lots and
+    right after each its open containers are locked in one statement and the plan is
+    made again on that state (before this transaction's own writes).
+
+    Returns the changes, the deltas already written (the caller writes the rest) and
+    what :func:`write_containers` needs."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
     returns = _returns(plans, counted.rules)
     boxes = uow.get(ContainerRepository)
     taken = tuple(boxes.draws_of_sales(r[0] for r in returns))  # no read without returns
-    locked, vials = boxes.lock_lots_and_open(take_drugs, return_lots, counted.rules,
-                                             also=(d.container_id for d in taken))
-    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at)
-    changes, draws = container_stock_plan(plans, reqs, visit,
-                                          {x.inventory_id: x for x in locked}, facts, policy)
-    return changes, CountedPlan(facts, draws, returns)
+    also = {d.container_id for d in taken}
+    lots, vials = boxes.lots_and_open(take_drugs, return_lots, counted.rules, also)
+    snapshot = {x.inventory_id: x for x in lots}
+    mine = _visit_vials(boxes, plans, reqs, visit, counted)
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at, mine)
+    changes, draws = container_stock_plan(plans, reqs, visit, snapshot, facts, policy)
+    applied = {k: v for k, v in changes.deltas.items() if v and k}
+    drawn = {d.inventory_id for d in draws.draws}
+    if drawn <= set(applied) <= set(snapshot):
+        if uow.get(ConsumptionRepository).adjust_lots_as_planned(applied, snapshot):
+            return changes, applied, CountedPlan(facts, draws, returns, checked=True)
+    else:
+        applied = {}
+    locked, vials = boxes.lots_and_open(take_drugs, return_lots | set(applied),
+                                        counted.rules, also, lock=True)
+    facts = ContainerFacts(counted.rules, tuple(vials), taken, counted.at, mine)
+    changes, draws = container_stock_plan(
+        plans, reqs, visit, {x.inventory_id: before_own_writes(x, applied) for x in locked},
+        facts, policy)
+    return changes, applied, CountedPlan(facts, draws, returns)
+
+
+def _visit_vials(boxes: ContainerRepository, plans: dict[int, MappingPlan],
+                 reqs: dict[int, Requirement], visit: Visit, counted: Counted
+                 ) -> frozenset[int]:
+    """The vials the visit already draws from, read only when a lot was named."""
+    if not _named_lot_takes(plans, reqs, counted.rules):
+        return frozenset()
+    return frozenset(boxes.vials_of_visit(visit.pid, visit.encounter))
 
 
 def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
@@ -137,15 +191,16 @@ def _lots_to_read(plans: dict[int, MappingPlan], reqs: dict[int, Requirement]
 def preview_plan(conn: Connection, plans: dict[int, MappingPlan],
                  reqs: dict[int, Requirement], visit: Visit, counted: Counted,
                  policy: LotPolicy) -> StockChanges:
-    """What :func:`lock_and_plan` would decide, on lots and containers read without
-    locks (``consume --dry-run``, ``visit show``, the usage preview)."""
+    """What :func:`lock_and_plan` would decide: the same plan on the same read of lots
+    and containers (``consume --dry-run``, ``visit show``, the usage preview)."""
     take_drugs, return_lots = _lots_to_read(plans, reqs)
-    lots = {x.inventory_id: x for x in
-            ConsumptionRepository(conn).candidate_lots(take_drugs, return_lots)}
+    # (the containers that take returns matter to the writes only, not to the plan)
     boxes = ContainerRepository(conn)
-    facts = ContainerFacts(counted.rules, tuple(boxes.lock_open(counted.rules, lock=False)),
-                           (), counted.at)
-    return container_stock_plan(plans, reqs, visit, lots, facts, policy)[0]
+    lots, vials = boxes.lots_and_open(take_drugs, return_lots, counted.rules)
+    facts = ContainerFacts(counted.rules, tuple(vials), (), counted.at,
+                           _visit_vials(boxes, plans, reqs, visit, counted))
+    return container_stock_plan(plans, reqs, visit, {x.inventory_id: x for x in lots}, facts,
+                                policy)[0]
 
 
 def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, user: str,
@@ -154,4 +209,5 @@ def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, use
     draws against the new rows, put returns back into their containers."""
     return step.write(uow.get(ContainerRepository), uow.get(StockRepository), counted.facts,
                       counted.draws, None, counted.returns,
-                      visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now)
+                      visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now,
+                      checked=counted.checked)

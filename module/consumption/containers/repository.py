@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
-from ...db import existing_tables
 from ..lot_order import Lot
 from ..repositories.lots import lot_from_row
 from .domain import Container, NewContainer, PackageRule
@@ -36,6 +35,25 @@ _COLUMNS = (
 )
 
 
+# An open container in one column of a reconcile's read (its lot gives the product and
+# the lot; open: no close time or reason): fewer columns are less work for the driver on
+# every reconcile of such a product. The warehouse id is last (it could hold a '|').
+_PACKED = (
+    "IF(c.id IS NULL, NULL, CONCAT_WS('|', c.id, CAST(c.opened_at AS CHAR), "
+    "COALESCE(CAST(c.beyond_use_at AS CHAR), ''), c.units, "
+    f"{DRAWN}, c.units_wasted, c.single_patient, c.opened_pid, c.opened_encounter, "
+    "c.warehouse_id))"
+)
+
+
+def _packed(text: str, drug_id: int, inventory_id: int) -> Container:
+    """A :data:`_PACKED` container of the lot ``inventory_id`` of ``drug_id``."""
+    cid, opened, beyond, units, drawn, wasted, single, pid, enc, warehouse = text.split("|", 9)
+    return Container(int(cid), drug_id, inventory_id, warehouse, datetime.fromisoformat(opened),
+                     datetime.fromisoformat(beyond) if beyond else None, int(units),
+                     int(drawn), int(wasted), None, "", single == "1", int(pid), int(enc))
+
+
 def _in(sql: str, *names: str) -> TextClause:
     return text(sql).bindparams(*(bindparam(n, expanding=True) for n in names))
 
@@ -48,6 +66,14 @@ def _container(r: Sequence[Any]) -> Container:
     return Container(int(r[0]), int(r[1]), int(r[2]), str(r[3] or ""), r[4], r[5], int(r[6]),
                      int(r[7]), int(r[8]), r[9], str(r[10] or ""), bool(r[11]), int(r[12]),
                      int(r[13]))
+
+
+def fingerprint(containers: Iterable[Container], inventory_id: int) -> str | None:
+    """What :meth:`ContainerRepository.insert_visit_draws` compares a lot's open
+    containers with: ``id:units left`` of those holding units, by id (None: none)."""
+    held = sorted((c.id, c.units_left) for c in containers
+                  if c.inventory_id == inventory_id and c.is_open and c.units_left > 0)
+    return ",".join(f"{i}:{n}" for i, n in held) or None
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,7 @@ class VisitDraw:
     diluent_ml: Decimal | None
     package_size: int
     unit: str
+    inventory_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,15 +194,17 @@ class ContainerRepository:
             + (" FOR UPDATE" if lock else ""), (*ids, *extra))
         return [_container(r) for r in rows]
 
-    def lock_lots_and_open(self, drug_ids: Iterable[int], extra_lots: Iterable[int],
-                           counted: Iterable[int], also: Iterable[int] = ()
-                           ) -> tuple[list[Lot], list[Container]]:
-        """A reconcile's one locking read: the candidate lots of the products taken and
-        the lots returns go to (ascending inventory_id, the engine's order), each with
+    def lots_and_open(self, drug_ids: Iterable[int], extra_lots: Iterable[int],
+                      counted: Iterable[int], also: Iterable[int] = (), *,
+                      lock: bool = False) -> tuple[list[Lot], list[Container]]:
+        """A reconcile's one read of its stock: the candidate lots of the products taken
+        and the lots returns go to (ascending inventory_id, the engine's order), each with
         its warehouse seq (a subquery: no list_options row is locked) and, joined, its
         open containers of the counted products that hold units or take a return
-        (``also``), locked right after their lot. A vial whose lot is no candidate (it
-        was emptied or destroyed by another screen) is not drawn from."""
+        (``also``). Without ``lock`` it is the snapshot a plan is made on (the lot UPDATE
+        then locks and checks the lots); with ``lock`` each lot is locked and, right after
+        it, its containers. A vial whose lot is no candidate (it was emptied or destroyed
+        by another screen) is not drawn from."""
         drugs = sorted(set(drug_ids)) or [-1]
         extra = sorted(set(extra_lots)) or [-1]
         boxes = sorted(set(counted)) or [-1]
@@ -185,20 +214,21 @@ class ContainerRepository:
             "di.lot_number, di.destroy_date IS NOT NULL, "
             "WEIGHT_STRING(di.lot_number AS CHAR(64)), (SELECT lo.seq FROM list_options lo "
             "WHERE lo.list_id = 'warehouse' AND lo.option_id = di.warehouse_id "
-            f"AND lo.activity = 1 LIMIT 1), {_COLUMNS} FROM drug_inventory di "
+            f"AND lo.activity = 1 LIMIT 1), {_PACKED} FROM drug_inventory di "
             f"LEFT JOIN {CONTAINER} c ON c.inventory_id = di.inventory_id "
             f"AND c.closed_at IS NULL AND c.drug_id IN ({_marks(boxes)}) "
             f"AND (c.units - c.units_wasted > {DRAWN} OR c.id IN ({_marks(others)})) "
             f"WHERE (di.drug_id IN ({_marks(drugs)}) AND di.destroy_date IS NULL "
             f"AND di.on_hand <> 0) OR di.inventory_id IN ({_marks(extra)}) "
-            "ORDER BY di.inventory_id, c.id FOR UPDATE", (*boxes, *others, *drugs, *extra))
+            "ORDER BY di.inventory_id, c.id" + (" FOR UPDATE" if lock else ""),
+            (*boxes, *others, *drugs, *extra))
         lots: dict[int, Lot] = {}
         found: list[Container] = []
         for r in rows:
             if int(r[0]) not in lots:
                 lots[int(r[0])] = lot_from_row(r[:8], None if r[8] is None else int(r[8]))
             if r[9] is not None:
-                found.append(_container(r[9:]))
+                found.append(_packed(str(r[9]), int(r[1]), int(r[0])))
         return list(lots.values()), found
 
     def get(self, container_id: int, *, lock: bool = False) -> Container | None:
@@ -208,13 +238,14 @@ class ContainerRepository:
         return None if r is None else _container(r)
 
     def insert(self, new: NewContainer) -> int:
-        result = self.conn.execute(text(
+        """Open a container (the driver's own placeholders: a reconcile opens vials)."""
+        result = self.conn.exec_driver_sql(
             f"INSERT INTO {CONTAINER} (drug_id, inventory_id, warehouse_id, opened_at, "
             "beyond_use_at, units, single_patient, opened_pid, opened_encounter) VALUES "
-            "(:d, :i, :w, :o, :b, :u, :s, :p, :e)"),
-            {"d": new.drug_id, "i": new.inventory_id, "w": new.warehouse_id, "o": new.opened_at,
-             "b": new.beyond_use_at, "u": new.units, "s": int(new.single_patient),
-             "p": new.visit.pid, "e": new.visit.encounter})
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (new.drug_id, new.inventory_id, new.warehouse_id, new.opened_at,
+             new.beyond_use_at, new.units, int(new.single_patient), new.visit.pid,
+             new.visit.encounter))
         return int(result.lastrowid)
 
     def insert_draws(self, draws: Sequence[NewDraw]) -> None:
@@ -236,21 +267,56 @@ class ContainerRepository:
         return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def insert_visit_draws(self, draws: Sequence[tuple[int, str, int, int]], *, pid: int,
-                           encounter: int, drawn_at: datetime) -> None:
+                           encounter: int, drawn_at: datetime,
+                           seen: Sequence[Container] | None = None,
+                           opened: Sequence[int] = ()) -> int:
         """Draw rows of a reconcile, (container, selector, lot, units) each, against the
         AUTO_PROC row it just inserted for that mapping and lot: the newest such row of
-        the visit (ids grow), found by the INSERT itself (no read back)."""
+        the visit (ids grow), found by the INSERT itself (no read back). Returns the rows
+        inserted.
+
+        ``seen``: the open containers as the plan read them, without locks. The INSERT
+        is then the check of that read: a draw from an open container is inserted only
+        while the container still holds what the plan saw, a draw from a container this
+        visit ``opened`` only while the lot's other open containers are as the plan saw
+        them (what the lot has sealed). The caller holds the lots' locks (every writer
+        of a container holds its lot's) and the INSERT reads the committed state, so
+        fewer rows than draws means the plan was made on stale containers."""
         if not draws:
-            return
+            return 0
+        mine = sorted(set(opened)) or [-1]
+        left = {c.id: c.units_left for c in seen or ()}
+        box = (f" HAVING (SELECT c.units - c.units_wasted - {DRAWN} FROM {CONTAINER} c "
+               "WHERE c.id = %s AND c.closed_at IS NULL) <=> %s")
+        lot = (f" HAVING (SELECT GROUP_CONCAT(c.id, ':', c.units - c.units_wasted - {DRAWN} "
+               f"ORDER BY c.id) FROM {CONTAINER} c WHERE c.inventory_id = %s "
+               f"AND c.closed_at IS NULL AND c.units - c.units_wasted > {DRAWN} "
+               f"AND c.id NOT IN ({_marks(mine)})) <=> %s")
+        parts: list[str] = []
         params: list[object] = []
         for container_id, selector, inv, units in draws:
             params += [container_id, pid, encounter, units, drawn_at, pid, encounter,
                        selector, inv]
-        part = ("SELECT %s, MAX(sale_id), %s, %s, %s, %s FROM drug_sales "
-                "WHERE pid = %s AND encounter = %s AND selector = %s AND inventory_id = %s")
-        self.conn.exec_driver_sql(
+            check = ""
+            if seen is not None and container_id in opened:
+                check = lot
+                params += [inv, *mine, fingerprint(seen, inv)]
+            elif seen is not None:
+                check = box
+                params += [container_id, left.get(container_id)]
+            parts.append("SELECT %s, MAX(sale_id), %s, %s, %s, %s FROM drug_sales WHERE "
+                         "pid = %s AND encounter = %s AND selector = %s AND inventory_id = %s"
+                         + check)
+        result = self.conn.exec_driver_sql(
             f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
-            + " UNION ALL ".join([part] * len(draws)), tuple(params))
+            + " UNION ALL ".join(parts), tuple(params))
+        return int(result.rowcount)
+
+    def vials_of_visit(self, pid: int, encounter: int) -> list[int]:
+        """The containers a visit's rows draw from (a named lot's vial is drawn first)."""
+        return [int(r[0]) for r in self.conn.execute(text(
+            f"SELECT DISTINCT container_id FROM {DRAW} WHERE pid = :p AND encounter = :e "
+            "ORDER BY container_id"), {"p": pid, "e": encounter})]
 
     def set_draw_units(self, units: dict[int, int]) -> None:
         """Shrink draw rows (draw id -> units left; 0 deletes the row)."""
@@ -315,17 +381,19 @@ class ContainerRepository:
         rows = self.conn.execute(text(
             "SELECT ds.selector, c.id, SUM(x.units), c.units, c.units_wasted, "
             f"{DRAWN}, c.beyond_use_at, c.closed_at, ps.diluent_ml, ps.units_per_package, "
-            f"COALESCE(ps.counting_unit, '') FROM {DRAW} x "
+            f"COALESCE(ps.counting_unit, ''), c.inventory_id FROM {DRAW} x "
             "JOIN drug_sales ds ON ds.sale_id = x.sale_id "
             f"JOIN {CONTAINER} c ON c.id = x.container_id "
             "LEFT JOIN aesthetic_inventory_product_stock ps ON ps.drug_id = c.drug_id "
             "WHERE x.pid = :p AND x.encounter = :e "
             "GROUP BY ds.selector, c.id, c.units, c.units_wasted, c.beyond_use_at, "
-            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit "
+            "c.closed_at, ps.diluent_ml, ps.units_per_package, ps.counting_unit, "
+            "c.inventory_id "
             "ORDER BY c.id"), {"p": pid, "e": encounter})
         return [VisitDraw(str(r[0] or ""), int(r[1]), int(r[2]), int(r[3]) - int(r[5])
                           - int(r[4]), r[6], r[7],
-                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]))
+                          None if r[8] is None else Decimal(r[8]), int(r[9] or 1), str(r[10]),
+                          int(r[11]))
                 for r in rows]
 
     def containers_of_sales(self, sale_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -373,74 +441,3 @@ class ContainerRepository:
             "SELECT date FROM form_encounter WHERE pid = :p AND encounter = :e "
             "ORDER BY id LIMIT 1"), {"p": pid, "e": encounter}).first()
         return r[0] if r is not None and isinstance(r[0], datetime) else None
-
-    # -- products convert ----------------------------------------------------------------
-
-    def visits_waiting(self, drug_id: int) -> int:
-        """Queued or set-aside visits (change queue) that bill or hold the product."""
-        return int(self.conn.execute(text(
-            "SELECT COUNT(DISTINCT q.pid, q.encounter) FROM aesthetic_inventory_change_queue q "
-            "WHERE EXISTS (SELECT 1 FROM billing b JOIN procedure_products pp "
-            "ON pp.code_type = b.code_type AND pp.code = b.code AND pp.drug_id = :d "
-            "WHERE b.pid = q.pid AND b.encounter = q.encounter AND b.activity = 1) "
-            "OR EXISTS (SELECT 1 FROM drug_sales ds WHERE ds.pid = q.pid "
-            "AND ds.encounter = q.encounter AND ds.drug_id = :d)"), {"d": drug_id}).scalar_one())
-
-    def lock_all_lots(self, drug_id: int) -> dict[int, int]:
-        """Every lot of the product (destroyed and empty too), locked in inventory_id
-        order: inventory_id -> on_hand."""
-        return {int(r[0]): int(r[1]) for r in self.conn.execute(text(
-            "SELECT inventory_id, on_hand FROM drug_inventory WHERE drug_id = :d "
-            "ORDER BY inventory_id FOR UPDATE"), {"d": drug_id})}
-
-    def ledger_sums(self, drug_id: int) -> dict[int, int]:
-        """SUM(quantity) of the module's movement ledger per lot of the product."""
-        return {int(r[0]): int(r[1]) for r in self.conn.execute(text(
-            "SELECT inventory_id, SUM(quantity) FROM aesthetic_inventory_stock_ledger "
-            "WHERE drug_id = :d GROUP BY inventory_id"), {"d": drug_id})}
-
-    def convert_counts(self, drug_id: int, factor: int) -> dict[str, int]:
-        """Multiply every count of the product by ``factor`` and divide every per-unit
-        cost by it: lots, drug_sales rows (quantities; fees are money and stay),
-        mappings, usage records and their history, pending fee-sheet edits, OpenEMR's
-        reorder point and levels (drugs, product_warehouse), the module's min level and
-        costs (tables the schema lacks are skipped). Returns the rows changed per table."""
-        p = {"d": drug_id, "f": factor}
-        statements = {
-            "drug_inventory": "UPDATE drug_inventory SET on_hand = on_hand * :f, "
-            "unit_cost = ROUND(unit_cost / :f, 2) WHERE drug_id = :d",
-            "drug_sales": "UPDATE drug_sales SET quantity = quantity * :f WHERE drug_id = :d",
-            "procedure_products": "UPDATE procedure_products SET quantity = quantity * :f "
-            "WHERE drug_id = :d",
-            "aesthetic_inventory_usage": "UPDATE aesthetic_inventory_usage SET "
-            "planned_quantity = planned_quantity * :f, required_units = required_units * :f, "
-            "allocated_units = allocated_units * :f, shortage_units = shortage_units * :f, "
-            "actual_quantity = actual_quantity * :f WHERE drug_id = :d",
-            "aesthetic_inventory_usage_history": "UPDATE aesthetic_inventory_usage_history SET "
-            "planned_quantity = planned_quantity * :f, old_actual = old_actual * :f, "
-            "new_actual = new_actual * :f WHERE drug_id = :d",
-            "aesthetic_inventory_fee_sheet_edits": "UPDATE aesthetic_inventory_fee_sheet_edits "
-            "e JOIN drug_sales ds ON ds.sale_id = e.sale_id SET "
-            "e.old_quantity = e.old_quantity * :f, e.new_quantity = e.new_quantity * :f "
-            "WHERE ds.drug_id = :d",
-            "drugs": "UPDATE drugs SET reorder_point = reorder_point * :f, "
-            "max_level = max_level * :f, unit_cost = ROUND(unit_cost / :f, 2) "
-            "WHERE drug_id = :d",
-            "product_warehouse": "UPDATE product_warehouse SET pw_min_level = pw_min_level * :f, "
-            "pw_max_level = pw_max_level * :f WHERE pw_drug_id = :d",
-            "aesthetic_inventory_product_stock": "UPDATE aesthetic_inventory_product_stock SET "
-            "min_level = min_level * :f, average_cost = average_cost / :f, "
-            "last_cost = last_cost / :f WHERE drug_id = :d",
-        }
-        present = existing_tables(self.conn, statements)  # product_warehouse is optional
-        return {table: int(self.conn.execute(text(sql), p).rowcount or 0)
-                for table, sql in statements.items() if table in present}
-
-    def set_package(self, drug_id: int, *, package_size: int, counting_unit: str,
-                    package_unit: str) -> None:
-        self.conn.execute(text(
-            "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
-            "counting_unit, package_unit) VALUES (:d, :n, :u, :p) ON DUPLICATE KEY UPDATE "
-            "units_per_package = VALUES(units_per_package), "
-            "counting_unit = VALUES(counting_unit), package_unit = VALUES(package_unit)"),
-            {"d": drug_id, "n": package_size, "u": counting_unit, "p": package_unit})

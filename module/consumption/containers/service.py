@@ -108,7 +108,14 @@ def visit_containers(factory: UnitOfWorkFactory, pid: int, encounter: int, *,
     """Per mapping of a visit, the containers its rows drew from: units, the volume when
     the product has a diluent, units left and hours to beyond use (the review page)."""
     with factory() as uow:
-        draws = uow.get(ContainerRepository).visit_draws(pid, encounter)
+        return visit_container_draws(uow, pid, encounter, now=now)
+
+
+def visit_container_draws(uow: UnitOfWork, pid: int, encounter: int, *,
+                          now: datetime) -> dict[int, list[dict[str, object]]]:
+    """:func:`visit_containers` inside the caller's unit of work (a chair scan names
+    the vial it recorded, in its own transaction)."""
+    draws = uow.get(ContainerRepository).visit_draws(pid, encounter)
     out: dict[int, list[dict[str, object]]] = {}
     for d in draws:
         mapping = parse_selector(d.selector)
@@ -120,7 +127,8 @@ def visit_containers(factory: UnitOfWorkFactory, pid: int, encounter: int, *,
         hours = (None if d.beyond_use_at is None or d.closed_at is not None
                  else round((d.beyond_use_at - now).total_seconds() / 3600, 1))
         out.setdefault(mapping, []).append({
-            "containerId": d.container_id, "units": d.units, "unit": d.unit,
+            "containerId": d.container_id, "inventoryId": d.inventory_id,
+            "units": d.units, "unit": d.unit,
             "volumeMl": None if volume is None else float(volume),
             "unitsLeft": max(d.units_left, 0), "open": d.closed_at is None,
             "beyondUseAt": None if d.beyond_use_at is None else d.beyond_use_at.isoformat(),

@@ -11,10 +11,11 @@ visit without such a product (one extra read of the product settings only).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from ...db import StaleReadError
 from ...stock import domain as stock_domain
 from ...stock.repository import LedgerEntry, NewPurchase, StockRepository
 from ..domain import selector_for
@@ -25,13 +26,15 @@ from .repository import ContainerRepository, NewDraw
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """The visit's products counted in units, their open containers (locked), the
-    recorded draws of the visit's rows, and the encounter's date-time."""
+    """The visit's products counted in units, their open containers, the recorded
+    draws of the rows the visit gives back, the encounter's date-time, and (when the
+    nurse named a lot) the containers the visit already draws from."""
 
     rules: dict[int, PackageRule]
     containers: tuple[Container, ...]
     draws: tuple[SaleDraw, ...]
     at: datetime
+    visit_vials: frozenset[int] = frozenset()  # drawn from by the visit (a named lot's)
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,17 @@ class StepResult:
 def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFacts,
           draws: VisitDraws, new_sale_ids: dict[tuple[int, int], int] | None,
           returns: Sequence[tuple[int, int, int]], *, visit: Visit, user: str,
-          now: datetime) -> StepResult:
+          now: datetime, checked: bool = False) -> StepResult:
     """Write the container side of a reconcile: returns into the containers they came
     from (or, for a closed container, a count adjustment taking them out of the lot
     again), the containers opened, the units drawn, one draw row per sale and
     container. ``new_sale_ids``: (mapping, lot) -> the row inserted for it (None: the
     visit's newest ``AUTO_PROC`` row of that mapping and lot, found by the INSERT);
-    ``returns``: (sale_id, lot, units) given back by shrunk or deleted rows."""
+    ``returns``: (sale_id, lot, units) given back by shrunk or deleted rows.
+    ``checked``: the containers were read without locks (the lots are locked since by
+    the lot UPDATE), so the draw INSERT checks them (a
+    :class:`~aesthetic_inventory.db.StaleReadError` when another save changed them:
+    the transaction is run again)."""
     boxes = {c.id: c for c in facts.containers}
     back = plan_container_returns(returns, facts.draws, boxes)
     repo.set_draw_units(back.draw_units)  # what goes back into a container leaves its draws
@@ -88,9 +95,16 @@ def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFac
         key = (d.mapping_id, d.inventory_id, ids.get(d.container_id, d.container_id))
         rows[key] = rows.get(key, 0) + d.units
     if new_sale_ids is None:
-        repo.insert_visit_draws([(cid, selector_for(m), inv, units)
-                                 for (m, inv, cid), units in rows.items()],
-                                pid=visit.pid, encounter=visit.encounter, drawn_at=facts.at)
+        # the check compares with the containers as read, plus what this reconcile's
+        # own returns just gave back to them (not another save's doing)
+        seen = [replace(c, units_drawn=c.units_drawn - back.given_back.get(c.id, 0))
+                for c in facts.containers]
+        done = repo.insert_visit_draws(
+            [(cid, selector_for(m), inv, units) for (m, inv, cid), units in rows.items()],
+            pid=visit.pid, encounter=visit.encounter, drawn_at=facts.at,
+            seen=seen if checked else None, opened=tuple(ids.values()))
+        if done != len(rows):
+            raise StaleReadError("another save drew from these containers meanwhile")
     else:
         repo.insert_draws([NewDraw(cid, new_sale_ids[(m, inv)], visit.pid, visit.encounter,
                                    units, facts.at) for (m, inv, cid), units in rows.items()])

@@ -12,7 +12,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import bindparam, case, column, table, text
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
-from ..domain import Lot
+from ..domain import Lot, check_bounds
 from ..lot_order import LOT_KEY, UNAVAILABLE_WAREHOUSE_SEQ, RemovalStrategy
 
 _drug_inventory = table("drug_inventory", column("inventory_id"), column("on_hand"))
@@ -166,7 +166,9 @@ class LotRepository:
         """``on_hand += delta`` for the lots a plan touches, in one UPDATE that is also
         their lock: it locks them in inventory_id order (``ORDER BY``, the order every
         reconcile locks in) and checks each row, under its lock, against the state the
-        plan was made on (``expected``). Returns True when every row was as expected.
+        plan was made on (``expected``). Returns True when every row still gives the
+        same plan (:func:`~..domain.check_bounds`: a lot the plan leaves with stock may
+        have lost some to a concurrent save, as long as it still covers the take).
 
         The deltas are applied unconditionally, so that on False the state each row had
         when it was locked is exactly its current state minus its delta (the caller
@@ -182,11 +184,13 @@ class LotRepository:
         checks: list[object] = []
         for lot_id in ids:
             lot = expected[lot_id]
+            low, high = check_bounds(lot.on_hand, deltas[lot_id])
             adds += (lot_id, deltas[lot_id])
-            checks += (lot_id, lot.on_hand, lot.drug_id, lot.warehouse_id, lot.expiration,
+            checks += (lot_id, low, high, lot.drug_id, lot.warehouse_id, lot.expiration,
                        lot.lot_number, int(lot.destroyed))
         check = (
-            "WHEN %s THEN on_hand = %s AND drug_id = %s AND COALESCE(warehouse_id, '') = %s "
+            "WHEN %s THEN on_hand BETWEEN %s AND %s AND drug_id = %s "
+            "AND COALESCE(warehouse_id, '') = %s "
             "AND expiration <=> %s AND lot_number <=> %s AND (destroy_date IS NOT NULL) = %s"
         )
         result = driver_sql(

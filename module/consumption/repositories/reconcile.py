@@ -61,7 +61,11 @@ class ConsumptionRepository(LotRepository):
         rows = driver_sql(
             self.conn,
             "SELECT STRAIGHT_JOIN fe.id, fe.date, ds.sale_id, ds.selector, "
-            "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed "
+            "ds.drug_id, ds.inventory_id, ds.quantity, ds.billed, "
+            # the lot's number, for the movements of a return (a subquery: FOR UPDATE
+            # locks the rows of the outer query only, so the lot is not locked here)
+            "(SELECT di.lot_number FROM drug_inventory di "
+            "WHERE di.inventory_id = ds.inventory_id) "
             "FROM form_encounter fe LEFT JOIN drug_sales ds "
             "ON ds.pid = fe.pid AND ds.encounter = fe.encounter "
             "AND ds.selector LIKE %s "
@@ -90,6 +94,7 @@ class ConsumptionRepository(LotRepository):
         facts = self.visit_facts(pid, encounter)
         return facts.lines, facts.usage
 
+    # long: one round trip; the three UNION ALL branches' columns must line up, so together
     def visit_facts(self, pid: int, encounter: int) -> VisitFacts:
         """The visit's mapped live lines, its usage records with their recorded actuals,
         and the pending fee-sheet edits of its AUTO_PROC rows, in ONE round trip (a UNION
@@ -153,6 +158,17 @@ class ConsumptionRepository(LotRepository):
                 ))
         return facts
 
+    def auto_rows(self, pid: int, encounter: int) -> list[tuple[int, str, int, int]]:
+        """(sale_id, selector, inventory_id, quantity) of the visit's AUTO_PROC rows as
+        this transaction sees them (a stale first plan's rows are among them)."""
+        rows = driver_sql(
+            self.conn,
+            "SELECT sale_id, selector, inventory_id, quantity FROM drug_sales "
+            "WHERE pid = %s AND encounter = %s AND selector LIKE %s",
+            (pid, encounter, SELECTOR_PREFIX + "%"),
+        ).all()
+        return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     # -- writes (one statement per kind) -----------------------------------------
 
     def insert_sales(self, sales: Sequence[NewSale]) -> int:
@@ -198,7 +214,8 @@ class ConsumptionRepository(LotRepository):
         )
 
     def shrink_sales(self, quantities: dict[int, int]) -> int:
-        """Set new quantities of partly returned rows in one UPDATE."""
+        """Set new quantities of partly returned rows (or of a stale plan's new rows) in
+        one UPDATE."""
         if not quantities:
             return 0
         stmt = (
@@ -267,14 +284,15 @@ def _mapped_line(r: Sequence[Any]) -> MappedLine:
 
 
 def _held_from_rows(rows: Iterable[Sequence[Any]]) -> list[HeldSale]:
-    """HeldSales from (sale_id, selector, drug_id, inventory_id, quantity, billed) rows;
-    a hand-edited selector that is not ours is left alone."""
+    """HeldSales from (sale_id, selector, drug_id, inventory_id, quantity, billed, lot
+    number) rows; a hand-edited selector that is not ours is left alone."""
     held = []
     for r in rows:
         mapping_id = parse_selector(r[1])
         if mapping_id is None:
             continue
         held.append(
-            HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]))
+            HeldSale(int(r[0]), mapping_id, int(r[2]), int(r[3]), int(r[4]), bool(r[5]),
+                     None if r[6] is None else str(r[6]))
         )
     return held

@@ -126,3 +126,38 @@ def test_install_bridge_registers_the_row_only_after_copying(tmp_path, migrated_
             assert conn.execute(text(query)).scalar() == "/library/aesthetic_inventory_alerts.php"
     finally:
         engine.dispose()
+
+
+def test_alerts_in_packages_and_units(migrated_db_url: str) -> None:
+    """A product of 100 U vials: its stock and reorder point in vials and units in the
+    text digest, the HTML and the JSON (numbers kept); a product without a package
+    size prints exactly as before."""
+    engine = create_db_engine(migrated_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO drugs (name, reorder_point, active) VALUES "
+                              "('Botox', 300, 1), ('Gauze', 50, 1)"))
+            conn.execute(text(
+                "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+                "counting_unit, package_unit) SELECT drug_id, 100, 'U', 'vial' FROM drugs "
+                "WHERE name = 'Botox'"))
+            conn.execute(text(
+                "INSERT INTO drug_inventory (drug_id, lot_number, expiration, on_hand, "
+                "warehouse_id) SELECT drug_id, IF(name = 'Botox', 'B1', 'G1'), "
+                "CURDATE() + INTERVAL 10 DAY, IF(name = 'Botox', 140, 6), 'onsite' FROM drugs"))
+    finally:
+        engine.dispose()
+    code, out, _ = run("--database-url", migrated_db_url, "alerts", "run", "--dry-run")
+    assert code == 0, out
+    assert "- Botox: 1 vial + 40 U usable, reorder point 3 vials" in out
+    assert "- Gauze: usable on hand 6, reorder point 50" in out
+    assert "Botox, lot B1, warehouse On Site: on hand 1 vial + 40 U, reorder point 3 vials" \
+        in out
+    assert "Gauze, lot G1, warehouse On Site: on hand 6, reorder point 50," in out
+    code, out, _ = run("--database-url", migrated_db_url, "alerts", "run", "--dry-run", "--json")
+    items = {(i["kind"], i["product"]): i for i in json.loads(out)["digest"]["items"]}
+    botox = items[("low_stock", "Botox")]
+    assert (botox["on_hand"], botox["reorder_point"]) == (140, 300)
+    assert (botox["on_hand_text"], botox["reorder_point_text"]) == ("1 vial + 40 U", "3 vials")
+    gauze = items[("low_stock", "Gauze")]
+    assert (gauze["on_hand_text"], gauze["reorder_point_text"]) == ("6", "50")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -87,8 +87,9 @@ def preview(engine: Engine, pid: int, enc: int) -> tuple[ReconcileResult, int]:
         return preview_reconcile(repo, pid, enc, service_username=SERVICE)
 
 
-def add_line(engine: Engine, rng: random.Random, pid: int, enc: int) -> str:
-    code = rng.choice(CODES)
+def add_line(engine: Engine, rng: random.Random, pid: int, enc: int,
+             codes: list[str] = CODES) -> str:
+    code = rng.choice(codes)
     units = rng.randint(1, 3)
     # as OpenEMR's BillingUtilities::addBilling writes a fee-sheet line
     php(engine,
@@ -105,10 +106,11 @@ def live_lines(engine: Engine, pid: int, enc: int) -> list[tuple]:
                      "AND activity = 1 ORDER BY id", {"p": pid, "e": enc})
 
 
-def change_units(engine: Engine, rng: random.Random, pid: int, enc: int) -> str:
+def change_units(engine: Engine, rng: random.Random, pid: int, enc: int,
+                 codes: list[str] = CODES) -> str:
     lines = live_lines(engine, pid, enc)
     if not lines:
-        return add_line(engine, rng, pid, enc)
+        return add_line(engine, rng, pid, enc, codes)
     line_id, _code = rng.choice(lines)
     units = rng.randint(1, 4)
     php(engine, "UPDATE billing SET units = :n WHERE id = :i", {"n": units, "i": line_id})
@@ -163,10 +165,13 @@ def fee_sheet_edit(engine: Engine, rng: random.Random, pid: int, enc: int) -> st
     return f"fee sheet sets sale {sale_id} to {new}"
 
 
-def receive_lot(engine: Engine, rng: random.Random, step: int) -> str:
-    product = rng.choice(["Botox Cosmetic 100U", "Hyaluronic Acid Filler 1mL",
-                          "Medical Grade Peel Kit"])
-    units = rng.randint(1, 5)
+def receive_lot(engine: Engine, rng: random.Random, step: int,
+                per_package: dict[str, int] | None = None, *, product: str | None = None,
+                packages: int | None = None) -> str:
+    product = product or rng.choice(["Botox Cosmetic 100U", "Hyaluronic Acid Filler 1mL",
+                                     "Medical Grade Peel Kit"])
+    # packages received; a product counted in units receives whole packages of units
+    units = (packages or rng.randint(1, 5)) * (per_package or {}).get(product, 1)
     expires = date.today() + timedelta(days=rng.choice([30, 90, 400]))
     # add_edit_lot.php: the lot row, then its receipt transaction (trans_type 2)
     inventory_id = php(engine, "INSERT INTO drug_inventory (drug_id, lot_number, expiration, "
@@ -192,16 +197,17 @@ def destroy_lot(engine: Engine, rng: random.Random) -> str:
     return f"destroy lot {inventory_id}"
 
 
-def step_once(engine: Engine, rng: random.Random, step: int) -> str:
+def step_once(engine: Engine, rng: random.Random, step: int, codes: list[str] = CODES,
+              per_package: dict[str, int] | None = None) -> str:
     pid, enc = rng.choice(VISITS)
     action = rng.choices(
         ["add", "units", "delete", "record", "edit", "receive", "destroy"],
         weights=[4, 4, 3, 2, 2, 1, 1],
     )[0]
     if action == "add":
-        return add_line(engine, rng, pid, enc)
+        return add_line(engine, rng, pid, enc, codes)
     if action == "units":
-        return change_units(engine, rng, pid, enc)
+        return change_units(engine, rng, pid, enc, codes)
     if action == "delete":
         return delete_line(engine, rng, pid, enc)
     if action == "record":
@@ -209,16 +215,19 @@ def step_once(engine: Engine, rng: random.Random, step: int) -> str:
     if action == "edit":
         return fee_sheet_edit(engine, rng, pid, enc)
     if action == "receive":
-        return receive_lot(engine, rng, step)
+        return receive_lot(engine, rng, step, per_package)
     return destroy_lot(engine, rng)
 
 
-def test_preview_equals_reconcile_on_a_random_walk(oe: tuple[Engine, str]) -> None:
-    engine, _url = oe
-    rng = random.Random(SEED)
+def walk(engine: Engine, rng: random.Random, steps: int, codes: list[str] = CODES,
+         per_package: dict[str, int] | None = None,
+         check: Callable[[Engine, str], None] | None = None) -> dict[str, int]:
+    """Take ``steps`` random steps; after each, preview then reconcile every visit and
+    compare them (and that a second reconcile has nothing left to do), then run
+    ``check``. Returns what the walk saw."""
     seen = {"compared": 0, "taken": 0, "returned": 0, "short": 0, "recorded": 0, "edited": 0}
-    for step in range(STEPS):
-        what = step_once(engine, rng, step)
+    for step in range(steps):
+        what = step_once(engine, rng, step, codes, per_package)
         seen["recorded"] += what.startswith("record") and "refused" not in what
         seen["edited"] += what.startswith("fee sheet")
         for pid, enc in VISITS:
@@ -238,6 +247,14 @@ def test_preview_equals_reconcile_on_a_random_walk(oe: tuple[Engine, str]) -> No
                             "drug_inventory di LEFT JOIN drug_sales ds "
                             "ON ds.inventory_id = di.inventory_id GROUP BY di.inventory_id")
         assert {r[0] for r in ledgers} == {0}, (step, what)
+        if check is not None:
+            check(engine, f"step {step}: {what}")
+    return seen
+
+
+def test_preview_equals_reconcile_on_a_random_walk(oe: tuple[Engine, str]) -> None:
+    engine, _url = oe
+    seen = walk(engine, random.Random(SEED), STEPS)
     # the walk exercised every path: takes, returns, shortages, actuals, fee-sheet edits
     assert seen["compared"] > 3 * STEPS, seen
     assert min(seen.values()) >= 3, seen

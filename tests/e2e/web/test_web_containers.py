@@ -41,3 +41,49 @@ def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
     draw = card.locator("[data-usage-id] .container-draw").first
     expect(draw).to_contain_text("20 U = 0.5 mL, 80 U left, 23 h to beyond use")
     page.close()
+
+
+def test_a_scanned_vial_is_named_on_the_page(site: Site, server: LiveServer,
+                                             browser: Browser) -> None:  # noqa: F811
+    """A keyboard-wedge scan of the other lot's vial: the status line names the vial
+    the visit now draws from and its time left, and so does the material's row."""
+    clinic = site.clinic
+    drug = clinic.add_drug("Dysport 300U")
+    clinic.execute(
+        "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+        "counting_unit, package_unit, beyond_use_hours, diluent_ml) "
+        "VALUES (:d, 100, 'U', 'vial', 24, 2.5)", {"d": drug})
+    gtin = "00614141999996"
+    linked = CliRunner().invoke(main, ["--database-url", site.url, "products", "set",
+                                       str(drug), "--gtin", gtin])
+    assert linked.exit_code == 0, linked.output
+    later = date.today() + timedelta(days=300)
+    first = clinic.add_lot(drug, 200, expiration=date.today() + timedelta(days=60),
+                           lot_number="D1")
+    second = clinic.add_lot(drug, 200, expiration=later, lot_number="D2")
+    clinic.add_mapping("64653", drug, "20")
+    clinic.execute("INSERT INTO patient_data (pid, fname, lname) VALUES (9, 'Rui', 'Lopes')")
+    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, 9, 9009)",
+                   {"d": datetime.now() - timedelta(hours=1)})
+    clinic.add_line(9, 9009, "64653")
+    done = CliRunner().invoke(main, ["--database-url", site.url, "consume", "--pid", "9",
+                                     "--encounter", "9009"])
+    assert done.exit_code == 0, done.output
+    assert clinic.on_hand(first) == 180  # sellDrug's lot D1 opened a vial
+
+    page = browser_sign_in(browser, server, "nurse", 1024, 768)
+    card = page.locator('section.visit[data-encounter="9009"]')
+    card.locator("button.load").click()
+    scan = card.get_by_label("Scan the vial or syringe (or type its barcode)")
+    scan.fill(f"(01){gtin}(17){later:%y%m%d}(10)D2")
+    scan.press("Enter")
+    expect(card.locator(".scan-status")).to_contain_text("lot D2 recorded as used for")
+    vial = clinic.scalar("SELECT id FROM aesthetic_inventory_container WHERE inventory_id = :i",
+                         {"i": second})
+    expect(card.locator(".scan-status")).to_have_text(
+        f"lot D2 recorded as used for Dysport 300U: vial #{vial}: 20 U, 80 U left, "
+        "23 h to beyond use")
+    expect(card.locator("[data-usage-id] .container-draw")).to_have_text(
+        [f"vial #{vial}: 20 U = 0.5 mL, 80 U left, 23 h to beyond use"])
+    assert (clinic.on_hand(first), clinic.on_hand(second)) == (200, 180)
+    page.close()

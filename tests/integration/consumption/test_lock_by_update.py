@@ -49,3 +49,37 @@ def test_a_lot_changed_after_the_snapshot_is_reported_and_still_written(
         assert [r[0] for r in mine] == [4, 3]
         conn.rollback()
     assert [clinic.on_hand(a), clinic.on_hand(b)] == [5, 4]
+
+
+def test_a_lot_that_lost_stock_it_does_not_give_still_holds_the_plan(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """Issue 21: a concurrent save took 3 of the 10 units of the lot this plan takes 2
+    from and leaves with stock: the plan is the one the locked state gives (no stale
+    re-plan). The lot the plan drains must still hold exactly what the plan saw."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    a = clinic.add_lot(drug, 3, expiration=date(2027, 1, 1), lot_number="A")
+    b = clinic.add_lot(drug, 10, expiration=date(2027, 2, 1), lot_number="B")
+    with migrated_engine.connect() as conn:
+        repo = ConsumptionRepository(conn)
+        snapshot = _snapshot(repo, drug)
+        with migrated_engine.begin() as other:
+            other.execute(text("UPDATE drug_inventory SET on_hand = 7 WHERE inventory_id = :i"),
+                          {"i": b})
+        assert repo.adjust_lots_as_planned({a: -3, b: -2}, snapshot) is True
+        conn.commit()
+    assert [clinic.on_hand(a), clinic.on_hand(b)] == [0, 5]
+    with migrated_engine.connect() as conn:
+        repo = ConsumptionRepository(conn)
+        snapshot = _snapshot(repo, drug)  # b holds 5
+        with migrated_engine.begin() as other:  # b down to 1: no longer covers 2
+            other.execute(text("UPDATE drug_inventory SET on_hand = 1 WHERE inventory_id = :i"),
+                          {"i": b})
+        assert repo.adjust_lots_as_planned({b: -2}, snapshot) is False
+        conn.rollback()
+        snapshot = _snapshot(repo, drug)  # b holds 1 ...
+        with migrated_engine.begin() as other:  # ... then 4: a lot drained must be exact
+            other.execute(text("UPDATE drug_inventory SET on_hand = 4 WHERE inventory_id = :i"),
+                          {"i": b})
+        assert repo.adjust_lots_as_planned({b: -1}, snapshot) is False
+        conn.rollback()

@@ -191,3 +191,59 @@ def test_cut_snapshot_chooses_exactly_what_the_full_read_chooses(
                 assert len(cut) <= len(full)
         small = repo.candidate_lots([drug], [], needs={drug: 1}, sale_date=sale)
     assert len(small) < len(full) // 2  # the cut really reads fewer lots
+
+
+@pytest.mark.parametrize("taken", [1, 2])
+def test_rows_written_before_the_lock_are_brought_to_the_final_plan(
+    clinic: Clinic, migrated_engine: Engine, taken: int
+) -> None:
+    """Issue 21: the sales rows and their ledger rows are written before the lot UPDATE.
+    When that UPDATE finds the plan stale (a concurrent save took ``taken`` of the 2
+    units of the first lot), the rows end as a fresh plan on the new stock would write
+    them (one row per lot), and both ledgers hold exactly the final plan's movements."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    ids = [clinic.add_lot(drug, 2, expiration=date(2027, 1, 1 + i)) for i in range(4)]
+    start = clinic.stock_ledger_sums()
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 3)
+    with after_snapshot(migrated_engine,
+                        "UPDATE drug_inventory SET on_hand = on_hand - :n WHERE inventory_id = :i",
+                        {"n": taken, "i": ids[0]}):
+        result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert result.lines[0].allocated == 3 and result.shortage == 0
+    rows = sorted((inv, qty) for _sale, _sel, inv, qty in
+                  ConsumptionRepository(migrated_engine.connect()).auto_rows(1, 100))
+    fresh = {1: [(ids[0], 1), (ids[1], 2)], 2: [(ids[1], 2), (ids[2], 1)]}[taken]
+    assert rows == fresh
+    # (the concurrent change wrote no sale row: the first lot is off by exactly it)
+    assert {i: clinic.ledgers()[i] for i in ids} == {ids[0]: -taken, ids[1]: 0, ids[2]: 0,
+                                                     ids[3]: 0}
+    moved = {i: clinic.stock_ledger_sums().get(i, 0) - start.get(i, 0) for i in ids}
+    assert moved == {i: -dict(fresh).get(i, 0) for i in ids}
+    assert [clinic.on_hand(i) for i in ids] == [2 - taken - dict(fresh).get(ids[0], 0),
+                                                2 - dict(fresh).get(ids[1], 0),
+                                                2 - dict(fresh).get(ids[2], 0), 2]
+
+
+def test_reading_the_held_rows_lot_numbers_locks_no_lot(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """The visit's lock (``FOR UPDATE``) reads the lot number of each held row through a
+    scalar subquery, which the server does not lock: an unchanged re-save holds no lot,
+    and a return names its lot without reading it."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    lot = clinic.add_lot(drug, 5, expiration=date(2027, 1, 1), lot_number="LOT-7")
+    clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    line = clinic.add_line(1, 100, "11950", 3)
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    free: list[bool] = []
+    reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE,
+                    after_writes=lambda conn: free.append(_try_lock(migrated_engine, lot)))
+    assert free == [True]
+    clinic.execute("UPDATE billing SET units = 1 WHERE id = :i", {"i": line})
+    result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    assert [(m.inventory_id, m.lot_number, m.quantity) for m in result.lines[0].lots] == [
+        (lot, "LOT-7", -2)]
+    assert clinic.on_hand(lot) == 4

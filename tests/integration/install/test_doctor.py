@@ -8,7 +8,7 @@ import json
 import pymysql
 import pytest
 from aesthetic_inventory.install.doctor import run_doctor
-from aesthetic_inventory.install.mappings import MappingHealthRepository
+from aesthetic_inventory.install.mapping_repository import MappingHealthRepository
 from clinic import Clinic
 from install_helpers import cli, sql
 from sqlalchemy.engine import Engine

@@ -38,6 +38,30 @@ class ColumnInfo:
     comment: str
 
 
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _default_clause(col: ColumnInfo, mariadb: bool) -> str:
+    if col.default is None:
+        return ""
+    if col.default == "NULL" and col.nullable:
+        return " DEFAULT NULL"
+    # MariaDB (10.2.7+) reports defaults as SQL literals; MySQL reports the raw value.
+    return f" DEFAULT {col.default if mariadb else _quote(col.default)}"
+
+
+def column_definition(col: ColumnInfo, charset: str, collation: str, mariadb: bool) -> str:
+    """``MODIFY`` clause keeping type, nullability, default and comment."""
+    clause = (
+        f"MODIFY `{col.column}` {col.column_type} CHARACTER SET {charset} COLLATE {collation}"
+        f"{'' if col.nullable else ' NOT NULL'}{_default_clause(col, mariadb)}"
+    )
+    if col.comment:
+        clause += f" COMMENT {_quote(col.comment)}"
+    return clause
+
+
 def split_account(account: str) -> tuple[str, str]:
     """``user@host`` -> (user, host)."""
     user, _, host = account.rpartition("@")
@@ -130,6 +154,14 @@ class CatalogRepository:
                     r[0], r[1], r[2], r[3], r[4], r[5] == "YES", r[6], r[7] or ""
                 )
         return found
+
+    def modify_columns(
+        self, table: str, targets: list[tuple[ColumnInfo, str, str]], *, mariadb: bool
+    ) -> None:
+        """One ``ALTER TABLE`` giving each (column, charset, collation) its charset and
+        collation, keeping the rest of its definition."""
+        clauses = [column_definition(col, cs, coll, mariadb) for col, cs, coll in targets]
+        execute_raw(self.conn, f"ALTER TABLE `{table}` " + ", ".join(clauses))
 
     def execute_ddl(self, sql: str) -> None:
         """Run installer DDL exactly as written (``%`` in a trigger body is kept)."""
