@@ -9,6 +9,8 @@ OpenEMR has no recall or usage report to compare with."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import statistics
 import time
 import tracemalloc
@@ -24,14 +26,101 @@ from .runner import Results
 
 
 class _Sink:
-    """A text stream that keeps nothing (the bytes are counted)."""
+    """A text stream that keeps nothing (the bytes are counted); it notes when the
+    first line of the lots section was written (``mark`` = the text that starts it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark: str | None = None) -> None:
         self.chars = 0
+        self.started = time.perf_counter()
+        self.first_write: float | None = None
+        self.mark = mark
+        self.first_mark: float | None = None
 
     def write(self, s: str) -> int:
+        now = time.perf_counter()
+        if self.first_write is None:
+            self.first_write = now - self.started
+        if self.mark is not None and self.first_mark is None and self.mark in s:
+            self.first_mark = now - self.started
         self.chars += len(s)
         return len(s)
+
+
+def load_metric(results: Results, when: str) -> None:
+    """The machine's load (1-minute average, as ``uptime`` shows it) next to the figures."""
+    one, five, fifteen = os.getloadavg()
+    results.add(f"load_avg_1m_{when}", round(one, 2), "load",
+                note=f"uptime load averages {one:.2f} {five:.2f} {fifteen:.2f}, "
+                f"{os.cpu_count()} CPUs")
+
+
+def mysqlclient_engine(engine: Engine) -> Engine | None:
+    """The same database through the optional C driver (``mysql+mysqldb://``), or None
+    when mysqlclient is not installed (``pip install '.[fast]'``)."""
+    if importlib.util.find_spec("MySQLdb") is None:
+        return None
+    from aesthetic_inventory.db import create_db_engine
+
+    return create_db_engine(engine.url.set(drivername="mysql+mysqldb"))
+
+
+def bench_stock_lots(engines: dict[str, Engine], today: Any, lots: int,
+                     results: Results) -> None:
+    """``stock --lots`` in each format and driver: total time, time to the first output
+    line and to the first lot row (rows are written as they arrive), tracemalloc peak.
+    The mysqlclient run's baseline is the PyMySQL run of the same format."""
+    from aesthetic_inventory.reports import documents, service
+    from aesthetic_inventory.reports.formatting import (
+        render_sections_text,
+        write_csv,
+        write_json,
+    )
+
+    def run(engine: Engine, fmt: str) -> _Sink:
+        sink = _Sink(mark={"json": '"lots": [', "csv": "# Lots",
+                           "text": "== Lots =="}[fmt])
+        with service.read_only(engine) as repo:
+            rows = service.stock_rows(repo, today=today)
+            doc = documents.stock_document(rows, service.stock_lots(repo, today=today),
+                                           today=today)
+            if fmt == "json":
+                write_json(doc.sections, sink, doc.meta)  # type: ignore[arg-type]
+            elif fmt == "csv":
+                write_csv(doc.sections, sink)  # type: ignore[arg-type]
+            else:
+                for line in render_sections_text(doc.sections):
+                    sink.write(line + "\n")
+        return sink
+
+    pymysql_s: dict[str, float] = {}
+    for driver, engine in engines.items():
+        run(engine, "json")  # warm-up
+        for fmt in ("json", "csv", "text"):
+            sinks, elapsed = [], []
+            for _ in range(3):
+                start = time.perf_counter()
+                sinks.append(run(engine, fmt))
+                elapsed.append(time.perf_counter() - start)
+            tracemalloc.start()
+            try:
+                run(engine, fmt)
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
+            finally:
+                tracemalloc.stop()
+            seconds = statistics.median(elapsed)
+            first = statistics.median([s.first_write or 0 for s in sinks])
+            first_lot = statistics.median([s.first_mark or 0 for s in sinks])
+            if driver == "pymysql":
+                pymysql_s[fmt] = seconds
+            # the PyMySQL JSON run keeps the metric name earlier runs used
+            name = ("report_stock_lots_s" if (fmt, driver) == ("json", "pymysql")
+                    else f"report_stock_lots_{fmt}_{driver}_s")
+            results.add(name, round(seconds, 3), "s",
+                        None if driver == "pymysql" else round(pymysql_s[fmt], 3),
+                        f"stock --lots --format {fmt}, {lots} lots through {driver}; first "
+                        f"output line after {first:.3f} s, lots section after "
+                        f"{first_lot:.3f} s; {sinks[0].chars} characters; peak {peak:.2f} MiB"
+                        + ("" if driver == "pymysql" else "; baseline = PyMySQL"))
 
 
 def _measure(engine: Engine, fn: Callable[[], Any], runs: int = 3) -> tuple[float, int, float]:
@@ -142,12 +231,6 @@ def bench_reports(engine: Engine, clinic: GeneratedClinic, results: Results) -> 
                                                                    today=today).sections):
                 pass
 
-    def stock_lots() -> None:
-        with service.read_only(engine) as repo:
-            rows = service.stock_rows(repo, today=today)
-            emit_json(documents.stock_document(
-                rows, service.stock_lots(repo, today=today), today=today))
-
     def recall_lot() -> None:
         with service.read_only(engine) as repo:
             emit_json(documents.lot_recall_document(service.recall_lot(repo, lot, today=today)))
@@ -201,26 +284,38 @@ def bench_reports(engine: Engine, clinic: GeneratedClinic, results: Results) -> 
             documents.render_html(doc, documents.template_environment(),
                                   generated=datetime.now())
 
+    load_metric(results, "before_reports")
     base_stock = statistics.median(
         [_time(lambda: _baseline_stock(engine, today)) for _ in range(2)])
     base_activity = statistics.median(
         [_time(lambda: _baseline_activity(engine, start30, today, busiest)) for _ in range(3)])
     for name, fn, baseline, note in (
         ("report_stock_s", stock, base_stock, "every product; baseline one query per product"),
-        ("report_stock_lots_s", stock_lots, None, f"stock --lots --json, {lots} lots streamed"),
         ("report_recall_lot_s", recall_lot, None, f"recall --lot {lot} (most sold lot)"),
         ("report_recall_patient_s", recall_patient, None, f"recall --patient {pid}"),
         ("report_expiring_s", expiring, None, "30-day horizon"),
         ("report_activity_s", activity, None, "30 days, every product"),
         ("report_activity_one_product_s", activity_one, base_activity,
          f"30 days, product {busiest}; baseline OpenEMR's algorithm (row loop + 3 queries)"),
-        ("report_usage_s", usage, None, "one year, 4 breakdowns"),
+        ("report_usage_s", usage, None, "one year, 4 breakdowns from one scan"),
         ("report_shortages_s", shortages, None, "open shortages"),
         ("report_html_stock_usage_s", html_all, None, "stock + usage sections and charts as HTML"),
     ):
         seconds, statements, peak = _measure(engine, fn)
         results.add(name, round(seconds, 3), "s", round(baseline, 3) if baseline else None,
                     f"{note}; {statements} statements; peak {peak} MiB")
+    engines = {"pymysql": engine}
+    fast = mysqlclient_engine(engine)
+    if fast is not None:
+        engines["mysqlclient"] = fast
+    else:
+        results.notes.append("mysqlclient not installed: stock --lots measured on PyMySQL only")
+    try:
+        bench_stock_lots(engines, today, lots, results)
+    finally:
+        if fast is not None:
+            fast.dispose()
+    load_metric(results, "after_reports")
 
 
 def _time(fn: Callable[[], Any]) -> float:

@@ -30,6 +30,7 @@ from tests.dbtools import count_statements
 from .database import bench_database
 from .generate import GeneratedClinic, Scale, add_stocked_products, add_visits, generate_clinic
 from .module_api import reconcile
+from .reports_bench import load_metric
 from .runner import Results, machine_metrics
 
 DELIVERY_LINES = 500
@@ -294,13 +295,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = Scale.named(args.scale)
     results = Results()
+    started = time.perf_counter()
     with bench_database(args.database_url) as (engine, _url):
         t = time.perf_counter()
         clinic = generate_clinic(engine, scale)
         results.add("generate_s", round(time.perf_counter() - t, 1), "s")
         machine_metrics(scale, engine, results)
+        load_metric(results, "before_stock")
+        t = time.perf_counter()
         run(engine, scale, results, args.repeat)
         bench_observer_overhead(engine, clinic, results)
+        results.add("stock_measurements_s", round(time.perf_counter() - t, 1), "s", None,
+                    "everything after the clinic's generation")
+        load_metric(results, "after_stock")
+    results.add("bench_total_s", round(time.perf_counter() - started, 1), "s", None,
+                "the whole run, generation included; target < 10 minutes")
     print(f"{'metric':34} {'module':>10} {'baseline':>10} {'better by':>9}  note")
     for m in results.metrics:
         ratio = (f"{m.baseline / m.value:.1f}x" if m.value and m.baseline else "")

@@ -121,6 +121,10 @@ def parse_database_url(url: str | URL) -> URL:
             f"database URL must use a MySQL/MariaDB driver (mysql+pymysql://...), "
             f"got {parsed.drivername}://"
         )
+    # PyMySQL unless the URL names mysqlclient (``mysql+mysqldb://``, the optional
+    # ``[fast]`` extra); a bare ``mysql://`` would mean mysqlclient to SQLAlchemy
+    if parsed.drivername in ("mysql+mysqldb", "mariadb+mysqldb"):
+        return parsed
     if parsed.get_driver_name() in ("mysqldb", "default", "") or parsed.drivername in (
         "mysql",
         "mariadb",
@@ -174,6 +178,10 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, connect_args=connect_args, **options)
     except NoSuchModuleError:
         raise ConfigurationError(f"unsupported database driver {parsed.drivername}") from None
+    except ImportError:
+        raise ConfigurationError(
+            f"{parsed.drivername}:// needs the optional mysqlclient driver: "
+            "pip install 'aesthetic-inventory[fast]' (or use mysql+pymysql://)") from None
     if idle_ping:
         ping_when_idle(engine, IDLE_PING_SECONDS)
     # after the driver's own init_command (a caller may pass one, e.g. an sql_mode)

@@ -22,6 +22,7 @@ from ..reports import stock_documents
 from ..scanning import service as scanning
 from ..stock import domain, service
 from ..stock.inputs import with_package_size
+from ..stock.views import packages
 from . import report_cmds
 from .context import pass_app
 from .params import parse_date
@@ -330,9 +331,10 @@ def _valuation(app: App, by: str, fmt: str, output: str | None, user: str | None
             f"user {user!r} may not see the stock valuation: OpenEMR's access control "
             "grants neither inventory/purchases nor acct/rep_a")
     lines = service.valuation(app.unit_of_work, by=by)
+    packs = reports.package_settings(packages(app.unit_of_work))
     report_cmds.write_document(
-        lambda: stock_documents.valuation_document(lines, by=by, today=date.today()),
-        fmt, output)
+        lambda: stock_documents.valuation_document(lines, by=by, today=date.today(),
+                                                   packs=packs), fmt, output)
 
 
 _by_option = click.option("--by", type=click.Choice(service.VALUATION_GROUPS),
@@ -365,9 +367,11 @@ def reorder(app: App, days: int, fmt: str, output: str | None, show_all: bool,
     service.preflight(app.unit_of_work)
     suggestions, changed = service.reorder(app.unit_of_work, days=days, apply=apply)
     shown = [s for s in suggestions if show_all or s.order_now]
+    packs = reports.package_settings(packages(app.unit_of_work))
     report_cmds.write_document(
         lambda: stock_documents.reorder_document(suggestions, shown, days=days,
-                                                 today=date.today()), fmt, output)
+                                                 today=date.today(), packs=packs),
+        fmt, output)
     verb = "reorder point(s) written to drugs.reorder_point" if apply else (
         "reorder point(s) would change (use --apply to write)")
     click.echo(f"{changed} {verb}", err=fmt != "text" or output is not None)

@@ -4,7 +4,7 @@ the service's value types. Pure: no SQL, no printing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..products.domain import PackageSettings, describe_stock
 from ..resources import templates_dir
 from .charts import StockBar, stock_vs_reorder_svg, usage_line_svg
 from .domain import ActivityRow, LotRow, StockRow
@@ -39,6 +40,18 @@ def _days(v: int | None) -> str:
     return "" if v is None else str(v)
 
 
+def in_packages(value: float | int, packaging: PackageSettings) -> str:
+    """Units as packages and units (``1 vial + 40 U``; a product counted as OpenEMR
+    counts prints the plain number), through the one formatter of products."""
+    if isinstance(value, float) and value != int(value):
+        return cell(value)
+    return describe_stock(int(value), packaging)
+
+
+def _stock_of(attribute: str) -> Callable[[Any], str]:
+    return lambda r: in_packages(getattr(r, attribute), r.packaging)
+
+
 STOCK_COLUMNS = [
     Column("ID", "drug_id", True),
     Column("Product", "name"),
@@ -48,6 +61,16 @@ STOCK_COLUMNS = [
     Column("Status", "status"),
     Column("Used 90d", "used_90d", True),
     Column("Days cover", "days_of_cover", True),
+    Column("Usable stock", "usable_stock", get=_stock_of("usable")),
+    Column("Reorder pt stock", "reorder_point_stock", get=_stock_of("reorder_point")),
+]
+# text and HTML: stock in packages and units in the count columns themselves
+STOCK_TEXT_COLUMNS = [
+    *STOCK_COLUMNS[:2],
+    Column("Usable", "usable", True, get=_stock_of("usable")),
+    Column("Expired", "expired", True, get=_stock_of("expired")),
+    Column("Reorder pt", "reorder_point", True, get=_stock_of("reorder_point")),
+    *STOCK_COLUMNS[5:8],
 ]
 
 LOT_COLUMNS = [
@@ -57,7 +80,10 @@ LOT_COLUMNS = [
     Column("Expires", "expiration"),
     Column("Days left", "days_left", True),
     Column("On hand", "on_hand", True),
+    Column("Stock", "stock", get=_stock_of("on_hand")),
 ]
+LOT_TEXT_COLUMNS = [*LOT_COLUMNS[:5], Column("On hand", "on_hand", True,
+                                              get=_stock_of("on_hand"))]
 
 EXPIRING_MONEY = ("unit_cost", "value")
 EXPIRING_COLUMNS = [
@@ -71,6 +97,7 @@ EXPIRING_COLUMNS = [
     Column("On hand", "on_hand", True),
     Column("Unit cost", "unit_cost", True, get=lambda r: f"{r.unit_cost:.2f}"),
     Column("Value", "value", True, get=lambda r: f"{r.value:.2f}"),
+    Column("Stock", "stock", get=_stock_of("on_hand")),
 ]
 
 ACTIVITY_COLUMNS = [
@@ -128,12 +155,14 @@ def stock_document(rows: list[StockRow], lots: Iterable[LotRow] | None, *, today
         counts[r.status] += 1
     doc.sections.append(Section(
         "Stock by product", STOCK_COLUMNS, rows, name="products",
+        text_columns=STOCK_TEXT_COLUMNS,
         notes=[f"{len(rows)} product(s): {counts['OK']} OK, {counts['LOW']} LOW, "
                f"{counts['OUT_OF_STOCK']} OUT_OF_STOCK (usable = not destroyed, not expired, "
                f"available warehouse; cover at the last 90 days' use)"],
     ))
     if lots is not None:
-        doc.sections.append(Section("Lots", LOT_COLUMNS, lots, name="lots"))
+        doc.sections.append(Section("Lots", LOT_COLUMNS, lots, name="lots",
+                                    text_columns=LOT_TEXT_COLUMNS))
     doc.charts.append(stock_chart(rows))
     return doc
 
@@ -166,9 +195,11 @@ def expiring_document(lots: list[LotRow], *, today: date, horizon_days: int,
         note += (f"; value at lot cost {value:.2f} (expired: "
                  f"{sum((lot.value for lot in expired), Decimal(0)):.2f})")
     columns = [c for c in EXPIRING_COLUMNS if show_costs or c.key not in EXPIRING_MONEY]
+    text_columns = [Column("On hand", "on_hand", True, get=_stock_of("on_hand"))
+                    if c.key == "on_hand" else c for c in columns if c.key != "stock"]
     doc.sections.append(Section(
         f"Lots expired or expiring within {horizon_days} days", columns, lots,
-        name="lots", notes=[note]))
+        name="lots", notes=[note], text_columns=text_columns))
     return doc
 
 
@@ -238,7 +269,8 @@ def combined_document(docs: list[Document], *, title: str, meta: dict[str, Any])
         for s in d.sections:
             name = s.name or s.title
             key = name if not report or name == report else f"{report}_{name}"
-            out.sections.append(Section(s.title, s.columns, s.rows, s.notes, key))
+            out.sections.append(Section(s.title, s.columns, s.rows, s.notes, key,
+                                        s.text_columns))
         out.charts += d.charts
     return out
 
@@ -279,8 +311,9 @@ def patient_recall_document(pid: int, lines: list[RecallLine]) -> Document:
 
 def html_cells(section: Section) -> tuple[list[str], list[bool], list[list[str]]]:
     """Headers, right-alignment flags and the cells of a section for the template."""
-    rows = [[cell(c.value(r)) for c in section.columns] for r in section.rows]
-    return [c.header for c in section.columns], [c.right for c in section.columns], rows
+    columns = section.human_columns
+    rows = [[cell(c.value(r)) for c in columns] for r in section.rows]
+    return [c.header for c in columns], [c.right for c in columns], rows
 
 
 def render_html(doc: Document, environment: Any, *, generated: datetime) -> str:

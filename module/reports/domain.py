@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from ..products.domain import PackageSettings
 from ..stock.domain import classify_sale
 
 __all__ = ["classify_sale"]  # the one rule lives with the stock rows it classifies
@@ -52,6 +53,7 @@ class StockRow:
     used_90d: int
     status: str
     days_of_cover: float | None
+    packaging: PackageSettings = PackageSettings()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class LotRow:
     on_hand: int
     expired: bool
     unit_cost: Decimal = Decimal("0")
+    packaging: PackageSettings = PackageSettings()
 
     @property
     def value(self) -> Decimal:
@@ -130,3 +133,66 @@ def parse_quantity(raw: str | float | Decimal) -> Decimal:
     if value >= Decimal("100000000"):
         raise ValueError(f"quantity is too large: {text}")
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+@dataclass(frozen=True)
+class UsageCell:
+    """Units of one product sold in one month, by one provider, for one procedure code
+    (blank code_type/code: not made by a mapping; provider 0: none), and for the
+    product's subtotal (``month`` None) the visits it was sold in."""
+
+    drug_id: int
+    product: str
+    month: str | None
+    provider_id: int
+    provider: str
+    code_type: str
+    code: str
+    units: int
+    visits: int = 0
+
+
+@dataclass(frozen=True)
+class UsageBreakdowns:
+    """The four ways of the usage report, each without the groups netting to zero."""
+
+    by_product: list[dict[str, object]]
+    by_code: list[dict[str, object]]
+    by_provider: list[dict[str, object]]
+    by_month: list[dict[str, object]]
+
+
+def usage_breakdowns(subtotals: list[UsageCell], cells: list[UsageCell]) -> UsageBreakdowns:
+    """Per product (from the product subtotals: units and distinct visits), and per
+    code, provider and month (sums of the finest cells: product x month x provider x
+    code). Orders as the report always did: most used product first; codes by type and
+    code; providers by name; months by product then month; most units first within."""
+    by_code: dict[tuple[str, str, int, str], int] = {}
+    by_provider: dict[tuple[int, str, int, str], int] = {}
+    by_month: dict[tuple[int, str, str], int] = {}
+    for c in cells:
+        month = c.month or ""
+        key_c = (c.code_type, c.code, c.drug_id, c.product)
+        by_code[key_c] = by_code.get(key_c, 0) + c.units
+        key_p = (c.provider_id, c.provider, c.drug_id, c.product)
+        by_provider[key_p] = by_provider.get(key_p, 0) + c.units
+        key_m = (c.drug_id, c.product, month)
+        by_month[key_m] = by_month.get(key_m, 0) + c.units
+    products = sorted((s for s in subtotals if s.units),
+                      key=lambda s: (-s.units, s.product.casefold(), s.drug_id))
+    codes = sorted(((k, u) for k, u in by_code.items() if u),
+                   key=lambda x: (x[0][0], x[0][1], -x[1], x[0][3].casefold(), x[0][2]))
+    providers = sorted(((k, u) for k, u in by_provider.items() if u),
+                       key=lambda x: (x[0][1].casefold(), -x[1], x[0][3].casefold(), x[0][2]))
+    months = sorted(((k, u) for k, u in by_month.items() if u),
+                    key=lambda x: (x[0][1].casefold(), x[0][0], x[0][2]))
+    return UsageBreakdowns(
+        [{"drug_id": s.drug_id, "product": s.product, "units": s.units, "visits": s.visits}
+         for s in products],
+        [{"code_type": ct, "code": code or "(not from a mapping)", "product": product,
+          "units": units} for (ct, code, _, product), units in codes],
+        [{"provider_id": pid, "provider": name or "(no provider)", "product": product,
+          "units": units} for (pid, name, _, product), units in providers],
+        [{"month": month, "drug_id": drug_id, "product": product, "units": units}
+         for (drug_id, product, month), units in months],
+    )

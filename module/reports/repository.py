@@ -24,8 +24,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..stock.read_repository import StockReadRepository
+from ..stock.reads import PackageRow
 from ..stock.usable import (
+    available_warehouse_sql,
     expired_sql,
+    held_sql,
     lot_cost_sql,
     product_stock_join_sql,
     usable_sql,
@@ -58,9 +62,10 @@ def _product_filter(alias: str, product: int | str | None, params: dict[str, Any
     return f" AND {alias}.name = :product_name"
 
 
-def _activity_moves(listed: str, lots_of: str) -> str:
+def _activity_moves(listed: str) -> str:
     """The Inventory Activity movements of the period: ``drug_sales`` rows joined to a
-    listed lot by ``inventory_id`` or ``xfer_inventory_id``, plus destructions."""
+    listed lot by ``inventory_id`` or ``xfer_inventory_id`` (destructions come from the
+    one grouped pass over the lots, :meth:`ReportRepository.activity`)."""
     kind = (
         "CASE WHEN ds.xfer_inventory_id <> 0 THEN 'transfers' "
         "WHEN ds.pid <> 0 THEN 'sales' WHEN ds.distributor_id <> 0 THEN 'distributions' "
@@ -79,11 +84,7 @@ def _activity_moves(listed: str, lots_of: str) -> str:
         f"SELECT di.drug_id, {kind}, {signed} FROM drug_inventory di "
         f"JOIN drug_sales ds ON ds.xfer_inventory_id = di.inventory_id "
         f"AND ds.inventory_id <> di.inventory_id AND {in_period} "
-        f"WHERE {listed} "
-        "UNION ALL "
-        "SELECT di.drug_id, 'adjustments', -di.on_hand FROM drug_inventory di "
-        "WHERE di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
-        f"AND di.destroy_date >= :start AND di.destroy_date <= :end{lots_of}"
+        f"WHERE {listed}"
     )
 
 
@@ -92,6 +93,12 @@ class ReportRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def start_read_only_snapshot(self) -> None:
+        """Begin the report's transaction: read only, one consistent snapshot, REPEATABLE
+        READ for this transaction only (the engine's default stays)."""
+        self.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        self.conn.exec_driver_sql("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
 
     def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         return self.conn.execute(text(sql), params).all()
@@ -123,6 +130,10 @@ class ReportRepository:
             "AND option_id = :w) OR EXISTS(SELECT 1 FROM drug_inventory "
             "WHERE warehouse_id = :w)"), {"w": warehouse}).scalar())
 
+    def packaged_products(self) -> list[PackageRow]:
+        """The products counted in units (the stock package's one statement)."""
+        return StockReadRepository(self.conn).packaged_products()
+
     # -- stock -------------------------------------------------------------------
     def stock_levels(
         self, *, today: date, window_start: date, product: int | str | None = None,
@@ -140,12 +151,17 @@ class ReportRepository:
             "SELECT d.drug_id, d.name, COALESCE(d.active, 0), d.dispensable, d.reorder_point, "
             "COALESCE(l.usable, 0), COALESCE(l.expired, 0), COALESCE(u.used, 0) "
             "FROM drugs d "
-            "LEFT JOIN (SELECT di.drug_id, "
-            f"SUM(IF({_USABLE}, di.on_hand, 0)) AS usable, "
+            # held lots summed per product and warehouse first, then the warehouse's
+            # availability looked up once per group (not once per lot): usable = held,
+            # not expired, in an available warehouse (stock.usable)
+            "LEFT JOIN (SELECT g.drug_id, "
+            f"SUM(IF({available_warehouse_sql()}, g.fresh, 0)) AS usable, "
+            "SUM(g.expired) AS expired FROM (SELECT di.drug_id, di.warehouse_id, "
+            f"SUM(IF({_EXPIRED}, 0, di.on_hand)) AS fresh, "
             f"SUM(IF({_EXPIRED}, di.on_hand, 0)) AS expired "
-            f"FROM drug_inventory di {_WH_JOIN} "
-            f"WHERE di.destroy_date IS NULL AND di.on_hand > 0{wh} "
-            "GROUP BY di.drug_id) l ON l.drug_id = d.drug_id "
+            f"FROM drug_inventory di WHERE {held_sql()}{wh} "
+            f"GROUP BY di.drug_id, di.warehouse_id) g {warehouse_join_sql('g')} "
+            "GROUP BY g.drug_id) l ON l.drug_id = d.drug_id "
             "LEFT JOIN (SELECT ds.drug_id, SUM(ds.quantity) AS used FROM drug_sales ds "
             f"WHERE {_IS_SALE} AND ds.sale_date > :since AND ds.sale_date <= :today "
             "GROUP BY ds.drug_id) u ON u.drug_id = d.drug_id "
@@ -156,12 +172,14 @@ class ReportRepository:
     def lots(
         self, *, today: date, product: int | str | None = None, warehouse: str | None = None,
         expiring_by: date | None = None, lot_number: str | None = None,
-        include_empty: bool = False,
+        include_empty: bool = False, costs: bool = True,
     ) -> Iterator[Any]:
         """Lots not destroyed (with stock unless ``include_empty``): inventory_id,
         drug_id, product, warehouse title, lot number, expiry (NULL for none or a
         zero date), on hand, expired flag, unit cost (stock.usable's fallback),
-        destroyed flag. ``expiring_by`` keeps lots expired or expiring by that day."""
+        destroyed flag. ``expiring_by`` keeps lots expired or expiring by that day.
+        Without ``costs`` the unit cost is 0 and the product's cost row is not read (the
+        stock listing shows no money: 200,000 decimals fewer to decode)."""
         params: dict[str, Any] = {"today": today}
         where = _product_filter("d", product, params)
         if warehouse is not None:
@@ -177,15 +195,18 @@ class ReportRepository:
             where += " AND di.destroy_date IS NULL"
         if not include_empty:
             where += " AND di.on_hand <> 0"
+        # without a product the optimizer may start from drugs and sort a temporary
+        # table; a product (by name) is better found first
+        join = "JOIN" if product is not None else "STRAIGHT_JOIN"
         return self._stream(
             "SELECT di.inventory_id, di.drug_id, d.name, COALESCE(lo.title, di.warehouse_id), "
             f"COALESCE(di.lot_number, ''), {_EXPIRY}, di.on_hand, {_EXPIRED}, "
-            f"{lot_cost_sql()}, di.destroy_date IS NOT NULL "
-            f"FROM drug_inventory di JOIN drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
-            f"{product_stock_join_sql()} "
+            f"{lot_cost_sql() if costs else '0'}, di.destroy_date IS NOT NULL "
+            f"FROM drug_inventory di {join} drugs d ON d.drug_id = di.drug_id {_WH_JOIN} "
+            f"{product_stock_join_sql() if costs else ''} "
             f"WHERE 1 = 1{where} "
-            # lot columns only: a filesort, never an on-disk temporary table, however many
-            # lots are listed
+            # lot columns only, the lots read first: a filesort of the lots, never a
+            # temporary table of every joined row (wide text: on disk at 200,000 lots)
             "ORDER BY di.drug_id, di.expiration, di.lot_number, di.inventory_id",
             params,
         )
@@ -216,15 +237,22 @@ class ReportRepository:
             lots_of = (" AND di.drug_id IN (SELECT pd.drug_id FROM drugs pd "
                        "WHERE pd.name = :product_name)")
         listed = f"(di.destroy_date IS NULL OR di.destroy_date >= :start){lots_of}"
-        moves = _activity_moves(listed, lots_of)
+        moves = _activity_moves(listed)
         return self._rows(
             "SELECT d.drug_id, d.name, "
             "COALESCE(m.sales, 0), COALESCE(m.distributions, 0), COALESCE(m.purchases, 0), "
-            "COALESCE(m.transfers, 0), COALESCE(m.adjustments, 0), "
-            "COALESCE(oh.on_hand, 0) + COALESCE(la.qty, 0) - COALESCE(lx.qty, 0) "
+            "COALESCE(m.transfers, 0), COALESCE(m.adjustments, 0) + li.destroyed, "
+            "li.on_hand + COALESCE(la.qty, 0) - COALESCE(lx.qty, 0) "
             "FROM drugs d "
-            "JOIN (SELECT DISTINCT di.drug_id FROM drug_inventory di "
-            f"WHERE {listed}) li ON li.drug_id = d.drug_id "
+            # one pass over the listed lots: which products are listed, today's stock of
+            # lots not destroyed by the end date (a subset of the listed ones), and the
+            # stock a destruction in the period took (an adjustment, as OpenEMR shows it)
+            "JOIN (SELECT di.drug_id, "
+            "SUM(IF(di.destroy_date IS NULL OR di.destroy_date > :end, di.on_hand, 0)) "
+            "AS on_hand, SUM(IF(di.destroy_date IS NOT NULL AND di.on_hand <> 0 "
+            "AND di.destroy_date >= :start AND di.destroy_date <= :end, -di.on_hand, 0)) "
+            "AS destroyed FROM drug_inventory di "
+            f"WHERE {listed} GROUP BY di.drug_id) li ON li.drug_id = d.drug_id "
             "LEFT JOIN (SELECT mv.drug_id, "
             "SUM(IF(mv.kind = 'sales', mv.qty, 0)) AS sales, "
             "SUM(IF(mv.kind = 'distributions', mv.qty, 0)) AS distributions, "
@@ -232,9 +260,6 @@ class ReportRepository:
             "SUM(IF(mv.kind = 'transfers', mv.qty, 0)) AS transfers, "
             "SUM(IF(mv.kind = 'adjustments', mv.qty, 0)) AS adjustments "
             f"FROM ({moves}) mv GROUP BY mv.drug_id) m ON m.drug_id = d.drug_id "
-            "LEFT JOIN (SELECT di.drug_id, SUM(di.on_hand) AS on_hand FROM drug_inventory di "
-            f"WHERE (di.destroy_date IS NULL OR di.destroy_date > :end){lots_of} "
-            "GROUP BY di.drug_id) oh ON oh.drug_id = d.drug_id "
             "LEFT JOIN (SELECT di.drug_id, SUM(ds.quantity) AS qty FROM drug_sales ds "
             "JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
             f"WHERE ds.sale_date > :end{lots_of} GROUP BY di.drug_id) la "
@@ -248,55 +273,33 @@ class ReportRepository:
         )
 
     # -- usage -------------------------------------------------------------------
-    def _usage_base(self) -> str:
-        """Sales of the period with their procedure code (from the module's usage
-        record of the AUTO_PROC mapping) and the visit's provider."""
-        return (
-            "FROM drug_sales ds JOIN drugs d ON d.drug_id = ds.drug_id "
+    def usage_cells(self, *, start: date, end: date) -> Sequence[Any]:
+        """One scan of the period's sales grouped WITH ROLLUP by product, month,
+        provider and procedure code, of which only the product subtotals (month NULL)
+        and the finest rows come back: drug_id, month (YYYYMM), provider id, code type,
+        code (NULL from month on for a subtotal; never NULL otherwise), units, distinct
+        visits, product name, provider name. Names are joined to the grouped rows, so
+        the grouping's temporary table stays narrow and in memory. The subtotals carry
+        the visits; the finest rows add up to the code, provider and month breakdowns."""
+        return self._rows(
+            f"SELECT g.drug_id, g.u_month, g.u_provider, g.u_type, g.u_code, g.units, "
+            f"g.visits, d.name, {_PROVIDER} FROM ("
+            # the month as a number (YYYYMM): DATE_FORMAT's wide text column would push
+            # the grouping's temporary table from memory to disk
+            "SELECT ds.drug_id, EXTRACT(YEAR_MONTH FROM ds.sale_date) AS u_month, "
+            "COALESCE(fe.provider_id, 0) AS u_provider, COALESCE(us.code_type, '') AS u_type, "
+            "COALESCE(us.code, '') AS u_code, SUM(ds.quantity) AS units, "
+            "COUNT(DISTINCT ds.pid, ds.encounter) AS visits "
+            "FROM drug_sales ds "
             f"LEFT JOIN {USAGE_TABLE} us ON ds.selector LIKE 'AUTO_PROC:%' "
             "AND us.pid = ds.pid AND us.encounter = ds.encounter "
             "AND us.mapping_id = CAST(SUBSTRING(ds.selector, 11) AS UNSIGNED) "
             "LEFT JOIN form_encounter fe ON fe.pid = ds.pid AND fe.encounter = ds.encounter "
-            "LEFT JOIN users pu ON pu.id = fe.provider_id "
-            f"WHERE {_IS_SALE} AND ds.sale_date >= :start AND ds.sale_date <= :end"
-        )
-
-    def usage_by_product(self, *, start: date, end: date) -> Sequence[Any]:
-        """drug_id, product, units, visits."""
-        return self._rows(
-            "SELECT ds.drug_id, d.name, SUM(ds.quantity) AS units, "
-            "COUNT(DISTINCT ds.pid, ds.encounter) "
-            f"{self._usage_base()} GROUP BY ds.drug_id, d.name HAVING units <> 0 "
-            "ORDER BY units DESC, d.name",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_code(self, *, start: date, end: date) -> Sequence[Any]:
-        """code_type, code (blank for sales not made by a mapping), product, units."""
-        return self._rows(
-            "SELECT COALESCE(us.code_type, ''), COALESCE(us.code, ''), d.name, "
-            "SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY us.code_type, us.code, ds.drug_id, d.name "
-            "HAVING units <> 0 ORDER BY us.code_type, us.code, units DESC",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_provider(self, *, start: date, end: date) -> Sequence[Any]:
-        """provider id, provider name, product, units."""
-        return self._rows(
-            f"SELECT COALESCE(fe.provider_id, 0), {_PROVIDER}, d.name, SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY fe.provider_id, pu.fname, pu.lname, pu.username, "
-            "ds.drug_id, d.name HAVING units <> 0 ORDER BY 2, units DESC",
-            {"start": start, "end": end},
-        )
-
-    def usage_by_month(self, *, start: date, end: date) -> Sequence[Any]:
-        """month (YYYY-MM), drug_id, product, units."""
-        return self._rows(
-            "SELECT DATE_FORMAT(ds.sale_date, '%Y-%m') AS month, ds.drug_id, d.name, "
-            "SUM(ds.quantity) AS units "
-            f"{self._usage_base()} GROUP BY month, ds.drug_id, d.name HAVING units <> 0 "
-            "ORDER BY d.name, ds.drug_id, month",
+            f"WHERE {_IS_SALE} AND ds.sale_date >= :start AND ds.sale_date <= :end "
+            "GROUP BY ds.drug_id, u_month, u_provider, u_type, u_code WITH ROLLUP) g "
+            "JOIN drugs d ON d.drug_id = g.drug_id "
+            "LEFT JOIN users pu ON pu.id = g.u_provider "
+            "WHERE g.u_month IS NULL OR g.u_code IS NOT NULL",
             {"start": start, "end": end},
         )
 

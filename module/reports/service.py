@@ -3,7 +3,7 @@ turn rows into the domain's value types. Nothing here prints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -15,7 +15,17 @@ from sqlalchemy.engine import Connection, Engine
 from ..acl import load_grants
 from ..db import connect, existing_tables, require_openemr
 from ..errors import InvalidInputError, NotOpenEMRError, PermissionDeniedError
-from .domain import ActivityRow, LotRow, StockRow, days_of_cover, stock_status
+from ..products.domain import PackageSettings
+from ..stock.reads import PackageRow
+from .domain import (
+    ActivityRow,
+    LotRow,
+    StockRow,
+    UsageCell,
+    days_of_cover,
+    stock_status,
+    usage_breakdowns,
+)
 from .repository import ReportRepository, as_decimal
 
 USAGE_WINDOW_DAYS = 90
@@ -28,9 +38,9 @@ def read_only(engine: Engine) -> Iterator[ReportRepository]:
     other (REPEATABLE READ for this transaction only; the engine's default stays)."""
     conn: Connection = connect(engine)
     try:
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        conn.exec_driver_sql("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
-        yield ReportRepository(conn)
+        repo = ReportRepository(conn)
+        repo.start_read_only_snapshot()
+        yield repo
     finally:
         try:
             conn.rollback()
@@ -85,13 +95,30 @@ def _require_product(repo: ReportRepository, product: int | str | None) -> None:
         raise InvalidInputError(f"no product {product!r} (give a drug id or an exact name)")
 
 
-def lot_row(r: Any, today: date) -> LotRow:
+Packagings = dict[int, PackageSettings]
+PLAIN_PACKAGING = PackageSettings()
+
+
+def packagings(repo: ReportRepository) -> Packagings:
+    """The package of every product counted in units (others print plain counts)."""
+    return package_settings(repo.packaged_products())
+
+
+def package_settings(rows: Iterable[PackageRow]) -> Packagings:
+    """Package rows of the stock package as the products' one formatter takes them."""
+    return {r.drug_id: PackageSettings(units_per_package=r.units_per_package,
+                                       counting_unit=r.counting_unit,
+                                       package_unit=r.package_unit) for r in rows}
+
+
+def lot_row(r: Any, today: date, packs: Packagings | None = None) -> LotRow:
     expiration = r[5]
     return LotRow(
         inventory_id=int(r[0]), drug_id=int(r[1]), product=r[2] or "", warehouse=r[3] or "",
         lot_number=r[4] or "", expiration=expiration,
         days_left=(expiration - today).days if expiration is not None else None,
         on_hand=int(r[6]), expired=bool(r[7]), unit_cost=as_decimal(r[8]),
+        packaging=packs.get(int(r[1]), PLAIN_PACKAGING) if packs else PLAIN_PACKAGING,
     )
 
 
@@ -110,6 +137,7 @@ def stock_rows(
         product=product, warehouse=warehouse,
     )
     out = []
+    packs = packagings(repo)
     for r in rows:
         usable, used, reorder = int(r[5]), int(r[7]), float(r[4] or 0)
         out.append(StockRow(
@@ -117,6 +145,7 @@ def stock_rows(
             usable=usable, expired=int(r[6]), reorder_point=reorder, used_90d=used,
             status=stock_status(usable, reorder),
             days_of_cover=days_of_cover(usable, used, USAGE_WINDOW_DAYS),
+            packaging=packs.get(int(r[0]), PLAIN_PACKAGING),
         ))
     return out
 
@@ -126,8 +155,9 @@ def stock_lots(
     warehouse: str | None = None,
 ) -> Iterator[LotRow]:
     """Every lot with stock, streamed."""
-    for r in repo.lots(today=today, product=product, warehouse=warehouse):
-        yield lot_row(r, today)
+    packs = packagings(repo)
+    for r in repo.lots(today=today, product=product, warehouse=warehouse, costs=False):
+        yield lot_row(r, today, packs)
 
 
 # -- recall --------------------------------------------------------------------------
@@ -211,7 +241,8 @@ def expiring_lots(
 ) -> list[LotRow]:
     """Lots with stock that expired or expire within the horizon (zero dates too)."""
     by = today + timedelta(days=horizon_days)
-    return [lot_row(r, today) for r in repo.lots(today=today, expiring_by=by)]
+    packs = packagings(repo)
+    return [lot_row(r, today, packs) for r in repo.lots(today=today, expiring_by=by)]
 
 
 def activity_rows(
@@ -252,26 +283,22 @@ def month_range(start: date, end: date) -> list[str]:
 
 
 def usage_report(repo: ReportRepository, *, start: date, end: date) -> UsageReport:
-    """Units per product, per procedure code, per provider and per month."""
-    by_product = [
-        {"drug_id": int(r[0]), "product": r[1] or "", "units": int(r[2]), "visits": int(r[3])}
-        for r in repo.usage_by_product(start=start, end=end)
-    ]
-    by_code = [
-        {"code_type": r[0], "code": r[1] or "(not from a mapping)", "product": r[2] or "",
-         "units": int(r[3])}
-        for r in repo.usage_by_code(start=start, end=end)
-    ]
-    by_provider = [
-        {"provider_id": int(r[0]), "provider": r[1] or "(no provider)", "product": r[2] or "",
-         "units": int(r[3])}
-        for r in repo.usage_by_provider(start=start, end=end)
-    ]
-    by_month = [
-        {"month": r[0], "drug_id": int(r[1]), "product": r[2] or "", "units": int(r[3])}
-        for r in repo.usage_by_month(start=start, end=end)
-    ]
-    return UsageReport(by_product, by_code, by_provider, by_month, month_range(start, end))
+    """Units per product, per procedure code, per provider and per month, from one
+    scan of the period's sales (:meth:`.ReportRepository.usage_cells`)."""
+    subtotals: list[UsageCell] = []
+    cells: list[UsageCell] = []
+    for r in repo.usage_cells(start=start, end=end):
+        drug_id, month, provider_id, code_type, code, units, visits, product, provider = r
+        if month is None:
+            subtotals.append(UsageCell(int(drug_id), product or "", None, 0, "", "", "",
+                                       int(units), int(visits)))
+        else:
+            month = f"{int(month) // 100:04d}-{int(month) % 100:02d}"  # YYYYMM
+            cells.append(UsageCell(int(drug_id), product or "", month, int(provider_id),
+                                   provider or "", code_type, code, int(units)))
+    u = usage_breakdowns(subtotals, cells)
+    return UsageReport(u.by_product, u.by_code, u.by_provider, u.by_month,
+                       month_range(start, end))
 
 
 def shortages(repo: ReportRepository) -> list[dict[str, Any]]:

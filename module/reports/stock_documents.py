@@ -4,12 +4,13 @@ no SQL, no printing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
+from ..products.domain import PackageSettings, describe_stock
 from ..stock.domain import ReorderSuggestion
 from ..stock.reads import LedgerRow
 from ..stock.views import ValuationLine
@@ -53,8 +54,17 @@ def ledger_document(rows: Sequence[LedgerRow], *, show_costs: bool) -> Document:
                     [Section("Movements", columns, rows, name="movements")], text=text)
 
 
-def valuation_document(lines: Sequence[ValuationLine], *, by: str, today: date) -> Document:
-    """Stock value per product, warehouse or category, with the total."""
+def _units(units: int, drug_id: int | None, packs: Mapping[int, PackageSettings]) -> str:
+    """Units in packages and units for a product counted in units, else the number."""
+    package = packs.get(drug_id) if drug_id is not None else None
+    return str(units) if package is None else describe_stock(units, package)
+
+
+def valuation_document(lines: Sequence[ValuationLine], *, by: str, today: date,
+                       packs: Mapping[int, PackageSettings] | None = None) -> Document:
+    """Stock value per product, warehouse or category, with the total; per product the
+    text shows the units in packages and units (``packs``: products counted in units)."""
+    packs = packs or {}
     units = sum(x.units for x in lines)
     at_average = sum((x.at_average for x in lines), Decimal("0.00"))
     at_lot = sum((x.at_lot_cost for x in lines), Decimal("0.00"))
@@ -67,7 +77,8 @@ def valuation_document(lines: Sequence[ValuationLine], *, by: str, today: date) 
     text = [f"{by:<32} {'units':>7} {'at average':>12} {'at lot cost':>12}"
             + (f" {'avg cost':>9} {'last cost':>9}" if extra else "")]
     for x in lines:
-        text.append(f"{x.key[:32]:<32} {x.units:>7} {_money(x.at_average):>12} "
+        text.append(f"{x.key[:32]:<32} {_units(x.units, x.drug_id, packs):>7} "
+                    f"{_money(x.at_average):>12} "
                     f"{_money(x.at_lot_cost):>12}"
                     + (f" {x.average_cost:>9.2f} {x.last_cost:>9.2f}"
                        if extra and x.average_cost is not None and x.last_cost is not None
@@ -95,8 +106,11 @@ REORDER_COLUMNS = [
 
 
 def reorder_document(suggestions: Sequence[ReorderSuggestion], shown: Sequence[
-        ReorderSuggestion], *, days: int, today: date) -> Document:
-    """What to order now, per supplier (seed 004 reorder point)."""
+        ReorderSuggestion], *, days: int, today: date,
+        packs: Mapping[int, PackageSettings] | None = None) -> Document:
+    """What to order now, per supplier (seed 004 reorder point); the text shows stock
+    and reorder points in packages and units (``packs``: products counted in units)."""
+    packs = packs or {}
     text: list[str] = []
     supplier = None
     for s in shown:
@@ -106,8 +120,9 @@ def reorder_document(suggestions: Sequence[ReorderSuggestion], shown: Sequence[
         what = (f"order {s.packages} x {s.units_per_package} = {s.order_quantity}"
                 if s.order_now else "no order")
         text.append(f"  {s.name} (#{s.drug_id}): {s.average_daily_usage:.2f}/day, "
-                    f"reorder point {s.reorder_point} (safety {s.safety_stock}), "
-                    f"stock {s.position}: {what}")
+                    f"reorder point {_units(s.reorder_point, s.drug_id, packs)} "
+                    f"(safety {_units(s.safety_stock, s.drug_id, packs)}), "
+                    f"stock {_units(s.position, s.drug_id, packs)}: {what}")
     to_order = sum(1 for s in suggestions if s.order_now)
     text.append(f"{to_order} product(s) to order (usage over {days} days)")
     return Document("Reorder suggestions", {"report": "reorder", "date": today,

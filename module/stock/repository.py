@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from .domain import ProductCost
-from .reads import LEDGER, PRODUCT_STOCK, SUPPLIER, StockReads, in_clause
+from .read_repository import LEDGER, PRODUCT_STOCK, SUPPLIER, StockReadRepository, in_clause
 
 DELIVERY = "aesthetic_inventory_delivery"
 STOCK_COUNT = "aesthetic_inventory_stock_count"
@@ -101,9 +101,9 @@ class LotDrift:
         return self.on_hand - self.expected_on_hand
 
 
-class StockRepository(StockReads):
+class StockRepository(StockReadRepository):
     """SQL of the stock commands inside one unit of work (the report reads are
-    inherited from :class:`.reads.StockReads`)."""
+    inherited from :class:`.read_repository.StockReadRepository`)."""
 
     # -- products, warehouses, suppliers -------------------------------------------
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from . import domain
 from .domain import CENTS, ReorderInput, ReorderSuggestion, StockInputError
-from .reads import LedgerRow, ValuationRow
+from .reads import LedgerRow, PackageRow, ValuationRow
 from .repository import StockRepository
 from .transaction import run_in_transaction
 
@@ -36,6 +36,7 @@ class ValuationLine:
     at_lot_cost: Decimal
     average_cost: Decimal | None = None
     last_cost: Decimal | None = None
+    drug_id: int | None = None  # grouped by product
 
 
 def _group_key(row: ValuationRow, by: str) -> str:
@@ -51,16 +52,26 @@ def value_lines(rows: list[ValuationRow], by: str) -> list[ValuationLine]:
     the cent first, so every grouping's total is the same sum of the same cents."""
     groups: dict[str, tuple[int, Decimal, Decimal]] = {}
     costs: dict[str, tuple[Decimal, Decimal]] = {}
+    products: dict[str, int] = {}
     for r in rows:
+        products[_group_key(r, by)] = r.drug_id
         key = _group_key(r, by)
         units, at_average, at_lot = groups.get(key, (0, Decimal("0.00"), Decimal("0.00")))
         groups[key] = (units + r.on_hand,
                        at_average + (r.average_cost * r.on_hand).quantize(CENTS, ROUND_HALF_UP),
                        at_lot + (r.lot_cost * r.on_hand).quantize(CENTS, ROUND_HALF_UP))
         costs[key] = (r.average_cost, r.last_cost)
-    return [ValuationLine(k, units, at_average, at_lot,
-                          *(costs[k] if by == "product" else (None, None)))
+    if by != "product":
+        return [ValuationLine(k, units, at_average, at_lot)
+                for k, (units, at_average, at_lot) in groups.items()]
+    return [ValuationLine(k, units, at_average, at_lot, costs[k][0], costs[k][1], products[k])
             for k, (units, at_average, at_lot) in groups.items()]
+
+
+def packages(uow_factory: UnitOfWorkFactory | Engine) -> list[PackageRow]:
+    """The products counted in units, for reports that show stock in packages."""
+    with unit_of_work_factory(uow_factory)() as uow:
+        return uow.get(StockRepository).packaged_products()
 
 
 def valuation(uow_factory: UnitOfWorkFactory | Engine, *, by: str = "product",
