@@ -126,9 +126,13 @@ def _backfill_product(
         totals.add(part)
         if any(m.drug_id == drug_id and m.shortage for r in part[0] for m in r.lines):
             break  # the new stock is used up (for this visit's rules): the rest wait
-    with new_uow() as uow:
-        uow.get(QueueRepository).delete_stock_rows(drug_id, up_to)
-        uow.commit()
+    def forget() -> None:
+        with new_uow() as uow:
+            uow.get(QueueRepository).delete_stock_rows(drug_id, up_to)
+            uow.commit()
+
+    # a worker on another node may delete the same rows: a lost conflict is retried
+    retry_on_lock_conflict(forget)
     return totals.results, totals.skipped, totals.failed
 
 

@@ -22,6 +22,9 @@ def test_template_reset_restores_rows_and_counters_and_rebuilds_a_changed_schema
                 conn.execute(text("INSERT INTO drugs (name) VALUES ('a'), ('b')"))
                 conn.execute(text("DELETE FROM list_options"))
             template.reset()
+            # the reset ended this engine's sessions (it kills what a test left open), and
+            # a pooled connection used again within a second is not pinged first
+            eng.dispose()
             with eng.begin() as conn:
                 assert conn.execute(text("SELECT COUNT(*) FROM drugs")).scalar() == 0
                 assert conn.execute(text("SELECT COUNT(*) FROM list_options")).scalar() == before
