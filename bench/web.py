@@ -147,7 +147,8 @@ def _round_trips(engine: object, database_url: str, visits: list[tuple[int, int]
 class _ServeProcess:
     """``aesthetic-inventory serve`` on a free port, stopped with SIGTERM."""
 
-    def __init__(self, database_url: str, workers: int = 1) -> None:
+    def __init__(self, database_url: str, workers: int = 1,
+                 options: tuple[str, ...] = ()) -> None:
         from webserver import WEB_SECRET, free_port
 
         port = free_port()
@@ -156,7 +157,7 @@ class _ServeProcess:
         env = dict(os.environ, AESTHETIC_INVENTORY_DATABASE_URL=database_url,
                    AESTHETIC_INVENTORY_WEB_SECRET=WEB_SECRET,
                    AESTHETIC_INVENTORY_WEB_LOGIN_ATTEMPTS="1000")
-        command = [str(script), "serve", "--port", str(port)]
+        command = [str(script), "serve", "--port", str(port), *options]
         if workers > 1:
             command += ["--workers", str(workers)]
         self.proc = subprocess.Popen(command, env=env,

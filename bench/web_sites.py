@@ -18,11 +18,8 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import httpx
 
@@ -43,29 +40,7 @@ class _SitesServe(_ServeProcess):
     """``aesthetic-inventory serve`` with site options (none: the one-site baseline)."""
 
     def __init__(self, url_a: str, sites: list[str]) -> None:  # noqa: D107
-        from webserver import WEB_SECRET, free_port
-
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, AESTHETIC_INVENTORY_DATABASE_URL=url_a,
-                   AESTHETIC_INVENTORY_WEB_SECRET=WEB_SECRET,
-                   AESTHETIC_INVENTORY_WEB_LOGIN_ATTEMPTS="1000")
-        command = [str(Path(sys.executable).with_name("aesthetic-inventory")), "serve",
-                   "--port", str(port)]
-        for site in sites:
-            command += ["--site", site]
-        self.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("aesthetic-inventory serve did not start")
-            time.sleep(0.2)
+        super().__init__(url_a, options=tuple(x for site in sites for x in ("--site", site)))
 
     def token(self, site: str | None) -> dict[str, str]:
         body = {"username": "bench_nurse", "password": PASSWORD}

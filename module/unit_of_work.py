@@ -13,7 +13,10 @@ from sqlalchemy.engine import Connection, Engine
 # where the services have always found it.
 from .db import connect, retry_on_lock_conflict
 
-__all__ = ["UnitOfWork", "UnitOfWorkFactory", "retry_on_lock_conflict", "unit_of_work_factory"]
+__all__ = [
+    "UnitOfWork", "UnitOfWorkFactory", "retry_on_lock_conflict", "run_transaction",
+    "unit_of_work_factory",
+]
 
 R = TypeVar("R")
 
@@ -93,3 +96,20 @@ def unit_of_work_factory(source: UnitOfWorkFactory | Engine) -> UnitOfWorkFactor
     if isinstance(source, Engine):
         return lambda: UnitOfWork(source)
     return source
+
+
+def run_transaction(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], R], *,
+                    dry_run: bool = False) -> R:
+    """One transaction around ``work``, re-run whole after a lost lock conflict
+    (:func:`retry_on_lock_conflict`); a dry run rolls back what ``work`` wrote."""
+
+    def attempt() -> R:
+        with factory() as uow:
+            result = work(uow)
+            if dry_run:
+                uow.rollback()
+            else:
+                uow.commit()
+            return result
+
+    return retry_on_lock_conflict(attempt)

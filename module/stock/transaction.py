@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
-from ..unit_of_work import UnitOfWorkFactory, retry_on_lock_conflict, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory, run_transaction, unit_of_work_factory
 from .repository import StockRepository
 
 T = TypeVar("T")
@@ -17,18 +17,8 @@ def run_in_transaction(uow_factory: UnitOfWorkFactory | Engine,
                        work: Callable[[StockRepository], T], *, dry_run: bool = False) -> T:
     """One transaction (re-run whole on a deadlock or lock wait timeout); a dry run
     rolls back."""
-    factory = unit_of_work_factory(uow_factory)
-
-    def attempt() -> T:
-        with factory() as uow:
-            result = work(uow.get(StockRepository))
-            if dry_run:
-                uow.rollback()
-            else:
-                uow.commit()
-            return result
-
-    return retry_on_lock_conflict(attempt)
+    return run_transaction(unit_of_work_factory(uow_factory),
+                           lambda uow: work(uow.get(StockRepository)), dry_run=dry_run)
 
 
 def warehouse_choice(repo: StockRepository) -> tuple[set[str], str]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ...stock.repository import LedgerEntry, StockRepository
-from ...unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ...unit_of_work import UnitOfWork, UnitOfWorkFactory, run_transaction
 from .convert_repository import ConvertRepository
 from .domain import ContainerInputError
-from .service import locked_product_rule, run_transaction
+from .service import locked_product_rule
 
 CONVERT = "CONVERT"
 MAX_PACKAGE_SIZE = 1_000_000

@@ -12,7 +12,7 @@ a Consumption is trans_type 7 (quantity = units, fee 0), an Adjustment trans_typ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,7 +22,7 @@ from ...db import existing_tables, require_openemr
 from ...errors import AestheticInventoryError
 from ...stock import domain as stock_domain
 from ...stock.repository import LedgerEntry, NewPurchase, StockRepository
-from ...unit_of_work import UnitOfWork, UnitOfWorkFactory, retry_on_lock_conflict
+from ...unit_of_work import UnitOfWork, UnitOfWorkFactory, run_transaction
 from ..domain import (
     DEFAULT_POLICY,
     Lot,
@@ -42,22 +42,6 @@ from .step import ContainerFacts
 
 log = logging.getLogger("aesthetic_inventory.containers")
 T = TypeVar("T")
-
-
-def run_transaction(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T],
-         *, dry_run: bool = False) -> T:
-    """One transaction, re-run whole after a deadlock or lock wait timeout."""
-
-    def attempt() -> T:
-        with factory() as uow:
-            result = work(uow)
-            if dry_run:
-                uow.rollback()
-            else:
-                uow.commit()
-            return result
-
-    return retry_on_lock_conflict(attempt)
 
 
 def tables_present(factory: UnitOfWorkFactory) -> bool:
