@@ -24,6 +24,7 @@ from typing import Any
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import ScanResult, scan
 from aesthetic_inventory.bootstrap import build_app
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         env = build_template_environment()
 
         def run(label: str, at: datetime, *, full: bool = False) -> ScanResult:
-            seconds, result = timed(lambda: scan(engine, config, env, now=at, full=full))
+            seconds, result = timed(
+                lambda: scan(factory_of(engine), config, env, now=at, full=full))
             load = os.getloadavg()[0]
             rows.append({"scan": label, "seconds": round(seconds, 3), "mode": result.mode,
                          "notified": len(result.notified), "resolved": result.resolved,

@@ -90,12 +90,10 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 """What services that run several transactions take: one new unit of work per call."""
 
 
-def unit_of_work_factory(source: UnitOfWorkFactory | Engine) -> UnitOfWorkFactory:
-    """A factory from a factory (returned as is) or an engine (callers that hold only
-    an engine, such as the benchmark, keep passing it)."""
-    if isinstance(source, Engine):
-        return lambda: UnitOfWork(source)
-    return source
+def unit_of_work_factory(engine: Engine) -> UnitOfWorkFactory:
+    """The factory of units of work on ``engine``, for a caller that holds only an engine
+    (a benchmark, a test); services take the factory, never the engine."""
+    return lambda: UnitOfWork(engine)
 
 
 def run_transaction(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], R], *,

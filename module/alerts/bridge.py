@@ -7,11 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
 from ..errors import InvalidInputError
 from ..resources import templates_dir
-from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory
 from .repositories.background import BackgroundServiceRepository
 
 BRIDGE_NAME = "aesthetic_inventory_alerts.php"
@@ -60,13 +58,13 @@ def _php_single_quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def register_bridge(uow_factory: UnitOfWorkFactory | Engine) -> bool:
+def register_bridge(uow_factory: UnitOfWorkFactory) -> bool:
     """Name the installed bridge in the service row's ``require_once``.
 
     Done only after the file is in place: OpenEMR's runner stops its whole pass on
     a missing include file. Returns False when the row is missing (run migrate).
     """
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         changed = uow.get(BackgroundServiceRepository).register_bridge(BRIDGE_REQUIRE_ONCE)
         uow.commit()
     return changed

@@ -27,11 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy.engine import Engine
-
 from ..db import retry_on_lock_conflict
 from ..errors import ChannelUnavailableError
-from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory
 from .background import process_owner
 from .channels import Channel
 from .config import AlertConfig
@@ -81,7 +79,7 @@ def _error_line(exc: BaseException) -> str:
 
 
 def deliver_channel(
-    uow_factory: UnitOfWorkFactory | Engine,
+    uow_factory: UnitOfWorkFactory,
     config: AlertConfig,
     name: str,
     channel: Channel,
@@ -91,7 +89,7 @@ def deliver_channel(
 ) -> DeliveryReport:
     """Deliver the due pending rows of one channel, oldest first (bounded per pass)."""
     report = DeliveryReport()
-    new_uow = unit_of_work_factory(uow_factory)
+    new_uow = uow_factory
     owner = f"{process_owner()}:{uuid.uuid4().hex[:8]}"[:255]  # this pass, this thread
     tried: list[int] = []  # rows failed in this pass (a zero backoff makes them due again)
     for _ in range(max_rows):
@@ -185,7 +183,7 @@ def _record_failure(
 
 
 def deliver_outbox(
-    uow_factory: UnitOfWorkFactory | Engine,
+    uow_factory: UnitOfWorkFactory,
     config: AlertConfig,
     channels: Mapping[str, Channel],
     *,

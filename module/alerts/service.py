@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from jinja2 import Environment
-from sqlalchemy.engine import Engine
 
 from ..db import existing_tables, retry_on_lock_conflict, root_cause
 from ..errors import AestheticInventoryError
-from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWork, UnitOfWorkFactory
 from .background import process_owner
 from .channels import SmtpFactory, build_channels, check_email_setup
 from .config import AlertConfig
@@ -237,7 +236,7 @@ def plan_scan(
 
 
 def scan(
-    uow_factory: UnitOfWorkFactory | Engine,
+    uow_factory: UnitOfWorkFactory,
     config: AlertConfig,
     env: Environment,
     *,
@@ -256,7 +255,7 @@ def scan(
     certification failure, or stale state) wrote nothing and queued nothing; it
     is run again on fresh data, a bounded number of times."""
     at = (now or datetime.now()).replace(microsecond=0)
-    new_uow = unit_of_work_factory(uow_factory)
+    new_uow = uow_factory
     return retry_on_lock_conflict(
         lambda: _scan_once(new_uow, config, env, dry_run=dry_run, at=at, full=full),
         on_retry=lambda attempt, exc: log.info(

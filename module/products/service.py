@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
-
 from ..db import existing_tables, require_openemr
 from ..unit_of_work import (
     UnitOfWork,
     UnitOfWorkFactory,
     retry_on_lock_conflict,
-    unit_of_work_factory,
 )
 from . import domain
 from .domain import Product, ProductChange, ProductInputError
@@ -41,19 +38,19 @@ class ProductResult:
     notes: tuple[str, ...] = ()
 
 
-def preflight(uow_factory: UnitOfWorkFactory | Engine) -> None:
+def preflight(uow_factory: UnitOfWorkFactory) -> None:
     """An OpenEMR database with the product tables and columns."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         require_openemr(uow.connection)
         if len(existing_tables(uow.connection, (PRODUCT_STOCK, PRODUCT_GTIN))) < 2:
             raise ProductsNotMigratedError(
                 "the product tables are missing: run 'aesthetic-inventory migrate'")
 
 
-def list_products(uow_factory: UnitOfWorkFactory | Engine, *, include_inactive: bool = False,
+def list_products(uow_factory: UnitOfWorkFactory, *, include_inactive: bool = False,
                   category: str | None = None) -> list[Product]:
     """Products by name, with package settings, GTINs and stock on hand."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         return uow.get(ProductRepository).products(
             include_inactive=include_inactive, category=category)
 
@@ -77,15 +74,15 @@ def resolve_product(repo: ProductRepository, ref: str) -> Product:
     return product
 
 
-def show_product(uow_factory: UnitOfWorkFactory | Engine, ref: str) -> Product:
+def show_product(uow_factory: UnitOfWorkFactory, ref: str) -> Product:
     """One product by id or exact name."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         return resolve_product(uow.get(ProductRepository), ref)
 
 
-def _run(uow_factory: UnitOfWorkFactory | Engine,
+def _run(uow_factory: UnitOfWorkFactory,
          work: Callable[[UnitOfWork], ProductResult]) -> ProductResult:
-    factory = unit_of_work_factory(uow_factory)
+    factory = uow_factory
 
     def attempt() -> ProductResult:
         with factory() as uow:
@@ -160,7 +157,7 @@ def _given(value: int | None, current: int) -> int:
     return current if value is None else value
 
 
-def add_product(uow_factory: UnitOfWorkFactory | Engine, drug: NewDrug, change: ProductChange,
+def add_product(uow_factory: UnitOfWorkFactory, drug: NewDrug, change: ProductChange,
                 *, confirmed: bool = False) -> ProductResult:
     """A new product: the ``drugs`` row as OpenEMR's drug screen writes it (refused when
     one with the same name, form, size, unit and route exists, as there), then the
@@ -190,7 +187,7 @@ def add_product(uow_factory: UnitOfWorkFactory | Engine, drug: NewDrug, change: 
     return _run(uow_factory, work)
 
 
-def set_product(uow_factory: UnitOfWorkFactory | Engine, ref: str, change: ProductChange, *,
+def set_product(uow_factory: UnitOfWorkFactory, ref: str, change: ProductChange, *,
                 remove_gtins: Sequence[str] = (), confirmed: bool = False) -> ProductResult:
     """Change a product's module columns, levels, cost, supplier, category and GTINs in
     one transaction (the product row locked first, as the stock commands lock it)."""
@@ -209,11 +206,11 @@ def set_product(uow_factory: UnitOfWorkFactory | Engine, ref: str, change: Produ
     return _run(uow_factory, work)
 
 
-def package_size_lookup(uow_factory: UnitOfWorkFactory | Engine) -> Callable[[str], int | None]:
+def package_size_lookup(uow_factory: UnitOfWorkFactory) -> Callable[[str], int | None]:
     """A function giving a product's package size (units_per_package; 1 when the module
     has no row) by id or exact name, None for an unknown or ambiguous product; each
     product is read once."""
-    factory = unit_of_work_factory(uow_factory)
+    factory = uow_factory
     known: dict[str, int | None] = {}
 
     def size(ref: str) -> int | None:

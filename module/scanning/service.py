@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
 from ..acl.domain import SUPERUSER, Aco, acl_check
 from ..acl.repository import AclRepository
 from ..consumption.containers import service as containers
@@ -30,7 +28,7 @@ from ..products.repository import ProductRepository
 from ..stock import domain as stock_domain
 from ..stock import service as stock_service
 from ..stock.domain import CountLine, ReceiptLine
-from ..unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ..usage import service as usage_service
 from ..usage.repository import UsageRepository
 from .domain import Scan, ScanError, check_not_expired, parse_scan, require_lot
@@ -89,14 +87,14 @@ def resolve(uow: UnitOfWork, raw: str, *, today: date, need_lot: bool = True,
 
 
 def receipt_from_scan(
-    uow_factory: UnitOfWorkFactory | Engine, raw: str, *, today: date,
+    uow_factory: UnitOfWorkFactory, raw: str, *, today: date,
     packages: str | None, quantity: str | None, unit_cost: str, warehouse: str = "",
     expires: str | None = None,
 ) -> ReceiptLine:
     """The ``receive`` line a scan and the person's quantity and cost make: product by
     GTIN, lot and expiry from the barcode (``expires`` only when the barcode has none),
     ``packages`` times the product's package size."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         resolved = resolve(uow, raw, today=today)
     scan, product = resolved.scan, resolved.product
     if scan.expires is None and not expires:
@@ -132,7 +130,7 @@ def _count_lot(resolved: ResolvedScan, warehouse: str) -> ScannedLot:
     return live[0]
 
 
-def count_from_scans(uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[str], *,
+def count_from_scans(uow_factory: UnitOfWorkFactory, scans: Sequence[str], *,
                      today: date, warehouse: str = "") -> list[CountLine]:
     """Stock-take lines from package scans: each scan adds one package (the product's
     package size in counting units) to the counted quantity of its lot. Every scan is
@@ -140,7 +138,7 @@ def count_from_scans(uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[st
     if not scans:
         raise ScanError("nothing scanned")
     counted: Counter[int] = Counter()
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         for number, raw in enumerate(scans, start=1):
             try:
                 resolved = resolve(uow, raw, today=today, allow_expired=True)
@@ -254,16 +252,16 @@ def record_chair_scan(uow: UnitOfWork, pid: int, encounter: int, raw: str, *, us
 RECEIVE_ACO = Aco("inventory", "purchases")
 
 
-def may_receive(uow_factory: UnitOfWorkFactory | Engine, username: str) -> bool:
+def may_receive(uow_factory: UnitOfWorkFactory, username: str) -> bool:
     """Whether OpenEMR's ACL lets ``username`` receive and count stock (``inventory/
     purchases``, the ACO of OpenEMR's lot purchases)."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         user = uow.get(AclRepository).load(username, [RECEIVE_ACO, SUPERUSER])
     return acl_check(user, RECEIVE_ACO)
 
 
 def receive_by_scan(
-    uow_factory: UnitOfWorkFactory | Engine, raw: str, *, user: str, today: date,
+    uow_factory: UnitOfWorkFactory, raw: str, *, user: str, today: date,
     packages: int | None, quantity: int | None, unit_cost: str, warehouse: str = "",
     supplier: str = "", invoice: str = "", expires: str | None = None,
     dry_run: bool = False,
@@ -280,7 +278,7 @@ def receive_by_scan(
 
 
 def count_by_scan(
-    uow_factory: UnitOfWorkFactory | Engine, scans: Sequence[str], *, user: str, today: date,
+    uow_factory: UnitOfWorkFactory, scans: Sequence[str], *, user: str, today: date,
     warehouse: str = "", dry_run: bool = False,
 ) -> stock_service.CountResult:
     """A stock take of package scans, written by the ``count`` service (the count page)."""

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy.engine import Engine
-
 from ..unit_of_work import UnitOfWorkFactory
 from . import domain
 from .domain import CENTS, INT_MAX, FileValidationError, LineError, ProductCost, ReceiptLine
@@ -266,7 +264,7 @@ def _receive_all(repo: StockRepository, lines: Sequence[ReceiptLine], *, user: s
 
 
 def receive(
-    uow_factory: UnitOfWorkFactory | Engine,
+    uow_factory: UnitOfWorkFactory,
     lines: Sequence[ReceiptLine],
     *,
     user: str,

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
 from ..db import existing_tables, require_innodb, require_openemr
-from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory
 from . import domain
 from .domain import INT_MAX, CountDifference, CountLine, CountSummary, StockInputError
 from .receiving import ReceiptResult, ReceivedLine, receive
@@ -33,16 +31,15 @@ __all__ = [
     "transfer", "valuation", "VALUATION_GROUPS",
 ]
 
-UowFactory = UnitOfWorkFactory
 
 
 class StockNotMigratedError(StockInputError):
     """The stock tables (version 519) are missing."""
 
 
-def preflight(uow_factory: UowFactory | Engine) -> None:
+def preflight(uow_factory: UnitOfWorkFactory) -> None:
     """An OpenEMR database with the stock tables and InnoDB stock tables."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         require_openemr(uow.connection)
         if len(existing_tables(uow.connection, MODULE_TABLES)) < len(MODULE_TABLES):
             raise StockNotMigratedError(
@@ -86,7 +83,7 @@ def _transfer_into(repo: StockRepository, source: LotRow, dest: LotRow | None,
     return dest.inventory_id, dest.on_hand + quantity
 
 
-def transfer(uow_factory: UowFactory | Engine, inventory_id: int, to_warehouse: str, quantity: int,
+def transfer(uow_factory: UnitOfWorkFactory, inventory_id: int, to_warehouse: str, quantity: int,
              *, user: str, today: date, notes: str = "") -> TransferResult:
     """Move ``quantity`` units of a lot to another warehouse, as add_edit_lot.php does:
     one ``drug_sales`` row on the destination lot (trans_type 4, quantity -qty, fee 0,
@@ -158,7 +155,7 @@ class AdjustResult:
     sale_id: int
 
 
-def adjust(uow_factory: UowFactory | Engine, inventory_id: int, by: int, reason: str, *, user: str,
+def adjust(uow_factory: UnitOfWorkFactory, inventory_id: int, by: int, reason: str, *, user: str,
            today: date, notes: str = "") -> AdjustResult:
     """Change a lot's on_hand by a signed amount: a ``drug_sales`` adjustment
     (trans_type 5, quantity = -change, fee 0) and an ADJUST ledger row with the reason.
@@ -203,7 +200,7 @@ class DestroyResult:
     destroy_date: date
 
 
-def destroy(uow_factory: UowFactory | Engine, inventory_id: int, *, method: str, witness: str,
+def destroy(uow_factory: UnitOfWorkFactory, inventory_id: int, *, method: str, witness: str,
             user: str, today: date, notes: str = "") -> DestroyResult:
     """Destroy a lot as destroy_lot.php does (destroy_date, method, witness, notes; no
     sale row, on_hand kept: OpenEMR's reports read the destruction from the lot), plus
@@ -243,7 +240,7 @@ class CountResult:
     summary: CountSummary
 
 
-def count(uow_factory: UowFactory | Engine, lines: Sequence[CountLine], *, user: str, today: date,
+def count(uow_factory: UnitOfWorkFactory, lines: Sequence[CountLine], *, user: str, today: date,
           source: str = "count", dry_run: bool = False) -> CountResult:
     """A stock take: lock every counted lot (ascending inventory_id), one adjustment
     (trans_type 5, reason COUNT) per lot whose count differs, a summary of variances
@@ -288,7 +285,7 @@ def count(uow_factory: UowFactory | Engine, lines: Sequence[CountLine], *, user:
     return run_in_transaction(uow_factory, work, dry_run=dry_run)
 
 
-def set_lead_time(uow_factory: UowFactory | Engine, supplier: str, days: int) -> None:
+def set_lead_time(uow_factory: UnitOfWorkFactory, supplier: str, days: int) -> None:
     """Record a supplier's delivery lead time (days), used by the reorder report."""
     if not supplier.strip():
         raise StockInputError("--name must not be empty")
@@ -298,7 +295,7 @@ def set_lead_time(uow_factory: UowFactory | Engine, supplier: str, days: int) ->
                        lambda repo: repo.set_supplier_lead_time(supplier.strip(), days))
 
 
-def suppliers(uow_factory: UowFactory | Engine) -> list[tuple[str, int]]:
+def suppliers(uow_factory: UnitOfWorkFactory) -> list[tuple[str, int]]:
     """Suppliers with their lead time (days), by name."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         return uow.get(StockRepository).suppliers()

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy.engine import Engine
-
-from ..unit_of_work import UnitOfWorkFactory, run_transaction, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory, run_transaction
 from .repository import StockRepository
 
 T = TypeVar("T")
 
 
-def run_in_transaction(uow_factory: UnitOfWorkFactory | Engine,
+def run_in_transaction(uow_factory: UnitOfWorkFactory,
                        work: Callable[[StockRepository], T], *, dry_run: bool = False) -> T:
     """One transaction (re-run whole on a deadlock or lock wait timeout); a dry run
     rolls back."""
-    return run_transaction(unit_of_work_factory(uow_factory),
+    return run_transaction(uow_factory,
                            lambda uow: work(uow.get(StockRepository)), dry_run=dry_run)
 
 

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy.engine import Engine
-
-from ..unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from ..unit_of_work import UnitOfWorkFactory
 from . import domain
 from .domain import CENTS, ReorderInput, ReorderSuggestion, StockInputError
 from .reads import LedgerRow, PackageRow, ValuationRow
@@ -19,11 +17,11 @@ from .transaction import run_in_transaction
 VALUATION_GROUPS: tuple[str, ...] = ("product", "warehouse", "category")
 
 
-def ledger(uow_factory: UnitOfWorkFactory | Engine, *, drug_id: int | None = None,
+def ledger(uow_factory: UnitOfWorkFactory, *, drug_id: int | None = None,
            inventory_id: int | None = None, since: date | None = None,
            until: date | None = None, limit: int = 10000) -> list[LedgerRow]:
     """Movement ledger rows, oldest first."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         return uow.get(StockRepository).ledger_rows(
             drug_id=drug_id, inventory_id=inventory_id, since=since, until=until, limit=limit)
 
@@ -68,25 +66,25 @@ def value_lines(rows: list[ValuationRow], by: str) -> list[ValuationLine]:
             for k, (units, at_average, at_lot) in groups.items()]
 
 
-def packages(uow_factory: UnitOfWorkFactory | Engine) -> list[PackageRow]:
+def packages(uow_factory: UnitOfWorkFactory) -> list[PackageRow]:
     """The products counted in units, for reports that show stock in packages."""
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         return uow.get(StockRepository).packaged_products()
 
 
-def valuation(uow_factory: UnitOfWorkFactory | Engine, *, by: str = "product",
+def valuation(uow_factory: UnitOfWorkFactory, *, by: str = "product",
               today: date | None = None) -> list[ValuationLine]:
     """Stock held (lots not destroyed) valued at each product's weighted average cost
     and at each lot's own cost (0 falling back as everywhere: :mod:`.usable`), grouped
     by product, warehouse or category."""
     if by not in VALUATION_GROUPS:
         raise StockInputError(f"--by must be product, warehouse or category, got {by!r}")
-    with unit_of_work_factory(uow_factory)() as uow:
+    with uow_factory() as uow:
         rows = uow.get(StockRepository).valuation_rows()
     return value_lines(rows, by)
 
 
-def reorder(uow_factory: UnitOfWorkFactory | Engine, *, days: int = 90,
+def reorder(uow_factory: UnitOfWorkFactory, *, days: int = 90,
             today: date | None = None, apply: bool = False,
             default_lead_time: int = domain.DEFAULT_LEAD_TIME_DAYS,
             ) -> tuple[list[ReorderSuggestion], int]:

@@ -10,6 +10,7 @@ from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import run_alert_scan, scan
 from aesthetic_inventory.db import create_db_engine
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from dbtools import make_app
 from sqlalchemy import event, text
 from sqlalchemy.pool import StaticPool
@@ -63,7 +64,8 @@ def test_scan_of_many_new_items_costs_few_server_statements(
     engine = create_db_engine(migrated_db_url, poolclass=StaticPool)
     with engine.connect() as conn:
         before = int(conn.execute(text("SHOW SESSION STATUS LIKE 'Questions'")).one()[1])
-    result = scan(engine, load_alert_config(app.settings), build_template_environment(), now=NOW)
+    result = scan(factory_of(engine), load_alert_config(app.settings),
+                  build_template_environment(), now=NOW)
     with engine.connect() as conn:
         after = int(conn.execute(text("SHOW SESSION STATUS LIKE 'Questions'")).one()[1])
     assert result.new == 600

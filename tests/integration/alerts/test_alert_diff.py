@@ -9,6 +9,7 @@ from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import run_alert_scan, scan
 from aesthetic_inventory.db import create_db_engine
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from clinic import Clinic
 from dbtools import make_app
 from sqlalchemy import text
@@ -30,7 +31,8 @@ def scan_counting_rows(url: str, app, at: datetime, *, full: bool = False):
     engine = create_db_engine(url, poolclass=StaticPool)
     try:
         before = rows_sent(engine)
-        result = scan(engine, load_alert_config(app.settings), build_template_environment(),
+        result = scan(factory_of(engine), load_alert_config(app.settings),
+                      build_template_environment(),
                       now=at, full=full)
         # the counter query itself sends one row
         return result, rows_sent(engine) - before - 1

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import _payload_with_key, scan
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from clinic import Clinic
 from dbtools import make_app
 
@@ -25,7 +26,8 @@ def test_html_and_webhook_payload_in_vials_and_units(migrated_engine, migrated_d
     gauze = clinic.add_drug("Gauze", reorder_point=50)
     clinic.add_lot(gauze, 6, expiration=NOW.date() + timedelta(days=400))
     app = make_app(migrated_db_url)
-    result = scan(migrated_engine, load_alert_config(app.settings), build_template_environment(),
+    result = scan(factory_of(migrated_engine), load_alert_config(app.settings),
+                  build_template_environment(),
                   dry_run=True, now=NOW)
     assert result.digest is not None
     html = result.digest.html

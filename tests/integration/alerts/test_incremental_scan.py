@@ -16,6 +16,7 @@ from aesthetic_inventory.alerts.config import load_alert_config
 from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import ScanResult, scan
 from aesthetic_inventory.install.service import migrate
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from clinic import Clinic
 from dbtools import make_app
 from sqlalchemy import text
@@ -99,10 +100,10 @@ def test_incremental_scan_equals_full_scan(migrated_engine, migrated_db_url, see
         for _ in range(rng.randint(0, 4)):
             random_step(rng, clinic, products, now.date())
         now += timedelta(hours=rng.choice((0, 1, 3, 7, 11, 20)), minutes=rng.randint(0, 59))
-        full = scan(migrated_engine, config, env, dry_run=True, now=now, full=True)
-        incremental = scan(migrated_engine, config, env, dry_run=True, now=now)
+        full = scan(factory_of(migrated_engine), config, env, dry_run=True, now=now, full=True)
+        incremental = scan(factory_of(migrated_engine), config, env, dry_run=True, now=now)
         assert decision(incremental) == decision(full), (step, incremental.mode)
-        real = scan(migrated_engine, config, env, now=now)
+        real = scan(factory_of(migrated_engine), config, env, now=now)
         assert decision(real) == decision(full), (step, real.mode)
         modes.append(real.mode)
         reminded += real.reminders if real.mode == "incremental" else 0
@@ -135,11 +136,11 @@ def test_time_alone_moves_lots_into_the_horizon_and_past_expiry(
                            expiration=START.date() + timedelta(days=31))
     app = make_app(migrated_db_url)
     config, env = load_alert_config(app.settings), build_template_environment()
-    first = scan(migrated_engine, config, env, now=START)
+    first = scan(factory_of(migrated_engine), config, env, now=START)
     assert {(i.kind, i.item_key) for i in first.notified} == {("expiring", str(ageing))}
     next_day = START + timedelta(hours=23)
-    full = scan(migrated_engine, config, env, dry_run=True, now=next_day, full=True)
-    incremental = scan(migrated_engine, config, env, now=next_day)
+    full = scan(factory_of(migrated_engine), config, env, dry_run=True, now=next_day, full=True)
+    incremental = scan(factory_of(migrated_engine), config, env, now=next_day)
     assert incremental.mode == "incremental"
     assert decision(incremental) == decision(full)
     assert {(i.kind, i.item_key) for i in incremental.notified} == {
@@ -160,7 +161,7 @@ def test_openemr_writes_never_fail_and_the_scan_falls_back_to_full(
     lot = clinic.add_lot(drug, 9, expiration=START.date() + timedelta(days=300))
     app = make_app(migrated_db_url)
     config, env = load_alert_config(app.settings), build_template_environment()
-    assert scan(migrated_engine, config, env, now=START).notified == []
+    assert scan(factory_of(migrated_engine), config, env, now=START).notified == []
     clinic._exec("DROP TABLE aesthetic_inventory_alert_change")
     clinic.add_sale(drug, lot, 6, sale_date=START.date())  # 3 left: low stock
     clinic._exec("UPDATE drugs SET reorder_point = 4 WHERE drug_id = :d", {"d": drug})
@@ -168,21 +169,21 @@ def test_openemr_writes_never_fail_and_the_scan_falls_back_to_full(
     clinic._exec("DELETE FROM drugs WHERE drug_id = :d", {"d": gone})
     assert clinic.scalar("SELECT on_hand FROM drug_inventory WHERE inventory_id = :i",
                          {"i": lot}) == 3
-    result = scan(migrated_engine, config, env, now=START + timedelta(hours=1))
+    result = scan(factory_of(migrated_engine), config, env, now=START + timedelta(hours=1))
     assert result.mode.startswith("full (changes not tracked")
     assert [(i.kind, i.item_key) for i in result.notified] == [("low_stock", str(drug))]
     clinic._exec("CREATE TABLE aesthetic_inventory_alert_change (id bigint unsigned NOT NULL "
                  "AUTO_INCREMENT PRIMARY KEY, drug_id int NOT NULL)")
     clinic._exec("DROP TRIGGER aesthetic_inventory_drugs_alert_au")
     clinic._exec("UPDATE drugs SET reorder_point = 2 WHERE drug_id = :d", {"d": drug})
-    result = scan(migrated_engine, config, env, now=START + timedelta(hours=2))
+    result = scan(factory_of(migrated_engine), config, env, now=START + timedelta(hours=2))
     assert result.mode.startswith("full (changes not tracked")
     assert result.resolved == 1  # 3 on hand is above the new reorder point
     clinic._exec("UPDATE drugs SET reorder_point = 3 WHERE drug_id = :d", {"d": drug})
     migrate(migrated_engine)  # puts the trigger back
-    back = scan(migrated_engine, config, env, now=START + timedelta(hours=3))
+    back = scan(factory_of(migrated_engine), config, env, now=START + timedelta(hours=3))
     assert back.mode == "full (settings changed)"
     assert [(i.kind, i.item_key) for i in back.notified] == [("low_stock", str(drug))]
-    steady = scan(migrated_engine, config, env, now=START + timedelta(hours=4))
+    steady = scan(factory_of(migrated_engine), config, env, now=START + timedelta(hours=4))
     assert steady.mode == "incremental" and steady.notified == []
     app.close()

@@ -10,6 +10,7 @@ from aesthetic_inventory.alerts.digest import build_template_environment
 from aesthetic_inventory.alerts.service import scan
 from aesthetic_inventory.consumption.containers import service
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from clinic import Clinic
 from dbtools import make_app
 from sqlalchemy.engine import Engine
@@ -29,7 +30,7 @@ def test_digest_lists_containers_near_beyond_use_then_resolves(
                     now=NOW)
     app = make_app(migrated_db_url, container_alert_hours="4")
     config, env = load_alert_config(app.settings), build_template_environment()
-    first = scan(migrated_engine, config, env, now=NOW)
+    first = scan(factory_of(migrated_engine), config, env, now=NOW)
     boxes = [i for i in first.notified if i.kind == "container"]
     assert [(i.product, i.on_hand) for i in boxes] == [("Botox", 40)]  # Dysport: 24 h away
     assert first.digest is not None
@@ -39,7 +40,7 @@ def test_digest_lists_containers_near_beyond_use_then_resolves(
                                         "WHERE drug_id = :d", {"d": soon})]
     service.close(lambda: UnitOfWork(migrated_engine), cid, reason="used-up", waste=0,
                   user="nurse", now=NOW)
-    second = scan(migrated_engine, config, env, now=NOW + timedelta(minutes=5))
+    second = scan(factory_of(migrated_engine), config, env, now=NOW + timedelta(minutes=5))
     assert not [i for i in second.notified if i.kind == "container"]
     assert clinic.rows("SELECT item_key, state FROM aesthetic_inventory_alert_state "
                        "WHERE kind = 'container'") == [(str(cid), "resolved")]

@@ -11,6 +11,7 @@ from aesthetic_inventory.products.domain import ProductChange
 from aesthetic_inventory.products.repository import ProductRepository
 from aesthetic_inventory.products.service import ProductInputError, set_product
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from biip.checksums import gs1_standard_check_digit
 from clinic import Clinic
 
@@ -29,7 +30,7 @@ def test_concurrent_links_of_one_gtin_end_on_one_product(clinic: Clinic) -> None
     def clerk(drug_id: int) -> None:
         for gtin in gtins:
             try:
-                set_product(clinic.engine, str(drug_id), ProductChange(gtins=(gtin,)))
+                set_product(factory_of(clinic.engine), str(drug_id), ProductChange(gtins=(gtin,)))
                 outcomes[drug_id].append(gtin)
             except ProductInputError as exc:
                 assert ("is already linked to product" in str(exc)

@@ -13,6 +13,7 @@ from aesthetic_inventory.products.domain import ProductChange
 from aesthetic_inventory.products.service import set_product
 from aesthetic_inventory.scanning.service import record_chair_scan
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from clinic import Clinic
 
 SERVICE = "aesthetic-inventory"
@@ -37,8 +38,8 @@ def visit(clinic: Clinic) -> dict[str, int]:
     b = clinic.add_lot(drug, 5, lot_number="B-2", expiration=LATER)
     filler = clinic.add_drug("Filler")
     f = clinic.add_lot(filler, 5, lot_number="F-1", expiration=LATER)
-    set_product(clinic.engine, str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
-    set_product(clinic.engine, str(filler), ProductChange(gtins=(FILLER_GTIN,)))
+    set_product(factory_of(clinic.engine), str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
+    set_product(factory_of(clinic.engine), str(filler), ProductChange(gtins=(FILLER_GTIN,)))
     mapping = clinic.add_mapping("64612", drug)
     clinic.add_visit(1, 1)
     clinic.add_line(1, 1, "64612", 1)
@@ -116,7 +117,7 @@ def test_a_lot_number_in_two_rooms_records_the_one_the_visit_draws_from(
     clinic.add_warehouse("room2", 5)
     shelf = clinic.add_lot(drug, 5, lot_number="B-2", expiration=LATER)
     room = clinic.add_lot(drug, 5, lot_number="B-2", expiration=SOON, warehouse="room2")
-    set_product(clinic.engine, str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
+    set_product(factory_of(clinic.engine), str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
     clinic.add_mapping("64612", drug)
     clinic.add_visit(1, 1)
     clinic.add_line(1, 1, "64612", 1)

@@ -16,6 +16,7 @@ from aesthetic_inventory.products.domain import ProductChange
 from aesthetic_inventory.products.service import set_product
 from aesthetic_inventory.scanning.service import ChairScanResult, record_chair_scan
 from aesthetic_inventory.unit_of_work import UnitOfWork
+from aesthetic_inventory.unit_of_work import unit_of_work_factory as factory_of
 from aesthetic_inventory.usage import service as usage_service
 from clinic import Clinic
 
@@ -41,7 +42,7 @@ def toxin(clinic: Clinic) -> dict[str, int]:
         {"d": drug})
     a = clinic.add_lot(drug, 300, lot_number="A-1", expiration=SOON)
     b = clinic.add_lot(drug, 300, lot_number="B-2", expiration=LATER)
-    set_product(clinic.engine, str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
+    set_product(factory_of(clinic.engine), str(drug), ProductChange(gtins=(GTIN,)), confirmed=True)
     mapping = clinic.add_mapping("64612", drug, "20")
     morning = datetime.combine(TODAY, datetime.min.time()) + timedelta(hours=9)
     for pid in (1, 2, 3):
