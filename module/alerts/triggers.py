@@ -48,21 +48,22 @@ _DRUG_CHANGED = (
     "AND NEW.dispensable <=> OLD.dispensable AND NEW.drug_id <=> OLD.drug_id)"
 )
 
+def _table_triggers(table: str, changed: str) -> tuple[TriggerSpec, ...]:
+    """The three change triggers of one OpenEMR table: a row inserted, changed in what
+    alerts read (``changed``; moved to another product marks the old one too), deleted."""
+    name = f"aesthetic_inventory_{table}_alert"
+    return (
+        TriggerSpec(f"{name}_ai", table, "AFTER INSERT", _mark("NEW"), requires=(CHANGE_TABLE,)),
+        TriggerSpec(f"{name}_au", table, "AFTER UPDATE",
+                    _mark("NEW", changed) + " " + _mark("OLD", "NEW.drug_id <> OLD.drug_id"),
+                    requires=(CHANGE_TABLE,)),
+        TriggerSpec(f"{name}_ad", table, "AFTER DELETE", _mark("OLD"), requires=(CHANGE_TABLE,)),
+    )
+
+
 TRIGGERS: tuple[TriggerSpec, ...] = (
-    TriggerSpec("aesthetic_inventory_drug_sales_alert_ai", "drug_sales", "AFTER INSERT",
-                _mark("NEW"), requires=(CHANGE_TABLE,)),
-    TriggerSpec("aesthetic_inventory_drug_sales_alert_au", "drug_sales", "AFTER UPDATE",
-                _mark("NEW", _SALE_CHANGED) + " " + _mark("OLD", "NEW.drug_id <> OLD.drug_id"),
-                requires=(CHANGE_TABLE,)),
-    TriggerSpec("aesthetic_inventory_drug_sales_alert_ad", "drug_sales", "AFTER DELETE",
-                _mark("OLD"), requires=(CHANGE_TABLE,)),
-    TriggerSpec("aesthetic_inventory_drugs_alert_ai", "drugs", "AFTER INSERT",
-                _mark("NEW"), requires=(CHANGE_TABLE,)),
-    TriggerSpec("aesthetic_inventory_drugs_alert_au", "drugs", "AFTER UPDATE",
-                _mark("NEW", _DRUG_CHANGED) + " " + _mark("OLD", "NEW.drug_id <> OLD.drug_id"),
-                requires=(CHANGE_TABLE,)),
-    TriggerSpec("aesthetic_inventory_drugs_alert_ad", "drugs", "AFTER DELETE",
-                _mark("OLD"), requires=(CHANGE_TABLE,)),
+    *_table_triggers("drug_sales", _SALE_CHANGED),
+    *_table_triggers("drugs", _DRUG_CHANGED),
 )
 
 TRIGGER_NAMES: tuple[str, ...] = tuple(spec.name for spec in TRIGGERS)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from aesthetic_inventory.cli import main
 from click.testing import CliRunner
+from clinic import Clinic
 from conftest import Site, browser_sign_in
 from playwright.sync_api import Browser, expect
 from webserver import LiveServer
@@ -20,19 +21,10 @@ def test_the_page_shows_the_open_vial_of_a_draw(site: Site, server: LiveServer,
                                                browser: Browser) -> None:  # noqa: F811
     clinic = site.clinic
     drug = clinic.add_drug("Botox Cosmetic")
-    clinic.execute(
-        "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
-        "counting_unit, package_unit, beyond_use_hours, diluent_ml) "
-        "VALUES (:d, 100, 'U', 'vial', 24, 2.5)", {"d": drug})
+    _in_vials(clinic, drug)
     clinic.add_lot(drug, 200, expiration=date.today() + timedelta(days=90), lot_number="C77")
     clinic.add_mapping("64650", drug, "20")
-    clinic.execute("INSERT INTO patient_data (pid, fname, lname) VALUES (8, 'Ines', 'Mota')")
-    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, 8, 8008)",
-                   {"d": datetime.now() - timedelta(hours=1)})
-    clinic.add_line(8, 8008, "64650")
-    done = CliRunner().invoke(main, ["--database-url", site.url, "consume", "--pid", "8",
-                                     "--encounter", "8008"])
-    assert done.exit_code == 0, done.output
+    _treated_an_hour_ago(site, 8, "Ines", "Mota", 8008, "64650")
 
     page = browser_sign_in(browser, server, "nurse", 1024, 768)
     card = page.locator('section.visit[data-encounter="8008"]')
@@ -49,10 +41,7 @@ def test_a_scanned_vial_is_named_on_the_page(site: Site, server: LiveServer,
     the visit now draws from and its time left, and so does the material's row."""
     clinic = site.clinic
     drug = clinic.add_drug("Dysport 300U")
-    clinic.execute(
-        "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
-        "counting_unit, package_unit, beyond_use_hours, diluent_ml) "
-        "VALUES (:d, 100, 'U', 'vial', 24, 2.5)", {"d": drug})
+    _in_vials(clinic, drug)
     gtin = "00614141999996"
     linked = CliRunner().invoke(main, ["--database-url", site.url, "products", "set",
                                        str(drug), "--gtin", gtin])
@@ -62,13 +51,7 @@ def test_a_scanned_vial_is_named_on_the_page(site: Site, server: LiveServer,
                            lot_number="D1")
     second = clinic.add_lot(drug, 200, expiration=later, lot_number="D2")
     clinic.add_mapping("64653", drug, "20")
-    clinic.execute("INSERT INTO patient_data (pid, fname, lname) VALUES (9, 'Rui', 'Lopes')")
-    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, 9, 9009)",
-                   {"d": datetime.now() - timedelta(hours=1)})
-    clinic.add_line(9, 9009, "64653")
-    done = CliRunner().invoke(main, ["--database-url", site.url, "consume", "--pid", "9",
-                                     "--encounter", "9009"])
-    assert done.exit_code == 0, done.output
+    _treated_an_hour_ago(site, 9, "Rui", "Lopes", 9009, "64653")
     assert clinic.on_hand(first) == 180  # sellDrug's lot D1 opened a vial
 
     page = browser_sign_in(browser, server, "nurse", 1024, 768)
@@ -87,3 +70,25 @@ def test_a_scanned_vial_is_named_on_the_page(site: Site, server: LiveServer,
         [f"vial #{vial}: 20 U = 0.5 mL, 80 U left, 23 h to beyond use"])
     assert (clinic.on_hand(first), clinic.on_hand(second)) == (200, 180)
     page.close()
+
+
+def _in_vials(clinic: Clinic, drug: int) -> None:
+    """Count ``drug`` in units: 100 U vials, 24 h beyond use, 2.5 mL of diluent."""
+    clinic.execute(
+        "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+        "counting_unit, package_unit, beyond_use_hours, diluent_ml) "
+        "VALUES (:d, 100, 'U', 'vial', 24, 2.5)", {"d": drug})
+
+
+def _treated_an_hour_ago(site: Site, pid: int, fname: str, lname: str, encounter: int,
+                         code: str) -> None:
+    """A patient, a visit an hour ago billing ``code``, consumed by the CLI."""
+    clinic = site.clinic
+    clinic.execute("INSERT INTO patient_data (pid, fname, lname) VALUES (:p, :f, :l)",
+                   {"p": pid, "f": fname, "l": lname})
+    clinic.execute("INSERT INTO form_encounter (date, pid, encounter) VALUES (:d, :p, :e)",
+                   {"d": datetime.now() - timedelta(hours=1), "p": pid, "e": encounter})
+    clinic.add_line(pid, encounter, code)
+    done = CliRunner().invoke(main, ["--database-url", site.url, "consume", "--pid", str(pid),
+                                     "--encounter", str(encounter)])
+    assert done.exit_code == 0, done.output
