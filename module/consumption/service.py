@@ -216,7 +216,7 @@ def reconcile_in_transaction(
     counted = counted_products(facts.counted, visit_date=visit.visit_date,
                                visit_time=visit.visit_time)
     boxed: CountedPlan | None = None
-    takes = TakeWrites(repo, plan, held, now)
+    takes = TakeWrites(repo, plan, now)
     if counted is None:
         changes, applied = allocate_under_lock(repo, plan.plans, plan.reqs, visit, policy,
                                                before_lock=takes.before_lock)
@@ -243,7 +243,8 @@ def _write_changes(repo: ConsumptionRepository, takes: TakeWrites, changes: Stoc
     if takes.first is not None:  # written before the lot UPDATE (.writes)
         return writes + takes.after_lock(changes, applied)
     writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-    writes += repo.insert_sales(changes.new_sales)
+    repo.insert_sales(changes.new_sales)
+    writes += 1 if changes.new_sales else 0
     writes += repo.shrink_sales(changes.shrink)
     return writes + repo.delete_sales(changes.delete)
 

@@ -9,18 +9,17 @@ COMMIT. A stale first plan (a lot the plan relied on changed before the UPDATE l
 it) is rare since the check accepts a lot that still covers its take
 (:func:`~.domain.check_bounds`); then the rows written before the lock are brought to
 the final plan, made on the locked lots: rows of a lot the final plan uses less or not
-at all are shrunk or deleted, new lots get new rows (the ``drug_sales`` observers
-ledger each change, so every lot's ledger still balances), and the usage records are
-written again where they differ.
+at all are shrunk or deleted (only the rows this reconcile inserted: on a Galera
+cluster another node's rows of the visit may be in view), new lots get new rows (the
+``drug_sales`` observers ledger each change, so every lot's ledger still balances), and
+the usage records are written again where they differ.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
-from .domain import HeldSale
 from .planning import StockChanges, UsageRow, outcomes, remaining_deltas, zero_usage
 from .repositories import ConsumptionRepository
 from .visit_plan import VisitPlan
@@ -29,11 +28,10 @@ from .visit_plan import VisitPlan
 class TakeWrites:
     """The writes of one reconcile around the lot lock (one instance per reconcile)."""
 
-    def __init__(self, repo: ConsumptionRepository, plan: VisitPlan, held: Sequence[HeldSale],
-                 now: datetime) -> None:
+    def __init__(self, repo: ConsumptionRepository, plan: VisitPlan, now: datetime) -> None:
         self.repo, self.plan, self.now = repo, plan, now
-        self.held_ids = {sale.sale_id for sale in held}
         self.first: StockChanges | None = None  # the plan written before the lock
+        self.first_sale_id = 0  # the first row that plan inserted (0: none)
         self.usage: dict[int, UsageRow] = {}
         self.writes = 0
 
@@ -44,7 +42,8 @@ class TakeWrites:
         self.writes += repo.upsert_usage(visit.pid, visit.encounter, rows, self.now)
         self.usage = {row.mapping_id: row for row in rows}
         self.writes += repo.shrink_sales(first.shrink) + repo.delete_sales(first.delete)
-        self.writes += repo.insert_sales(first.new_sales)
+        self.first_sale_id = repo.insert_sales(first.new_sales)
+        self.writes += 1 if first.new_sales else 0
         self.first = first
 
     def after_lock(self, final: StockChanges, applied: dict[int, int]) -> int:
@@ -62,18 +61,20 @@ class TakeWrites:
             want[(sale.selector, sale.inventory_id)] += sale.quantity
         quantities: dict[int, int] = {}
         delete: list[int] = []
-        for sale_id, selector, inventory_id, quantity in self.repo.auto_rows(
-                visit.pid, visit.encounter):
-            if sale_id in self.held_ids:
-                continue  # a row from before this reconcile (returns were final already)
+        # only the rows the first plan inserted (returns were final already); on a
+        # cluster another node's rows of this visit may be in view (.own_rows)
+        own = (self.repo.own_rows(visit.pid, visit.encounter, self.first_sale_id)
+               if self.first_sale_id else [])
+        for sale_id, selector, inventory_id, quantity in own:
             target = want.pop((selector, inventory_id), 0)
             if not target:
                 delete.append(sale_id)
             elif target != quantity:
                 quantities[sale_id] = target
         writes = self.repo.shrink_sales(quantities) + self.repo.delete_sales(delete)
-        return writes + self.repo.insert_sales(
-            [s for s in final.new_sales if (s.selector, s.inventory_id) in want])
+        missing = [s for s in final.new_sales if (s.selector, s.inventory_id) in want]
+        self.repo.insert_sales(missing)
+        return writes + (1 if missing else 0)
 
     def usage_rows(self, final: list[UsageRow]) -> list[UsageRow]:
         """The usage records still to write: those of ``final`` (the records that differ

@@ -158,46 +158,62 @@ class ConsumptionRepository(LotRepository):
                 ))
         return facts
 
-    def auto_rows(self, pid: int, encounter: int) -> list[tuple[int, str, int, int]]:
-        """(sale_id, selector, inventory_id, quantity) of the visit's AUTO_PROC rows as
-        this transaction sees them (a stale first plan's rows are among them)."""
+    def own_rows(self, pid: int, encounter: int, first_id: int
+                 ) -> list[tuple[int, str, int, int]]:
+        """(sale_id, selector, inventory_id, quantity) of the visit's AUTO_PROC rows this
+        transaction inserted from ``first_id`` on (a stale first plan's rows).
+
+        A plain (consistent) read: it sees this transaction's rows and those committed
+        before its snapshot, never a row committed since. On a Galera cluster the
+        visit's lock is local to one node, so another node's reconcile of the same visit
+        may have committed rows that are in the snapshot but were not locked as held;
+        their ids are below ``first_id`` (a node's auto-increment counter moves past
+        every id it applies), so they are never taken for ours."""
         rows = driver_sql(
             self.conn,
             "SELECT sale_id, selector, inventory_id, quantity FROM drug_sales "
-            "WHERE pid = %s AND encounter = %s AND selector LIKE %s",
-            (pid, encounter, SELECTOR_PREFIX + "%"),
+            "WHERE pid = %s AND encounter = %s AND selector LIKE %s AND sale_id >= %s",
+            (pid, encounter, SELECTOR_PREFIX + "%", first_id),
         ).all()
         return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     # -- writes (one statement per kind) -----------------------------------------
 
     def insert_sales(self, sales: Sequence[NewSale]) -> int:
-        """Consumption rows as SPEC section 2 defines them, one multi-row INSERT."""
+        """Consumption rows as SPEC section 2 defines them, one multi-row INSERT, and
+        their ledger rows. Returns the first new ``sale_id`` (0 when ``sales`` is empty:
+        nothing is sent)."""
         if not sales:
             return 0
-        self.conn.exec_driver_sql(
+        # one statement, built here rather than left to the driver's executemany
+        # folding: its first id and step then name exactly its rows (.ledger_issues)
+        row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        result = self.conn.exec_driver_sql(
             "INSERT INTO drug_sales (drug_id, inventory_id, prescription_id, pid, encounter, "
             "user, sale_date, quantity, fee, billed, pricelevel, selector, trans_type) "
-            # placeholders only: PyMySQL folds an executemany into one multi-row
-            # INSERT only when RE_INSERT_VALUES matches (no literal in VALUES)
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (s.drug_id, s.inventory_id, 0, s.pid, s.encounter, s.user, s.sale_date,
-                 s.quantity, 0, 0, "", s.selector, 1)
+            "VALUES " + ", ".join([row] * len(sales)),
+            tuple(
+                value
                 for s in sales
-            ],
+                for value in (s.drug_id, s.inventory_id, 0, s.pid, s.encounter, s.user,
+                              s.sale_date, s.quantity, 0, 0, "", s.selector, 1)
+            ),
         )
-        self.ledger_issues(sales[0].pid, sales[0].encounter)
-        return 1
+        first_id = int(result.lastrowid)
+        self.ledger_issues(sales[0].pid, sales[0].encounter, first_id, len(sales))
+        return first_id
 
-    def ledger_issues(self, pid: int, encounter: int) -> None:
-        """The stock ledger's ISSUE rows of the rows just inserted, in one INSERT ...
-        SELECT with the lots' unit cost joined once (issue 21: the ``drug_sales`` insert
-        observer no longer runs a unit-cost subquery per row; it leaves AUTO_PROC inserts
-        to this). ``LAST_INSERT_ID()`` is the first id of the batch (a trigger's own
-        inserts do not change it for the next statement); the visit is locked, so every
-        AUTO_PROC row of it from that id on is one of ours. (PyMySQL folds the batch
-        into one INSERT up to 1 MB of SQL, about 10,000 rows: far beyond any visit.)"""
+    def ledger_issues(self, pid: int, encounter: int, first_id: int, count: int) -> None:
+        """The stock ledger's ISSUE rows of the ``count`` rows just inserted from
+        ``first_id`` on, in one INSERT ... SELECT with the lots' unit cost joined once
+        (issue 21: the ``drug_sales`` insert observer no longer runs a unit-cost subquery
+        per row; it leaves AUTO_PROC inserts to this).
+
+        One multi-row INSERT is a "simple insert": its ids are consecutive in steps of
+        ``auto_increment_increment`` (1 on one server, the cluster size on Galera, where
+        the other nodes' ids fall between ours). The SELECT of an INSERT ... SELECT reads
+        the newest rows, so a row of the same visit that another node committed
+        meanwhile is excluded by id, not by the visit's lock (local to one node)."""
         driver_sql(
             self.conn,
             f"INSERT INTO {LEDGER_TABLE} (movement, inventory_id, drug_id, quantity, "
@@ -208,9 +224,11 @@ class ConsumptionRepository(LotRepository):
             # the lot's cost with the product's as fallback, as the stock observers do
             "LEFT JOIN drug_inventory di ON di.inventory_id = ds.inventory_id "
             f"LEFT JOIN drugs d ON d.drug_id = di.drug_id {product_stock_join_sql()} "
-            "WHERE ds.pid = %s AND ds.encounter = %s AND ds.sale_id >= LAST_INSERT_ID() "
+            "WHERE ds.pid = %s AND ds.encounter = %s "
+            "AND ds.sale_id BETWEEN %s AND %s + %s * @@auto_increment_increment "
+            "AND MOD(ds.sale_id - %s, @@auto_increment_increment) = 0 "
             "AND ds.selector LIKE %s AND ds.inventory_id > 0 AND ds.quantity <> 0",
-            (pid, encounter, SELECTOR_PREFIX + "%"),
+            (pid, encounter, first_id, first_id, count - 1, first_id, SELECTOR_PREFIX + "%"),
         )
 
     def shrink_sales(self, quantities: dict[int, int]) -> int:

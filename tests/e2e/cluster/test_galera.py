@@ -138,6 +138,44 @@ def _wait_started(log: Any, services: list[subprocess.Popen[bytes]], count: int)
         time.sleep(0.1)
 
 
+def _unbalanced_lots(engine: Engine) -> list[dict[str, Any]]:
+    """Each lot out of balance with its on_hand and every drug_sales row, so that a
+    failure says which writes disagree."""
+    with engine.connect() as conn:
+        lots = conn.execute(text(
+            "SELECT di.inventory_id, di.on_hand, s.total FROM drug_inventory AS di JOIN "
+            "(SELECT inventory_id, SUM(quantity) AS total, SUM(trans_type = 2) AS receipts "
+            "FROM drug_sales GROUP BY inventory_id) AS s ON s.inventory_id = di.inventory_id "
+            "WHERE s.receipts > 0 AND di.on_hand + s.total <> 0")).all()
+        return [
+            {"lot": lot, "on_hand": on_hand, "sales_total": total,
+             "sales": [tuple(row) for row in conn.execute(text(
+                 "SELECT sale_id, trans_type, quantity, pid, encounter, selector "
+                 "FROM drug_sales WHERE inventory_id = :lot ORDER BY sale_id"), {"lot": lot})],
+             "usage": [tuple(row) for row in conn.execute(text(
+                 "SELECT u.pid, u.encounter, u.drug_id, u.required_units, u.allocated_units, "
+                 "u.shortage_units FROM aesthetic_inventory_usage u JOIN drug_sales ds ON "
+                 "ds.pid = u.pid AND ds.encounter = u.encounter AND ds.drug_id = u.drug_id "
+                 "WHERE ds.inventory_id = :lot"), {"lot": lot})]}
+            for lot, on_hand, total in lots
+        ]
+
+
+def _ledger_mismatches(engine: Engine) -> list[tuple[Any, ...]]:
+    """(lot, units its AUTO_PROC rows hold, units the movement ledger issued for visits)
+    of each lot where the two differ (a visit's movement ledgered twice or never)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT di.inventory_id, COALESCE(s.held, 0), COALESCE(l.issued, 0) "
+            "FROM drug_inventory di LEFT JOIN (SELECT inventory_id, SUM(quantity) AS held "
+            "FROM drug_sales WHERE selector LIKE 'AUTO_PROC:%' GROUP BY inventory_id) s "
+            "ON s.inventory_id = di.inventory_id LEFT JOIN (SELECT inventory_id, "
+            "-SUM(quantity) AS issued FROM aesthetic_inventory_stock_ledger "
+            "WHERE reference_type = 'visit' GROUP BY inventory_id) l "
+            "ON l.inventory_id = di.inventory_id "
+            "WHERE COALESCE(s.held, 0) <> COALESCE(l.issued, 0)"))]
+
+
 def _writer(engine: Engine, node: int, visits: list[tuple[int, int]], codes: list[str],
             seed: int) -> int:
     """Fee-sheet saves on one node: PHP-style unit edits and new lines (queued by the
@@ -224,7 +262,10 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
         result = subprocess.run([CLI, "--database-url", site[0], "sync"], env=env,
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
-        for engine in engines:  # every node: balanced, nothing oversold
+        # every node: balanced, nothing oversold
+        assert [_unbalanced_lots(engine) for engine in engines] == [[], [], []]
+        assert _ledger_mismatches(engines[0]) == []
+        for engine in engines:
             assert ledger_report(engine) == (0, 0, 0)
         # what each visit holds is what its usage record says it was allocated
         mismatched = _scalar(

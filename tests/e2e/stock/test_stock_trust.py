@@ -228,11 +228,12 @@ def test_a_zero_lot_cost_falls_back_the_same_way_everywhere(oe: tuple[str, Engin
     screen = clinic.add_lot(drug, 5, expiration=(date.today() + timedelta(days=5)),
                             lot_number="SCREEN-1")
     with engine.begin() as conn:  # a fee-sheet issue from it: the engine's AUTO_PROC row
-        conn.execute(text(
+        sale = conn.execute(text(
             "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, "
             "quantity, fee, selector, trans_type) "
             "VALUES (:d, :i, 1, 1, CURDATE(), 1, 0, 'AUTO_PROC:1', 1)"), {"d": drug, "i": screen})
-        ConsumptionRepository(conn).ledger_issues(1, 1)  # and its ledger row, as the engine
+        # and its ledger row, as the engine writes it
+        ConsumptionRepository(conn).ledger_issues(1, 1, int(sale.lastrowid), 1)
     clinic.execute("UPDATE drug_inventory SET on_hand = 4 WHERE inventory_id = :i",
                    {"i": screen})
     ok(url, "adjust", "--lot", str(screen), "--by", "-1", "--reason", "DAMAGED")

@@ -212,8 +212,7 @@ def test_rows_written_before_the_lock_are_brought_to_the_final_plan(
                         {"n": taken, "i": ids[0]}):
         result = reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
     assert result.lines[0].allocated == 3 and result.shortage == 0
-    rows = sorted((inv, qty) for _sale, _sel, inv, qty in
-                  ConsumptionRepository(migrated_engine.connect()).auto_rows(1, 100))
+    rows = sorted((inv, qty) for _sel, inv, qty, *_ in clinic.auto_rows(1, 100))
     fresh = {1: [(ids[0], 1), (ids[1], 2)], 2: [(ids[1], 2), (ids[2], 1)]}[taken]
     assert rows == fresh
     # (the concurrent change wrote no sale row: the first lot is off by exactly it)
@@ -247,3 +246,43 @@ def test_reading_the_held_rows_lot_numbers_locks_no_lot(
     assert [(m.inventory_id, m.lot_number, m.quantity) for m in result.lines[0].lots] == [
         (lot, "LOT-7", -2)]
     assert clinic.on_hand(lot) == 4
+
+
+def test_a_stale_plan_corrects_only_its_own_rows_not_another_nodes(
+    clinic: Clinic, migrated_engine: Engine
+) -> None:
+    """On a Galera cluster the visit's lock is local: another node's reconcile of the
+    same visit can commit a row that this reconcile's lock read did not see but its
+    snapshot does. Simulated by a lock read that misses that row. When the first plan
+    then turns out stale, only the rows this reconcile inserted are brought to the
+    final plan: the other node's row (and its lot's balance) stays."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    ids = [clinic.add_lot(drug, 4, expiration=date(2027, 1, 1 + i)) for i in range(3)]
+    mapping = clinic.add_mapping("11950", drug)
+    clinic.add_visit(1, 100)
+    clinic.add_line(1, 100, "11950", 2)
+    # the other node's committed row: 1 unit from the last lot (stock moved with it)
+    clinic.execute(
+        "INSERT INTO drug_sales (drug_id, inventory_id, pid, encounter, sale_date, quantity, "
+        "fee, selector, trans_type) VALUES (:d, :i, 1, 100, CURDATE(), 1, 0, :s, 1)",
+        {"d": drug, "i": ids[2], "s": f"AUTO_PROC:{mapping}"})
+    clinic.execute("UPDATE drug_inventory SET on_hand = 3 WHERE inventory_id = :i",
+                   {"i": ids[2]})
+    original = ConsumptionRepository.lock_visit_and_held
+
+    def lock_read_missing_it(self, pid, encounter, today=None):  # type: ignore[no-untyped-def]
+        visit, held = original(self, pid, encounter, today)
+        return visit, [sale for sale in held if sale.inventory_id != ids[2]]
+
+    ConsumptionRepository.lock_visit_and_held = lock_read_missing_it  # type: ignore[method-assign]
+    try:  # and a concurrent save empties the first lot: the first plan is stale
+        with after_snapshot(migrated_engine,
+                            "UPDATE drug_inventory SET on_hand = 0 WHERE inventory_id = :i",
+                            {"i": ids[0]}):
+            reconcile_visit(UnitOfWork(migrated_engine), 1, 100, service_username=SERVICE)
+    finally:
+        ConsumptionRepository.lock_visit_and_held = original  # type: ignore[method-assign]
+    rows = sorted((inv, qty) for _sel, inv, qty, *_ in clinic.auto_rows(1, 100))
+    assert rows == [(ids[1], 2), (ids[2], 1)]  # ours moved to the second lot; theirs kept
+    # every lot balances but the first, off by exactly the concurrent change (no row)
+    assert {i: clinic.ledgers()[i] for i in ids} == {ids[0]: -4, ids[1]: 0, ids[2]: 0}
