@@ -224,9 +224,10 @@ def reconcile_in_transaction(
         changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
                                                 policy)
 
-    writes = _write_changes(repo, takes, changes, applied)
+    writes, first_sale_id = _write_changes(repo, takes, changes, applied)
     if boxed is not None:
-        write_containers(uow, boxed, visit, user=service_username, now=now)
+        write_containers(uow, boxed, visit, changes.new_sales, first_sale_id,
+                         user=service_username, now=now)
     if after_writes is not None:
         after_writes(uow.connection)
     lines_out, usage_writes = outcomes(plan.plans, plan.reqs, plan.usage, changes)
@@ -237,16 +238,18 @@ def reconcile_in_transaction(
 
 
 def _write_changes(repo: ConsumptionRepository, takes: TakeWrites, changes: StockChanges,
-                   applied: dict[int, int]) -> int:
-    """The stock writes the plan still needs after the lots were locked; the rows written."""
+                   applied: dict[int, int]) -> tuple[int, int]:
+    """The stock writes the plan still needs after the lots were locked: the write
+    statements sent, and the first id of ``changes.new_sales`` when they were inserted
+    here in one INSERT (0 otherwise)."""
     writes = (1 if applied else 0) + takes.writes
     if takes.first is not None:  # written before the lot UPDATE (.writes)
-        return writes + takes.after_lock(changes, applied)
+        return writes + takes.after_lock(changes, applied), 0
     writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-    repo.insert_sales(changes.new_sales)
+    first_sale_id = repo.insert_sales(changes.new_sales)
     writes += 1 if changes.new_sales else 0
     writes += repo.shrink_sales(changes.shrink)
-    return writes + repo.delete_sales(changes.delete)
+    return writes + repo.delete_sales(changes.delete), first_sale_id
 
 
 def _write_absorbed(

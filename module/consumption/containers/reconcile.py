@@ -203,11 +203,14 @@ def preview_plan(conn: Connection, plans: dict[int, MappingPlan],
                                 policy)[0]
 
 
-def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit, *, user: str,
+def write_containers(uow: UnitOfWork, counted: CountedPlan, visit: Visit,
+                     new_sales: Sequence[NewSale], first_sale_id: int, *, user: str,
                      now: datetime) -> StepResult:
-    """After the engine inserted its rows: open the planned containers, record the
-    draws against the new rows, put returns back into their containers."""
+    """After the engine inserted its rows (``new_sales``, one INSERT from
+    ``first_sale_id`` on): open the planned containers, record the draws against the
+    new rows, put returns back into their containers."""
+    rows = step.inserted_rows([(s.selector, s.inventory_id) for s in new_sales], first_sale_id)
     return step.write(uow.get(ContainerRepository), uow.get(StockRepository), counted.facts,
-                      counted.draws, None, counted.returns,
+                      counted.draws, rows, counted.returns,
                       visit=DrawVisit(visit.pid, visit.encounter), user=user, now=now,
                       checked=counted.checked)

@@ -266,14 +266,16 @@ class ContainerRepository:
             "ORDER BY id", "ids"), {"ids": ids})
         return [SaleDraw(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
-    def insert_visit_draws(self, draws: Sequence[tuple[int, str, int, int]], *, pid: int,
-                           encounter: int, drawn_at: datetime,
+    def insert_visit_draws(self, draws: Sequence[tuple[int, str, int, int, int]], *,
+                           pid: int, encounter: int, drawn_at: datetime, first_sale_id: int,
                            seen: Sequence[Container] | None = None,
                            opened: Sequence[int] = ()) -> int:
-        """Draw rows of a reconcile, (container, selector, lot, units) each, against the
-        AUTO_PROC row it just inserted for that mapping and lot: the newest such row of
-        the visit (ids grow), found by the INSERT itself (no read back). Returns the rows
-        inserted.
+        """Draw rows of a reconcile, (container, selector, lot, units, position) each,
+        against the AUTO_PROC row the engine's one INSERT just wrote for that mapping and
+        lot: the row at ``position`` of that INSERT, whose ids run from ``first_sale_id``
+        in steps of ``auto_increment_increment`` (on a Galera cluster another node's rows
+        of the visit may be newer: they are never taken), found by the draw INSERT itself
+        (no read back). Returns the rows inserted (a row not found is not inserted).
 
         ``seen``: the open containers as the plan read them, without locks. The INSERT
         is then the check of that read: a draw from an open container is inserted only
@@ -294,9 +296,9 @@ class ContainerRepository:
                f"AND c.id NOT IN ({_marks(mine)})) <=> %s")
         parts: list[str] = []
         params: list[object] = []
-        for container_id, selector, inv, units in draws:
-            params += [container_id, pid, encounter, units, drawn_at, pid, encounter,
-                       selector, inv]
+        for container_id, selector, inv, units, position in draws:
+            params += [container_id, pid, encounter, units, drawn_at, first_sale_id, position,
+                       pid, encounter, selector, inv]
             check = ""
             if seen is not None and container_id in opened:
                 check = lot
@@ -304,9 +306,9 @@ class ContainerRepository:
             elif seen is not None:
                 check = box
                 params += [container_id, left.get(container_id)]
-            parts.append("SELECT %s, MAX(sale_id), %s, %s, %s, %s FROM drug_sales WHERE "
-                         "pid = %s AND encounter = %s AND selector = %s AND inventory_id = %s"
-                         + check)
+            parts.append("SELECT %s, sale_id, %s, %s, %s, %s FROM drug_sales WHERE "
+                         "sale_id = %s + %s * @@auto_increment_increment AND pid = %s "
+                         "AND encounter = %s AND selector = %s AND inventory_id = %s" + check)
         result = self.conn.exec_driver_sql(
             f"INSERT INTO {DRAW} (container_id, sale_id, pid, encounter, units, drawn_at) "
             + " UNION ALL ".join(parts), tuple(params))

@@ -18,7 +18,7 @@ from decimal import Decimal
 from ...db import StaleReadError
 from ...stock import domain as stock_domain
 from ...stock.repository import LedgerEntry, NewPurchase, StockRepository
-from ..domain import selector_for
+from ..domain import parse_selector, selector_for
 from .domain import Container, PackageRule, Visit
 from .engine import SaleDraw, VisitDraws, plan_container_returns
 from .repository import ContainerRepository, NewDraw
@@ -65,6 +65,21 @@ def counted_products(settings: dict[int, str], *, visit_date: date,
 
 
 @dataclass(frozen=True)
+class InsertedRows:
+    """Where the engine's one INSERT of a reconcile put its rows: its first id, and per
+    (mapping, lot) the row's position in it (ids step by ``auto_increment_increment``)."""
+
+    first_id: int
+    position: dict[tuple[int, int], int]
+
+
+def inserted_rows(sales: Sequence[tuple[str, int]], first_id: int) -> InsertedRows:
+    """The rows of one INSERT, given each row's (selector, lot) in INSERT order."""
+    return InsertedRows(first_id, {(parse_selector(sel) or 0, inv): k
+                                   for k, (sel, inv) in enumerate(sales)})
+
+
+@dataclass(frozen=True)
 class StepResult:
     opened: tuple[int, ...]
     drawn_from: tuple[int, ...]
@@ -72,14 +87,14 @@ class StepResult:
 
 
 def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFacts,
-          draws: VisitDraws, new_sale_ids: dict[tuple[int, int], int] | None,
+          draws: VisitDraws, new_sale_ids: dict[tuple[int, int], int] | InsertedRows,
           returns: Sequence[tuple[int, int, int]], *, visit: Visit, user: str,
           now: datetime, checked: bool = False) -> StepResult:
     """Write the container side of a reconcile: returns into the containers they came
     from (or, for a closed container, a count adjustment taking them out of the lot
     again), the containers opened, the units drawn, one draw row per sale and
-    container. ``new_sale_ids``: (mapping, lot) -> the row inserted for it (None: the
-    visit's newest ``AUTO_PROC`` row of that mapping and lot, found by the INSERT);
+    container. ``new_sale_ids``: (mapping, lot) -> the row inserted for it, or where
+    the engine's one INSERT put those rows (found by the draw INSERT);
     ``returns``: (sale_id, lot, units) given back by shrunk or deleted rows.
     ``checked``: the containers were read without locks (the lots are locked since by
     the lot UPDATE), so the draw INSERT checks them (a
@@ -94,15 +109,17 @@ def write(repo: ContainerRepository, stock: StockRepository, facts: ContainerFac
     for d in draws.draws:
         key = (d.mapping_id, d.inventory_id, ids.get(d.container_id, d.container_id))
         rows[key] = rows.get(key, 0) + d.units
-    if new_sale_ids is None:
+    if isinstance(new_sale_ids, InsertedRows):
         # the check compares with the containers as read, plus what this reconcile's
         # own returns just gave back to them (not another save's doing)
         seen = [replace(c, units_drawn=c.units_drawn - back.given_back.get(c.id, 0))
                 for c in facts.containers]
         done = repo.insert_visit_draws(
-            [(cid, selector_for(m), inv, units) for (m, inv, cid), units in rows.items()],
+            [(cid, selector_for(m), inv, units, new_sale_ids.position[(m, inv)])
+             for (m, inv, cid), units in rows.items()],
             pid=visit.pid, encounter=visit.encounter, drawn_at=facts.at,
-            seen=seen if checked else None, opened=tuple(ids.values()))
+            first_sale_id=new_sale_ids.first_id, seen=seen if checked else None,
+            opened=tuple(ids.values()))
         if done != len(rows):
             raise StaleReadError("another save drew from these containers meanwhile")
     else:
