@@ -224,7 +224,10 @@ def reconcile_in_transaction(
         changes, applied, boxed = lock_and_plan(uow, plan.plans, plan.reqs, visit, counted,
                                                 policy)
 
-    writes, first_sale_id = _write_changes(repo, takes, changes, applied)
+    # rows drawn from containers come last and are ledgered by their draws
+    drawn = boxed.drawn_rows if boxed is not None else 0
+    writes, first_sale_id = _write_changes(repo, takes, changes, applied,
+                                           ledgered=len(changes.new_sales) - drawn)
     if boxed is not None:
         write_containers(uow, boxed, visit, changes.new_sales, first_sale_id,
                          user=service_username, now=now)
@@ -238,15 +241,16 @@ def reconcile_in_transaction(
 
 
 def _write_changes(repo: ConsumptionRepository, takes: TakeWrites, changes: StockChanges,
-                   applied: dict[int, int]) -> tuple[int, int]:
+                   applied: dict[int, int], *, ledgered: int) -> tuple[int, int]:
     """The stock writes the plan still needs after the lots were locked: the write
     statements sent, and the first id of ``changes.new_sales`` when they were inserted
-    here in one INSERT (0 otherwise)."""
+    here in one INSERT (0 otherwise). ``ledgered``: how many of the new rows, from the
+    first, get their ledger rows here (the rest are drawn from containers)."""
     writes = (1 if applied else 0) + takes.writes
     if takes.first is not None:  # written before the lot UPDATE (.writes)
         return writes + takes.after_lock(changes, applied), 0
     writes += repo.adjust_lots(remaining_deltas(changes.deltas, applied))
-    first_sale_id = repo.insert_sales(changes.new_sales)
+    first_sale_id = repo.insert_sales(changes.new_sales, ledgered=ledgered)
     writes += 1 if changes.new_sales else 0
     writes += repo.shrink_sales(changes.shrink)
     return writes + repo.delete_sales(changes.delete), first_sale_id

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..alerts import triggers as alert_triggers
 from ..consumption import triggers as arrival_triggers
+from ..consumption.containers import triggers as draw_triggers
 from ..db import existing_tables, mysql_error_code
 from ..stock import triggers as ledger_triggers
 from ..usage import triggers as usage_triggers
@@ -42,6 +43,7 @@ ALL_TRIGGERS: tuple[TriggerSpec, ...] = (
     *ledger_triggers.TRIGGERS,
     *usage_triggers.TRIGGERS,
     *alert_triggers.TRIGGERS,  # drug_sales, drugs: products the alert scan re-evaluates
+    *draw_triggers.TRIGGERS,  # vial draws: their ISSUE rows in the movement ledger
 )
 
 # The billing triggers by name (callers iterate their names).

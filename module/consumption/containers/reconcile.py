@@ -73,7 +73,7 @@ def container_stock_plan(plans: dict[int, MappingPlan], reqs: dict[int, Requirem
                          ) -> tuple[StockChanges, VisitDraws]:
     """The engine's stock plan with containers (pure): returns first, the other
     products' takes as always, then the counted products' takes drawn from containers
-    (one ``AUTO_PROC`` row per mapping and lot)."""
+    (one ``AUTO_PROC`` row per mapping and lot, after every other new row)."""
     changes = StockChanges(lots=dict(lots))
     apply_returns(plans, changes)
     counted = _counted_keys(plans, reqs, facts.rules)
@@ -121,6 +121,13 @@ class CountedPlan:
     draws: VisitDraws
     returns: tuple[tuple[int, int, int], ...]  # (sale_id, lot, units) of counted products
     checked: bool = False  # containers read unlocked: the draw INSERT checks them
+
+    @property
+    def drawn_rows(self) -> int:
+        """How many of the plan's new rows are drawn from containers: the last ones of
+        ``changes.new_sales`` (:func:`container_stock_plan`); their draw rows write
+        their ledger rows (:mod:`.triggers`)."""
+        return len(self.draws.units_by_mapping_lot())
 
 
 def _returns(plans: dict[int, MappingPlan], rules: Mapping[int, object]

@@ -179,10 +179,12 @@ class ConsumptionRepository(LotRepository):
 
     # -- writes (one statement per kind) -----------------------------------------
 
-    def insert_sales(self, sales: Sequence[NewSale]) -> int:
+    def insert_sales(self, sales: Sequence[NewSale], *, ledgered: int | None = None) -> int:
         """Consumption rows as SPEC section 2 defines them, one multi-row INSERT, and
-        their ledger rows. Returns the first new ``sale_id`` (0 when ``sales`` is empty:
-        nothing is sent)."""
+        the ledger rows of the first ``ledgered`` of them (default: all; the rest are
+        drawn from containers, whose draw rows ledger them:
+        :mod:`..containers.triggers`). Returns the first new ``sale_id`` (0 when
+        ``sales`` is empty: nothing is sent)."""
         if not sales:
             return 0
         # one statement, built here rather than left to the driver's executemany
@@ -200,7 +202,9 @@ class ConsumptionRepository(LotRepository):
             ),
         )
         first_id = int(result.lastrowid)
-        self.ledger_issues(sales[0].pid, sales[0].encounter, first_id, len(sales))
+        count = len(sales) if ledgered is None else ledgered
+        if count:
+            self.ledger_issues(sales[0].pid, sales[0].encounter, first_id, count)
         return first_id
 
     def ledger_issues(self, pid: int, encounter: int, first_id: int, count: int) -> None:

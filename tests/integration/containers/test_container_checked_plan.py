@@ -74,10 +74,12 @@ def test_an_undisturbed_save_locks_nothing_before_its_lot_update(
     reconcile_visit(UnitOfWork(migrated_engine), 1, 1, service_username="svc")
     statements = list(seen)
     assert clinic.on_hand(lot) == 180 and list(_drawn(clinic).values()) == [20]
-    # visit lock, facts, the one stock read, the checked lot UPDATE, the sale, its
-    # ledger row, the vial, its draw, the usage record
+    # visit lock, facts, the one stock read, the checked lot UPDATE, the sale, the vial,
+    # its draw (whose trigger writes the sale's ledger row), the usage record: as many
+    # statements as a plain product's save plus the vial
     assert statements == ["SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "INSERT",
-                    "INSERT", "INSERT"]
+                          "INSERT"]
+    assert clinic.stock_ledger_sums() == {lot: -20}  # the ISSUE of the 20 U, once
 
 
 def test_a_lot_moved_meanwhile_is_locked_and_planned_again(
