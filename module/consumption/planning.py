@@ -40,6 +40,8 @@ class Visit:
     encounter: int
     visit_date: date
     visit_time: datetime | None = None  # form_encounter.date with its time, when it has one
+    # the visit's AUTO_PROC rows as its (locking) read saw them: (count, sum of sale_id)
+    auto_rows: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class VisitFacts:
     edits: list[FeeSheetEdit] = field(default_factory=list)
     # products counted in units (module/containers): drug_id -> their package settings
     counted: dict[int, str] = field(default_factory=dict)
+    # the visit's AUTO_PROC rows in this read's snapshot: (count, sum of sale_id)
+    auto_rows: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
+from ..db import StaleReadError
 from ..errors import UnknownVisitError
 from ..unit_of_work import UnitOfWork, retry_on_lock_conflict
 from .containers.reconcile import (
@@ -30,6 +31,7 @@ from .containers.reconcile import (
 )
 from .domain import (
     DEFAULT_POLICY,
+    HeldSale,
     Lot,
     LotPolicy,
     MappingPlan,
@@ -39,6 +41,7 @@ from .domain import (
 from .planning import (
     StockChanges,
     Visit,
+    VisitFacts,
     before_own_writes,
     outcomes,
     remaining_deltas,
@@ -178,6 +181,23 @@ def _lock_by_id(
     return locked or []
 
 
+def _read_locked_visit(repo: ConsumptionRepository, pid: int, encounter: int,
+                       today: date | None) -> tuple[Visit, list[HeldSale], VisitFacts]:
+    """The visit and its rows under its lock (the encounter row serialises reconciles of
+    the visit, then its rows are locked), then its facts. When the facts' snapshot does
+    not hold the rows the lock read saw (on a Galera cluster the lock is local: another
+    node's save of the visit committed in between), nothing is planned on either read:
+    :class:`~aesthetic_inventory.db.StaleReadError`, and the reconcile runs again."""
+    visit, held = repo.lock_visit_and_held(pid, encounter, today)
+    if visit is None:
+        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
+    facts = repo.visit_facts(pid, encounter)
+    if facts.auto_rows != visit.auto_rows:
+        raise StaleReadError(f"visit pid {pid} encounter {encounter}: its rows changed "
+                             "between its lock and its read (another node's save)")
+    return visit, held, facts
+
+
 def reconcile_in_transaction(
     uow: UnitOfWork,
     pid: int,
@@ -202,11 +222,7 @@ def reconcile_in_transaction(
     policy = policy or DEFAULT_POLICY
     repo = uow.get(ConsumptionRepository)
     now = datetime.now().replace(microsecond=0)
-    # first: the encounter row serialises reconciles of this visit, then its rows
-    visit, held = repo.lock_visit_and_held(pid, encounter, today)
-    if visit is None:
-        raise UnknownVisitError(f"no visit with pid {pid} and encounter {encounter}")
-    facts = repo.visit_facts(pid, encounter)
+    visit, held, facts = _read_locked_visit(repo, pid, encounter, today)
     plan = plan_visit(visit, held, facts, service_username=service_username, now=now,
                       actor=actor)
     if plan.absorbed is not None:

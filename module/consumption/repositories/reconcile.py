@@ -78,13 +78,16 @@ class ConsumptionRepository(LotRepository):
             return None, []
         rows = sorted(rows, key=lambda r: (r[0], r[2] or 0))  # encounter row, then sale
         first_id = rows[0][0]
+        mine = [int(r[2]) for r in rows if r[0] == first_id and r[2]]
+        seen = (len(mine), sum(mine))  # every row the selector matched (.visit_facts)
         # a visit without a date is sold today, as sellDrug does with an empty sale date;
         # a zero or invalid date (text from the driver) is no date either
         when = rows[0][1]
         if isinstance(when, datetime):  # the time dates an opened container (containers)
-            visit = Visit(pid, encounter, when.date(), when)
+            visit = Visit(pid, encounter, when.date(), when, seen)
         else:
-            visit = Visit(pid, encounter, when if isinstance(when, date) else today or date.today())
+            visit = Visit(pid, encounter, when if isinstance(when, date) else today or date.today(),
+                          None, seen)
         return visit, _held_from_rows(r[2:] for r in rows if r[0] == first_id and r[2])
 
     def lines_and_usage(
@@ -94,13 +97,19 @@ class ConsumptionRepository(LotRepository):
         facts = self.visit_facts(pid, encounter)
         return facts.lines, facts.usage
 
-    # long: one round trip; the three UNION ALL branches' columns must line up, so together
+    # long: one round trip; the four UNION ALL branches' columns must line up, so together
     def visit_facts(self, pid: int, encounter: int) -> VisitFacts:
         """The visit's mapped live lines, its usage records with their recorded actuals,
-        and the pending fee-sheet edits of its AUTO_PROC rows, in ONE round trip (a UNION
-        ALL of three plain reads). A string column filled by one branch only is NULL in
-        the others (drugs.name, the same column in two branches, is the one exception),
-        so differing collations of OpenEMR's and the module's tables never meet."""
+        the pending fee-sheet edits of its AUTO_PROC rows, and the count and id sum of
+        those rows, in ONE round trip (a UNION ALL of four plain reads). A string column
+        filled by one branch only is NULL in the others (drugs.name, the same column in
+        two branches, is the one exception), so differing collations of OpenEMR's and
+        the module's tables never meet.
+
+        The last branch lets a reconcile check that this read's snapshot holds the rows
+        its locking read saw (:attr:`Visit.auto_rows`): on one server the visit's lock
+        guarantees it; on a Galera cluster the lock is local to one node and another
+        node's reconcile of the visit can commit in between."""
         rows = driver_sql(
             self.conn,
             "SELECT 0, b.id, b.units, pp.id, pp.drug_id, pp.code_type, pp.code, "
@@ -127,8 +136,13 @@ class ConsumptionRepository(LotRepository):
             "e.old_quantity, e.new_quantity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
             "e.username, NULL "
             "FROM aesthetic_inventory_fee_sheet_edits e WHERE e.pid = %s AND e.encounter = %s "
+            "UNION ALL SELECT 3, COUNT(*), COALESCE(SUM(ds.sale_id), 0), NULL, NULL, NULL, "
+            "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM drug_sales ds "
+            "WHERE ds.pid = %s AND ds.encounter = %s AND ds.selector LIKE %s "
             "ORDER BY 1, 2, 4",
-            (pid, encounter, pid, encounter, pid, encounter),
+            (pid, encounter, pid, encounter, pid, encounter, pid, encounter,
+             SELECTOR_PREFIX + "%"),
         ).all()
         facts = VisitFacts(lines=[
             replace(_mapped_line(r[1:13]), product_missing=bool(r[19]),
@@ -150,6 +164,8 @@ class ConsumptionRepository(LotRepository):
                     facts.actuals[mapping_id] = RecordedActual(
                         Decimal(r[21]), None if r[22] is None else int(r[22]), r[23], r[24]
                     )
+            elif r[0] == 3:
+                facts.auto_rows = (int(r[1]), int(r[2]))
             elif r[0] == 2:
                 facts.edits.append(FeeSheetEdit(
                     int(r[1]), int(r[3]), int(r[2]), _EDIT_KINDS.get(int(r[14]), "delete"),

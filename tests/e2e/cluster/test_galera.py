@@ -1,9 +1,11 @@
 """On a real 3-node MariaDB Galera cluster (every node takes writes, conflicts are
 found at commit): fee-sheet writers, services and alert scans on different nodes.
 
-Held: 0 oversold units, every ledger balanced, every save committed (retried after a
-certification conflict), 0 duplicate digests and 0 duplicate webhook sends when
-scans and deliveries run at the same instant on two or three nodes.
+Held: 0 oversold units, every ledger balanced (OpenEMR's rows and the module's movement
+ledger), every save committed (retried after a certification conflict), no vial of the
+product counted in units over-drawn and every draw on its own sale row, 0 duplicate
+digests and 0 duplicate webhook sends when scans and deliveries run at the same instant
+on two or three nodes.
 """
 
 from __future__ import annotations
@@ -176,6 +178,27 @@ def _ledger_mismatches(engine: Engine) -> list[tuple[Any, ...]]:
             "WHERE COALESCE(s.held, 0) <> COALESCE(l.issued, 0)"))]
 
 
+def _vial_faults(engine: Engine) -> tuple[int, int, int]:
+    """(vials that gave more than they held, draws whose sale row is gone or on another
+    lot than their vial, AUTO_PROC rows of the counted product whose draws do not add
+    up to their quantity)."""
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT (SELECT COUNT(*) FROM aesthetic_inventory_container c "
+            "WHERE c.units - c.units_wasted < (SELECT COALESCE(SUM(x.units), 0) "
+            "FROM aesthetic_inventory_container_draw x WHERE x.container_id = c.id)), "
+            "(SELECT COUNT(*) FROM aesthetic_inventory_container_draw x "
+            "LEFT JOIN drug_sales ds ON ds.sale_id = x.sale_id "
+            "JOIN aesthetic_inventory_container c ON c.id = x.container_id "
+            "WHERE ds.sale_id IS NULL OR ds.inventory_id <> c.inventory_id), "
+            "(SELECT COUNT(*) FROM drug_sales ds JOIN aesthetic_inventory_product_stock ps "
+            "ON ps.drug_id = ds.drug_id AND ps.units_per_package > 1 "
+            "WHERE ds.selector LIKE 'AUTO_PROC:%' AND ds.quantity <> (SELECT "
+            "COALESCE(SUM(x.units), 0) FROM aesthetic_inventory_container_draw x "
+            "WHERE x.sale_id = ds.sale_id))")).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def _writer(engine: Engine, node: int, visits: list[tuple[int, int]], codes: list[str],
             seed: int) -> int:
     """Fee-sheet saves on one node: PHP-style unit edits and new lines (queued by the
@@ -216,6 +239,12 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
                                      lot_size=8)
         visits = add_visits(engines[0], clinic, [[(codes[i % 2], 1)] for i in range(12)],
                             pid_base=70_000)
+        # the second product is counted in units: drawn from open 4-unit vials
+        with engines[0].begin() as conn:
+            conn.execute(text(
+                "INSERT INTO aesthetic_inventory_product_stock (drug_id, units_per_package, "
+                "counting_unit, package_unit, beyond_use_hours) SELECT drug_id, 4, 'U', "
+                "'vial', 24 FROM procedure_products WHERE code = :c"), {"c": codes[1]})
         for engine in engines:  # the triggers and the seed are on every node
             with engine.connect() as conn:
                 assert triggers.trigger_status(conn).installed
@@ -265,6 +294,8 @@ def test_writers_and_services_on_three_nodes(site: list[str]) -> None:
         # every node: balanced, nothing oversold
         assert [_unbalanced_lots(engine) for engine in engines] == [[], [], []]
         assert _ledger_mismatches(engines[0]) == []
+        assert _vial_faults(engines[0]) == (0, 0, 0)
+        assert _scalar(engines[0], "SELECT COUNT(*) FROM aesthetic_inventory_container_draw") > 0
         for engine in engines:
             assert ledger_report(engine) == (0, 0, 0)
         # what each visit holds is what its usage record says it was allocated

@@ -74,3 +74,17 @@ def test_a_draw_names_this_inserts_row_not_a_newer_one_of_the_same_visit(
         drawn = conn.execute(text(
             "SELECT sale_id, units FROM aesthetic_inventory_container_draw")).all()
     assert done == 1 and [tuple(r) for r in drawn] == [(first + 3, 30)]
+
+
+def test_a_stale_plan_corrects_only_the_rows_its_own_insert_made(
+    migrated_engine: Engine, stocked: tuple[int, int]
+) -> None:
+    """A row of the visit committed by another node before this INSERT (a lower id) is
+    in the snapshot but is not this reconcile's to shrink or delete."""
+    drug, lot = stocked
+    with migrated_engine.begin() as conn:
+        conn.exec_driver_sql(_ROW, (None, drug, lot, 5))  # the other node's row
+        first = _engine_insert(conn, drug, lot, (2, 3), ())
+        own = ConsumptionRepository(conn).own_rows(1, 100, first)
+    assert [(sale_id, quantity) for sale_id, _sel, _lot, quantity in own] == [
+        (first, 2), (first + 3, 3)]
