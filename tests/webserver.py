@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -61,3 +67,41 @@ def start_server(database_url: str, **settings: str) -> LiveServer:
             raise RuntimeError("web server did not start")
         time.sleep(0.05)
     return LiveServer(f"http://127.0.0.1:{port}", app, server, thread)
+
+
+@dataclass
+class ServeProcess:
+    """A running ``aesthetic-inventory serve``; ``out`` and ``err`` once it stopped."""
+
+    proc: subprocess.Popen[str]
+    base: str
+    out: str = ""
+    err: str = ""
+
+
+@contextmanager
+def serve_process(args: list[str], env: dict[str, str], port: int) -> Iterator[ServeProcess]:
+    """``aesthetic-inventory <args>`` (a ``serve`` on ``port``) as a process, yielded once
+    ``/healthz`` answers; at the end of the block it gets SIGTERM and is waited for (killed
+    when the block failed). Its exit code is ``served.proc.returncode``."""
+    script = str(Path(sys.executable).with_name("aesthetic-inventory"))
+    proc = subprocess.Popen([script, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    served = ServeProcess(proc, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(served.base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            failed = proc.poll() is not None or time.monotonic() >= deadline
+            assert not failed, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+        yield served
+        proc.send_signal(signal.SIGTERM)
+        served.out, served.err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

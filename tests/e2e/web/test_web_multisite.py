@@ -35,7 +35,7 @@ from clinic import Clinic
 from conftest import PASSWORD, Site, confirm_launch
 from itsdangerous import URLSafeTimedSerializer
 from playwright.sync_api import Browser
-from webserver import LAUNCH_SECRET, WEB_SECRET, LiveServer, free_port
+from webserver import LAUNCH_SECRET, WEB_SECRET, LiveServer, free_port, serve_process
 
 pytestmark = pytest.mark.e2e
 
@@ -384,36 +384,18 @@ def test_serve_takes_the_site_options(site: Site, site2: Site, tmp_path: Path) -
     config.write_text(f'[sites]\nsite2 = "{site2.url}"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AESTHETIC_INVENTORY_")}
     env |= {"AESTHETIC_INVENTORY_WEB_SECRET": WEB_SECRET}
-    proc = subprocess.Popen(
-        [CLI, "--config", str(config), "serve", "--port", str(port), "--workers", "2",
-         "--site", f"default={site.url}", "--site", "site2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.2)
-        with httpx.Client(base_url=base) as http:
-            for name, password, expected in (("site2", PASSWORD_B, [2002]),
-                                             ("default", PASSWORD, [1001])):
-                resp = http.post("/api/v1/auth/token", json={
-                    "username": "nurse", "password": password, "site": name})
-                assert resp.status_code == 200, resp.text
-                bearer = {"Authorization": "Bearer " + resp.json()["accessToken"]}
-                assert encounters(http, headers=bearer) == expected
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "sites default, site2" in out and "Traceback" not in err
+    args = ["--config", str(config), "serve", "--port", str(port), "--workers", "2",
+            "--site", f"default={site.url}", "--site", "site2"]
+    with serve_process(args, env, port) as served, httpx.Client(base_url=served.base) as http:
+        for name, password, expected in (("site2", PASSWORD_B, [2002]),
+                                         ("default", PASSWORD, [1001])):
+            resp = http.post("/api/v1/auth/token", json={
+                "username": "nurse", "password": password, "site": name})
+            assert resp.status_code == 200, resp.text
+            bearer = {"Authorization": "Bearer " + resp.json()["accessToken"]}
+            assert encounters(http, headers=bearer) == expected
+    assert served.proc.returncode == 0, served.err
+    assert "sites default, site2" in served.out and "Traceback" not in served.err
 
 
 def test_chromium_signs_in_to_site_2(browser: Browser, sites: SitesServer) -> None:
