@@ -106,6 +106,17 @@ class ServerInfo:
         finally:
             engine.dispose()
 
+    @contextmanager
+    def fixture_site(self, prefix: str, charset: str, collation: str) -> Iterator[str]:
+        """A throwaway database in ``charset``/``collation`` with the fixture schema (a
+        site as OpenEMR installs it in that collation); its URL, dropped afterwards."""
+        name = self.create_database(prefix, charset=charset, collation=collation)
+        self.load_fixture_schema(name)
+        try:
+            yield self.database_url(name)
+        finally:
+            self.drop_database(name)
+
     def client_command(
         self, database: str, init_command: str | None = None
     ) -> tuple[list[str], dict[str, str]]:

@@ -15,6 +15,14 @@ def _snapshot(repo: ConsumptionRepository, drug: int) -> dict:  # type: ignore[t
     return {lot.inventory_id: lot for lot in repo.candidate_lots([drug], [])}
 
 
+def _lots_a_b(clinic: Clinic, on_hand_a: int, on_hand_b: int) -> tuple[int, int, int]:
+    """A product that combines lots, with lot A (expiring first) and lot B."""
+    drug = clinic.add_drug("Filler", allow_combining=1)
+    a = clinic.add_lot(drug, on_hand_a, expiration=date(2027, 1, 1), lot_number="A")
+    b = clinic.add_lot(drug, on_hand_b, expiration=date(2027, 2, 1), lot_number="B")
+    return drug, a, b
+
+
 def test_unchanged_lots_are_written_and_reported_as_planned(
     clinic: Clinic, migrated_engine: Engine
 ) -> None:
@@ -32,9 +40,7 @@ def test_unchanged_lots_are_written_and_reported_as_planned(
 def test_a_lot_changed_after_the_snapshot_is_reported_and_still_written(
     clinic: Clinic, migrated_engine: Engine
 ) -> None:
-    drug = clinic.add_drug("Filler", allow_combining=1)
-    a = clinic.add_lot(drug, 5, expiration=date(2027, 1, 1), lot_number="A")
-    b = clinic.add_lot(drug, 4, expiration=date(2027, 2, 1), lot_number="B")
+    drug, a, b = _lots_a_b(clinic, 5, 4)
     with migrated_engine.connect() as conn:
         repo = ConsumptionRepository(conn)
         snapshot = _snapshot(repo, drug)
@@ -57,9 +63,7 @@ def test_a_lot_that_lost_stock_it_does_not_give_still_holds_the_plan(
     """Issue 21: a concurrent save took 3 of the 10 units of the lot this plan takes 2
     from and leaves with stock: the plan is the one the locked state gives (no stale
     re-plan). The lot the plan drains must still hold exactly what the plan saw."""
-    drug = clinic.add_drug("Filler", allow_combining=1)
-    a = clinic.add_lot(drug, 3, expiration=date(2027, 1, 1), lot_number="A")
-    b = clinic.add_lot(drug, 10, expiration=date(2027, 2, 1), lot_number="B")
+    drug, a, b = _lots_a_b(clinic, 3, 10)
     with migrated_engine.connect() as conn:
         repo = ConsumptionRepository(conn)
         snapshot = _snapshot(repo, drug)

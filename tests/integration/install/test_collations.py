@@ -22,13 +22,8 @@ SITES = [
 
 @pytest.fixture(params=SITES, ids=[c for _, c in SITES])
 def site_url(request: pytest.FixtureRequest, mysql_server) -> Iterator[str]:
-    charset, collation = request.param
-    name = mysql_server.create_database("coll", charset=charset, collation=collation)
-    mysql_server.load_fixture_schema(name)
-    try:
-        yield mysql_server.database_url(name)
-    finally:
-        mysql_server.drop_database(name)
+    with mysql_server.fixture_site("coll", *request.param) as url:
+        yield url
 
 
 def collation_of(url: str, table: str, column: str) -> str:

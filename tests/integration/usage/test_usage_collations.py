@@ -25,13 +25,8 @@ SITES = [
 
 @pytest.fixture(params=SITES, ids=[c for _, c in SITES])
 def site_url(request: pytest.FixtureRequest, mysql_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    charset, collation = request.param
-    name = mysql_server.create_database("ucoll", charset=charset, collation=collation)
-    mysql_server.load_fixture_schema(name)
-    try:
-        yield mysql_server.database_url(name)
-    finally:
-        mysql_server.drop_database(name)
+    with mysql_server.fixture_site("ucoll", *request.param) as url:
+        yield url
 
 
 def test_show_and_record_on_every_site_collation(site_url: str) -> None:
